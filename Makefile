@@ -1,0 +1,42 @@
+# One-command set-up: every target creates/updates .venv/ itself.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLES := .cache/samples/.fetched
+export SITEWATCH_CACHE ?= $(CURDIR)/.cache
+
+.PHONY: demo test bench lint fuzz clean venv samples
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Real public samples from PyPI packages (traffic, tracktable-data): fetched once at set-up,
+# never at test run time. Failure (no registry) is not fatal: tests that need them skip.
+$(SAMPLES): | $(STAMP)
+	-$(BIN)/python -m sitewatch.samples fetch && touch $(SAMPLES)
+
+samples: $(SAMPLES)
+
+demo: $(STAMP)
+	$(BIN)/sitewatch demo --out demo-out
+
+test: $(STAMP) $(SAMPLES)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) $(SAMPLES)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .cache demo-out

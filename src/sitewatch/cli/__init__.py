@@ -1,0 +1,84 @@
+"""The ``sitewatch`` command line: a thin skin over the library.
+
+``main(argv) -> int`` is the entry point. Commands live in ``cmd_*.py`` modules of this
+package; each defines ``register(root)`` and is discovered automatically, so adding a
+command never edits this file. Errors derived from :class:`~sitewatch.errors.SitewatchError`
+become exit code 2 and one line on stderr (a traceback only with ``-v``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+import click
+
+from sitewatch import __version__
+from sitewatch.cli._common import CONTEXT_SETTINGS, Ctx, take_exit_code
+from sitewatch.errors import SitewatchError
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option("-w", "--workspace", "workspace", metavar="DIR", envvar="SITEWATCH_WORKSPACE",
+              help="Workspace folder (default: $SITEWATCH_WORKSPACE, else the current folder).")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug); tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress bars.")
+@click.version_option(__version__, prog_name="sitewatch")
+@click.pass_context
+def root(ctx: click.Context, workspace: str | None, verbose: int, quiet: bool) -> None:
+    """sitewatch — watch strategic sites from open sources (ADS-B, AIS, imagery).
+
+    \b
+    Examples:
+      sitewatch init ./syria
+      sitewatch -w ./syria site add hmeimim --airport OSLK --radius-km 6
+      sitewatch -w ./syria site add tartus --port "Tartus"
+      sitewatch -w ./syria ingest adsb flights.csv.gz
+      sitewatch -w ./syria export positions --format csv --out pos.csv --site hmeimim
+    """
+    level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
+    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Ctx(workspace=workspace, verbose=verbose, quiet=quiet)
+
+
+def _load_commands() -> None:
+    import sitewatch.cli as pkg
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("cmd_")):
+        module = importlib.import_module(f"sitewatch.cli.{mod}")
+        module.register(root)
+
+
+_load_commands()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
+    try:
+        root.main(args=args, prog_name="sitewatch", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except SitewatchError as exc:
+        if verbose:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    return take_exit_code()
+
+
+def entry() -> None:  # console_scripts entry point
+    sys.exit(main())

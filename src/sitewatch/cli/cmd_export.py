@@ -1,0 +1,51 @@
+"""``sitewatch export …``: tables out in open formats. Other modules add subcommands."""
+
+from __future__ import annotations
+
+import click
+import pyarrow as pa
+
+from sitewatch.cli._common import Ctx, dumps, parse_time, pass_ctx, progress
+from sitewatch.store import schema
+from sitewatch.store.export import POSITION_COLUMNS, csv_schema, position_batches, write_batches
+
+
+@click.group("export")
+def export_group() -> None:
+    """Write workspace data to open formats (CSV, Parquet, GeoJSON, KML …)."""
+
+
+@export_group.command("positions")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), required=True, help="Output format.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically).")
+@click.option("--site", help="Only positions inside this site's watch area.")
+@click.option("--from", "t_from", metavar="T", help="Start time, ISO 8601 UTC (inclusive).")
+@click.option("--to", "t_to", metavar="T", help="End time, ISO 8601 UTC (exclusive).")
+@click.option("--source", type=click.Choice(["adsb", "ais"]), help="Only aircraft or only vessels.")
+@pass_ctx
+def export_positions(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str | None,
+                     t_to: str | None, source: str | None) -> None:
+    """Export positions: t_utc, source, id, lat, lon, alt_ft, speed_kt, track_deg, onground.
+
+    \b
+    Examples:
+      sitewatch export positions --format csv --out hmeimim.csv --site hmeimim --from 2024-12-01
+      sitewatch export positions --format parquet --out all.parquet
+    """
+    with ctx.open(read_only=False) as ws:
+        s = ws.site(site) if site else None
+        batches = position_batches(ws.store, s, parse_time(t_from, "--from"), parse_time(t_to, "--to"), source)
+        decl = schema.POSITIONS.arrow_schema()
+        sch = pa.schema([decl.field(c) for c in POSITION_COLUMNS])
+        if fmt == "csv":
+            sch = csv_schema(sch)
+        bar = progress(ctx, desc="export", unit="row")
+        try:
+            n = write_batches(batches, sch, out, fmt, on_batch=bar.update)
+        finally:
+            bar.close()
+    click.echo(dumps({"rows": n, "out": out, "format": fmt}))
+
+
+def register(root: click.Group) -> None:
+    root.add_command(export_group)

@@ -1,0 +1,67 @@
+"""``sitewatch ingest …``: the group every source's ingest command attaches to.
+
+Source modules add their subcommand with ``@ingest_group.command("adsb")`` and call
+:func:`run_ingest`, which shows a progress bar, prints the one-line JSON summary on
+stdout and sets exit code 1 when some files could not be read at all.
+"""
+
+from __future__ import annotations
+
+import click
+
+from sitewatch.cli._common import Ctx, dumps, pass_ctx, progress, set_exit_code
+from sitewatch.sources.base import ReadOptions
+from sitewatch.store.ingest import FileResult, IngestSummary, ingest_paths, require_paths
+
+
+@click.group("ingest")
+def ingest_group() -> None:
+    """Bring files into the workspace (idempotent: re-ingesting a file adds nothing)."""
+
+
+def run_ingest(ctx: Ctx, kind: str, paths: tuple[str, ...], fmt: str = "auto",
+               opts: ReadOptions | None = None) -> IngestSummary:
+    """Ingest ``paths`` as ``kind`` into the context's workspace and print the summary."""
+    require_paths(paths)
+    with ctx.open() as ws:
+        bar = progress(ctx, desc=f"ingest {kind}", unit="rec")
+
+        def on_file(r: FileResult) -> None:
+            if r.error:
+                click.echo(f"error: {r.error}", err=True)
+            elif r.skipped:
+                click.echo(f"{r.path}: already ingested, skipped", err=True)
+            elif ctx.verbose:
+                click.echo(f"{r.path}: {r.format} accepted={r.accepted} rejected={r.rejected} "
+                           f"duplicates={r.duplicates}", err=True)
+
+        try:
+            summary = ingest_paths(ws.store, kind, paths, fmt, opts, progress=bar.update, on_file=on_file)
+        finally:
+            bar.close()
+    click.echo(dumps(summary.as_json()))
+    if summary.failed_files:
+        set_exit_code(1)
+    return summary
+
+
+@ingest_group.command("positions")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "parquet"]), default="auto",
+              show_default=True, help="Input format.")
+@pass_ctx
+def ingest_positions(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
+    """Ingest positions in sitewatch's own export layout (CSV or Parquet).
+
+    Columns: t_utc, source, id, lat, lon[, alt_ft, speed_kt, track_deg, onground, …].
+
+    \b
+    Example:
+      sitewatch export positions --format parquet --out pos.parquet -w ws1
+      sitewatch ingest positions pos.parquet -w ws2
+    """
+    run_ingest(ctx, "positions", paths, fmt)
+
+
+def register(root: click.Group) -> None:
+    root.add_command(ingest_group)

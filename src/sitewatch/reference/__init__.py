@@ -1,0 +1,1 @@
+"""Reference data: airports (``airportsdata``), the bundled World Port Index, type tables."""

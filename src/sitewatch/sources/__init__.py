@@ -1,0 +1,1 @@
+"""Format readers: files in, Arrow batches out. One sub-package per kind of data."""

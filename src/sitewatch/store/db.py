@@ -1,0 +1,224 @@
+"""The workspace database: the only module (with its siblings in ``store/``) that speaks SQL.
+
+A :class:`Store` wraps one DuckDB file. Opening it creates missing tables and adds
+missing columns declared in :mod:`sitewatch.store.schema` (additive migration), and
+records the schema version. Connections run with ``TimeZone='UTC'``.
+
+``Store(":memory:")`` gives an in-memory store for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from sitewatch.errors import StoreError
+from sitewatch.store import schema as S
+
+
+class Store:
+    """One DuckDB database holding every table of a workspace."""
+
+    def __init__(self, path: str | Path = ":memory:", read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:  # locked by another process, corrupt, …
+            raise StoreError(
+                f"cannot open the workspace database {self.path}: {exc}. "
+                "If another sitewatch process (serve, stream) holds it, stop it or open read-only."
+            ) from exc
+        self.con.execute("SET TimeZone='UTC'")
+        if not read_only:
+            self.migrate()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the same database, for use from another thread."""
+        cur = self.con.cursor()
+        cur.execute("SET TimeZone='UTC'")
+        return cur
+
+    # -- schema ------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create missing tables and columns, and record :data:`schema.SCHEMA_VERSION`."""
+        con = self.con
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        rows = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall()
+        stored = int(rows[0][0]) if rows else 0
+        if stored > S.SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer sitewatch (schema {stored} > "
+                f"{S.SCHEMA_VERSION}); upgrade sitewatch to open it."
+            )
+        con.execute("CREATE SEQUENCE IF NOT EXISTS file_id_seq START 1")
+        for t in S.TABLES.values():
+            con.execute(t.ddl())
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name=?", [t.name]
+            ).fetchall()}
+            for col in t.columns:
+                if col.name not in have:
+                    sql_type = "VARCHAR" if col.type == "JSON" else col.type
+                    con.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{col.name}" {sql_type}')
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(S.SCHEMA_VERSION)]
+        )
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, type) of the columns DuckDB actually has for ``table``."""
+        return [
+            (r[0], r[1])
+            for r in self.con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name=? ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+
+    # -- queries -----------------------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Execute ``query`` with bound ``params`` and return all result rows."""
+        with self._lock:
+            return self.con.execute(query, params or []).fetchall()
+
+    def arrow(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run ``query`` and return the whole result as an Arrow table."""
+        with self._lock:
+            return self.con.sql(query, params=params or None).to_arrow_table()
+
+    def batches(
+        self, query: str, params: Sequence[Any] | None = None, rows_per_batch: int = 1_000_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream ``query``'s result as Arrow record batches (bounded memory)."""
+        cur = self.cursor()
+        try:
+            reader = cur.sql(query, params=params or None).to_arrow_reader(rows_per_batch)
+            yield from reader
+        finally:
+            cur.close()
+
+    def rows(self, query: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Run ``query`` and return rows as dicts (small results only)."""
+        with self._lock:
+            cur = self.con.execute(query, params or [])
+            names = [d[0] for d in cur.description or []]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        with self._lock:
+            rows = self.con.execute(query, params or []).fetchall()
+        return rows[0][0] if rows else None
+
+    def count(self, table: str) -> int:
+        S.table(table)  # validates the name
+        return int(self.scalar(f'SELECT count(*) FROM "{table}"'))
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN … COMMIT, or ROLLBACK when the block raises (or the process dies)."""
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield self.con
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            else:
+                self.con.execute("COMMIT")
+
+    # -- writes ------------------------------------------------------------------------
+    def insert(self, table: str, data: pa.Table, dedupe: bool = True) -> int:
+        """Insert ``data`` (conformed to the declared schema) into ``table``.
+
+        With ``dedupe`` and a declared key, rows whose key already exists (in the table
+        or earlier in ``data``) are skipped. Returns the number of rows inserted. Call it
+        inside :meth:`transaction` to make several inserts atomic.
+        """
+        decl = S.table(table)
+        data = S.conform(table, data)
+        if data.num_rows == 0:
+            return 0
+        with self._lock:
+            con = self.con
+            con.register("_sw_batch", data)
+            try:
+                if dedupe and decl.key:
+                    key = ", ".join(f'"{k}"' for k in decl.key)
+                    on = " AND ".join(f'b."{k}" IS NOT DISTINCT FROM t."{k}"' for k in decl.key)
+                    where = ""
+                    if "t_utc" in decl.key:
+                        # restrict the anti-join to the batch's time span: keeps re-ingest
+                        # checks proportional to the batch, not to the whole table
+                        where = (
+                            " AND t.t_utc BETWEEN (SELECT min(t_utc) FROM _sw_batch)"
+                            " AND (SELECT max(t_utc) FROM _sw_batch)"
+                        )
+                    before = self._count_unlocked(table)
+                    con.execute(
+                        f'INSERT INTO "{table}" SELECT b.* FROM '
+                        f"(SELECT DISTINCT ON ({key}) * FROM _sw_batch) b "
+                        f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on}{where})'
+                    )
+                    return self._count_unlocked(table) - before
+                con.execute(f'INSERT INTO "{table}" SELECT * FROM _sw_batch')
+                return data.num_rows
+            finally:
+                con.unregister("_sw_batch")
+
+    def upsert(self, table: str, data: pa.Table) -> int:
+        """Insert or replace rows of ``table`` by its declared key (identity tables)."""
+        decl = S.table(table)
+        if not decl.key:
+            raise ValueError(f"table {table} has no key to upsert on")
+        data = S.conform(table, data)
+        if data.num_rows == 0:
+            return 0
+        key = ", ".join(f'"{k}"' for k in decl.key)
+        on = " AND ".join(f't."{k}" = b."{k}"' for k in decl.key)
+        with self._lock:
+            self.con.register("_sw_batch", data)
+            try:
+                self.con.execute(
+                    f'DELETE FROM "{table}" t USING (SELECT DISTINCT {key} FROM _sw_batch) b WHERE {on}'
+                )
+                self.con.execute(
+                    f'INSERT INTO "{table}" SELECT * FROM (SELECT DISTINCT ON ({key}) * FROM _sw_batch)'
+                )
+            finally:
+                self.con.unregister("_sw_batch")
+        return data.num_rows
+
+    def _count_unlocked(self, table: str) -> int:
+        rows = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def next_file_id(self) -> int:
+        return int(self.scalar("SELECT nextval('file_id_seq')"))
+
+    def meta_get(self, key: str) -> str | None:
+        v = self.scalar("SELECT value FROM meta WHERE key=?", [key])
+        return None if v is None else str(v)
+
+    def meta_set(self, key: str, value: str | dict[str, Any]) -> None:
+        if not isinstance(value, str):
+            value = json.dumps(value, sort_keys=True)
+        self.sql("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
