@@ -260,8 +260,33 @@ EVIDENCE = Table(
         _c("ref", "JSON", "line / pixel box / event id behind it"),
         _c("confidence", "DOUBLE", "0..1", False),
         _c("simulated", "BOOLEAN", "from a simulator"),
+        _c("subject", "VARCHAR", "icao24, MMSI, scene id or zone the evidence is about"),
+        _c("lat", "DOUBLE", "representative latitude, if located"),
+        _c("lon", "DOUBLE", "representative longitude, if located"),
     ),
     key=("evidence_id",),
+)
+
+ASSESSMENTS = Table(
+    "assessments",
+    "One issued revision of the assessment of one hypothesis at one site as of one time.",
+    (
+        _c("assessment_id", "VARCHAR", "site|hypothesis|as-of|revision", False),
+        _c("site", "VARCHAR", "site name", False),
+        _c("hypothesis", "VARCHAR", "rule name (withdrawal, reinforcement …)", False),
+        _c("t_as_of", "TIMESTAMPTZ", "evidence up to this time was considered, UTC", False),
+        _c("revision", "INTEGER", "1 for the first issue, +1 each time new evidence changes it", False),
+        _c("t_issued_utc", "TIMESTAMPTZ", "when this revision was issued", False),
+        _c("probability", "DOUBLE", "estimated probability 0..1", False),
+        _c("likelihood", "VARCHAR", "ICD-203 expression (almost no chance … almost certain)", False),
+        _c("confidence", "VARCHAR", "analytic confidence: high, moderate or low", False),
+        _c("evidence_hash", "VARCHAR", "hash of the evidence ids and values considered", False),
+        _c("evidence_ids", "JSON", "evidence ids considered", False),
+        _c("body", "JSON", "the full assessment: sentences, footnotes, missing sources", False),
+        _c("changes", "JSON", "what changed since the previous revision and why"),
+        _c("rule_sha256", "VARCHAR", "content hash of the rule file used"),
+    ),
+    key=("assessment_id",),
 )
 
 INGEST_LOG = Table(
@@ -298,6 +323,28 @@ QUARANTINE = Table(
     ),
 )
 
+VESSEL_REPORTS = Table(
+    "vessel_reports",
+    "One AIS static/voyage report (types 5, 19, 24, or a CSV row's static columns) of one vessel.",
+    (
+        _c("t_utc", "TIMESTAMPTZ", "time of the report, UTC", False),
+        _c("mmsi", "VARCHAR", "9-digit MMSI", False),
+        _c("name", "VARCHAR", "vessel name"),
+        _c("callsign", "VARCHAR", "radio call sign"),
+        _c("imo", "BIGINT", "IMO number"),
+        _c("ship_type", "INTEGER", "AIS ship-and-cargo type code"),
+        _c("length_m", "DOUBLE", "length overall, metres"),
+        _c("width_m", "DOUBLE", "beam, metres"),
+        _c("draught_m", "DOUBLE", "draught, metres"),
+        _c("destination", "VARCHAR", "reported destination"),
+        _c("msg_type", "INTEGER", "AIS message type (NULL for CSV sources)"),
+        _c("time_inferred", "BOOLEAN", "true when the time was not in the record"),
+        _c("format", "VARCHAR", "input format the row was read from"),
+        *_PROVENANCE,
+    ),
+    key=("mmsi", "t_utc", "name", "callsign", "imo", "ship_type", "destination"),
+)
+
 STATS = Table(
     "ingest_stats",
     "Per-file decoder counters (CRC repairs, CPR failures, impossible jumps …).",
@@ -314,11 +361,13 @@ TABLES: dict[str, Table] = {
         POSITIONS,
         AIRCRAFT,
         VESSELS,
+        VESSEL_REPORTS,
         SCENES,
         DETECTIONS,
         EVENTS,
         OBSERVATIONS,
         EVIDENCE,
+        ASSESSMENTS,
         INGEST_LOG,
         QUARANTINE,
         STATS,
