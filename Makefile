@@ -21,7 +21,7 @@ venv: $(STAMP)
 # Real public samples from PyPI packages (traffic, tracktable-data): fetched once at set-up,
 # never at test run time. Failure (no registry) is not fatal: tests that need them skip.
 $(SAMPLES): | $(STAMP)
-	-$(BIN)/python -m sitewatch.samples fetch && touch $(SAMPLES)
+	-$(BIN)/python -m sitewatch.samples fetch && mkdir -p $(dir $(SAMPLES)) && touch $(SAMPLES)
 
 samples: $(SAMPLES)
 
