@@ -223,6 +223,36 @@ EVENTS = Table(
     key=("event_id",),
 )
 
+FLIGHTS = Table(
+    "flights",
+    "One flight (leg) of one aircraft: split at time gaps, ground stays and readsb leg heuristics.",
+    (
+        _c("flight_id", "VARCHAR", "deterministic id (hash of icao24 and first report time)", False),
+        _c("icao24", "VARCHAR", "aircraft address", False),
+        _c("t_start", "TIMESTAMPTZ", "first report of the leg, UTC", False),
+        _c("t_end", "TIMESTAMPTZ", "last report of the leg, UTC", False),
+        _c("n_positions", "BIGINT", "reports in the leg", False),
+        _c("airborne", "BOOLEAN", "false when the leg never left the ground"),
+        _c("max_alt_ft", "DOUBLE", "highest reported altitude, feet"),
+        _c("lat_first", "DOUBLE", "first latitude"),
+        _c("lon_first", "DOUBLE", "first longitude"),
+        _c("alt_first_ft", "DOUBLE", "first reported altitude, feet"),
+        _c("lat_last", "DOUBLE", "last latitude"),
+        _c("lon_last", "DOUBLE", "last longitude"),
+        _c("alt_last_ft", "DOUBLE", "last reported altitude, feet"),
+        _c("origin", "VARCHAR", "nearest airfield (ICAO or site name) to the first report"),
+        _c("origin_dist_m", "DOUBLE", "distance from the first report to the origin, metres"),
+        _c("origin_candidates", "INTEGER", "other airfields within the candidate radius of the first report"),
+        _c("destination", "VARCHAR", "nearest airfield to the last report"),
+        _c("destination_dist_m", "DOUBLE", "distance from the last report to the destination, metres"),
+        _c("destination_candidates", "INTEGER", "other airfields within the candidate radius of the last report"),
+        _c("split_start", "VARCHAR", "why the leg starts: track-start, gap, landing-gap, ground"),
+        _c("split_end", "VARCHAR", "why the leg ends: track-end, gap, landing-gap, ground"),
+        _c("t_computed_utc", "TIMESTAMPTZ", "when it was computed", False),
+    ),
+    key=("flight_id",),
+)
+
 OBSERVATIONS = Table(
     "observations",
     "An analyst's observation (a person reading an image, a video, a post).",
@@ -355,6 +385,38 @@ STATS = Table(
     ),
 )
 
+ALERTS = Table(
+    "alerts",
+    "One firing of one watch rule for one subject/event: stored once, sent to the channels.",
+    (
+        _c("alert_id", "VARCHAR", "hash of rule name and the firing key (deduplicates)", False),
+        _c("rule", "VARCHAR", "watch rule name", False),
+        _c("t_utc", "TIMESTAMPTZ", "time of what fired it (position, event start, …)", False),
+        _c("site", "VARCHAR", "site, if any"),
+        _c("subject", "VARCHAR", "icao24 / MMSI / event id"),
+        _c("text", "VARCHAR", "one sentence", False),
+        _c("payload", "JSON", "what was sent", False),
+        _c("delivery", "JSON", "per channel: ok / error after retries", False),
+        _c("t_fired_utc", "TIMESTAMPTZ", "when the alert was raised", False),
+    ),
+    key=("alert_id",),
+)
+
+TOKENS = Table(
+    "tokens",
+    "API tokens for the dashboard server; only a salted hash of each token is kept.",
+    (
+        _c("token_id", "VARCHAR", "public id (first 8 chars shown to the user)", False),
+        _c("name", "VARCHAR", "label given at creation"),
+        _c("scope", "VARCHAR", "'read' or 'write'", False),
+        _c("hash", "VARCHAR", "scrypt hash of the secret", False),
+        _c("salt", "VARCHAR", "hex salt", False),
+        _c("t_created_utc", "TIMESTAMPTZ", "creation time", False),
+        _c("revoked", "BOOLEAN", "true once revoked"),
+    ),
+    key=("token_id",),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -365,12 +427,15 @@ TABLES: dict[str, Table] = {
         SCENES,
         DETECTIONS,
         EVENTS,
+        FLIGHTS,
         OBSERVATIONS,
         EVIDENCE,
         ASSESSMENTS,
         INGEST_LOG,
         QUARANTINE,
         STATS,
+        ALERTS,
+        TOKENS,
     )
 }
 

@@ -1,0 +1,1 @@
+"""Alerts: watch rules (YAML), their evaluation against the store, and delivery channels."""
