@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pytest
@@ -27,7 +27,7 @@ T0 = datetime(2024, 12, 6, 8, 0, tzinfo=UTC)
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     fail_first = 0
 
     def do_POST(self) -> None:
@@ -48,7 +48,7 @@ class _Hook(BaseHTTPRequestHandler):
 class _Smtp(socketserver.StreamRequestHandler):
     """A minimal SMTP sink: enough of RFC 5321 for smtplib.send_message."""
 
-    messages: list[str] = []
+    messages: ClassVar[list[str]] = []
 
     def handle(self) -> None:
         w = self.wfile.write
@@ -141,7 +141,7 @@ def test_webhook_retries_with_backoff_then_records_failure(servers: tuple[str, s
 
 
 def test_bad_rules_are_refused_with_the_rule_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="'x'.*kind"):
+    with pytest.raises(ConfigError, match=r"'x'.*kind"):
         R.parse_rule({"name": "x", "kind": "nope"})
     with pytest.raises(ConfigError, match="needs 'site'"):
         R.parse_rule({"name": "x", "kind": "evidence", "evidence_kind": "ships-at-quay"})
