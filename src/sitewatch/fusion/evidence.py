@@ -1,0 +1,369 @@
+"""The evidence model: every event, detection count, change result and analyst
+observation about a site becomes one row of the ``evidence`` table.
+
+Contract: :func:`build` reads the ``events``, ``scenes``, ``detections`` and
+``observations`` tables (never the producers' Python modules) and returns the evidence
+rows of one site as an Arrow table; :func:`refresh` writes them, replacing the site's
+previous fusion-built rows (ids start with :data:`PREFIX`) in one transaction. Ids are
+deterministic, so re-running gives the same ids and assessments keep their footnotes.
+
+Each row carries: site, interval (``t_start``/``t_end``), ``kind`` (``<domain>.<what>``:
+``air.arrival``, ``sea.vessel-departure``, ``imagery.count``, ``analyst.observation`` …),
+``value``, a plain ``text``, ``sensor`` (adsb, ais, imagery, analyst), ``provider``,
+``file_sha256`` of the source file(s), ``ref`` (the event id / scene + pixel boxes /
+observation line behind it, and the attributes indicators need), ``confidence`` 0..1 and
+``simulated``.
+
+Policy: an input row that cannot be placed in time (a scene with no acquisition time) is
+not turned into evidence; it is counted in :attr:`BuildResult.skipped` with the reason,
+which the CLI reports. Events at no watched site count for a site when their point is
+within ``near_km`` of it (gaps and dark-visit inferences happen off the coast).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from sitewatch import geo
+from sitewatch.reference import types as actypes
+from sitewatch.sites import Site
+from sitewatch.store import fusion_queries as Q
+from sitewatch.store import schema
+from sitewatch.store.db import Store
+
+log = logging.getLogger(__name__)
+
+PREFIX = "fx:"
+DEFAULT_NEAR_KM = 100.0  # gaps and dark visits off a coastal base happen tens of km out
+
+# Smallest object (long side, metres) of each class and the pixels a detector needs along
+# it: YOLO/DOTA-style detectors lose objects under about 8 px (DOTA's own filter is 10 px).
+CLASS_LENGTH_M = {"plane": 15.0, "helicopter": 12.0, "ship": 20.0, "large-vehicle": 8.0,
+                  "small-vehicle": 4.0}
+MIN_PX = 8.0
+WATCHED_CLASSES = tuple(CLASS_LENGTH_M)
+VEHICLE_CLASSES = ("large-vehicle", "small-vehicle")
+
+# Analyst observations carry the analyst's confidence; without one, a person reading an
+# image is taken as fairly reliable but not certain.
+DEFAULT_OBSERVATION_CONFIDENCE = 0.6
+
+
+def min_resolvable_gsd_m(cls: str) -> float | None:
+    """The coarsest GSD at which ``cls`` is still countable, or ``None`` for other classes."""
+    length = CLASS_LENGTH_M.get(cls)
+    return None if length is None else length / MIN_PX
+
+
+def resolvable(cls: str, gsd_m: float | None) -> bool | None:
+    """Whether ``cls`` can be counted at ``gsd_m`` (``None`` when the GSD is unknown)."""
+    limit = min_resolvable_gsd_m(cls)
+    if limit is None or gsd_m is None:
+        return None if gsd_m is None else True
+    return gsd_m <= limit
+
+
+_SENSOR_BY_SUBJECT = {"aircraft": "adsb", "vessel": "ais", "scene": "imagery", "zone": "imagery"}
+_SENSOR_BY_ANALYSIS = {"air": "adsb", "sea": "ais", "imagery": "imagery", "space": "imagery"}
+DOMAIN = {"adsb": "air", "ais": "sea", "imagery": "imagery", "analyst": "analyst", "other": "other"}
+
+
+@dataclass
+class BuildResult:
+    """Evidence rows of one site and what could not become evidence (reason → count)."""
+
+    site: str
+    rows: pa.Table
+    skipped: dict[str, int] = field(default_factory=dict)
+    by_sensor: dict[str, int] = field(default_factory=dict)
+
+
+def evidence_id(site: str, *key: Any) -> str:
+    h = hashlib.sha1("|".join([site, *map(str, key)]).encode()).hexdigest()
+    return f"{PREFIX}{h[:16]}"
+
+
+def sensor_of_event(e: Mapping[str, Any]) -> str:
+    s = _SENSOR_BY_SUBJECT.get(str(e.get("subject_kind") or ""))
+    if s:
+        return s
+    return _SENSOR_BY_ANALYSIS.get(str(e.get("analysis") or "").split(".", 1)[0], "other")
+
+
+def event_attrs(e: Mapping[str, Any]) -> dict[str, Any]:
+    """What indicators need to know about an event's subject: type, heavy, military, government."""
+    d = e.get("details") or {}
+    code = d.get("typecode") or e.get("ac_typecode")
+    code = str(code).upper() if code else None
+    t = actypes.lookup(code) if code else None
+    heavy = d.get("heavy_transport", d.get("heavy"))
+    if heavy is None and t is not None:
+        heavy = t.heavy_transport
+    military = d.get("military")
+    if military is None:
+        military = e.get("ac_military")
+    if military is None and t is not None:
+        military = t.military
+    out: dict[str, Any] = {}
+    if code:
+        out["typecode"] = code
+    type_name = d.get("type_name") or e.get("ac_type_name") or (t.name if t else None)
+    if type_name:
+        out["type_name"] = type_name
+    if heavy is not None:
+        out["heavy"] = bool(heavy)
+    if military is not None:
+        out["military"] = bool(military)
+    gov = d.get("government", e.get("vs_government"))
+    if gov is not None:
+        out["government"] = bool(gov)
+    if e.get("vs_name"):
+        out["vessel_name"] = e["vs_name"]
+    if e.get("vs_ship_type") is not None:
+        out["ship_type"] = int(e["vs_ship_type"])
+    return out
+
+
+def _event_text(e: Mapping[str, Any], attrs: Mapping[str, Any]) -> str:
+    if e.get("summary"):
+        return str(e["summary"])
+    who = attrs.get("type_name") or attrs.get("vessel_name") or e.get("subject") or "unknown subject"
+    return f"{e['kind']} of {who} ({e.get('subject') or '?'}) at {e.get('site') or 'no watched site'}"
+
+
+def build(store: Store, site: Site, near_km: float = DEFAULT_NEAR_KM) -> BuildResult:
+    """Evidence rows of ``site`` from the events, scenes, detections and observations tables."""
+    rows: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    rows += _from_events(store, site, near_km)
+    rows += _from_imagery(store, site, skipped)
+    rows += _from_observations(store, site)
+    table = _to_arrow(rows)
+    by_sensor = Counter(r["sensor"] for r in rows)
+    return BuildResult(site.name, table, dict(skipped), dict(by_sensor))
+
+
+def refresh(store: Store, sites: Iterable[Site], near_km: float = DEFAULT_NEAR_KM) -> list[BuildResult]:
+    """Rebuild and store the evidence of each site (idempotent; one transaction per site)."""
+    out = []
+    for s in sites:
+        res = build(store, s, near_km)
+        Q.replace_evidence(store, s.name, PREFIX, res.rows)
+        if res.skipped:
+            log.warning("%s: not turned into evidence: %s", s.name, res.skipped)
+        out.append(res)
+    return out
+
+
+def near_bbox(site: Site, near_km: float) -> Q.BBox:
+    """The site's bounding box grown by ``near_km`` (a cheap pre-filter for SQL)."""
+    import math
+
+    dlat = near_km / 111.0
+    dlon = near_km / (111.0 * max(0.05, math.cos(math.radians(site.lat))))
+    b = site.bbox()
+    return (b[0] - dlon, b[1] - dlat, b[2] + dlon, b[3] + dlat)
+
+
+# -- events ----------------------------------------------------------------------------
+
+def _from_events(store: Store, site: Site, near_km: float) -> list[dict[str, Any]]:
+    events = Q.site_events(store, site.name, near_bbox(site, near_km))
+    keep = []
+    for e in events:
+        if e["site"] is None:
+            if e["lat"] is None or e["lon"] is None:
+                continue
+            if float(geo.haversine_m(site.lat, site.lon, e["lat"], e["lon"])) > near_km * 1000.0:
+                continue
+        keep.append(e)
+    refs: dict[str, list[Any]] = {"key": [], "source": [], "id": [], "t_from": [], "t_to": []}
+    for e in keep:
+        for ref in e["evidence"]:
+            if isinstance(ref, dict) and ref.get("table") == "positions" and ref.get("id"):
+                refs["key"].append(e["event_id"])
+                refs["source"].append(ref.get("source"))
+                refs["id"].append(str(ref["id"]))
+                refs["t_from"].append(_ts(ref.get("t_from")) or e["t_start"])
+                refs["t_to"].append(_ts(ref.get("t_to")) or e["t_end"] or e["t_start"])
+    ts = pa.timestamp("us", tz="UTC")
+    files = Q.position_files(store, pa.table({
+        "key": pa.array(refs["key"], pa.string()), "source": pa.array(refs["source"], pa.string()),
+        "id": pa.array(refs["id"], pa.string()), "t_from": pa.array(refs["t_from"], ts),
+        "t_to": pa.array(refs["t_to"], ts)}))
+    out = []
+    for e in keep:
+        sensor = sensor_of_event(e)
+        attrs = event_attrs(e)
+        f = files.get(e["event_id"], {})
+        details = e["details"]
+        value = details.get("value")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            value = 1.0
+        shas = f.get("sha256") or []
+        out.append({
+            "evidence_id": evidence_id(site.name, "events", e["event_id"]),
+            "site": site.name,
+            "t_start": e["t_start"],
+            "t_end": e["t_end"],
+            "kind": f"{DOMAIN.get(sensor, 'other')}.{e['kind']}",
+            "value": float(value),
+            "text": _event_text(e, attrs),
+            "sensor": sensor,
+            "provider": e["analysis"],
+            "file_sha256": ",".join(shas) if shas else None,
+            "ref": {"table": "events", "event_id": e["event_id"], "subject": e["subject"],
+                    "subject_kind": e["subject_kind"], "at_site": e["site"] == site.name, **attrs},
+            "confidence": float(e["confidence"]),
+            "simulated": bool(f.get("simulated") or details.get("simulated")),
+            "subject": e["subject"],
+            "lat": e["lat"],
+            "lon": e["lon"],
+        })
+    return out
+
+
+def _ts(v: Any) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+    try:
+        t = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+# -- imagery ---------------------------------------------------------------------------
+
+def _from_imagery(store: Store, site: Site, skipped: Counter[str]) -> list[dict[str, Any]]:
+    scenes = {s["scene_id"]: s for s in Q.site_scenes(store, site.name)}
+    counts = Q.detection_counts(store, site.name)
+    out: list[dict[str, Any]] = []
+    for s in scenes.values():
+        if s["t_utc"] is None:
+            skipped["scene without acquisition time"] += 1
+            continue
+        gsd = s["gsd_m"]
+        gsd_text = f"{gsd:.2f} m GSD" if gsd is not None else "unknown GSD"
+        out.append(_scene_row(site, s, "imagery.scene", gsd, "scene",
+                              f"Scene {s['scene_id'][:12]} from {s['provider'] or 'unknown provider'} "
+                              f"at {gsd_text}{' (cloud/haze)' if s['cloud_flag'] else ''}",
+                              {"table": "scenes", "scene_id": s["scene_id"], "path": s["path"],
+                               "gsd_m": gsd, "cloud": bool(s["cloud_flag"])}, 1.0))
+    seen: set[tuple[str, str | None, str]] = set()
+    for c in counts:
+        sc = scenes.get(c["scene_id"])
+        if sc is None:
+            skipped["detections of an unknown scene"] += int(c["n"])
+            continue
+        if sc["t_utc"] is None:
+            skipped["detections in a scene without acquisition time"] += int(c["n"])
+            continue
+        seen.add((c["scene_id"], c["zone"], c["class"]))
+        out.append(_count_row(site, sc, c["zone"], c["class"], c["top_type"], int(c["n"]),
+                              float(c["mean_score"]), list(c["det_ids"] or []), c["lat"], c["lon"]))
+    # an imagery count exists on every day with a scene: classes the scene could resolve but
+    # where nothing was found are real zeros; those it could not resolve are sensor limits
+    zones: list[str | None] = [None, *[z.name for z in site.zones]]
+    for s in scenes.values():
+        if s["t_utc"] is None:
+            continue
+        for cls in WATCHED_CLASSES:
+            for zone in zones:
+                if zone is not None and cls not in VEHICLE_CLASSES:
+                    continue
+                if zone is None and any(k[0] == s["scene_id"] and k[2] == cls for k in seen):
+                    continue
+                if (s["scene_id"], zone, cls) in seen:
+                    continue
+                out.append(_count_row(site, s, zone, cls, None, 0, None, [], None, None))
+    return out
+
+
+def _scene_row(site: Site, s: Mapping[str, Any], kind: str, value: float | None, key: str, text: str,
+               ref: dict[str, Any], confidence: float) -> dict[str, Any]:
+    return {
+        "evidence_id": evidence_id(site.name, "scenes", s["scene_id"], key),
+        "site": site.name, "t_start": s["t_utc"], "t_end": s["t_utc"], "kind": kind, "value": value,
+        "text": text, "sensor": "imagery", "provider": s["provider"], "file_sha256": s["sha256"],
+        "ref": ref, "confidence": confidence, "simulated": bool(s["simulated"]), "subject": s["scene_id"],
+        "lat": site.lat, "lon": site.lon,
+    }
+
+
+def _count_row(site: Site, s: Mapping[str, Any], zone: str | None, cls: str, top_type: str | None, n: int,
+               mean_score: float | None, det_ids: list[str], lat: float | None,
+               lon: float | None) -> dict[str, Any]:
+    gsd = s["gsd_m"]
+    ok = resolvable(cls, gsd)
+    where = f"zone {zone}" if zone else "the site"
+    what = cls + (f" ({top_type})" if top_type else "")
+    ref: dict[str, Any] = {"table": "detections", "scene_id": s["scene_id"], "zone": zone, "class": cls,
+                           "type": top_type, "det_ids": det_ids, "gsd_m": gsd, "resolvable": ok}
+    kind = "imagery.count"
+    value: float | None = float(n)
+    text: str
+    if ok is False and n == 0:
+        kind = "imagery.limit"
+        value = None
+        text = (f"{cls} not countable in {where}: GSD {gsd:.2f} m is coarser than the "
+                f"{min_resolvable_gsd_m(cls):.2f} m needed")
+        conf = 1.0
+    else:
+        text = f"{n} × {what} in {where}, scene {s['scene_id'][:12]} ({s['provider'] or 'unknown provider'}"
+        text += f", {gsd:.2f} m GSD)" if gsd is not None else ", unknown GSD)"
+        if ok is False:
+            text += "; below the reliable size at this GSD"
+        # a zero from a clean scene is as good as the scene; a count is as good as its detections
+        conf = mean_score if mean_score is not None else (0.5 if s["cloud_flag"] else 0.8)
+        if ok is False:
+            conf *= 0.3
+    return {
+        "evidence_id": evidence_id(site.name, "detections", s["scene_id"], zone, cls, top_type),
+        "site": site.name, "t_start": s["t_utc"], "t_end": s["t_utc"], "kind": kind, "value": value,
+        "text": text, "sensor": "imagery", "provider": s["provider"], "file_sha256": s["sha256"],
+        "ref": ref, "confidence": float(max(0.0, min(1.0, conf))), "simulated": bool(s["simulated"]),
+        "subject": s["scene_id"], "lat": lat if lat is not None else site.lat,
+        "lon": lon if lon is not None else site.lon,
+    }
+
+
+# -- observations ----------------------------------------------------------------------
+
+def _from_observations(store: Store, site: Site) -> list[dict[str, Any]]:
+    out = []
+    for o in Q.site_observations(store, site.name):
+        conf = o["confidence"] if o["confidence"] is not None else DEFAULT_OBSERVATION_CONFIDENCE
+        out.append({
+            "evidence_id": evidence_id(site.name, "observations", o["obs_id"]),
+            "site": site.name, "t_start": o["t_utc"], "t_end": o["t_utc"], "kind": "analyst.observation",
+            "value": o["count"], "text": o["text"], "sensor": "analyst", "provider": o["source"],
+            "file_sha256": o["file_sha256"],
+            "ref": {"table": "observations", "obs_id": o["obs_id"], "url": o["url"], "path": o["file_path"],
+                    "line": o["rec_offset"], "class": o["class"], "zone": o["zone"]},
+            "confidence": float(conf), "simulated": bool(o["simulated"]), "subject": o["class"],
+            "lat": site.lat, "lon": site.lon,
+        })
+    return out
+
+
+def _to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    decl = schema.EVIDENCE
+    cols: dict[str, pa.Array] = {}
+    for c in decl.columns:
+        vals = [r.get(c.name) for r in rows]
+        if c.name == "ref":
+            vals = [json.dumps(v, sort_keys=True, default=str) for v in vals]
+        cols[c.name] = pa.array(vals, c.arrow_type)
+    return pa.table(cols, schema=decl.arrow_schema())

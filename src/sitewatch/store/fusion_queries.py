@@ -1,0 +1,197 @@
+"""The SQL behind fusion and the report: what the evidence builder, the indicators, the
+assessment and the report read from and write to the store.
+
+Contract: every function takes a :class:`~sitewatch.store.db.Store` and plain values and
+returns fully fetched rows (dicts) or Arrow tables; no other fusion module speaks SQL.
+Times are aware UTC datetimes. ``bbox`` arguments are ``(min_lon, min_lat, max_lon, max_lat)``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from sitewatch.store.db import Store
+
+BBox = tuple[float, float, float, float]
+
+
+def site_events(store: Store, site: str, near: BBox) -> list[dict[str, Any]]:
+    """Events at ``site``, plus events at no watched site whose point lies in ``near``.
+
+    Identity columns of the subject are joined in: ``ac_typecode``, ``ac_type_name``,
+    ``ac_military`` (aircraft) and ``vs_name``, ``vs_government``, ``vs_ship_type`` (vessels).
+    """
+    rows = store.rows(
+        "SELECT e.event_id, e.kind, e.site, e.t_start, e.t_end, e.subject, e.subject_kind, e.confidence, "
+        "e.lat, e.lon, e.details, e.evidence, e.summary, e.analysis, "
+        "a.typecode AS ac_typecode, a.type_name AS ac_type_name, a.military AS ac_military, "
+        "v.name AS vs_name, v.government AS vs_government, v.ship_type AS vs_ship_type "
+        "FROM events e "
+        "LEFT JOIN aircraft a ON e.subject_kind = 'aircraft' AND a.icao24 = e.subject "
+        "LEFT JOIN vessels v ON e.subject_kind = 'vessel' AND v.mmsi = e.subject "
+        "WHERE e.site = ? OR (e.site IS NULL AND e.lon BETWEEN ? AND ? AND e.lat BETWEEN ? AND ?) "
+        "ORDER BY e.t_start, e.kind, e.subject",
+        [site, near[0], near[2], near[1], near[3]],
+    )
+    for r in rows:
+        r["details"] = json.loads(r["details"]) if r["details"] else {}
+        r["evidence"] = json.loads(r["evidence"]) if r["evidence"] else []
+    return rows
+
+
+def position_files(store: Store, refs: pa.Table) -> dict[str, dict[str, Any]]:
+    """For each ``key`` in ``refs`` (columns key, source, id, t_from, t_to): the content
+    hashes of the files its positions came from and whether any of them was simulated."""
+    if refs.num_rows == 0:
+        return {}
+    with store._lock:
+        store.con.register("_sw_refs", refs)
+        try:
+            res = store.con.execute(
+                "SELECT r.key, list(DISTINCT l.sha256 ORDER BY l.sha256) AS shas, "
+                "bool_or(coalesce(l.format ILIKE '%sim%' OR l.options ILIKE '%\"simulated\": true%', false)) "
+                "AS simulated FROM _sw_refs r JOIN positions p ON p.source = r.source AND p.id = r.id "
+                "AND p.t_utc BETWEEN r.t_from AND r.t_to JOIN ingest_log l ON l.file_id = p.file_id "
+                "GROUP BY r.key"
+            ).fetchall()
+        finally:
+            store.con.unregister("_sw_refs")
+    return {k: {"sha256": [s for s in shas if s], "simulated": bool(sim)} for k, shas, sim in res}
+
+
+def site_scenes(store: Store, site: str) -> list[dict[str, Any]]:
+    """Scenes of ``site`` in time order (scenes without a time last)."""
+    return store.rows(
+        "SELECT scene_id, site, t_utc, provider, path, sha256, gsd_m, width_px, height_px, crs, "
+        "footprint_wkt, cloud_flag, coalesce(simulated, false) AS simulated, meta "
+        "FROM scenes WHERE site = ? ORDER BY t_utc NULLS LAST, scene_id",
+        [site],
+    )
+
+
+def detection_counts(store: Store, site: str, max_ids: int = 50) -> list[dict[str, Any]]:
+    """Detections of ``site`` counted per scene, zone, class and most likely type.
+
+    ``det_ids`` holds at most ``max_ids`` ids per group (enough to cite, bounded).
+    """
+    return store.rows(
+        "SELECT scene_id, zone, class, "
+        "json_extract_string(type_candidates, '$[0].type') AS top_type, count(*) AS n, "
+        "avg(score) AS mean_score, avg(lat) AS lat, avg(lon) AS lon, "
+        f"list(det_id ORDER BY det_id)[1:{int(max_ids)}] AS det_ids "
+        "FROM detections WHERE site = ? GROUP BY ALL ORDER BY scene_id, zone NULLS FIRST, class, top_type",
+        [site],
+    )
+
+
+def site_observations(store: Store, site: str) -> list[dict[str, Any]]:
+    """Analyst observations of ``site`` with the path and hash of the file they came from."""
+    return store.rows(
+        "SELECT o.*, l.path AS file_path, l.sha256 AS file_sha256 FROM observations o "
+        "LEFT JOIN ingest_log l USING (file_id) WHERE o.site = ? ORDER BY o.t_utc, o.obs_id",
+        [site],
+    )
+
+
+def coverage_days(store: Store, near: BBox) -> list[dict[str, Any]]:
+    """Positions per UTC day and source (adsb/ais) inside ``near``: which days a sensor saw the area."""
+    return store.rows(
+        "SELECT CAST(date_trunc('day', t_utc) AS DATE) AS day, source, count(*) AS n FROM positions "
+        "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? GROUP BY ALL ORDER BY day, source",
+        [near[0], near[2], near[1], near[3]],
+    )
+
+
+def replace_evidence(store: Store, site: str, prefix: str, rows: pa.Table) -> int:
+    """Replace ``site``'s evidence rows whose id starts with ``prefix`` by ``rows``, atomically."""
+    with store.transaction():
+        store.sql("DELETE FROM evidence WHERE site = ? AND starts_with(evidence_id, ?)", [site, prefix])
+        return store.insert("evidence", rows) if rows.num_rows else 0
+
+
+def list_evidence(
+    store: Store,
+    site: str | None = None,
+    t_from: datetime | None = None,
+    t_to: datetime | None = None,
+    kinds: list[str] | None = None,
+    ids: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Evidence rows in time order, filtered; ``ref`` decoded from JSON."""
+    where, params = ["TRUE"], []  # type: tuple[list[str], list[Any]]
+    if site:
+        where.append("site = ?")
+        params.append(site)
+    if t_from is not None:
+        where.append("coalesce(t_end, t_start) >= ?")
+        params.append(t_from)
+    if t_to is not None:
+        where.append("t_start < ?")
+        params.append(t_to)
+    if kinds:
+        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        params += kinds
+    if ids is not None:
+        if not ids:
+            return []
+        where.append(f"evidence_id IN ({', '.join('?' for _ in ids)})")
+        params += ids
+    rows = store.rows(
+        f"SELECT * FROM evidence WHERE {' AND '.join(where)} ORDER BY t_start, kind, evidence_id", params
+    )
+    for r in rows:
+        r["ref"] = json.loads(r["ref"]) if r["ref"] else {}
+    return rows
+
+
+def track(store: Store, source: str, ident: str, t0: datetime, t1: datetime,
+          max_points: int = 400) -> list[tuple[datetime, float, float]]:
+    """(t_utc, lat, lon) of one aircraft/vessel between ``t0`` and ``t1``, thinned evenly
+    to at most ``max_points`` (first and last kept)."""
+    rows = store.sql(
+        "WITH p AS (SELECT t_utc, lat, lon, row_number() OVER (ORDER BY t_utc) - 1 AS i, "
+        "count(*) OVER () AS n FROM positions WHERE source = ? AND id = ? AND t_utc BETWEEN ? AND ?) "
+        "SELECT t_utc, lat, lon FROM p WHERE n <= ? OR i % CAST(ceil(n / ?) AS BIGINT) = 0 OR i = n - 1 "
+        "ORDER BY t_utc",
+        [source, ident, t0, t1, max_points, max_points],
+    )
+    return [(r[0], float(r[1]), float(r[2])) for r in rows]
+
+
+# -- assessments -----------------------------------------------------------------------
+
+def assessment_revisions(store: Store, site: str, hypothesis: str | None = None,
+                         as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Issued assessment revisions, oldest first; JSON columns decoded."""
+    where, params = ["site = ?"], [site]  # type: tuple[list[str], list[Any]]
+    if hypothesis:
+        where.append("hypothesis = ?")
+        params.append(hypothesis)
+    if as_of is not None:
+        where.append("t_as_of = ?")
+        params.append(as_of)
+    rows = store.rows(
+        f"SELECT * FROM assessments WHERE {' AND '.join(where)} ORDER BY hypothesis, t_as_of, revision", params
+    )
+    for r in rows:
+        for k in ("evidence_ids", "body", "changes"):
+            r[k] = json.loads(r[k]) if r[k] else None
+    return rows
+
+
+def insert_assessment(store: Store, row: dict[str, Any]) -> None:
+    """Store one assessment revision (a dict with the ``assessments`` columns)."""
+    from sitewatch.store import schema
+
+    decl = schema.ASSESSMENTS
+    data = {}
+    for c in decl.columns:
+        v = row.get(c.name)
+        if c.type == "JSON" and v is not None and not isinstance(v, str):
+            v = json.dumps(v, sort_keys=True, default=str)
+        data[c.name] = pa.array([v], c.arrow_type)
+    store.insert("assessments", pa.table(data))

@@ -1,0 +1,77 @@
+"""Evidence rows from the producer tables: provenance, ids, sensor limits, observations."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from sitewatch.fusion import evidence as E
+from sitewatch.store import fusion_queries as Q
+from sitewatch.store.db import Store
+from sitewatch.store.ingest import ingest_paths
+from test_fusion_scenario import Scenario, build, hmeimim
+
+
+def test_every_row_has_provenance_and_ids_are_stable() -> None:
+    store = Store()
+    site = build(store, "withdrawal")
+    first = E.refresh(store, [site])[0]
+    rows = Q.list_evidence(store, "hmeimim")
+    assert len(rows) == first.rows.num_rows and first.by_sensor.keys() == {"adsb", "ais", "imagery"}
+    for r in rows:
+        assert r["site"] == "hmeimim" and r["t_start"] is not None and r["kind"] and r["text"]
+        assert r["sensor"] in ("adsb", "ais", "imagery") and 0 <= r["confidence"] <= 1 and r["ref"]
+    dep = next(r for r in rows if r["kind"] == "air.departure")
+    assert dep["ref"]["table"] == "events" and dep["ref"]["heavy"] is True and dep["ref"]["military"] is True
+    count = next(r for r in rows if r["kind"] == "imagery.count" and r["value"] == 112)
+    assert count["ref"]["zone"] == "north-park" and len(count["ref"]["det_ids"]) == 50
+    assert count["file_sha256"] and count["provider"] == "Maxar"
+    E.refresh(store, [site])
+    assert [r["evidence_id"] for r in Q.list_evidence(store, "hmeimim")] == [r["evidence_id"] for r in rows]
+
+
+def test_event_evidence_carries_the_source_file_hash(tmp_path: Path) -> None:
+    store = Store()
+    f = tmp_path / "p.csv"
+    f.write_text("t_utc,source,id,lat,lon\n2024-12-10T10:00:00Z,adsb,151a01,35.40,35.95\n")
+    ingest_paths(store, "positions", [f])
+    sc = Scenario()
+    sc.event("arrival", date(2024, 12, 10), "151a01", typecode="A124")
+    sc.positions.clear()
+    sc.write(store)
+    row = next(r for r in E.build(store, hmeimim()).rows.to_pylist() if r["kind"] == "air.arrival")
+    sha = store.scalar("SELECT sha256 FROM ingest_log")
+    assert row["file_sha256"] == sha and row["sensor"] == "adsb"
+
+
+def test_scene_without_time_is_reported_not_dropped() -> None:
+    store = Store()
+    sc = Scenario()
+    sc.scene(date(2024, 12, 5), {("plane", "apron"): 2})
+    sc.scenes[0]["t_utc"] = None
+    sc.write(store)
+    res = E.build(store, hmeimim())
+    assert res.rows.num_rows == 0 and res.skipped == {"scene without acquisition time": 1,
+                                                      "detections in a scene without acquisition time": 2}
+
+
+def test_observations_become_analyst_evidence(tmp_path: Path) -> None:
+    store = Store()
+    f = tmp_path / "obs.csv"
+    f.write_text("2024-12-13, hmeimim, 2 × A124 on apron, Maxar, https://example.org/x\n")
+    ingest_paths(store, "observations", [f])
+    rows = E.build(store, hmeimim()).rows.to_pylist()
+    assert len(rows) == 1
+    r = rows[0]
+    ref = json.loads(r["ref"])
+    assert r["kind"] == "analyst.observation" and r["value"] == 2 and r["sensor"] == "analyst"
+    assert ref["class"] == "A124" and ref["zone"] == "apron" and ref["url"] == "https://example.org/x"
+    assert ref["line"] == 1 and r["file_sha256"] and r["provider"] == "Maxar"
+
+
+def test_gsd_limits() -> None:
+    assert E.resolvable("small-vehicle", 0.5) is True
+    assert E.resolvable("small-vehicle", 3.0) is False
+    assert E.resolvable("plane", 1.5) is True
+    assert E.resolvable("plane", None) is None

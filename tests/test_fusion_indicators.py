@@ -1,0 +1,78 @@
+"""Daily indicators: not observed vs zero, baselines, scores, change points, sensor limits."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sitewatch.fusion import evidence as E
+from sitewatch.fusion import indicators as I
+from sitewatch.store.db import Store
+from test_fusion_scenario import AS_OF, Scenario, build, hmeimim
+
+
+def series(store: Store, as_of: object = AS_OF) -> dict[str, I.Series]:
+    site = hmeimim()
+    E.refresh(store, [site])
+    return I.by_name(I.compute(store, site, as_of))  # type: ignore[arg-type]
+
+
+def test_days_without_observation_are_not_zero() -> None:
+    store = Store()
+    sc = Scenario()
+    sc.cover(date(2024, 12, 1))  # ADS-B saw the area on the 1st and 3rd, not the 2nd
+    sc.cover(date(2024, 12, 3))
+    sc.event("arrival", date(2024, 12, 3), "151a01", typecode="A124")
+    sc.scene(date(2024, 12, 1), {("large-vehicle", "north-park"): 4})
+    sc.write(store)
+    s = series(store, None)
+    days = {d.day: d for d in s["heavy_arrivals"].days}
+    assert days[date(2024, 12, 1)].value == 0 and days[date(2024, 12, 1)].status == "observed"
+    assert days[date(2024, 12, 2)].value is None and days[date(2024, 12, 2)].status == "not observed"
+    assert days[date(2024, 12, 3)].value == 1 and days[date(2024, 12, 3)].evidence
+    veh = {d.day: d for d in s["vehicles@north-park"].days}
+    assert veh[date(2024, 12, 1)].value == 4
+    assert veh[date(2024, 12, 3)].value is None and veh[date(2024, 12, 3)].status == "not observed"
+    # AIS never covered the site: the whole series is "not observed", not a row of zeros
+    ais = s["vessel_departures"]
+    assert ais.status == "not observed" and all(d.value is None for d in ais.days)
+    assert "not observed" in ais.sentence
+
+
+def test_coarse_imagery_is_not_resolvable_for_vehicles_but_counts_aircraft() -> None:
+    store = Store()
+    sc = Scenario()
+    sc.scene(date(2024, 12, 5), {("plane", "apron"): 3}, gsd_m=3.0, provider="PlanetScope")
+    sc.write(store)
+    s = series(store, None)
+    veh = s["vehicles"]
+    assert veh.status == "not observed" and veh.days[-1].status == "not resolvable"
+    assert veh.limits and "GSD too coarse" in veh.limits[0] and "not countable" in veh.sentence
+    assert s["aircraft_on_ground"].value == 3
+
+
+def test_baseline_score_and_sentence_on_the_known_pattern() -> None:
+    store = Store()
+    build(store, "withdrawal")
+    s = series(store)
+    dep = s["heavy_departures"]
+    assert dep.value == 6 and dep.baseline_median == 0 and dep.baseline_n >= 60
+    assert dep.score is not None and dep.score > 3
+    assert dep.sentence.startswith("heavy-lift departures: 6 in 3 observed days")
+    assert "90-day median of 0 a day" in dep.sentence
+    veh = s["vehicles@north-park"]
+    assert veh.value == 112 and veh.baseline_median == pytest.approx(21, abs=1) and (veh.score or 0) > 10
+    quay = s["ships_at_quay"]
+    # the quay emptied on the 12th; with segments of at least 3 observations and only two
+    # empty days so far, the shift is placed at the last possible split (the 11th)
+    assert quay.value == 0 and quay.change_points[-1] == {"day": date(2024, 12, 11), "before_median": 3.0,
+                                                         "after_median": 0.0}
+
+
+def test_robust_statistics_by_hand() -> None:
+    assert I.baseline([0, 0, 1, 0, 10]) == (0.0, 0.0)
+    assert I.robust_scale(0.0, 0.0) == 1.0  # Poisson floor for a quiet series
+    assert I.robust_scale(16.0, 1.0) == 4.0
+    assert I.change_points([0, 0, 0, 0, 0, 0, 5, 5, 5, 5]) == [6]
+    assert I.change_points([0, 0, 0, 9, 0, 0, 0, 0]) == []  # a spike is not a level shift
