@@ -94,23 +94,21 @@ def anchor_cells(lat: np.ndarray, lon: np.ndarray, radius_m: float) -> pa.Table:
     coslat = np.cos(np.radians(np.minimum(np.abs(lat) + dlat, 89.0)))
     dlon = dlat / coslat
     n_lon = round(360 / ANCHOR_CELL_DEG)
-    rows_a, rows_cy, rows_cx = [], [], []
-    for i in range(lat.size):
-        cys = np.arange(math.floor((lat[i] - dlat) / ANCHOR_CELL_DEG), math.floor((lat[i] + dlat) / ANCHOR_CELL_DEG) + 1)
-        cx0 = math.floor((lon[i] - dlon[i]) / ANCHOR_CELL_DEG)
-        cx1 = math.floor((lon[i] + dlon[i]) / ANCHOR_CELL_DEG)
-        cxs = (np.arange(cx0, cx1 + 1) + n_lon // 2) % n_lon - n_lon // 2
-        cy, cx = np.meshgrid(cys, cxs, indexing="ij")
-        rows_a.append(np.full(cy.size, i, dtype=np.int64))
-        rows_cy.append(cy.ravel())
-        rows_cx.append(cx.ravel())
-    if not rows_a:
-        return pa.table({"anchor": pa.array([], pa.int64()), "a_lat": pa.array([], pa.float64()),
-                         "a_lon": pa.array([], pa.float64()), "cy": pa.array([], pa.int64()),
-                         "cx": pa.array([], pa.int64())})
-    a = np.concatenate(rows_a)
+    cy0 = np.floor((lat - dlat) / ANCHOR_CELL_DEG).astype(np.int64)
+    cy1 = np.floor((lat + dlat) / ANCHOR_CELL_DEG).astype(np.int64)
+    cx0 = np.floor((lon - dlon) / ANCHOR_CELL_DEG).astype(np.int64)
+    cx1 = np.floor((lon + dlon) / ANCHOR_CELL_DEG).astype(np.int64)
+    parts_a, parts_cy, parts_cx = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    if lat.size:
+        for oy in range(int((cy1 - cy0).max()) + 1):
+            for ox in range(int((cx1 - cx0).max()) + 1):
+                m = (cy0 + oy <= cy1) & (cx0 + ox <= cx1)
+                parts_a.append(np.flatnonzero(m))
+                parts_cy.append(cy0[m] + oy)
+                parts_cx.append((cx0[m] + ox + n_lon // 2) % n_lon - n_lon // 2)
+    a = np.concatenate(parts_a)
     return pa.table({"anchor": a, "a_lat": lat[a], "a_lon": lon[a],
-                     "cy": np.concatenate(rows_cy).astype(np.int64), "cx": np.concatenate(rows_cx).astype(np.int64)})
+                     "cy": np.concatenate(parts_cy), "cx": np.concatenate(parts_cx)})
 
 
 def port_visit_rows(
@@ -313,10 +311,11 @@ def close_pair_rows(
                   {dpair} AS d_m
            FROM s a JOIN nb b ON a.tb = b.tb AND a.cy = b.ny AND a.cx = b.nx AND a.id < b.id
            WHERE {dpair} <= {float(max_dist_m)}),
-    rn AS (SELECT *, sum(CASE WHEN epoch(tb - lag(tb) OVER w) <= {float(max_bucket_gap_s)} THEN 0 ELSE 1 END)
+    pl AS (SELECT *, lag(tb) OVER (PARTITION BY id1, id2 ORDER BY tb) AS tb0 FROM pr),
+    rn AS (SELECT *, sum(CASE WHEN epoch(tb - tb0) <= {float(max_bucket_gap_s)} THEN 0 ELSE 1 END)
                        OVER (PARTITION BY id1, id2 ORDER BY tb ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                      AS run_no
-           FROM pr WINDOW w AS (PARTITION BY id1, id2 ORDER BY tb))
+           FROM pl)
     SELECT id1, id2, run_no, min(tb) AS t_start, max(tb) + INTERVAL {int(bucket_s)} SECONDS AS t_end,
            epoch(max(tb) - min(tb)) + {int(bucket_s)} AS duration_s, count(*) AS n_buckets,
            avg(lat) AS lat, avg(lon) AS lon, min(d_m) AS min_d_m, avg(d_m) AS mean_d_m
