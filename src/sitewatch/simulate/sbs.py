@@ -5,47 +5,84 @@ samples into BaseStation lines in time order, as dump1090 writes them: 22 fields
 ``MSG,<type>,1,1,<HEX>,1,<date gen>,<time gen>,<date logged>,<time logged>,<callsign>,
 <alt>,<gs>,<track>,<lat>,<lon>,<vrate>,<squawk>,<alert>,<emerg>,<spi>,<on ground>``,
 flags ``0``/``-1``. Per sample: ``MSG,3`` (airborne position) or ``MSG,2`` (surface
-position), then ``MSG,4`` (velocity); ``MSG,1`` (identification) every sixth sample and
-``MSG,6`` (squawk) every twelfth.
+position), then ``MSG,4`` (velocity, airborne); ``MSG,1`` (identification) every sixth
+sample and ``MSG,6`` (squawk) every twelfth. Lines are built column-wise with Arrow
+compute kernels (hundreds of thousands of lines a second).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterable
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sitewatch.simulate.tracks import Track
 
 
-def _stamp(t: float) -> tuple[str, str]:
-    d = datetime.fromtimestamp(t, UTC)
-    return d.strftime("%Y/%m/%d"), d.strftime("%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
+def _s(values: np.ndarray | pa.Array) -> pa.Array:
+    return pc.cast(pa.array(values), pa.string())
 
 
-def _track_rows(tr: Track) -> Iterator[tuple[float, int, str]]:
-    hexid = tr.icao24.upper()
-    for i in range(len(tr)):
-        t = float(tr.t[i])
-        day, hms = _stamp(t)
-        head = f"{hexid},1,{day},{hms},{day},{hms}"
-        alt = int(tr.alt_ft[i])
-        gs, trk, vr = int(tr.gs_kt[i]), float(tr.trk_deg[i]), int(tr.vr_fpm[i])
-        lat, lon = float(tr.lat[i]), float(tr.lon[i])
-        if bool(tr.onground[i]):
-            yield t, 0, f"MSG,2,1,1,{head},,{alt},{gs},{trk:.1f},{lat:.5f},{lon:.5f},,,,,,-1"
-        else:
-            yield t, 0, f"MSG,3,1,1,{head},,{alt},,,{lat:.5f},{lon:.5f},,,0,0,0,0"
-            yield t, 1, f"MSG,4,1,1,{head},,,{gs},{trk:.1f},,,{vr},,0,0,0,0"
-        if i % 6 == 0:
-            yield t, 2, f"MSG,1,1,1,{head},{tr.callsign:<8},,,,,,,,0,0,0,{-1 if tr.onground[i] else 0}"
-        if i % 12 == 0:
-            yield t, 3, f"MSG,6,1,1,{head},,,,,,,,{tr.squawk},0,0,0,{-1 if tr.onground[i] else 0}"
+def _join(*cols: pa.Array | str) -> pa.Array:
+    return pc.binary_join_element_wise(*cols, ",")
 
 
 def sbs_lines(tracks: Iterable[Track]) -> list[str]:
-    """All lines of all tracks, sorted by time (stable within one aircraft)."""
-    rows = [r for tr in tracks for r in _track_rows(tr)]
-    order = np.lexsort((np.array([r[1] for r in rows]), np.array([r[0] for r in rows])))
-    return [rows[i][2] for i in order]
+    """All lines of all tracks, sorted by time (message order kept within a sample)."""
+    trs = [t for t in tracks if len(t)]
+    if not trs:
+        return []
+    t = np.concatenate([tr.t for tr in trs])
+    hexid = pa.array(np.repeat([tr.icao24.upper() for tr in trs], [len(tr) for tr in trs]))
+    callsign = np.repeat([f"{tr.callsign:<8}" for tr in trs], [len(tr) for tr in trs])
+    squawk = np.repeat([tr.squawk for tr in trs], [len(tr) for tr in trs])
+    # sample index within its track: MSG,1 every 6th, MSG,6 every 12th
+    k = np.concatenate([np.arange(len(tr)) for tr in trs])
+    lat = np.concatenate([tr.lat for tr in trs])
+    lon = np.concatenate([tr.lon for tr in trs])
+    alt = np.concatenate([tr.alt_ft for tr in trs]).astype(np.int64)
+    gs = np.concatenate([tr.gs_kt for tr in trs]).astype(np.int64)
+    trk = np.concatenate([tr.trk_deg for tr in trs])
+    vr = np.concatenate([tr.vr_fpm for tr in trs]).astype(np.int64)
+    ground = np.concatenate([tr.onground for tr in trs])
+
+    ts = pa.array((t * 1000).round().astype("int64"), pa.timestamp("ms"))
+    day = pc.strftime(ts, format="%Y/%m/%d")
+    hms = pc.strftime(ts, format="%H:%M:%S")
+    head = _join(hexid, "1", day, hms, day, hms)
+    s_lat = _s(np.round(lat, 5))
+    s_lon = _s(np.round(lon, 5))
+    s_alt, s_gs, s_trk, s_vr = _s(alt), _s(gs), _s(np.round(trk, 1)), _s(vr)
+    flag = pa.array(np.where(ground, "-1", "0"))
+    e = ""
+
+    parts: list[tuple[np.ndarray, int, pa.Array]] = []
+    gi = np.flatnonzero(ground)
+    ai = np.flatnonzero(~ground)
+
+    def take(a: pa.Array | str, idx: np.ndarray) -> pa.Array | str:
+        return a if isinstance(a, str) else a.take(pa.array(idx))
+
+    if gi.size:
+        g = lambda a: take(a, gi)  # noqa: E731
+        parts.append((gi, 0, _join("MSG", "2", "1", "1", g(head), e, g(s_alt), g(s_gs), g(s_trk), g(s_lat),
+                                   g(s_lon), e, e, e, e, e, "-1")))
+    if ai.size:
+        a_ = lambda a: take(a, ai)  # noqa: E731
+        parts.append((ai, 0, _join("MSG", "3", "1", "1", a_(head), e, a_(s_alt), e, e, a_(s_lat), a_(s_lon),
+                                   e, e, "0", "0", "0", "0")))
+        parts.append((ai, 1, _join("MSG", "4", "1", "1", a_(head), e, e, a_(s_gs), a_(s_trk), e, e, a_(s_vr),
+                                   e, "0", "0", "0", "0")))
+    ii = np.flatnonzero(k % 6 == 0)
+    parts.append((ii, 2, _join("MSG", "1", "1", "1", take(head, ii), pa.array(callsign[ii]), e, e, e, e, e, e, e,
+                               "0", "0", "0", take(flag, ii))))
+    si = np.flatnonzero(k % 12 == 0)
+    parts.append((si, 3, _join("MSG", "6", "1", "1", take(head, si), e, e, e, e, e, e, e, pa.array(squawk[si]),
+                               "0", "0", "0", take(flag, si))))
+    idx = np.concatenate([p[0] for p in parts])
+    sub = np.concatenate([np.full(p[0].size, p[1]) for p in parts])
+    lines = pa.chunked_array([p[2] for p in parts]).combine_chunks()
+    order = np.lexsort((sub, idx, t[idx]))
+    return list(lines.take(pa.array(order)).to_pylist())

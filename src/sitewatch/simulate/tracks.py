@@ -49,6 +49,7 @@ class Track:
     trk_deg: F
     vr_fpm: F
     onground: NDArray[np.bool_]
+    category: str = "A0"  # ADS-B emitter category (A5 heavy)
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -56,7 +57,7 @@ class Track:
     def take(self, mask: NDArray[np.bool_]) -> Track:
         return Track(self.icao24, self.callsign, self.squawk, self.t[mask], self.lat[mask], self.lon[mask],
                      self.alt_ft[mask], self.gs_kt[mask], self.trk_deg[mask], self.vr_fpm[mask],
-                     self.onground[mask])
+                     self.onground[mask], self.category)
 
 
 def _rw(v: float, u: float = 0.0) -> tuple[float, float]:
@@ -164,7 +165,7 @@ def leg_track(leg: Leg, dt_air_s: float = 10.0, dt_ground_s: float = 5.0) -> Tra
     vr = (s_alt[nxt] - s_alt[prv]) / dtv * 60.0
     s_alt = np.round(s_alt / 25.0) * 25.0  # ADS-B altitude quantum
     return Track(leg.airframe.icao24, leg.callsign, _squawk(leg), samples, s_lat, s_lon, s_alt,
-                 np.round(s_spd), np.round(trk, 1), np.round(vr / 64.0) * 64.0, on)
+                 np.round(s_spd), np.round(trk, 1), np.round(vr / 64.0) * 64.0, on, leg.airframe.category)
 
 
 def _squawk(leg: Leg) -> str:

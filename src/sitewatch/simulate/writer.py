@@ -65,7 +65,8 @@ def write_scenario(sc: Scenario, folder: Path, adsb_format: str = "sbs", scenes:
 
     t0 = time.perf_counter()
     say("simulating aircraft tracks")
-    received = [tracks.received(tracks.leg_track(lg), sc.dark) for lg in sc.legs]
+    received = [tracks.received(tracks.leg_track(lg, dt_air_s=10.0 if lg.airframe.military else 20.0), sc.dark)
+                for lg in sc.legs]
     received = [r for r in received if len(r)]
     counts["adsb_positions"] = sum(len(r) for r in received)
     (folder / "adsb").mkdir(exist_ok=True)
