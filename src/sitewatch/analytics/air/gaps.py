@@ -1,0 +1,171 @@
+"""Dark gaps: an aircraft unheard for longer than a threshold, coverage gap or transponder off.
+
+Contract: :func:`find_gaps` returns the gaps (SQL window functions, see
+:func:`sitewatch.store.air_queries.gaps`): consecutive fresh reports further apart than
+``gap_low_s`` (below ``gap_split_alt_ft`` at loss) or ``gap_high_s`` (above), with the state
+at loss and at reacquisition. :func:`classify` scores each gap against a **coverage map
+built from the data itself** (:func:`sitewatch.store.air_queries.coverage_map`): for each
+time bin wholly inside the gap, were *other* aircraft at the same or a lower altitude band
+received in the 3×3 cells (about 80 km) around the point of loss (and of reacquisition)?
+If others were tracked throughout, the receivers could hear that airspace and the target
+most likely stopped transmitting: ``confidence`` is the estimated probability of a
+transponder switched off, ``details.cause`` one of ``likely transponder-off``,
+``coverage gap`` or ``undetermined``. ``details.landing_suspected`` applies readsb's
+heuristic (low and descending at loss, low and climbing at reacquisition).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sitewatch import geo
+from sitewatch.analytics.air._params import AirParams, from_settings
+from sitewatch.analytics.base import AnalysisContext, events_table, position_ref, register_analysis
+from sitewatch.store import air_queries as Q
+from sitewatch.store.db import Store
+
+ANALYSIS = "air.dark-gaps"
+MAX_BINS_PER_GAP = 240  # bins sampled evenly inside very long gaps: bounded work per gap
+_TRANSPONDER_OFF = 0.6
+_COVERAGE_GAP = 0.25
+
+
+def find_gaps(store: Store, rel: Q.Relation, p: AirParams) -> pa.Table:
+    return Q.gaps(store, rel, p.gap_low_s, p.gap_high_s, p.gap_split_alt_ft, p.stale_min_kt)
+
+
+def _band(alt_ft: np.ndarray) -> np.ndarray:
+    b = np.zeros(alt_ft.shape, dtype=np.int64)
+    for edge in Q.ALT_BANDS_FT:
+        b += np.nan_to_num(alt_ft, nan=-1e9) >= edge
+    return b
+
+
+class CoverageMap:
+    """Membership test on (cell, band, time bin) keys with at least one aircraft received."""
+
+    def __init__(self, cov: pa.Table, cell_deg: float, bin_s: float) -> None:
+        self.cell_deg, self.bin_s = cell_deg, bin_s
+        ci = cov.column("ci").to_numpy(zero_copy_only=False).astype(np.int64)
+        cj = cov.column("cj").to_numpy(zero_copy_only=False).astype(np.int64)
+        band = cov.column("band").to_numpy(zero_copy_only=False).astype(np.int64)
+        tb = cov.column("tb").to_numpy(zero_copy_only=False).astype(np.int64)
+        n = cov.column("n_ids").to_numpy(zero_copy_only=False).astype(np.int64)
+        self.tb0 = int(tb.min()) if tb.size else 0
+        keys = self._key(ci, cj, band, tb)
+        order = np.argsort(keys)
+        self.keys, self.n = keys[order], n[order]
+
+    def _key(self, ci: np.ndarray, cj: np.ndarray, band: np.ndarray, tb: np.ndarray) -> np.ndarray:
+        return ((((ci + 512) * 4096 + (cj + 1024)) * 4 + band) << 26) + np.clip(tb - self.tb0, 0, (1 << 26) - 1)
+
+    def others(self, lat: float, lon: float, band: int, tbs: np.ndarray) -> np.ndarray:
+        """Per time bin: were other aircraft at band <= ``band`` received within 3×3 cells?"""
+        ci0, cj0 = int(np.floor(lat / self.cell_deg)), int(np.floor(lon / self.cell_deg))
+        d = np.array([-1, 0, 1])
+        ci, cj, bb, tt = np.meshgrid(ci0 + d, cj0 + d, np.arange(band + 1), tbs, indexing="ij")
+        k = self._key(ci.ravel(), cj.ravel(), bb.ravel(), tt.ravel())
+        pos = np.clip(np.searchsorted(self.keys, k), 0, max(self.keys.size - 1, 0))
+        hit = (self.keys[pos] == k) if self.keys.size else np.zeros(k.size, dtype=bool)
+        return np.asarray(hit.reshape(ci.shape).any(axis=(0, 1, 2)), dtype=bool)
+
+
+def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams) -> list[dict[str, Any]]:
+    """Dark-gap events (dicts for :func:`events_table`) from gap rows and the coverage map."""
+    g = {c: gaps.column(c).to_numpy(zero_copy_only=False) for c in gaps.column_names}
+    out: list[dict[str, Any]] = []
+    for i in range(gaps.num_rows):
+        def v(name: str, i: int = i) -> float:
+            x = g[name][i]
+            return float("nan") if x is None else float(x)
+
+        t0, t1 = v("t0_s"), v("t1_s")
+        alt0, alt1 = v("alt0_ft"), v("alt1_ft")
+        tb_lo, tb_hi = int(np.ceil(t0 / p.coverage_bin_s)), int(np.floor(t1 / p.coverage_bin_s)) - 1
+        if tb_hi < tb_lo:  # shorter than a bin: the bin around the middle
+            tb_lo = tb_hi = int(np.floor((t0 + t1) / 2 / p.coverage_bin_s))
+        tbs = np.arange(tb_lo, tb_hi + 1)
+        if tbs.size > MAX_BINS_PER_GAP:
+            tbs = np.unique(np.linspace(tb_lo, tb_hi, MAX_BINS_PER_GAP).astype(np.int64))
+        band0 = int(_band(np.array([alt0]))[0])
+        band1 = int(_band(np.array([alt1]))[0])
+        f_loss = float(cov.others(v("lat0"), v("lon0"), band0, tbs).mean())
+        f_reacq = float(cov.others(v("lat1"), v("lon1"), band1, tbs).mean())
+        conf = 0.1 + 0.85 * (0.7 * f_loss + 0.3 * f_reacq)
+        cause = ("likely transponder-off" if conf >= _TRANSPONDER_OFF
+                 else "coverage gap" if f_loss < _COVERAGE_GAP else "undetermined")
+        desc0 = v("alt0b_ft") - alt0
+        climb1 = v("alt1a_ft") - alt1
+        low = (np.nan_to_num(alt0, nan=0.0) < p.leg_low_agl_ft) and (np.nan_to_num(alt1, nan=0.0) < p.leg_low_agl_ft)
+        landing = bool(low and (desc0 >= p.air_above_field_ft or alt0 < p.air_above_field_ft * 2)
+                       and (climb1 >= p.air_above_field_ft or alt1 < p.air_above_field_ft * 2))
+        dist = float(geo.haversine_m(v("lat0"), v("lon0"), v("lat1"), v("lon1")))
+        dur = t1 - t0
+        details = {
+            "duration_s": dur, "threshold_s": p.gap_high_s if np.nan_to_num(alt0) >= p.gap_split_alt_ft else p.gap_low_s,
+            "cause": cause, "coverage_loss": f_loss, "coverage_reacq": f_reacq, "bins": int(tbs.size),
+            "lost": {"lat": v("lat0"), "lon": v("lon0"), "alt_ft": _fin(alt0), "speed_kt": _fin(v("speed0_kt")),
+                     "track_deg": _fin(v("track0_deg")), "vrate_fpm": _fin(v("vrate0_fpm")),
+                     "alt_change_ft": _fin(-desc0)},
+            "reacquired": {"lat": v("lat1"), "lon": v("lon1"), "alt_ft": _fin(alt1), "speed_kt": _fin(v("speed1_kt")),
+                           "track_deg": _fin(v("track1_deg")), "vrate_fpm": _fin(v("vrate1_fpm")),
+                           "alt_change_ft": _fin(climb1)},
+            "course_lost_deg": _fin(float(geo.bearing_deg(v("lat0b"), v("lon0b"), v("lat0"), v("lon0")))),
+            "course_reacq_deg": _fin(float(geo.bearing_deg(v("lat1"), v("lon1"), v("lat1a"), v("lon1a")))),
+            "distance_m": dist, "implied_speed_kt": dist / dur / geo.KT_MS if dur > 0 else None,
+            "landing_suspected": landing,
+        }
+        ident = str(g["id"][i])
+        ts0, ts1 = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(t1, UTC)
+        out.append({
+            "kind": "dark-gap", "subject": ident, "subject_kind": "aircraft", "t_start": ts0, "t_end": ts1,
+            "lat": v("lat0"), "lon": v("lon0"), "confidence": conf, "details": details,
+            "summary": (f"{ident} unheard for {_dur(dur)} ({cause}): lost at "
+                        f"{_alt(alt0)}, reacquired {dist / 1000:.0f} km away at {_alt(alt1)}"),
+            "evidence": [position_ref("adsb", ident, ts0, ts0, role="last-before"),
+                         position_ref("adsb", ident, ts1, ts1, role="first-after")],
+        })
+    return out
+
+
+def _fin(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _alt(a: float) -> str:
+    return f"{a:,.0f} ft" if np.isfinite(a) else "unknown altitude"
+
+
+def _dur(s: float) -> str:
+    m = round(s / 60.0)
+    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
+
+
+def compute(store: Store, rel: Q.Relation, p: AirParams) -> list[dict[str, Any]]:
+    gaps = find_gaps(store, rel, p)
+    if gaps.num_rows == 0:
+        return []
+    cov = CoverageMap(Q.coverage_map(store, rel, p.coverage_cell_deg, p.coverage_bin_s, p.stale_min_kt),
+                      p.coverage_cell_deg, p.coverage_bin_s)
+    return classify(gaps, cov, p)
+
+
+def attach_sites(events: list[dict[str, Any]], ctx: AnalysisContext) -> None:
+    for e in events:
+        for s in ctx.sites.values():
+            if bool(s.contains(e["lat"], e["lon"])):
+                e["site"] = s.name
+                break
+
+
+@register_analysis(ANALYSIS, order=30, kinds=("dark-gap",))
+def dark_gaps(ctx: AnalysisContext) -> pa.Table:
+    """Gaps in aircraft tracks, told apart as coverage gaps or likely transponder-off."""
+    p = from_settings(ctx.settings)
+    evs = compute(ctx.store, Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to), p)
+    attach_sites(evs, ctx)
+    return events_table(evs, ANALYSIS)

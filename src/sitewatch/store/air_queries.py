@@ -1,0 +1,285 @@
+"""SQL behind the air analytics and the ``sitewatch query`` commands.
+
+Every query reads a *relation* of positions: the ``positions`` table of a workspace
+(:func:`store_relation`) or Parquet files with the same columns (:func:`parquet_relation`,
+used by the benchmark and the Spark-sized path). The core steps are window functions
+over ``PARTITION BY id ORDER BY t_utc`` (``LAG``/``LEAD`` and ``RANGE`` frames in seconds)
+so that they port to Spark SQL unchanged: stale-position removal, dark gaps with the
+state at loss and at reacquisition, the coverage map, and the two-box query.
+
+Contract: functions take a :class:`~sitewatch.store.db.Store` and return Arrow tables
+(fully fetched) or stream Arrow tables with whole aircraft per partition, sorted by
+``id, t_utc`` (:func:`track_partitions`), so memory stays bounded by the partition size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from sitewatch.errors import InputError
+from sitewatch.store.db import Store
+
+TRACK_COLUMNS = ("id", "t_s", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "onground", "vrate_fpm")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A positions relation: SQL text of a table expression and its filter."""
+
+    sql: str
+    where: str = "TRUE"
+    params: tuple[Any, ...] = ()
+
+    def filtered(self, t_from: datetime | None = None, t_to: datetime | None = None) -> Relation:
+        where, params = [self.where], list(self.params)
+        if t_from is not None:
+            where.append("t_utc >= ?")
+            params.append(t_from)
+        if t_to is not None:
+            where.append("t_utc < ?")
+            params.append(t_to)
+        return Relation(self.sql, " AND ".join(where), tuple(params))
+
+
+def store_relation(source: str = "adsb") -> Relation:
+    """The ``positions`` table of the workspace, rows of ``source``."""
+    return Relation("positions", "source = ?", (source,))
+
+
+def parquet_relation(paths: Sequence[str | Path]) -> Relation:
+    """Parquet files with ``positions`` columns (``t_utc``, ``id``, ``lat``, ``lon`` …)."""
+    if not paths:
+        raise InputError("no Parquet files given")
+    quoted = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    return Relation(f"read_parquet([{quoted}])")
+
+
+def count(store: Store, rel: Relation) -> int:
+    return int(store.scalar(f"SELECT count(*) FROM {rel.sql} WHERE {rel.where}", list(rel.params)) or 0)
+
+
+def track_partitions(store: Store, rel: Relation, rows_per_partition: int = 4_000_000,
+                     total_rows: int | None = None) -> Iterator[pa.Table]:
+    """Whole aircraft per partition (``hash(id) % n``), rows sorted by ``id, t_utc``.
+
+    ``t_s`` is epoch seconds (double); ``onground`` stays nullable.
+    """
+    n_rows = count(store, rel) if total_rows is None else total_rows
+    n_parts = max(1, math.ceil(n_rows / rows_per_partition))
+    cols = ("id, epoch(t_utc) AS t_s, lat, lon, alt_ft, speed_kt, track_deg, onground, vrate_fpm")
+    for k in range(n_parts):
+        part = "" if n_parts == 1 else f" AND hash(id) % {n_parts} = {k}"
+        q = f"SELECT {cols} FROM {rel.sql} WHERE {rel.where}{part} ORDER BY id, t_utc"
+        t = store.arrow(q, list(rel.params))
+        if t.num_rows:
+            yield t
+
+
+def _fresh_cte(rel: Relation, stale_min_kt: float) -> str:
+    """CTE ``fresh``: positions minus stale repeats (same lat/lon as the previous report
+    of the same aircraft while reporting a flying speed and not on the ground)."""
+    return (
+        "marked AS (SELECT id, t_utc, epoch(t_utc) AS t_s, lat, lon, alt_ft, speed_kt, track_deg, "
+        "vrate_fpm, onground, "
+        "coalesce(lat = lag(lat) OVER w AND lon = lag(lon) OVER w "
+        f"AND coalesce(speed_kt, 0) >= {float(stale_min_kt)} AND NOT coalesce(onground, false), false) AS stale "
+        f"FROM {rel.sql} WHERE {rel.where} WINDOW w AS (PARTITION BY id ORDER BY t_utc)), "
+        "fresh AS (SELECT * FROM marked WHERE NOT stale)"
+    )
+
+
+def gaps(store: Store, rel: Relation, low_s: float, high_s: float, split_alt_ft: float,
+         stale_min_kt: float, trend_s: float = 120.0) -> pa.Table:
+    """Dark gaps: consecutive fresh reports of one aircraft further apart than the threshold
+    for the altitude at loss (``low_s`` below ``split_alt_ft``, ``high_s`` above).
+
+    Columns: ``id``, ``t0_s``/``t1_s`` (last report before, first after), position, altitude,
+    speed, track, vertical rate at loss (``*0``) and reacquisition (``*1``), and the altitude
+    and position ``trend_s`` before loss / after reacquisition (``alt0b_ft``, ``lat0b`` …,
+    ``alt1a_ft``, ``lat1a`` …) for the descent/climb and heading fits.
+    """
+    tr = float(trend_s)
+    q = (
+        f"WITH {_fresh_cte(rel, stale_min_kt)}, "
+        "ctx AS (SELECT *, "
+        f"first_value(alt_ft IGNORE NULLS) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN {tr} PRECEDING AND CURRENT ROW) AS altb, "
+        f"first_value(lat) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN {tr} PRECEDING AND CURRENT ROW) AS latb, "
+        f"first_value(lon) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN {tr} PRECEDING AND CURRENT ROW) AS lonb, "
+        f"last_value(alt_ft IGNORE NULLS) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN CURRENT ROW AND {tr} FOLLOWING) AS alta, "
+        f"last_value(lat) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN CURRENT ROW AND {tr} FOLLOWING) AS lata, "
+        f"last_value(lon) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN CURRENT ROW AND {tr} FOLLOWING) AS lona "
+        "FROM fresh), "
+        "g AS (SELECT id, lag(t_s) OVER w AS t0_s, t_s AS t1_s, "
+        "lag(lat) OVER w AS lat0, lag(lon) OVER w AS lon0, lag(alt_ft) OVER w AS alt0_ft, "
+        "lag(speed_kt) OVER w AS speed0_kt, lag(track_deg) OVER w AS track0_deg, lag(vrate_fpm) OVER w AS vrate0_fpm, "
+        "lag(altb) OVER w AS alt0b_ft, lag(latb) OVER w AS lat0b, lag(lonb) OVER w AS lon0b, "
+        "lat AS lat1, lon AS lon1, alt_ft AS alt1_ft, speed_kt AS speed1_kt, track_deg AS track1_deg, "
+        "vrate_fpm AS vrate1_fpm, alta AS alt1a_ft, lata AS lat1a, lona AS lon1a "
+        "FROM ctx WINDOW w AS (PARTITION BY id ORDER BY t_s)) "
+        "SELECT * FROM g WHERE t0_s IS NOT NULL AND t1_s - t0_s > "
+        f"CASE WHEN coalesce(alt0_ft, 0) >= {float(split_alt_ft)} THEN {float(high_s)} ELSE {float(low_s)} END "
+        "ORDER BY id, t0_s"
+    )
+    return store.arrow(q, list(rel.params))
+
+
+def stale_count(store: Store, rel: Relation, stale_min_kt: float) -> int:
+    q = f"WITH {_fresh_cte(rel, stale_min_kt)} SELECT count(*) FROM marked WHERE stale"
+    return int(store.scalar(q, list(rel.params)) or 0)
+
+
+ALT_BANDS_FT = (3000.0, 10000.0, 25000.0)
+"""Coverage map altitude bands: below 3,000 ft (or unknown), 3,000-10,000, 10,000-25,000, above."""
+
+
+def coverage_map(store: Store, rel: Relation, cell_deg: float, bin_s: float,
+                 stale_min_kt: float = 50.0) -> pa.Table:
+    """Where and when aircraft were received (fresh reports only, stale repeats are no reception):
+    distinct aircraft per (cell, band, time bin).
+
+    Columns ``ci``, ``cj`` (floor(lat/cell), floor(lon/cell)), ``band`` (0-3, see
+    :data:`ALT_BANDS_FT`), ``tb`` (floor(epoch/bin)), ``n_ids``.
+    """
+    b0, b1, b2 = ALT_BANDS_FT
+    q = (
+        f"WITH {_fresh_cte(rel, stale_min_kt)} SELECT CAST(floor(lat / {float(cell_deg)}) AS INTEGER) AS ci, "
+        f"CAST(floor(lon / {float(cell_deg)}) AS INTEGER) AS cj, "
+        f"CAST(CASE WHEN alt_ft IS NULL OR alt_ft < {b0} THEN 0 WHEN alt_ft < {b1} THEN 1 "
+        f"WHEN alt_ft < {b2} THEN 2 ELSE 3 END AS INTEGER) AS band, "
+        f"CAST(floor(t_s / {float(bin_s)}) AS BIGINT) AS tb, count(DISTINCT id) AS n_ids "
+        "FROM fresh GROUP BY ALL"
+    )
+    return store.arrow(q, list(rel.params))
+
+
+def aircraft_info(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``aircraft`` rows (registration, typecode, military …) for ``ids`` that have one."""
+    if not ids:
+        return {}
+    t = pa.table({"icao24": pa.array(sorted(set(ids)), pa.string())})
+    with store._lock:
+        store.con.register("_sw_ids", t)
+        try:
+            rows = store.con.execute(
+                "SELECT a.icao24, a.registration, a.typecode, a.type_name, a.operator, a.military "
+                "FROM aircraft a JOIN _sw_ids USING (icao24)").fetchall()
+        finally:
+            store.con.unregister("_sw_ids")
+    keys = ("icao24", "registration", "typecode", "type_name", "operator", "military")
+    return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
+
+
+def callsigns(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """The most frequent callsign of each aircraft in ``ids`` (positions table)."""
+    if not ids:
+        return {}
+    t = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
+    with store._lock:
+        store.con.register("_sw_ids", t)
+        try:
+            rows = store.con.execute(
+                "SELECT id, mode(callsign) FROM positions JOIN _sw_ids USING (id) "
+                "WHERE source = 'adsb' AND callsign IS NOT NULL GROUP BY id").fetchall()
+        finally:
+            store.con.unregister("_sw_ids")
+    return {r[0]: r[1] for r in rows if r[1]}
+
+
+# -- flights table ----------------------------------------------------------------------
+def replace_flights(store: Store, rows: pa.Table, t_from: datetime | None, t_to: datetime | None) -> int:
+    """Replace the flights that start inside [t_from, t_to) (all when unbounded) by ``rows``."""
+    where, params = ["TRUE"], []
+    if t_from is not None:
+        where.append("t_start >= ?")
+        params.append(t_from)
+    if t_to is not None:
+        where.append("t_start < ?")
+        params.append(t_to)
+    with store.transaction():
+        store.con.execute(f"DELETE FROM flights WHERE {' AND '.join(where)}", params)
+        return store.insert("flights", rows, dedupe=True) if rows.num_rows else 0
+
+
+# -- queries ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Area:
+    """A query area: a bounding box, optionally a circle (centre and radius) inside it."""
+
+    name: str
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+    centre: tuple[float, float] | None = None  # (lat, lon)
+    radius_m: float | None = None
+
+    def sql(self) -> str:
+        cond = (f"(lat BETWEEN {self.min_lat!r} AND {self.max_lat!r} AND "
+                f"lon BETWEEN {self.min_lon!r} AND {self.max_lon!r})")
+        if self.centre is not None and self.radius_m is not None:
+            la, lo = self.centre
+            cond += (f" AND 2 * 6371008.8 * asin(sqrt(pow(sin(radians(lat - {la!r}) / 2), 2) + "
+                     f"cos(radians({la!r})) * cos(radians(lat)) * pow(sin(radians(lon - {lo!r}) / 2), 2)))"
+                     f" <= {self.radius_m!r}")
+        return cond
+
+
+def two_box(store: Store, rel: Relation, a: Area, b: Area, min_gap_s: float, max_gap_s: float) -> pa.Table:
+    """Aircraft last seen in ``a`` and next seen in ``b`` between ``min_gap_s`` and ``max_gap_s`` later.
+
+    One row per (exit from A, entry into B) pair: ``id``, ``t_a`` (last report in A before
+    leaving it), ``t_b`` (first report in B after), ``gap_s``, position at both ends, and
+    ``n_between`` — reports elsewhere in between (0: the aircraft was dark).
+    """
+    q = (
+        "WITH tagged AS (SELECT id, t_utc, lat, lon, alt_ft, "
+        f"CASE WHEN {a.sql()} THEN 'A' WHEN {b.sql()} THEN 'B' ELSE 'O' END AS box "
+        f"FROM {rel.sql} WHERE {rel.where}), "
+        "seq AS (SELECT *, lead(box) OVER w AS next_box, "
+        "row_number() OVER w AS rn FROM tagged WINDOW w AS (PARTITION BY id ORDER BY t_utc)), "
+        # last A report before the aircraft leaves A, and the first B report after it
+        "exits AS (SELECT id, t_utc AS t_a, lat AS lat_a, lon AS lon_a, alt_ft AS alt_a_ft, rn AS rn_a "
+        "FROM seq WHERE box = 'A' AND next_box IS DISTINCT FROM 'A'), "
+        "entries AS (SELECT id, t_utc AS t_b, lat AS lat_b, lon AS lon_b, alt_ft AS alt_b_ft, rn AS rn_b "
+        "FROM seq WHERE box = 'B'), "
+        "pairs AS (SELECT e.*, n.t_b, n.lat_b, n.lon_b, n.alt_b_ft, n.rn_b, "
+        "row_number() OVER (PARTITION BY e.id, e.t_a ORDER BY n.t_b) AS k "
+        "FROM exits e JOIN entries n ON n.id = e.id AND n.t_b > e.t_a "
+        "AND n.t_b <= e.t_a + to_seconds(?)) "
+        "SELECT id, t_a, t_b, epoch(t_b) - epoch(t_a) AS gap_s, lat_a, lon_a, alt_a_ft, lat_b, lon_b, alt_b_ft, "
+        "rn_b - rn_a - 1 AS n_between FROM pairs WHERE k = 1 AND epoch(t_b) - epoch(t_a) >= ? "
+        "ORDER BY t_a, id"
+    )
+    return store.arrow(q, [*rel.params, float(max_gap_s), float(min_gap_s)])
+
+
+def aircraft_seen(store: Store, rel: Relation, types: Sequence[str] = (), military: bool = False,
+                  near: Area | None = None) -> pa.Table:
+    """Aircraft with positions in ``rel`` (optionally within ``near``), joined to ``aircraft``,
+    filtered by type designators and the military flag: first/last seen, report count."""
+    where = [rel.where]
+    if near is not None:
+        where.append(near.sql())
+    q = (
+        "WITH seen AS (SELECT id, min(t_utc) AS first_seen, max(t_utc) AS last_seen, count(*) AS n_positions, "
+        "mode(callsign) AS callsign, min(alt_ft) AS min_alt_ft "
+        f"FROM {rel.sql} WHERE {' AND '.join(where)} GROUP BY id) "
+        "SELECT s.id, a.registration, a.typecode, a.type_name, a.operator, a.military, s.callsign, "
+        "s.first_seen, s.last_seen, s.n_positions, s.min_alt_ft "
+        "FROM seen s LEFT JOIN aircraft a ON a.icao24 = s.id WHERE TRUE"
+    )
+    params: list[Any] = list(rel.params)
+    if types:
+        q += f" AND upper(a.typecode) IN ({', '.join('?' for _ in types)})"
+        params += [t.upper() for t in types]
+    if military:
+        q += " AND coalesce(a.military, false)"
+    q += " ORDER BY s.first_seen, s.id"
+    return store.arrow(q, params)
