@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -57,7 +58,7 @@ def port_site(**kw: object) -> Site:
     return circle_site("harbour", "port", PORT[0], PORT[1], 3.0, label="Test harbour", **kw)  # type: ignore[arg-type]
 
 
-def details(tbl: pa.Table) -> list[dict[str, object]]:
+def details(tbl: pa.Table) -> list[dict[str, Any]]:
     return [json.loads(d) for d in tbl.column("details").to_pylist()]
 
 
@@ -171,8 +172,11 @@ def test_departure_without_quay_zone_says_so() -> None:
 
 def pair_tracks(sep_m: float) -> list[tuple[str, datetime, float, float]]:
     a = track("244000010", [(0.0, 1500, 3 * 3600, 0)], step_s=300)  # 0.27 kn for 3 h
-    b = [("244000011", t, *map(float, geo.destination(la, lo, 90.0, sep_m))) for _, t, la, lo in a]
-    return a + b  # type: ignore[arg-type]
+    b = []
+    for _, t, la, lo in a:
+        la2, lo2 = geo.destination(la, lo, 90.0, sep_m)
+        b.append(("244000011", t, float(la2), float(lo2)))
+    return a + b
 
 
 def test_encounter_found_for_both_vessels_and_ids_are_stable() -> None:
