@@ -22,8 +22,10 @@ AIS_FORMATS = ["auto", "nmea", "marinecadastre", "dma", "traj"]
 @click.option("--start", metavar="T",
               help="Time of the first line for NMEA files whose lines carry no time (ISO 8601 UTC); "
                    "such positions are flagged time_inferred.")
+@click.option("--keep-bad-checksum", is_flag=True,
+              help="Keep NMEA sentences whose checksum fails (default: quarantine them).")
 @pass_ctx
-def ingest_ais(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None) -> None:
+def ingest_ais(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, keep_bad_checksum: bool) -> None:
     """Ingest AIS: NMEA (!AIVDM/!AIVDO, tag blocks, $PGHP), MarineCadastre or DMA CSV, tracktable .traj.
 
     Positions go to the positions table (source 'ais', id = MMSI); static and voyage
@@ -36,7 +38,8 @@ def ingest_ais(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None) ->
       sitewatch ingest ais NYHarbor_2020_12_first_week.traj --format traj
       sitewatch ingest ais feed-2024-12-08.nmea.gz --start 2024-12-08T00:00Z
     """
-    opts = ReadOptions(start=parse_time(start, "--start"))
+    extra = {"keep_bad_checksum": True} if keep_bad_checksum else {}
+    opts = ReadOptions(start=parse_time(start, "--start"), extra=extra)
     run_ingest(ctx, "ais", paths, fmt, opts)
 
 

@@ -3,4 +3,4 @@
 Importing this package registers every reader with :mod:`sitewatch.sources.base`.
 """
 
-from sitewatch.sources.ais import csv_readers, traj  # noqa: F401  (registers the readers)
+from sitewatch.sources.ais import csv_readers, nmea, traj  # noqa: F401  (registers the readers)

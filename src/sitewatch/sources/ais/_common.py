@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 NAV_STATUS: dict[int, str] = {
     0: "under way using engine",
@@ -95,7 +96,7 @@ def clean_heading(heading_deg: FloatArr) -> FloatArr:
 def positions_table(
     *,
     t_utc_us: npt.NDArray[np.int64],
-    mmsi: Sequence[str] | npt.NDArray[Any],
+    mmsi: Sequence[str] | npt.NDArray[Any] | pa.Array,
     lat: FloatArr,
     lon: FloatArr,
     fmt: str,
@@ -113,7 +114,7 @@ def positions_table(
     cols: dict[str, pa.Array] = {
         "t_utc": pa.array(np.asarray(t_utc_us, dtype=np.int64), pa.int64()).cast(TS),
         "source": pa.array(np.full(n, "ais", dtype=object), pa.string()),
-        "id": pa.array(np.asarray(mmsi, dtype=object), pa.string()),
+        "id": mmsi if isinstance(mmsi, pa.Array) else pa.array(np.asarray(mmsi, dtype=object), pa.string()),
         "lat": pa.array(np.asarray(lat, dtype=np.float64), pa.float64()),
         "lon": pa.array(np.asarray(lon, dtype=np.float64), pa.float64()),
         "speed_kt": _f64(clean_sog(speed_kt) if speed_kt is not None else nan),
@@ -164,6 +165,11 @@ def valid_mmsi(text: str) -> bool:
 def norm_mmsi(text: str) -> str:
     """Canonical MMSI text: 9 digits, zero-padded (``"2320001"`` → ``"002320001"``)."""
     return text.strip().zfill(9)
+
+
+def mmsi_text(mmsi: npt.NDArray[np.int64]) -> pa.Array:
+    """MMSI integers as 9-digit zero-padded text (Arrow, no Python loop)."""
+    return pc.utf8_lpad(pa.array(np.asarray(mmsi, dtype=np.int64)).cast(pa.string()), 9, "0")
 
 
 def coord_ok(lat: FloatArr, lon: FloatArr) -> BoolArr:

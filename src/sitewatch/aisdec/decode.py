@@ -1,0 +1,232 @@
+"""Columnar AIS payload decoder: many armoured payloads in, NumPy columns out.
+
+Contract: :func:`decode` takes the payloads of complete messages (multi-sentence ones
+already joined) and their fill bits, and returns a :class:`Decoded`: per message its type
+and, when it cannot be decoded, the reason; per layout (see :mod:`._layouts`) the indices
+of its messages and one NumPy column per field, with a validity mask where the message
+was too short to hold the field. The values equal pyais 3.3's for every field, including
+pyais's rules for short messages (a field that starts past the end is missing; a field cut
+by the end takes the bits that are there).
+
+How: payload characters are mapped to 6-bit symbols by one table lookup over all bytes;
+each layout's messages become a ``(messages × symbols)`` uint8 matrix, and each field is a
+few shifts and ORs over at most six of its columns. Nothing loops over messages, except
+the final bytes → ``str`` of text fields.
+
+Rejected (``Decoded.reason``): empty payload, fewer than 38 bits (no complete MMSI), a character outside the AIS armour alphabet,
+more than 5 fill bits, type 0 or above 27, type 24 with part number 2 or 3. Types that
+pyais knows but we do not decode (6–10, 12–17, 20–23, 25, 26) are not errors: they get
+``reason is None`` and no layout (``Decoded.other``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from sitewatch.aisdec._layouts import LAYOUTS, OTHER_TYPES, TYPE_LAYOUT, offsets
+
+U8 = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
+
+# ASCII → 6-bit value; 255 marks a character outside the armour alphabet ('0'–'W', '`'–'w')
+_ARMOUR = np.full(256, 255, dtype=np.uint8)
+for _c in range(48, 88):
+    _ARMOUR[_c] = _c - 48
+for _c in range(96, 120):
+    _ARMOUR[_c] = _c - 56
+# 6-bit value → text character (AIS sixbit ASCII: 0–31 are '@'–'_', 32–63 are ' '–'?')
+MIN_BITS = 38  # type, repeat indicator and MMSI: anything shorter identifies nobody
+_SIXBIT = np.array([v + 64 if v < 32 else v for v in range(64)], dtype=np.uint8)
+
+
+@dataclass
+class Group:
+    """Messages of one layout: their indices in the input and one column per field."""
+
+    layout: str
+    index: I64
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+    valid: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)  # absent key = all valid
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def present(self, name: str) -> npt.NDArray[np.bool_]:
+        v = self.valid.get(name)
+        return np.ones(len(self.index), dtype=bool) if v is None else v
+
+
+@dataclass
+class Decoded:
+    msg_type: I64  # −1 where the payload has no type
+    reason: npt.NDArray[np.object_]  # None = decoded (or a type we leave to others)
+    groups: dict[str, Group]
+    other: I64  # indices of messages of types we do not decode
+
+    @property
+    def ok(self) -> npt.NDArray[np.bool_]:
+        return self.reason == None  # noqa: E711  (element-wise)
+
+
+def decode(payloads: list[bytes], fill_bits: npt.ArrayLike) -> Decoded:
+    """Decode ``payloads`` (armoured AIS payload bytes) with their fill bits."""
+    n = len(payloads)
+    fill = np.asarray(fill_bits, dtype=np.int64)
+    lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n)
+    buf = np.frombuffer(b"".join(payloads), dtype=np.uint8)
+    starts = np.zeros(n, dtype=np.int64)
+    if n:
+        np.cumsum(lengths[:-1], out=starts[1:])
+    return decode_buffer(buf, starts, lengths, fill)
+
+
+def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
+    """As :func:`decode`, for payloads found at ``buf[starts[i]:starts[i] + lengths[i]]``.
+
+    ``buf`` may hold anything between the payloads (a whole chunk of NMEA text), so the
+    reader decodes straight from what it read, without copying payloads out.
+    """
+    n = len(lengths)
+    sym = _ARMOUR[buf]
+    reason = np.full(n, None, dtype=object)
+    invalid = np.flatnonzero(sym == 255)  # between payloads too (commas …): count inside each
+    bad_char = np.searchsorted(invalid, starts + lengths) > np.searchsorted(invalid, starts)
+    msg_type = np.full(n, -1, dtype=np.int64)
+    has = lengths > 0
+    msg_type[has] = sym[starts[has]] if len(buf) else -1
+    nbits = lengths * 6 - fill
+    reason[has & (nbits < MIN_BITS)] = "payload too short to hold an MMSI (under 38 bits)"
+    reason[(fill < 0) | (fill > 5)] = "fill bits not 0-5"
+    reason[bad_char] = "character outside the AIS payload alphabet"
+    reason[~has] = "empty payload"
+    unknown = has & ((msg_type == 0) | (msg_type > 27))
+    reason[unknown & (reason == None)] = "unknown message type"  # noqa: E711
+    ok = reason == None  # noqa: E711
+
+    groups: dict[str, Group] = {}
+    for mtype in np.unique(msg_type[ok]):
+        idx = np.flatnonzero(ok & (msg_type == mtype))
+        t = int(mtype)
+        if t in TYPE_LAYOUT:
+            _add(groups, TYPE_LAYOUT[t], idx)
+        elif t == 24:
+            part = _field_at(sym, starts[idx], lengths[idx], fill[idx], nbits[idx], 38, 2)
+            mmsi = _field_at(sym, starts[idx], lengths[idx], fill[idx], nbits[idx], 8, 30)
+            bad = part > 1
+            reason[idx[bad]] = "type 24 with part number 2 or 3"
+            aux = (mmsi >= 980_000_000) & (mmsi <= 989_999_999)
+            _add(groups, "static_a", idx[part == 0])
+            _add(groups, "static_b", idx[(part == 1) & ~aux])
+            _add(groups, "static_b_aux", idx[(part == 1) & aux])
+    other = np.flatnonzero(ok & np.isin(msg_type, list(OTHER_TYPES)))
+    for g in groups.values():
+        _decode_group(g, sym, starts, lengths, fill, nbits)
+    return Decoded(msg_type, reason, {k: g for k, g in groups.items() if len(g)}, other)
+
+
+def _add(groups: dict[str, Group], layout: str, idx: I64) -> None:
+    if layout in groups:
+        groups[layout].index = np.sort(np.concatenate([groups[layout].index, idx]))
+    else:
+        groups[layout] = Group(layout, idx)
+
+
+def _field_at(sym: U8, starts: I64, lengths: I64, fill: I64, nb: I64, o: int, w: int) -> I64:
+    """One unsigned field for a few messages (a field cut by the end keeps the bits there)."""
+    mat = _matrix(sym, starts, lengths, fill, (o + w + 5) // 6)
+    raw = _extract(mat, o, w)
+    return np.where(o + w > nb, raw >> np.clip(o + w - nb, 0, w), raw)
+
+
+def _matrix(sym: U8, starts: I64, lengths: I64, fill: I64, n_sym: int) -> U8:
+    """(messages × n_sym) symbols; zero past each message's end and in its fill bits."""
+    cols = np.arange(n_sym, dtype=np.int64)
+    pos = starts[:, None] + cols[None, :]
+    inside = cols[None, :] < lengths[:, None]
+    mat = np.where(inside, sym[np.minimum(pos, max(len(sym) - 1, 0))], 0).astype(np.uint8)
+    # clear the fill bits of each message's last symbol
+    last = lengths - 1
+    rows = np.flatnonzero((fill > 0) & (last < n_sym) & (last >= 0))
+    if len(rows):
+        keep = (0x3F << fill[rows]) & 0x3F
+        mat[rows, last[rows]] &= keep.astype(np.uint8)
+    return mat
+
+
+def _extract(mat: U8, o: int, w: int) -> I64:
+    s0, s1 = o // 6, (o + w - 1) // 6
+    acc = mat[:, s0].astype(np.int64)
+    for s in range(s0 + 1, s1 + 1):
+        acc = (acc << 6) | mat[:, s]
+    shift = 6 * (s1 - s0 + 1) - (o - 6 * s0) - w
+    return (acc >> shift) & ((1 << w) - 1)
+
+
+def _decode_group(g: Group, sym: U8, starts: I64, lengths: I64, fill: I64, nbits: I64) -> None:
+    fields = offsets(LAYOUTS[g.layout])
+    total = fields[-1][1] + fields[-1][2]
+    idx = g.index
+    mat = _matrix(sym, starts[idx], lengths[idx], fill[idx], (total + 5) // 6)
+    nb = nbits[idx]
+    short_msgs = bool((nb < total).any())
+    for name, o, w, kind in fields:
+        if kind == "-":
+            continue
+        if kind == "str":
+            g.cols[name] = _text(mat, o, w, nb if short_msgs else None)
+            if short_msgs:
+                g.valid[name] = o < nb
+            continue
+        raw = _extract(mat, o, w)
+        avail = np.full(len(idx), w, dtype=np.int64)
+        if short_msgs:
+            cut = (o + w > nb) & (o < nb)
+            if cut.any():
+                avail = np.where(cut, nb - o, w)
+                raw = np.where(cut, raw >> np.clip(o + w - nb, 0, w), raw)
+            g.valid[name] = o < nb
+        if kind in ("i", "ll", "ll600", "rot"):
+            sign = (raw >> np.maximum(avail - 1, 0)) & 1
+            raw = np.where((sign == 1) & (avail > 0), raw - (np.int64(1) << avail), raw)
+        g.cols[name] = _convert(raw, kind)
+
+
+def _convert(raw: I64, kind: str) -> np.ndarray:
+    if kind in ("u", "i"):
+        return raw
+    if kind == "b":
+        return raw != 0
+    if kind == "f":
+        return raw.astype(np.float64)
+    if kind == "tenth":
+        return raw.astype(np.float64) / 10.0
+    if kind == "ll":  # pyais: round(v / 600000, 6) computed as ((10 v + 3) // 6) / 1e6
+        return ((10 * raw + 3) // 6) / 1e6
+    if kind == "ll600":
+        return ((10000 * raw + 3) // 6) / 1e6
+    if kind == "rot":
+        t = raw.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            deg = np.copysign(np.round((t / 4.733) ** 2), t)
+        markers = (np.abs(raw) == 127) | (raw == -128)
+        return np.where(raw == 0, 0.0, np.where(markers, t, deg))
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _text(mat: U8, o: int, w: int, nb: I64 | None) -> npt.NDArray[np.object_]:
+    k = w // 6
+    codes = np.empty((mat.shape[0], k), dtype=np.uint8)
+    for j in range(k):
+        oj = o + 6 * j
+        v = _extract(mat, oj, 6)
+        if nb is not None:  # a character cut by the end keeps only the bits that are there
+            cut = (oj + 6 > nb) & (oj < nb)
+            v = np.where(cut, v >> np.clip(oj + 6 - nb, 0, 6), v)
+        codes[:, j] = v
+    chars = np.ascontiguousarray(_SIXBIT[codes]).view(f"S{k}").ravel()
+    out = np.empty(len(chars), dtype=object)
+    out[:] = [c.decode("ascii").rstrip("@").strip() for c in chars.tolist()]
+    return out

@@ -1,0 +1,519 @@
+"""AIS in NMEA 0183 (``!AIVDM``/``!AIVDO`` and other talkers), decoded by :mod:`sitewatch.aisdec`.
+
+Lines and envelopes (tag blocks, ``$PGHP``, logger timestamps) are described in
+:mod:`._sentences`. Lines are read in chunks; each chunk's sentences are checked, joined
+and decoded as whole columns.
+
+**Times.** A message's time is the first explicit time of its sentences (tag block ``c:``,
+``$PGHP``, logger prefix or suffix; in a live stream, the time of reception). A message
+without one takes, in this order: the last explicit time before it in the file, else the
+first explicit time after it in the same chunk, else ``--start`` plus 1 ms per line of the
+file ("file order"); such positions are flagged ``time_inferred``. With none of these the
+message is quarantined ("no time … pass --start").
+
+**Bad checksums** (policy): a sentence whose ``*hh`` does not match, or that has none, is
+quarantined with the reason "checksum mismatch" and counted (``checksum_bad``); its data
+are not used, because one flipped bit can move a ship by hundreds of kilometres and
+invent a port call. ``ReadOptions.extra["keep_bad_checksum"] = True`` (CLI
+``--keep-bad-checksum``) keeps them instead, still counted, for feeds known to write
+wrong checksums.
+
+**What becomes what.** Types 1–3, 18, 19 and 27 with a position → ``positions``
+(91°/181° "not available" → counted as ``no_position``, other out-of-range values
+quarantined); types 5, 19 and 24 → ``vessel_reports``; type 4/11 (base stations) counted;
+types we do not decode (6–10, 12–17, 20–23, 25, 26: binary, safety text, interrogations,
+link management, AtoN…) are counted per type (``not_decoded_type_N``) — valid traffic
+that carries no vessel position, not errors. A position's ``callsign`` is the ship name
+most recently reported by that MMSI earlier in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sitewatch.aisdec import Decoded, decode_buffer
+from sitewatch.sources.ais._common import coord_ok, mmsi_text, positions_table, reports_table
+from sitewatch.sources.ais._scan import scan
+from sitewatch.sources.ais._sentences import (
+    Assembler,
+    Fragment,
+    checksum_ok,
+    parse_time_text,
+    pghp_time,
+    plausible,
+    tag_block_time,
+)
+from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register
+
+CHUNK_BYTES = 8 << 20
+_VDM = (b"VDM", b"VDO")
+_POSITION_LAYOUTS = ("class_a", "class_b", "class_b_ext", "long_range")
+_STATIC_LAYOUTS = ("static_voyage", "class_b_ext", "static_a", "static_b", "static_b_aux")
+_LINE_MS = 1e-3  # "file order": one millisecond per line after --start
+
+
+@dataclass
+class ChunkResult:
+    positions: pa.Table
+    reports: pa.Table
+    rejects: list[Reject]
+    counters: dict[str, int]
+
+
+@dataclass
+class NmeaParser:
+    """Turns lines of NMEA into position and static rows; keeps state between chunks."""
+
+    fmt: str = "nmea"
+    start_s: float | None = None
+    keep_bad_checksum: bool = False
+    assembler: Assembler = field(default_factory=Assembler)
+    last_t: float | None = None
+    names: dict[int, str] = field(default_factory=dict)  # MMSI → last reported ship name
+    inferred: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def feed(self, data: bytes, first_line: int, recv_t: float | None = None) -> ChunkResult:
+        """Parse a chunk of whole lines (numbered from ``first_line``).
+
+        ``recv_t`` is the reception time (UNIX seconds) of a live chunk: the explicit time
+        of every sentence that carries none of its own.
+        """
+        counters: dict[str, int] = {}
+        rejects: list[Reject] = []
+        buf = np.frombuffer(data, dtype=np.uint8)
+        sc = scan(buf)
+        ls, le = sc.line_start, sc.line_end
+
+        def text(k: int) -> str:
+            return data[ls[k]:le[k]].decode("ascii", "replace")
+
+        # -- regular sentences: times from what precedes the '!' (tag block, logger time) ----
+        n_reg = len(sc.line)
+        t_reg = np.full(n_reg, np.nan)
+        drop = np.zeros(n_reg, dtype=bool)
+        for k in np.flatnonzero(sc.bang > ls[sc.line]).tolist():
+            prefix = data[ls[sc.line[k]]:sc.bang[k]].strip()
+            t, why = self._prefix(prefix, counters)
+            if why:
+                rejects.append(Reject(first_line + int(sc.line[k]), text(int(sc.line[k])), why))
+                drop[k] = True
+            elif t is not None:
+                t_reg[k] = t
+        # -- irregular lines, one by one ------------------------------------------------------
+        frags: list[Fragment] = []  # multi-sentence fragments and irregular sentences
+        pghp: list[tuple[int, float]] = []
+        for k in sc.irregular.tolist():
+            self._irregular(data[ls[k]:le[k]].strip(), k, first_line, frags, pghp, rejects, counters)
+        # -- times from $PGHP (for the next sentence) and reception --------------------------
+        sent_lines = np.concatenate([sc.line, np.array([f.line for f in frags], dtype=np.int64)])
+        sent_t = np.concatenate([t_reg, np.array([f.t_s for f in frags], dtype=np.float64)])
+        if pghp:
+            order = np.argsort(sent_lines, kind="stable")
+            for p_line, p_t in pghp:
+                j = np.searchsorted(sent_lines[order], p_line, side="right")
+                if j < len(order) and np.isnan(sent_t[order[j]]):
+                    sent_t[order[j]] = p_t
+        if recv_t is not None:
+            sent_t = np.where(np.isnan(sent_t), recv_t, sent_t)
+        t_reg = sent_t[:n_reg]
+        for f, t in zip(frags, sent_t[n_reg:].tolist(), strict=True):
+            f.t_s = t
+        counters["sentences"] = n_reg + len(frags)
+        # -- checksums: regular ones were checked by the scan; drop or keep by policy -------
+        bad = ~sc.chk_ok & ~drop
+        counters["checksum_bad"] = int(bad.sum()) + sum(1 for f in frags if not f.chk_ok)
+        if not self.keep_bad_checksum:
+            for k in np.flatnonzero(bad).tolist():
+                rejects.append(Reject(first_line + int(sc.line[k]), text(int(sc.line[k])),
+                                      "checksum mismatch (or no *hh checksum)"))
+            drop |= bad
+        impossible = ~drop & ((sc.frag_cnt < 1) | (sc.frag_num < 1) | (sc.frag_num > sc.frag_cnt))
+        for k in np.flatnonzero(impossible).tolist():
+            rejects.append(Reject(first_line + int(sc.line[k]), text(int(sc.line[k])),
+                                  f"fragment {int(sc.frag_num[k])} of {int(sc.frag_cnt[k])} is impossible "
+                                  "(1-9 fragments)"))
+        drop |= impossible
+        single = ~drop & (sc.frag_cnt == 1)
+        for k in np.flatnonzero(~drop & (sc.frag_cnt > 1)).tolist():
+            ln = int(sc.line[k])
+            frags.append(Fragment(ln, data[sc.bang[k]:le[ln]], int(sc.frag_cnt[k]), int(sc.frag_num[k]),
+                                  data[sc.pay_start[k]:sc.pay_start[k] + sc.pay_len[k]], int(sc.fill[k]),
+                                  float(t_reg[k]), True, (int(sc.seq[k]), int(sc.chan[k])), first_line + ln))
+        # -- multi-sentence messages and irregular singles (Python, few) -------------------
+        extra: list[bytes] = []
+        x_line: list[int] = []
+        x_fill: list[int] = []
+        x_t: list[float] = []
+        x_raw: list[bytes] = []
+        frags.sort(key=lambda f: f.line)
+        for f in frags:
+            if not f.chk_ok and not self.keep_bad_checksum:
+                rejects.append(Reject(first_line + f.line, f.sentence.decode("ascii", "replace"),
+                                      "checksum mismatch (or no *hh checksum)"))
+                continue
+            if not (1 <= f.frag_num <= f.frag_cnt <= 9):
+                rejects.append(Reject(first_line + f.line, f.sentence.decode("ascii", "replace"),
+                                      f"fragment {f.frag_num} of {f.frag_cnt} is impossible (1-9 fragments)"))
+                continue
+            done, dropped = self.assembler.add(f.key, f) if f.frag_cnt > 1 else ([f], [])
+            for g in dropped:
+                rejects.append(Reject(g.abs_line, g.sentence.decode("ascii", "replace"),
+                                      f"incomplete multi-sentence message (fragment {g.frag_num} of "
+                                      f"{g.frag_cnt} without the others)"))
+            if done:
+                times = [g.t_s for g in done if g.t_s == g.t_s]
+                extra.append(b"".join(g.payload for g in done))
+                x_line.append(done[0].abs_line - first_line)
+                x_fill.append(done[-1].fill)
+                x_t.append(times[0] if times else float("nan"))
+                x_raw.append(b"\n".join(g.sentence for g in done))
+        # -- all complete messages, in line order --------------------------------------------
+        xbuf = np.frombuffer(b"".join(extra), dtype=np.uint8)
+        x_len = np.fromiter((len(p) for p in extra), dtype=np.int64, count=len(extra))
+        x_start = len(buf) + np.concatenate([[0], np.cumsum(x_len)[:-1]]).astype(np.int64)
+        line = np.concatenate([sc.line[single], np.asarray(x_line, dtype=np.int64)])
+        start = np.concatenate([sc.pay_start[single], x_start[: len(extra)]])
+        length = np.concatenate([sc.pay_len[single], x_len])
+        fill = np.concatenate([sc.fill[single], np.asarray(x_fill, dtype=np.int64)])
+        t_msg = np.concatenate([t_reg[single], np.asarray(x_t, dtype=np.float64)])
+        is_x = np.concatenate([np.zeros(int(single.sum()), np.int64), np.arange(1, len(extra) + 1)])
+        order = np.argsort(line, kind="stable")
+        line, start, length, fill, t_msg, is_x = (a[order] for a in (line, start, length, fill, t_msg, is_x))
+        counters["messages"] = len(line)
+        full = np.concatenate([buf, xbuf]) if len(xbuf) else buf
+
+        def raw_of(i: int) -> str:
+            if is_x[i]:
+                return x_raw[int(is_x[i]) - 1].decode("ascii", "replace")
+            return text(int(line[i]))
+
+        return self._decode(full, start, length, fill, t_msg, line + first_line, raw_of, rejects, counters)
+
+    def _prefix(self, prefix: bytes, counters: dict[str, int]) -> tuple[float | None, str]:
+        """Time from a tag block and/or logger timestamp before the '!': (time, reason if bad)."""
+        t: float | None = None
+        if prefix[:1] != b"\\":
+            cut = prefix.find(b"\\")
+            head = prefix if cut < 0 else prefix[:cut]
+            t = parse_time_text(head.strip(b" ,;\t"))
+            if t is None:
+                return None, "unrecognised text before the sentence (not a timestamp)"
+            if cut < 0:
+                return self._plausible(t, counters), ""
+            prefix = prefix[cut:]
+        end = prefix.find(b"\\", 1)
+        if end < 0:
+            return None, "tag block without its closing backslash"
+        tb, ok = tag_block_time(prefix[1:end])
+        if not ok:
+            counters["tag_block_bad_checksum"] = counters.get("tag_block_bad_checksum", 0) + 1
+            tb = None
+        tb = self._plausible(tb, counters)
+        return (tb if tb is not None else self._plausible(t, counters)), ""
+
+    @staticmethod
+    def _plausible(t: float | None, counters: dict[str, int]) -> float | None:
+        if t is None:
+            return None
+        if not plausible(t):
+            counters["implausible_time"] = counters.get("implausible_time", 0) + 1
+            return None
+        return t
+
+    def _irregular(self, line: bytes, k: int, first_line: int, frags: list[Fragment],
+                   pghp: list[tuple[int, float]], rejects: list[Reject], counters: dict[str, int]) -> None:
+        """One line the scan could not take: comment, $PGHP, other NMEA, odd sentence, garbage."""
+        lineno = first_line + k
+        if not line or line[:1] == b"#":
+            counters["comment_lines"] = counters.get("comment_lines", 0) + 1
+            return
+        if line[:5] == b"$PGHP":
+            pt, ok = pghp_time(line)
+            if not ok:
+                counters["pghp_bad_checksum"] = counters.get("pghp_bad_checksum", 0) + 1
+            elif self._plausible(pt, counters) is not None and pt is not None:
+                pghp.append((k, pt))
+            return
+        if line[:1] == b"$":
+            counters["other_nmea_sentences"] = counters.get("other_nmea_sentences", 0) + 1
+            return
+        bang = line.find(b"!")
+        if bang < 0:
+            rejects.append(Reject(lineno, line.decode("ascii", "replace"), "not an NMEA sentence"))
+            return
+        t: float | None = None
+        if bang > 0:
+            t, why = self._prefix(line[:bang].strip(), counters)
+            if why:
+                rejects.append(Reject(lineno, line.decode("ascii", "replace"), why))
+                return
+        sentence = line[bang:]
+        parts = sentence.split(b",")
+        if len(parts) == 8 and parts[7].strip().isdigit():  # trailing UNIX time after the checksum
+            tt = self._plausible(float(parts[7]), counters)
+            t = t if t is not None else tt
+            sentence = sentence[: sentence.rfind(b",")]
+            parts = parts[:7]
+        if parts[0][-3:] not in _VDM:
+            counters["other_ais_sentences"] = counters.get("other_ais_sentences", 0) + 1
+            return
+        if len(parts) != 7:
+            rejects.append(Reject(lineno, line.decode("ascii", "replace"),
+                                  f"VDM/VDO sentence with {len(parts)} fields, expected 7"))
+            return
+        tail = parts[6]
+        try:
+            cnt, num = int(parts[1]), int(parts[2])
+            fill = int(tail[: tail.find(b"*")] if b"*" in tail else tail[:1] or b"x")
+        except ValueError:
+            rejects.append(Reject(lineno, line.decode("ascii", "replace"),
+                                  "fragment count, number or fill bits not a number"))
+            return
+        ok = bool(checksum_ok([sentence])[0])
+        frags.append(Fragment(k, sentence, cnt, num, parts[5], fill,
+                              t if t is not None else float("nan"), ok, (_key(parts[3]), _key(parts[4])),
+                              first_line + k))
+
+    def flush(self) -> list[Reject]:
+        """Quarantine the fragments still waiting for their message at the end of the input."""
+        return [Reject(f.abs_line, f.sentence.decode("ascii", "replace"),
+                       f"incomplete multi-sentence message (fragment {f.frag_num} of {f.frag_cnt}; "
+                       "the input ended)") for f in self.assembler.flush()]
+
+    # -- decoding and rows ------------------------------------------------------------------------
+    def _decode(self, buf: np.ndarray, start: np.ndarray, length: np.ndarray, fill: np.ndarray,
+                times: np.ndarray, lines: np.ndarray, raw_of: Callable[[int], str], rejects: list[Reject],
+                counters: dict[str, int]) -> ChunkResult:
+        t_s = self._times(times, lines, counters)
+        d = decode_buffer(buf, start, length, fill)
+        for i in np.flatnonzero(~d.ok).tolist():
+            rejects.append(Reject(int(lines[i]), raw_of(i), str(d.reason[i])))
+        types, counts = np.unique(d.msg_type[d.ok], return_counts=True)
+        for ty, c in zip(types.tolist(), counts.tolist(), strict=True):
+            key = f"msg_type_{ty}" if ty in (1, 2, 3, 4, 5, 11, 18, 19, 24, 27) else f"not_decoded_type_{ty}"
+            counters[key] = int(c)
+        used = np.zeros(len(lines), dtype=bool)
+        for name in (*_POSITION_LAYOUTS, *_STATIC_LAYOUTS):
+            if name in d.groups:
+                used[d.groups[name].index] = True
+        for i in np.flatnonzero(used & np.isnan(t_s)).tolist():
+            rejects.append(Reject(int(lines[i]), raw_of(i),
+                                  "no time in the line or before it in the file; pass --start T"))
+        names_before = dict(self.names)
+        reports, events = self._reports(d, lines, t_s)
+        positions = self._positions(d, lines, t_s, raw_of, rejects, counters, names_before, events)
+        return ChunkResult(positions, reports, rejects, counters)
+
+    def _times(self, t: np.ndarray, lines: np.ndarray, counters: dict[str, int]) -> np.ndarray:
+        """Explicit times, else carried forward / back / from --start (NaN where none)."""
+        explicit = ~np.isnan(t)
+        counters["time_explicit"] = int(explicit.sum())
+        out = t.copy()
+        if len(t) == 0:
+            return out
+        # carry forward the last explicit time (from earlier chunks too)
+        idx = np.where(explicit, np.arange(len(t)), -1)
+        np.maximum.accumulate(idx, out=idx)
+        fwd = np.where(idx >= 0, t[np.maximum(idx, 0)], self.last_t if self.last_t is not None else np.nan)
+        out = np.where(explicit, t, fwd)
+        # lines before any explicit time: the first explicit time after them in this chunk
+        if np.isnan(out).any() and explicit.any():
+            first = t[np.argmax(explicit)]
+            out = np.where(np.isnan(out) & (np.arange(len(t)) < np.argmax(explicit)), first, out)
+        if np.isnan(out).any() and self.start_s is not None:
+            out = np.where(np.isnan(out), self.start_s + (lines - 1) * _LINE_MS, out)
+        if explicit.any():
+            self.last_t = float(t[explicit][-1])
+        self.inferred = ~explicit
+        return out
+
+    def _reports(self, d: Decoded, lines: np.ndarray, t_s: np.ndarray
+                 ) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+        """Static rows, and the (message index, MMSI, ship name) events for naming positions."""
+        rows: list[dict[str, Any]] = []
+        events: list[tuple[int, int, str]] = []
+        for name in _STATIC_LAYOUTS:
+            g = d.groups.get(name)
+            if g is None:
+                continue
+            c = g.cols
+            for j, i in enumerate(g.index.tolist()):
+                if np.isnan(t_s[i]):
+                    continue  # quarantined by _decode
+                mmsi_int = int(c["mmsi"][j])
+                mmsi = f"{mmsi_int:09d}"
+                rep: dict[str, Any] = {"mmsi": mmsi, "t_utc_us": int(np.round(t_s[i] * 1e6)),
+                                       "rec_offset": int(lines[i]), "msg_type": int(c["msg_type"][j]),
+                                       "time_inferred": bool(self.inferred[i])}
+                shipname = c.get("shipname")
+                if shipname is not None and g.present("shipname")[j] and shipname[j]:
+                    rep["name"] = shipname[j]
+                    events.append((i, mmsi_int, shipname[j]))
+                cs = c.get("callsign")
+                if cs is not None and g.present("callsign")[j] and cs[j]:
+                    rep["callsign"] = cs[j]
+                if "imo" in c and g.present("imo")[j] and c["imo"][j] > 0:
+                    rep["imo"] = int(c["imo"][j])
+                if "ship_type" in c and g.present("ship_type")[j] and c["ship_type"][j] > 0:
+                    rep["ship_type"] = int(c["ship_type"][j])
+                if "to_bow" in c and g.present("to_starboard")[j]:
+                    length = int(c["to_bow"][j] + c["to_stern"][j])
+                    width = int(c["to_port"][j] + c["to_starboard"][j])
+                    rep["length_m"] = float(length) if length > 0 else None
+                    rep["width_m"] = float(width) if width > 0 else None
+                if "draught" in c and g.present("draught")[j] and c["draught"][j] > 0:
+                    rep["draught_m"] = float(c["draught"][j])
+                dest = c.get("destination")
+                if dest is not None and g.present("destination")[j] and dest[j]:
+                    rep["destination"] = dest[j]
+                if len(rep) > 5:
+                    rows.append(rep)
+        rows.sort(key=lambda r: r["rec_offset"])
+        events.sort()
+        for _, m, nm in events:
+            self.names[m] = nm
+        return reports_table(rows, self.fmt), events
+
+    def _positions(self, d: Decoded, lines: np.ndarray, t_s: np.ndarray, raw_of: Callable[[int], str],
+                   rejects: list[Reject], counters: dict[str, int], names_before: dict[int, str],
+                   events: list[tuple[int, int, str]]) -> pa.Table:
+        parts: list[dict[str, np.ndarray]] = []
+        for name in _POSITION_LAYOUTS:
+            g = d.groups.get(name)
+            if g is None:
+                continue
+            c = g.cols
+            n = len(g)
+            have = g.present("lat") & g.present("lon")
+            lat = np.where(have, c["lat"], np.nan)
+            lon = np.where(have, c["lon"], np.nan)
+            speed = np.where(g.present("speed"), c["speed"], np.nan)
+            course = np.where(g.present("course"), c["course"], np.nan)
+            if name == "long_range":  # 6-bit knots (63 = n/a), 9-bit degrees (511 = n/a)
+                speed = np.where(speed >= 63, np.nan, speed)
+                course = np.where(course >= 360, np.nan, course)
+                heading = np.full(n, np.nan)
+            else:
+                heading = np.where(g.present("heading"), c["heading"], 511).astype(np.float64)
+            status = (np.where(g.present("status"), c["status"], -1) if "status" in c
+                      else np.full(n, -1, dtype=np.int64))
+            parts.append({"i": g.index, "mmsi": c["mmsi"], "lat": lat, "lon": lon, "speed": speed,
+                          "course": course, "heading": heading, "status": status})
+        if not parts:
+            return _empty_positions(self.fmt)
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        order = np.argsort(cat["i"], kind="stable")
+        cat = {k: v[order] for k, v in cat.items()}
+        i = cat["i"]
+        na = (np.abs(cat["lat"] - 91) < 1e-9) | (np.abs(cat["lon"] - 181) < 1e-9) | np.isnan(cat["lat"])
+        counters["no_position"] = int(na.sum())
+        bad = ~na & ~coord_ok(cat["lat"], cat["lon"])
+        no_time = np.isnan(t_s[i])
+        for k in np.flatnonzero(bad & ~no_time).tolist():
+            rejects.append(Reject(int(lines[i[k]]), raw_of(int(i[k])), "latitude/longitude out of range"))
+        keep = ~na & ~bad & ~no_time
+        mmsi = mmsi_text(cat["mmsi"][keep])
+        names = _names_at(i[keep], cat["mmsi"][keep], names_before, events)
+        counters["time_inferred"] = int(self.inferred[i][keep].sum())
+        return positions_table(
+            t_utc_us=np.round(t_s[i][keep] * 1e6).astype(np.int64), mmsi=mmsi,
+            lat=cat["lat"][keep], lon=cat["lon"][keep], fmt=self.fmt, rec_offset=lines[i][keep],
+            speed_kt=cat["speed"][keep], track_deg=cat["course"][keep], heading_deg=cat["heading"][keep],
+            status_code=cat["status"][keep], name=names, time_inferred=self.inferred[i][keep],
+        )
+
+
+def _key(field: bytes) -> int:
+    """Sequence id or channel as the scan sees it: its byte value, −1 when empty."""
+    return int.from_bytes(field, "big") if field else -1
+
+
+def _names_at(pos_i: np.ndarray, pos_m: np.ndarray, before: dict[int, str],
+              events: list[tuple[int, int, str]]) -> list[str | None]:
+    """Ship name of each position: the last name its MMSI reported at or before it."""
+    uniq, inverse = np.unique(pos_m, return_inverse=True)
+    known = np.array([before.get(m) for m in uniq.tolist()] + [None], dtype=object)
+    out: list[str | None] = known[inverse].tolist() if len(pos_m) else []
+    if not events or not len(pos_i):
+        return out
+    ev_i = np.array([e[0] for e in events], dtype=np.int64)
+    ev_m = np.array([e[1] for e in events], dtype=np.int64)
+    all_m = np.concatenate([ev_m, pos_m])
+    all_i = np.concatenate([ev_i, pos_i])
+    is_pos = np.concatenate([np.zeros(len(ev_i), dtype=np.int64), np.ones(len(pos_i), dtype=np.int64)])
+    order = np.lexsort((is_pos, all_i, all_m))  # by MMSI, then message, a report before its position
+    sm = all_m[order]
+    grp_start = np.zeros(len(order), dtype=np.int64)
+    new = np.flatnonzero(np.r_[True, sm[1:] != sm[:-1]])
+    grp_start[new] = new
+    np.maximum.accumulate(grp_start, out=grp_start)
+    ptr = np.where(is_pos[order] == 0, np.arange(len(order)), -1)
+    np.maximum.accumulate(ptr, out=ptr)
+    hit = (ptr >= grp_start) & (is_pos[order] == 1)
+    for k in np.flatnonzero(hit).tolist():
+        out[int(order[k]) - len(ev_i)] = events[int(order[ptr[k]])][2]
+    return out
+
+
+def _empty_positions(fmt: str) -> pa.Table:
+    z = np.zeros(0)
+    return positions_table(t_utc_us=np.zeros(0, np.int64), mmsi=[], lat=z, lon=z, fmt=fmt,
+                           rec_offset=np.zeros(0, np.int64))
+
+
+def _sniff_line(line: bytes) -> bool:
+    return (b"!AIVD" in line or b"VDM," in line or b"VDO," in line) and b"*" in line
+
+
+@register
+class NmeaReader:
+    kind = "ais"
+    name = "nmea"
+
+    def sniff(self, head: bytes, name: str) -> float:
+        lines = [ln for ln in head.split(b"\n")[:200] if ln.strip() and not ln.startswith(b"#")]
+        if not lines:
+            return 0.0
+        hits = sum(_sniff_line(ln) for ln in lines)
+        return 0.95 if hits >= max(1, len(lines) // 4) else (0.4 if hits else 0.0)
+
+    def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
+        parser = NmeaParser(
+            start_s=_epoch(opts.start), keep_bad_checksum=bool(opts.extra.get("keep_bad_checksum")))
+        first = 1
+        tail = b""
+        with src.open() as f:
+            while True:
+                block = f.read(CHUNK_BYTES)
+                if not block:
+                    break
+                data = tail + block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    tail = data
+                    continue
+                tail = data[cut + 1:]
+                chunk = data[: cut + 1]
+                yield from _batches(parser.feed(chunk, first))
+                first += chunk.count(b"\n")
+        if tail.strip():
+            yield from _batches(parser.feed(tail, first))
+        leftovers = parser.flush()
+        if leftovers:
+            yield Batch("positions", _empty_positions("nmea"), leftovers)
+
+
+def _batches(r: ChunkResult) -> Iterator[Batch]:
+    yield Batch("positions", r.positions, r.rejects, r.counters)
+    if r.reports.num_rows:
+        yield Batch("vessel_reports", r.reports)
+
+
+def _epoch(t: datetime | None) -> float | None:
+    return None if t is None else t.timestamp()

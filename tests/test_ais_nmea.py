@@ -1,0 +1,153 @@
+"""NMEA reader: envelopes, times, reassembly, checksum policy, quarantine, names — on real and crafted lines."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from conftest import shared
+from sitewatch.sources.base import Batch, ReadOptions, detect, iter_inputs
+from sitewatch.store.ingest import ingest_paths
+from sitewatch.workspace import Workspace
+
+START = datetime(2024, 12, 8, tzinfo=UTC)
+T1 = "!AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M,0*09"  # type 1, MMSI 367309370
+T5 = ("!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C",
+      "!AIVDM,2,2,1,A,88888888880,2*25")  # type 5, MMSI 351759000, EVER DIADEM
+
+
+def _nmea(body: str) -> str:
+    """A sentence with its checksum: ``_nmea('AIVDM,1,1,,A,…,0')`` → ``!AIVDM,…*hh``."""
+    return f"!{body}*{reduce(lambda a, c: a ^ ord(c), body, 0):02X}"
+
+
+def _read(path: Path, **opts: Any) -> list[Batch]:
+    src = next(iter_inputs([path]))
+    reader = detect("ais", src)
+    assert reader.name == "nmea"
+    extra = {k: opts.pop(k) for k in list(opts) if k == "keep_bad_checksum"}
+    return list(reader.read(src, ReadOptions(extra=extra, **opts)))
+
+
+def _rows(batches: list[Batch], table: str = "positions") -> list[dict[str, Any]]:
+    tabs = [b.rows for b in batches if b.table == table]
+    return pa.concat_tables(tabs).to_pylist() if tabs else []
+
+
+def _reasons(batches: list[Batch]) -> Counter[str]:
+    return Counter(r.reason for b in batches for r in b.rejects)
+
+
+def _counter(batches: list[Batch], name: str) -> int:
+    return sum(b.counters.get(name, 0) for b in batches)
+
+
+def test_real_sample_malformed_lines_are_quarantined_not_fatal() -> None:
+    batches = _read(shared("data/ais/pyais-samples/nmea_data_sample.txt"), start=START)
+    rows = _rows(batches)
+    reasons = _reasons(batches)
+    assert reasons["empty payload"] == 100
+    assert sum(v for k, v in reasons.items() if k.startswith("incomplete multi-sentence")) == 20
+    assert sum(reasons.values()) == 120
+    assert len(rows) == 758 and all(r["time_inferred"] for r in rows)
+    assert rows[0]["t_utc"] == START  # line 1 of the file, --start exactly
+    # 668 type 1 lines, one of them an orphaned first fragment (line 560, quarantined)
+    assert _counter(batches, "msg_type_1") == 667 and _counter(batches, "not_decoded_type_15") == 7
+    assert all(-90 <= r["lat"] <= 90 and len(r["id"]) == 9 for r in rows)
+
+
+def test_without_any_time_the_lines_are_quarantined_with_a_hint() -> None:
+    batches = _read(shared("data/ais/pyais-samples/messages.ais"))
+    assert not _rows(batches)
+    assert _reasons(batches) == {"no time in the line or before it in the file; pass --start T": 6}
+
+
+def test_gatehouse_times_and_carry_forward() -> None:
+    batches = _read(shared("data/ais/pyais-samples/gatehouse.nmea"))
+    rows = _rows(batches)
+    assert [r["id"] for r in rows] == ["367309370", "413355820", "445451000", "412764890"]
+    assert rows[0]["t_utc"] == datetime(2008, 5, 9, 0, 0, 0, 10000, tzinfo=UTC) and not rows[0]["time_inferred"]
+    assert rows[1]["t_utc"] == rows[0]["t_utc"] and rows[1]["time_inferred"]  # carried forward
+    # the 2009 $PGHP line was edited without its checksum (*17 is the 2008 line's): not trusted
+    assert _counter(batches, "pghp_bad_checksum") == 1
+    assert rows[2]["t_utc"] == rows[0]["t_utc"] and rows[2]["time_inferred"]
+
+
+def test_mixed_file_tag_blocks_multisentence_and_garbage() -> None:
+    batches = _read(shared("data/ais/pyais-samples/mixed.txt"))
+    reasons = _reasons(batches)
+    assert reasons["not an NMEA sentence"] == 2  # 'foobar', 'IamNotAnAisMessage1111'
+    assert reasons["checksum mismatch (or no *hh checksum)"] == 1  # '...,013' has no *hh
+    assert _counter(batches, "other_nmea_sentences") == 4  # $GPGGA, $GPRTE, $GPR00, $IIMWV
+    reports = _rows(batches, "vessel_reports")
+    names = {r["mmsi"]: r for r in reports}
+    assert names["351759000"]["name"] == "EVER DIADEM" and names["351759000"]["imo"] == 9134270
+    assert names["351759000"]["length_m"] == 295.0 and names["351759000"]["destination"] == "NEW YORK"
+    # the 2-sentence !SAVDM type 5 inside tag blocks, time from c:1428621738
+    assert names["366989380"]["t_utc"] == datetime.fromtimestamp(1428621738, UTC)
+    assert not names["366989380"]["time_inferred"]
+
+
+def test_logger_prefixes_trailing_epoch_and_interleaved_fragments(tmp_path: Path) -> None:
+    p = tmp_path / "log.nmea"
+    p.write_text("\n".join([
+        f"2024-12-08T06:00:00.5Z {T5[0]}",
+        f"1733637601.25,{T1}",
+        _nmea("AIVDM,2,1,1,B,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0"),
+        T5[1],
+        _nmea("AIVDM,2,2,1,B,88888888880,2"),
+        f"{T1},1733637700",
+        "2024-12-08 06:05:00;" + T1,
+        "yesterday " + T1,
+    ]) + "\n")
+    batches = _read(p)
+    rows = _rows(batches)
+    assert [r["t_utc"].isoformat() for r in rows] == [
+        "2024-12-08T06:00:01.250000+00:00", "2024-12-08T06:01:40+00:00", "2024-12-08T06:05:00+00:00"]
+    assert not any(r["time_inferred"] for r in rows)
+    reports = _rows(batches, "vessel_reports")  # both channels' messages completed
+    assert [(r["mmsi"], r["t_utc"].isoformat()) for r in reports] == [
+        ("351759000", "2024-12-08T06:00:00.500000+00:00"), ("351759000", "2024-12-08T06:00:01.250000+00:00")]
+    assert _reasons(batches) == {"unrecognised text before the sentence (not a timestamp)": 1}
+
+
+def test_bad_checksum_policy(tmp_path: Path) -> None:
+    p = tmp_path / "bad.nmea"
+    p.write_text(T1.replace("*09", "*0A") + "\n" + T1 + "\n")
+    dropped = _read(p, start=START)
+    assert len(_rows(dropped)) == 1 and _counter(dropped, "checksum_bad") == 1
+    assert _reasons(dropped) == {"checksum mismatch (or no *hh checksum)": 1}
+    kept = _read(p, start=START, keep_bad_checksum=True)
+    assert len(_rows(kept)) == 2 and _counter(kept, "checksum_bad") == 1 and not _reasons(kept)
+
+
+def test_names_onground_and_orphan_fragments(tmp_path: Path) -> None:
+    enc = pytest.importorskip("pyais").encode_dict
+    moored = enc({"type": 1, "mmsi": 351759000, "status": 5, "lat": 35.1, "lon": 35.9, "speed": 0.1,
+                  "course": 90.0, "heading": 90})[0]
+    underway = enc({"type": 1, "mmsi": 351759000, "status": 0, "lat": 35.2, "lon": 35.8, "speed": 12.0,
+                    "course": 270.0, "heading": 271})[0]
+    p = tmp_path / "names.nmea"
+    p.write_text("\n".join([moored, *T5, underway, T5[0]]) + "\n")
+    batches = _read(p, start=START)
+    rows = _rows(batches)
+    assert [(r["callsign"], r["status"], r["onground"]) for r in rows] == [
+        (None, "moored", True), ("EVER DIADEM", "under way using engine", False)]
+    assert rows[1]["speed_kt"] == 12.0 and rows[1]["track_deg"] == 270.0 and rows[1]["heading_deg"] == 271.0
+    assert _reasons(batches) == {
+        "incomplete multi-sentence message (fragment 1 of 2; the input ended)": 1}
+
+
+def test_ingest_nmea_into_the_store(ws: Workspace) -> None:
+    path = shared("data/ais/pyais-samples/nmea_data_sample.txt")
+    s = ingest_paths(ws.store, "ais", [path], opts=ReadOptions(start=START))
+    assert s.accepted == 758 + 2 - s.duplicates and s.rejected == 120
+    assert ws.store.count("quarantine") == 120
+    stats = dict(ws.store.sql("SELECT name, value FROM ingest_stats"))
+    assert stats["msg_type_1"] == 667 and stats["checksum_bad"] == 0
