@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from tests.conftest import traffic
 
 from sitewatch import sites as S
 from sitewatch.analytics import base
@@ -35,7 +36,6 @@ from sitewatch.store import air_queries as Q
 from sitewatch.store.db import Store
 from sitewatch.store.events import evidence_rows, list_events
 from sitewatch.store.ingest import ingest_paths
-from tests.conftest import traffic
 
 pytestmark = pytest.mark.slow
 
