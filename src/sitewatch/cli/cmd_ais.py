@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import click
 
-from sitewatch.cli._common import Ctx, parse_time, pass_ctx
+from sitewatch.cli._common import Ctx, dumps, emit, format_option, parse_time, pass_ctx
 from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
+from sitewatch.errors import NotFoundError
 from sitewatch.sources.base import ReadOptions
 
 AIS_FORMATS = ["auto", "nmea", "marinecadastre", "dma", "traj"]
@@ -41,7 +42,139 @@ def ingest_ais(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, ke
     extra = {"keep_bad_checksum": True} if keep_bad_checksum else {}
     opts = ReadOptions(start=parse_time(start, "--start"), extra=extra)
     run_ingest(ctx, "ais", paths, fmt, opts)
+    from sitewatch.vessels import refresh_workspace
+
+    with ctx.open() as ws:
+        refresh_workspace(ws)
+
+
+@click.group("vessels")
+def vessels_group() -> None:
+    """Vessel identity from AIS: names, flags, government markers and your watchlist."""
+
+
+_LIST_COLUMNS = ["mmsi", "name", "callsign", "flag", "ship_type", "length_m", "government", "watch",
+                 "destination", "t_updated_utc"]
+
+
+@vessels_group.command("list")
+@click.option("--government", is_flag=True, help="Only vessels with a government / naval marker.")
+@click.option("--watch", "watched", is_flag=True, help="Only vessels on the watchlist.")
+@click.option("--flag", "flag_", metavar="XX", help="Only this flag state (ISO alpha-2, e.g. RU).")
+@format_option("table", "json", "ndjson", "csv")
+@pass_ctx
+def vessels_list(ctx: Ctx, government: bool, watched: bool, flag_: str | None, fmt: str) -> None:
+    """List vessels (one row per MMSI seen in AIS).
+
+    \b
+    Example:
+      sitewatch vessels list --government
+      sitewatch vessels list --flag RU --format csv > russian.csv
+    """
+    from sitewatch.store.ais_queries import vessel_rows
+
+    cond, params = [], []
+    if government:
+        cond.append("government")
+    if watched:
+        cond.append("watch")
+    if flag_:
+        cond.append("flag = ?")
+        params.append(flag_.upper())
+    with ctx.open(read_only=True) as ws:
+        rows = vessel_rows(ws.store, " AND ".join(cond), params)
+    emit(rows if fmt != "table" else [{k: r[k] for k in _LIST_COLUMNS} for r in rows], fmt)
+
+
+@vessels_group.command("show")
+@click.argument("who")
+@format_option("json", "table")
+@pass_ctx
+def vessels_show(ctx: Ctx, who: str, fmt: str) -> None:
+    """Show one vessel by MMSI or name: identity, markers and AIS activity.
+
+    \b
+    Example:
+      sitewatch vessels show 273456780
+      sitewatch vessels show "ADMIRAL GRIGOROVICH"
+    """
+    from sitewatch.store.ais_queries import vessel_activity, vessel_rows
+
+    with ctx.open(read_only=True) as ws:
+        if who.strip().isdigit():
+            rows = vessel_rows(ws.store, "mmsi = ?", [who.strip().zfill(9)])
+        else:
+            rows = vessel_rows(ws.store, "upper(name) = ?", [" ".join(who.upper().split())])
+        if not rows:
+            raise NotFoundError("vessel", who, hint="list them with `sitewatch vessels list`")
+        out = [{**r, **vessel_activity(ws.store, r["mmsi"])} for r in rows]
+    if fmt == "json":
+        click.echo(dumps(out if len(out) > 1 else out[0]))
+    else:
+        emit(out, "table")
+
+
+@vessels_group.group("watch")
+def watch_group() -> None:
+    """The watchlist (MMSIs or ship names, kept in sitewatch.toml)."""
+
+
+@watch_group.command("add")
+@click.argument("entries", nargs=-1, required=True)
+@pass_ctx
+def watch_add(ctx: Ctx, entries: tuple[str, ...]) -> None:
+    """Add MMSIs or ship names (``*`` wildcards allowed) to the watchlist.
+
+    \b
+    Example:
+      sitewatch vessels watch add 273456780 "ADMIRAL *"
+    """
+    from sitewatch.vessels import refresh_workspace, set_watchlist, watchlist
+
+    with ctx.open() as ws:
+        set_watchlist(ws, [*watchlist(ws), *entries])
+        refresh_workspace(ws)
+        n = ws.store.scalar("SELECT count(*) FROM vessels WHERE watch")
+        click.echo(dumps({"watchlist": watchlist(ws), "vessels_on_watch": n}))
+
+
+@watch_group.command("remove")
+@click.argument("entries", nargs=-1, required=True)
+@pass_ctx
+def watch_remove(ctx: Ctx, entries: tuple[str, ...]) -> None:
+    """Remove entries from the watchlist.
+
+    \b
+    Example:
+      sitewatch vessels watch remove 273456780
+    """
+    from sitewatch.vessels import refresh_workspace, set_watchlist, watchlist
+
+    with ctx.open() as ws:
+        have = watchlist(ws)
+        missing = [e for e in entries if e not in have]
+        if missing:
+            raise NotFoundError("watchlist entry", missing[0], have)
+        set_watchlist(ws, [e for e in have if e not in entries])
+        refresh_workspace(ws)
+        click.echo(dumps({"watchlist": watchlist(ws)}))
+
+
+@watch_group.command("list")
+@pass_ctx
+def watch_list(ctx: Ctx) -> None:
+    """Print the watchlist as JSON.
+
+    \b
+    Example:
+      sitewatch vessels watch list
+    """
+    from sitewatch.vessels import watchlist
+
+    with ctx.open(read_only=True) as ws:
+        click.echo(dumps({"watchlist": watchlist(ws)}))
 
 
 def register(root: click.Group) -> None:
-    """``ingest ais`` attaches to the ingest group on import; nothing else to add yet."""
+    """``ingest ais`` attaches to the ingest group on import; here the vessels group."""
+    root.add_command(vessels_group)

@@ -144,6 +144,8 @@ VESSELS = Table(
         _c("government", "BOOLEAN", "naval / government / law-enforcement marker"),
         _c("watch", "BOOLEAN", "on the user's watchlist"),
         _c("t_updated_utc", "TIMESTAMPTZ", "last static report"),
+        _c("gov_reason", "VARCHAR", "why the government marker is set (ship type, MMSI block, name)"),
+        _c("station", "VARCHAR", "kind of station from the MMSI form (ship, coast-station, sar-aircraft …)"),
     ),
     key=("mmsi",),
 )
