@@ -141,8 +141,10 @@ def _pick(series: Sequence[IND.Series], indicator: str, direction: str) -> IND.S
     if not scored:
         obs = [s for s in cands if s.status == "observed"]
         return (obs or cands)[0]
+    # up/down: the zone that speaks most for the hypothesis; steady: the most unusual one,
+    # since one zone far from its baseline is enough to make activity not steady
     return max(scored, key=lambda s: _strength(direction, float(s.score or 0.0)) if direction != "steady"
-               else -abs(float(s.score or 0.0)))
+               else abs(float(s.score or 0.0)))
 
 
 def _cite(ids: Iterable[str], limit: int = MAX_FOOTNOTES_PER_SENTENCE) -> list[str]:

@@ -102,7 +102,7 @@ def sensor_of_event(e: Mapping[str, Any]) -> str:
 def event_attrs(e: Mapping[str, Any]) -> dict[str, Any]:
     """What indicators need to know about an event's subject: type, heavy, military, government."""
     d = e.get("details") or {}
-    code = d.get("typecode") or e.get("ac_typecode")
+    code = d.get("typecode") or d.get("type") or e.get("ac_typecode")
     code = str(code).upper() if code else None
     t = actypes.lookup(code) if code else None
     heavy = d.get("heavy_transport", d.get("heavy"))

@@ -195,3 +195,12 @@ def insert_assessment(store: Store, row: dict[str, Any]) -> None:
             v = json.dumps(v, sort_keys=True, default=str)
         data[c.name] = pa.array([v], c.arrow_type)
     store.insert("assessments", pa.table(data))
+
+
+def scene_detections(store: Store, scene_id: str, limit: int = 5000) -> list[dict[str, Any]]:
+    """Detections of one scene (pixel boxes), for drawing chips."""
+    return store.rows(
+        "SELECT det_id, class, score, cx_px, cy_px, w_px, h_px, angle_rad, poly_px, zone FROM detections "
+        "WHERE scene_id = ? ORDER BY det_id LIMIT ?",
+        [scene_id, limit],
+    )

@@ -1,0 +1,340 @@
+"""Fusion commands: ``ingest observations``, ``timeline``, ``indicators``, ``assess``,
+``rules list|show|edit`` and ``export events|evidence``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from sitewatch.cli._common import Ctx, dumps, emit, parse_time, pass_ctx
+from sitewatch.cli.cmd_export import export_group
+from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
+from sitewatch.errors import ConfigError
+from sitewatch.workspace import Workspace
+
+
+def _near_km(ws: Workspace) -> float:
+    from sitewatch.fusion.evidence import DEFAULT_NEAR_KM
+
+    return float(ws.setting("fusion.near_km", DEFAULT_NEAR_KM))
+
+
+def _window(ws: Workspace) -> int:
+    from sitewatch.fusion.indicators import WINDOW_DAYS
+
+    return int(ws.setting("fusion.window_days", WINDOW_DAYS))
+
+
+@ingest_group.command("observations")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "yaml"]), default="auto", show_default=True,
+              help="Input format.")
+@pass_ctx
+def ingest_observations(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
+    """Ingest analyst observations (what a person read in an image, a video, a post).
+
+    CSV with a header (t_utc, site, text, count, class, zone, source, url, confidence,
+    simulated) or without one as `date, site, text, source, url[, confidence]`; or YAML, a
+    list of mappings with the same keys. Counts and classes are read from texts such as
+    "2 × A124 on apron". Bad lines are quarantined with their line number.
+
+    \b
+    Example:
+      echo "2024-12-13, hmeimim, 2 × A124 on apron, Maxar, https://example.org/p" > obs.csv
+      sitewatch ingest observations obs.csv
+      sitewatch ingest observations notes.yaml --format yaml
+    """
+    run_ingest(ctx, "observations", paths, fmt)
+    with ctx.open(read_only=False) as ws:
+        known = set(ws.sites)
+        stored = {r[0] for r in ws.store.sql("SELECT DISTINCT site FROM observations WHERE site IS NOT NULL")}
+    unknown = sorted(stored - known)
+    if unknown:
+        click.echo(f"warning: observations name sites that are not in this workspace: {', '.join(unknown)}; "
+                   "add them with `sitewatch site add` to use these observations", err=True)
+
+
+@click.command("timeline")
+@click.argument("site")
+@click.option("--from", "t_from", metavar="T", help="From this time (ISO 8601 UTC).")
+@click.option("--to", "t_to", metavar="T", help="Before this time (ISO 8601 UTC).")
+@click.option("--kind", "kinds", multiple=True, help="Only these evidence kinds (e.g. air.arrival). Repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["table", "ndjson", "json", "csv"]), default="table",
+              show_default=True, help="Output format.")
+@pass_ctx
+def timeline_cmd(ctx: Ctx, site: str, t_from: str | None, t_to: str | None, kinds: tuple[str, ...],
+                 fmt: str) -> None:
+    """One evidence timeline for SITE: every event, imagery count and observation in time order.
+
+    The evidence is rebuilt from the events, scenes, detections and observations tables
+    first, so it is always current. Each row carries its sensor, provider, source-file hash,
+    reference (event id, scene and boxes, observation line) and confidence.
+
+    \b
+    Examples:
+      sitewatch timeline hmeimim
+      sitewatch timeline hmeimim --from 2024-12-01 --to 2024-12-15 --format ndjson
+      sitewatch timeline tartus --kind sea.vessel-departure --format csv > departures.csv
+    """
+    from sitewatch.fusion import evidence as E
+    from sitewatch.store import fusion_queries as Q
+
+    with ctx.open() as ws:
+        s = ws.site(site)
+        res = E.refresh(ws.store, [s], _near_km(ws))[0]
+        rows = Q.list_evidence(ws.store, s.name, parse_time(t_from, "--from"), parse_time(t_to, "--to"),
+                               [k for ks in kinds for k in ks.split(",") if k] or None)
+    if res.skipped:
+        click.echo(f"note: not in the timeline (cannot be placed in time): {res.skipped}", err=True)
+    if fmt == "table":
+        emit([{"t_start": r["t_start"], "kind": r["kind"], "value": r["value"], "sensor": r["sensor"],
+               "confidence": round(r["confidence"], 2), "sim": "SIM" if r["simulated"] else "",
+               "text": r["text"], "evidence_id": r["evidence_id"]} for r in rows], "table")
+        return
+    emit(rows, fmt, list(rows[0].keys()) if rows else None)
+
+
+@click.command("indicators")
+@click.argument("site")
+@click.option("--at", "at", metavar="T", help="As of this time (exclusive; default: end of the last evidence day).")
+@click.option("--from", "t_from", metavar="T", help="Report days from this date.")
+@click.option("--days", is_flag=True, help="Include every day of every series (json/ndjson).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson"]), default="table",
+              show_default=True, help="Output format.")
+@pass_ctx
+def indicators_cmd(ctx: Ctx, site: str, at: str | None, t_from: str | None, days: bool, fmt: str) -> None:
+    """Daily indicators of SITE against its own trailing baseline, with a score and a sentence.
+
+    Days no sensor observed are "not observed", never zero; imagery too coarse for a class
+    is "not resolvable".
+
+    \b
+    Examples:
+      sitewatch indicators hmeimim
+      sitewatch indicators hmeimim --at 2024-12-14 --format json --days
+    """
+    from sitewatch.fusion import evidence as E
+    from sitewatch.fusion import indicators as I
+
+    with ctx.open() as ws:
+        s = ws.site(site)
+        E.refresh(ws.store, [s], _near_km(ws))
+        series = I.compute(ws.store, s, parse_time(at, "--at"), parse_time(t_from, "--from"), _window(ws),
+                           near_km=_near_km(ws))
+    if fmt == "table":
+        emit([{"indicator": x.name, "sensor": x.sensor, "value": x.value, "day": x.value_day,
+               "median": x.baseline_median, "score": None if x.score is None else round(x.score, 1),
+               "status": x.status, "sentence": x.sentence} for x in series], "table")
+        return
+    out = []
+    for x in series:
+        j = x.as_json()
+        if not days:
+            j.pop("days")
+        out.append(j)
+    emit(out, fmt)
+
+
+@click.command("assess")
+@click.argument("site")
+@click.option("--at", "at", metavar="T", help="As of this time (exclusive; default: end of the last evidence day).")
+@click.option("--rule", "rule_names", multiple=True, help="Only these hypotheses (default: every rule).")
+@click.option("--history", is_flag=True, help="Show the revision history of each hypothesis (text) / include it (json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+@pass_ctx
+def assess_cmd(ctx: Ctx, site: str, at: str | None, rule_names: tuple[str, ...], history: bool, fmt: str) -> None:
+    """Assess SITE against each hypothesis rule: an ICD-203 likelihood, a separate
+    confidence level, every sentence footnoted to evidence, and what would change it.
+
+    A new revision is issued (and kept) whenever the evidence about times before the
+    as-of time changed since the last one (late data); otherwise the last one stands.
+
+    \b
+    Examples:
+      sitewatch assess hmeimim
+      sitewatch assess hmeimim --at 2024-12-14 --format json
+      sitewatch assess tartus --rule withdrawal --history
+    """
+    from sitewatch.fusion import assessment as A
+    from sitewatch.fusion import rules as R
+    from sitewatch.store import fusion_queries as Q
+
+    with ctx.open() as ws:
+        s = ws.site(site)
+        rules = R.load_all(ws.folder)
+        if rule_names:
+            rules = {n: R.get(n, ws.folder) for n in rule_names}
+        items = A.assess(ws.store, s, rules, parse_time(at, "--at"), _near_km(ws), _window(ws))
+        ev = {r["evidence_id"]: r for r in Q.list_evidence(ws.store, s.name)}
+    if fmt == "json":
+        out = []
+        for a in sorted(items, key=lambda x: -x.probability):
+            j = a.as_json()
+            if not history:
+                j.pop("history")
+            j["footnotes"] = {i: {k: ev[i][k] for k in ("t_start", "kind", "text", "sensor", "provider",
+                                                         "file_sha256", "confidence", "simulated", "ref")}
+                              for i in a.evidence_ids() if i in ev}
+            out.append(j)
+        click.echo(dumps(out))
+        return
+    text = A.render_text(items, ev)
+    if history:
+        lines = ["Revision history:"]
+        for a in items:
+            for h in a.history:
+                lines.append(f"  {a.hypothesis} r{h['revision']} {_iso(h['issued'])}: {h['likelihood']} "
+                             f"({h['probability']:.2f}), confidence {h['confidence']} — "
+                             f"{(h['changes'] or {}).get('reason', '')}")
+        text += "\n".join(lines) + "\n"
+    sys.stdout.write(text)
+
+
+def _iso(v: Any) -> str:
+    return v.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if isinstance(v, datetime) else str(v)
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Hypothesis rules (withdrawal, reinforcement, evacuation, routine) in YAML."""
+
+
+@rules_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format.")
+@pass_ctx
+def rules_list(ctx: Ctx, fmt: str) -> None:
+    """List the rules: shipped ones and the workspace's own (which override them).
+
+    \b
+    Example:
+      sitewatch rules list
+    """
+    from sitewatch.fusion import rules as R
+
+    folder = _folder_or_none(ctx)
+    emit([{"name": r.name, "title": r.title, "prior": r.prior, "indicators": len(r.indicators),
+           "source": "shipped" if r.shipped else r.path} for r in R.load_all(folder).values()], fmt)
+
+
+@rules_group.command("show")
+@click.argument("name")
+@pass_ctx
+def rules_show(ctx: Ctx, name: str) -> None:
+    """Print rule NAME's YAML.
+
+    \b
+    Example:
+      sitewatch rules show withdrawal
+    """
+    from pathlib import Path
+
+    from sitewatch.fusion import rules as R
+
+    r = R.get(name, _folder_or_none(ctx))
+    if r.shipped:
+        from importlib import resources
+
+        sys.stdout.write((resources.files("sitewatch.fusion") / "rules" / f"{r.name}.yaml").read_text("utf-8"))
+    else:
+        sys.stdout.write(Path(r.path).read_text(encoding="utf-8"))
+
+
+@rules_group.command("edit")
+@click.argument("name")
+@click.option("--path-only", is_flag=True, help="Copy the rule into the workspace and print its path; no editor.")
+@pass_ctx
+def rules_edit(ctx: Ctx, name: str, path_only: bool) -> None:
+    """Edit rule NAME in $EDITOR: the shipped rule is copied to the workspace's rules/
+    folder first (a new NAME starts from a template); the result is validated.
+
+    \b
+    Examples:
+      sitewatch rules edit withdrawal
+      sitewatch rules edit withdrawal --path-only   # then edit rules/withdrawal.yaml yourself
+    """
+    from sitewatch.fusion import rules as R
+
+    with ctx.open() as ws:
+        path = R.copy_to_workspace(name, ws.folder)
+    if not path_only:
+        click.edit(filename=str(path))
+    try:
+        R.parse(path.read_text(encoding="utf-8"), str(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (the file is kept; fix it and run `sitewatch rules edit {name}` again)") from None
+    click.echo(str(path))
+
+
+def _folder_or_none(ctx: Ctx) -> Any:
+    from sitewatch.errors import WorkspaceError
+
+    try:
+        with ctx.open(read_only=True) as ws:
+            return ws.folder
+    except WorkspaceError:
+        return None
+
+
+@export_group.command("events")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "kml", "csv", "parquet"]), required=True,
+              help="Output format.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically).")
+@click.option("--site", help="Only events at this site.")
+@click.option("--from", "t_from", metavar="T", help="Events ending at or after T (ISO 8601 UTC).")
+@click.option("--to", "t_to", metavar="T", help="Events starting before T (ISO 8601 UTC).")
+@pass_ctx
+def export_events(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str | None, t_to: str | None) -> None:
+    """Export events; GeoJSON and KML include each event's track (KML: gx:Track, for Google Earth).
+
+    \b
+    Examples:
+      sitewatch export events --format kml --out hmeimim.kml --site hmeimim
+      sitewatch export events --format geojson --out events.geojson --from 2024-12-01
+    """
+    _export(ctx, "events", fmt, out, site, t_from, t_to)
+
+
+@export_group.command("evidence")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "kml", "csv", "parquet"]), required=True,
+              help="Output format.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically).")
+@click.option("--site", help="Only this site's evidence (rebuilt first).")
+@click.option("--from", "t_from", metavar="T", help="From this time (ISO 8601 UTC).")
+@click.option("--to", "t_to", metavar="T", help="Before this time (ISO 8601 UTC).")
+@pass_ctx
+def export_evidence(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str | None, t_to: str | None) -> None:
+    """Export evidence rows with their provenance (sensor, provider, file hash, reference).
+
+    \b
+    Examples:
+      sitewatch export evidence --format csv --out evidence.csv --site hmeimim
+      sitewatch export evidence --format parquet --out evidence.parquet
+    """
+    _export(ctx, "evidence", fmt, out, site, t_from, t_to)
+
+
+def _export(ctx: Ctx, what: str, fmt: str, out: str, site: str | None, t_from: str | None,
+            t_to: str | None) -> None:
+    from sitewatch.fusion import evidence as E
+    from sitewatch.fusion.export import export
+
+    with ctx.open() as ws:
+        if site:
+            ws.site(site)
+        if what == "evidence":
+            targets = [ws.site(site)] if site else list(ws.sites.values())
+            E.refresh(ws.store, targets, _near_km(ws))
+        summary = export(ws.store, what, fmt, out, site, parse_time(t_from, "--from"), parse_time(t_to, "--to"))
+    click.echo(dumps(summary))
+
+
+def register(root: click.Group) -> None:
+    root.add_command(timeline_cmd)
+    root.add_command(indicators_cmd)
+    root.add_command(assess_cmd)
+    root.add_command(rules_group)
