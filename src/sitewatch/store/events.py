@@ -20,6 +20,7 @@ def list_events(
     t_to: datetime | None = None,
     subject: str | None = None,
     limit: int | None = None,
+    event_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Events in time order, filtered; ``details``/``evidence`` decoded from JSON."""
     where: list[str] = ["TRUE"]
@@ -39,6 +40,9 @@ def list_events(
     if subject:
         where.append("subject = ?")
         params.append(subject)
+    if event_id:
+        where.append("event_id = ?")
+        params.append(event_id)
     q = ("SELECT event_id, kind, site, t_start, t_end, subject, subject_kind, confidence, lat, lon, "
          f"summary, details, evidence, analysis FROM events WHERE {' AND '.join(where)} "
          "ORDER BY t_start, kind, subject")

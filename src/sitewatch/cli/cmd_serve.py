@@ -1,0 +1,101 @@
+"""``sitewatch serve`` (dashboard + API) and ``sitewatch token create|list|revoke``."""
+
+from __future__ import annotations
+
+import click
+
+from sitewatch.cli._common import Ctx, emit, format_option, pass_ctx
+from sitewatch.errors import InputError
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything beyond 127.0.0.1 requires a token on every request.")
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--poll-s", default=1.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="How often the live stream looks for new positions and events.")
+@pass_ctx
+def serve_cmd(ctx: Ctx, host: str, port: int, poll_s: float) -> None:
+    """Serve the dashboard and the JSON API (OpenAPI at /openapi.json).
+
+    The server holds the workspace database; DuckDB allows one writing process, so run
+    ingests and `analyze` before, or stop the server while they run.
+
+    \b
+    Examples:
+      sitewatch serve                       # http://127.0.0.1:8700, no token needed locally
+      sitewatch token create --scope read   # then, to share on the network:
+      sitewatch serve --host 0.0.0.0 --port 8700
+    """
+    import uvicorn
+
+    from sitewatch.web.app import create_app
+    from sitewatch.workspace import resolve_dir
+
+    app = create_app(resolve_dir(ctx.workspace), host=host, live_poll_s=poll_s)
+    click.echo(f"sitewatch dashboard on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning" if not ctx.verbose else "info")
+
+
+@click.group("token")
+def token_group() -> None:
+    """API tokens for the dashboard server (only their hashes are stored)."""
+
+
+@token_group.command("create")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True,
+              help="read: GET routes; write: also observations, watch rules, site edits.")
+@click.option("--name", help="A label to recognise the token by.")
+@pass_ctx
+def token_create(ctx: Ctx, scope: str, name: str | None) -> None:
+    """Create a token and print it once (keep it: it cannot be shown again).
+
+    \b
+    Examples:
+      sitewatch token create --scope read --name newsroom
+      curl -H "Authorization: Bearer $(sitewatch token create)" http://host:8700/api/sites
+    """
+    from sitewatch.web import auth
+
+    with ctx.open() as ws:
+        tok = auth.create(ws.store, scope, name)
+    click.echo(tok)
+
+
+@token_group.command("list")
+@format_option("table", "json")
+@pass_ctx
+def token_list(ctx: Ctx, fmt: str) -> None:
+    """List tokens (ids, names, scopes; never the secrets).
+
+    \b
+    Example:
+      sitewatch token list
+    """
+    from sitewatch.store import web_queries as Q
+
+    with ctx.open() as ws:
+        rows = [{k: r[k] for k in ("token_id", "name", "scope", "t_created_utc", "revoked")} for r in Q.tokens(ws.store)]
+    emit(rows, fmt)
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@pass_ctx
+def token_revoke(ctx: Ctx, token_id: str) -> None:
+    """Revoke a token by its id (the 8 hex characters after swt_).
+
+    \b
+    Example:
+      sitewatch token revoke 1a2b3c4d
+    """
+    from sitewatch.store import web_queries as Q
+
+    with ctx.open() as ws:
+        if not Q.revoke_token(ws.store, token_id):
+            raise InputError(f"no token with id {token_id!r}; see `sitewatch token list`")
+
+
+def register(root: click.Group) -> None:
+    root.add_command(serve_cmd)
+    root.add_command(token_group)

@@ -1,0 +1,121 @@
+"""SQL behind the dashboard API and its tokens (read paths are bounded by ``limit``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sitewatch.store.db import Store
+
+
+def insert_token(store: Store, row: dict[str, Any]) -> None:
+    import pyarrow as pa
+
+    from sitewatch.store import schema
+
+    store.insert("tokens", pa.Table.from_pylist([row], schema=schema.TOKENS.arrow_schema()))
+
+
+def tokens(store: Store) -> list[dict[str, Any]]:
+    return store.rows("SELECT token_id, name, scope, hash, salt, t_created_utc, revoked FROM tokens "
+                      "ORDER BY t_created_utc")
+
+
+def revoke_token(store: Store, token_id: str) -> int:
+    n = store.scalar("SELECT count(*) FROM tokens WHERE token_id = ?", [token_id])
+    store.sql("UPDATE tokens SET revoked = true WHERE token_id = ?", [token_id])
+    return int(n or 0)
+
+
+def track_points(store: Store, bbox: tuple[float, float, float, float], t_from: datetime | None,
+                 t_to: datetime | None, source: str | None, max_points: int) -> list[dict[str, Any]]:
+    """Positions in ``bbox``, thinned to about ``max_points`` by keeping every k-th per subject."""
+    x0, y0, x1, y1 = bbox
+    where = ["lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?"]
+    params: list[Any] = [x0, x1, y0, y1]
+    if t_from is not None:
+        where.append("t_utc >= ?")
+        params.append(t_from)
+    if t_to is not None:
+        where.append("t_utc < ?")
+        params.append(t_to)
+    if source:
+        where.append("source = ?")
+        params.append(source)
+    w = " AND ".join(where)
+    total = int(store.scalar(f"SELECT count(*) FROM positions WHERE {w}", params) or 0)
+    k = max(1, -(-total // max(1, max_points)))
+    return store.rows(
+        f"SELECT source, id, t_utc, lat, lon, alt_ft, speed_kt, file_id FROM ("
+        f"SELECT *, row_number() OVER (PARTITION BY source, id ORDER BY t_utc) AS rn, "
+        f"count(*) OVER (PARTITION BY source, id) AS cnt FROM positions WHERE {w}) "
+        "WHERE (rn - 1) % ? = 0 OR rn = cnt ORDER BY source, id, t_utc", [*params, k])
+
+
+def time_span(store: Store, bbox: tuple[float, float, float, float]) -> dict[str, Any]:
+    x0, y0, x1, y1 = bbox
+    rows = store.rows("SELECT min(t_utc) AS t_min, max(t_utc) AS t_max, count(*) AS n FROM positions "
+                      "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?", [x0, x1, y0, y1])
+    ev = store.rows("SELECT min(t_start) AS t_min, max(coalesce(t_end, t_start)) AS t_max FROM events")
+    return {"positions": rows[0], "events": ev[0]}
+
+
+def subject_identity(store: Store, ident: str) -> dict[str, Any]:
+    a = store.rows("SELECT * FROM aircraft WHERE icao24 = ?", [ident.lower()])
+    v = store.rows("SELECT * FROM vessels WHERE mmsi = ?", [ident])
+    summary = store.rows(
+        "SELECT source, count(*) AS positions, min(t_utc) AS t_first, max(t_utc) AS t_last, "
+        "min(lat) AS lat_min, max(lat) AS lat_max, min(lon) AS lon_min, max(lon) AS lon_max "
+        "FROM positions WHERE id = ? GROUP BY source", [ident.lower() if not ident.isdigit() else ident])
+    return {"aircraft": a[0] if a else None, "vessel": v[0] if v else None, "positions": summary}
+
+
+def latest_assessments(store: Store, site: str) -> list[dict[str, Any]]:
+    return store.rows(
+        "SELECT site, hypothesis, t_as_of, revision, t_issued_utc, probability, likelihood, confidence, body "
+        "FROM (SELECT *, row_number() OVER (PARTITION BY hypothesis ORDER BY t_issued_utc DESC, revision DESC) "
+        "AS rn FROM assessments WHERE site = ?) WHERE rn = 1 ORDER BY probability DESC", [site])
+
+
+def evidence_for_site(store: Store, site: str, t_from: datetime | None, t_to: datetime | None,
+                      limit: int) -> list[dict[str, Any]]:
+    where, params = ["site = ?"], [site]
+    if t_from is not None:
+        where.append("coalesce(t_end, t_start) >= ?")
+        params.append(t_from)  # type: ignore[arg-type]
+    if t_to is not None:
+        where.append("t_start < ?")
+        params.append(t_to)  # type: ignore[arg-type]
+    return store.rows(f"SELECT * FROM evidence WHERE {' AND '.join(where)} ORDER BY t_start LIMIT ?",
+                      [*params, limit])
+
+
+def events_since(store: Store, computed_after: datetime | None, limit: int) -> list[dict[str, Any]]:
+    if computed_after is None:
+        return []
+    return store.rows("SELECT event_id, kind, site, t_start, t_end, subject, confidence, summary, lat, lon, "
+                      "t_computed_utc FROM events WHERE t_computed_utc > ? ORDER BY t_computed_utc LIMIT ?",
+                      [computed_after, limit])
+
+
+def positions_after_file(store: Store, file_id: int, limit: int) -> list[dict[str, Any]]:
+    return store.rows("SELECT source, id, t_utc, lat, lon, alt_ft, speed_kt, file_id FROM positions "
+                      "WHERE file_id > ? ORDER BY file_id, t_utc LIMIT ?", [file_id, limit])
+
+
+def high_water(store: Store) -> dict[str, Any]:
+    return {"file_id": int(store.scalar("SELECT coalesce(max(file_id), 0) FROM positions") or 0),
+            "t_computed": store.scalar("SELECT max(t_computed_utc) FROM events")}
+
+
+def scenes(store: Store, site: str | None) -> list[dict[str, Any]]:
+    q = ("SELECT scene_id, site, t_utc, provider, gsd_m, width_px, height_px, footprint_wkt, simulated "
+         "FROM scenes")
+    if site:
+        return store.rows(q + " WHERE site = ? ORDER BY t_utc", [site])
+    return store.rows(q + " ORDER BY t_utc")
+
+
+def scene_detection_counts(store: Store, scene_id: str) -> list[dict[str, Any]]:
+    return store.rows("SELECT class, zone, count(*) AS n FROM detections WHERE scene_id = ? "
+                      "GROUP BY class, zone ORDER BY class, zone", [scene_id])

@@ -1,0 +1,409 @@
+"""The dashboard server: a FastAPI app over one workspace (``sitewatch serve``).
+
+:func:`create_app` builds the app; the API is documented at ``/openapi.json`` and
+``/docs``-free (no CDN assets). Every request passes :func:`_guard` first: token policy
+(see :mod:`sitewatch.web.auth`), a body-size cap, and safe response headers. Every
+input is validated by its declared type and bounds; file-serving routes resolve names
+inside one folder of the workspace only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from sitewatch.errors import SitewatchError
+from sitewatch.store import web_queries as Q
+from sitewatch.store.events import evidence_rows, list_events
+from sitewatch.web import auth
+from sitewatch.workspace import Workspace
+
+MAX_BODY_BYTES = 1_000_000
+NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
+SAFE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+COOKIE = "sw_token"
+
+
+class ObservationIn(BaseModel):
+    """An analyst observation posted from the dashboard."""
+
+    site: str = Field(pattern=NAME)
+    t_utc: datetime
+    text: str = Field(min_length=1, max_length=2000)
+    count: float | None = Field(default=None, ge=0, le=1_000_000)
+    object_class: str | None = Field(default=None, max_length=64, alias="class")
+    zone: str | None = Field(default=None, pattern=NAME)
+    source: str | None = Field(default=None, max_length=200)
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+def _parse_t(v: str | None, name: str) -> datetime | None:
+    if v is None:
+        return None
+    try:
+        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(422, f"{name} is not an ISO 8601 time") from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    def default(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        if hasattr(v, "item"):
+            return v.item()
+        return str(v)
+
+    return Response(json.dumps(obj, default=default), status_code=status, media_type="application/json")
+
+
+def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: float = 1.0) -> FastAPI:
+    """The app over the workspace at ``workspace``, serving as if bound to ``host``."""
+    ws = Workspace.open(workspace)
+    store = ws.store
+    loopback = auth.is_loopback(host)
+    if not loopback and not auth.has_tokens(store):
+        raise SitewatchError(
+            f"refusing to serve on {host}: beyond 127.0.0.1 every request needs a token, and this workspace "
+            "has none; create one with `sitewatch token create --scope read`"
+        )
+    app = FastAPI(title="sitewatch", version="1", docs_url=None, redoc_url=None,
+                  description="Read-only by default. Beyond 127.0.0.1 every request needs "
+                              "`Authorization: Bearer <token>`; writes need a token with write scope.")
+    app.state.ws = ws
+    static = Path(str(resources.files("sitewatch.web").joinpath("static")))
+
+    @app.middleware("http")
+    async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        resp = await _check(request)
+        if resp is None:
+            resp = await call_next(request)
+        for k, v in SAFE_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        return resp
+
+    async def _check(request: Request) -> Response | None:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse({"detail": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+        write = request.method not in ("GET", "HEAD", "OPTIONS")
+        if write and length is None:  # no chunked uploads: the size cap needs a declared length
+            return JSONResponse({"detail": "Content-Length required"}, status_code=411)
+        header = request.headers.get("authorization", "")
+        presented = header[7:].strip() if header.lower().startswith("bearer ") else None
+        if presented is None and not write:
+            presented = request.cookies.get(COOKIE)
+            qtok = request.query_params.get("token")
+            if qtok and request.url.path == "/":
+                presented = qtok
+        token = await run_in_threadpool(auth.verify, store, presented) if presented else None
+        if presented and token is None:
+            return JSONResponse({"detail": "invalid or revoked token"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        client = request.client.host if request.client else ""
+        if write:
+            if token is None:
+                return JSONResponse({"detail": "writes need a token with write scope"}, status_code=401,
+                                    headers={"WWW-Authenticate": "Bearer"})
+            if token.scope != "write":
+                return JSONResponse({"detail": "this token is read-only; writes need write scope"}, status_code=403)
+        elif token is None and not (loopback and auth.is_loopback(client)):
+            return JSONResponse({"detail": "a token is required beyond localhost"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        request.state.token = token
+        return None
+
+    # -- pages -------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def index(request: Request, token: str | None = None) -> Response:
+        if token:  # exchange a token in the link for an HttpOnly cookie, and drop it from the URL
+            resp: Response = RedirectResponse("/", status_code=303)
+            resp.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return resp
+        return HTMLResponse((static / "index.html").read_text(encoding="utf-8"))
+
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    # -- API ---------------------------------------------------------------------------
+    @app.get("/api/health")
+    def health() -> Response:
+        return _json({"ok": True, "workspace": ws.config["workspace"].get("name"), "t_utc": datetime.now(UTC)})
+
+    @app.get("/api/sites")
+    def sites(since: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+        t_since = _parse_t(since, "since")
+        out = []
+        for s in ws.sites.values():
+            item: dict[str, Any] = {"name": s.name, "kind": s.kind, "lat": s.lat, "lon": s.lon, "label": s.label,
+                                    "zones": [z.name for z in s.zones]}
+            item["assessment"] = _safe(functools.partial(Q.latest_assessments, store, s.name), [])
+            for a in item["assessment"]:
+                a.pop("body", None)
+            recent = list_events(store, site=s.name, t_from=datetime.now(UTC) - timedelta(days=1))
+            item["events_24h"] = len(recent)
+            item["indicators"] = _indicators_today(s.name)
+            if t_since is not None:
+                item["new_since"] = len(_events_computed_since(s.name, t_since))
+            out.append(item)
+        return _json(out)
+
+    def _events_computed_since(site: str, t: datetime) -> list[dict[str, Any]]:
+        return [e for e in Q.events_since(store, t, 10_000) if e["site"] == site]
+
+    def _indicators_today(site: str) -> list[dict[str, Any]]:
+        try:
+            from sitewatch.fusion import indicators as ind  # optional: present once fusion exists
+        except ImportError:
+            return []
+        fn = getattr(ind, "latest_for_site", None)
+        if fn is None:
+            return []
+        out: list[dict[str, Any]] = _safe(lambda: fn(store, ws.sites[site]), [])
+        return out
+
+    @app.get("/api/sites/{name}")
+    def site(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
+        s = _site(name)
+        span = Q.time_span(store, _bbox(s, 1.0))
+        return _json({**s.to_geojson(), "site": {"name": s.name, "kind": s.kind, "lat": s.lat, "lon": s.lon,
+                                                 "label": s.label}, "span": span})
+
+    @app.get("/api/sites/{name}/tracks")
+    def tracks(name: Annotated[str, PathParam(pattern=NAME)],
+               start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+               end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+               source: Annotated[str | None, Query(pattern="^(adsb|ais)$")] = None,
+               margin_deg: Annotated[float, Query(ge=0, le=10)] = 1.0,
+               max_points: Annotated[int, Query(ge=10, le=200_000)] = 20_000) -> Response:
+        s = _site(name)
+        pts = Q.track_points(store, _bbox(s, margin_deg), _parse_t(start, "from"), _parse_t(end, "to"), source,
+                             max_points)
+        return _json(_tracks_geojson(pts))
+
+    @app.get("/api/events")
+    def events(site: Annotated[str | None, Query(pattern=NAME)] = None,
+               kind: Annotated[str | None, Query(max_length=200, pattern=r"^[a-z,-]+$")] = None,
+               subject: Annotated[str | None, Query(pattern=IDENT)] = None,
+               start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+               end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Response:
+        kinds = [k for k in (kind or "").split(",") if k] or None
+        return _json(list_events(store, site, kinds, _parse_t(start, "from"), _parse_t(end, "to"), subject, limit))
+
+    @app.get("/api/events/{event_id}")
+    def event(event_id: Annotated[str, PathParam(pattern=IDENT)]) -> Response:
+        rows = list_events(store, event_id=event_id)
+        if not rows:
+            raise HTTPException(404, "no such event")
+        ev = rows[0]
+        ev["evidence_rows"] = [evidence_rows(store, ref) for ref in ev["evidence"]]
+        return _json(ev)
+
+    @app.get("/api/sites/{name}/timeline")
+    def timeline(name: Annotated[str, PathParam(pattern=NAME)],
+                 start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+                 end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> Response:
+        _site(name)
+        t0, t1 = _parse_t(start, "from"), _parse_t(end, "to")
+        ev = _safe(lambda: Q.evidence_for_site(store, name, t0, t1, limit), [])
+        if ev:
+            return _json({"source": "evidence", "rows": ev})
+        rows = list_events(store, name, None, t0, t1, None, limit)
+        return _json({"source": "events", "rows": rows})
+
+    @app.get("/api/sites/{name}/indicators")
+    def indicators(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
+        s = _site(name)
+        try:
+            from sitewatch.fusion import indicators as ind
+        except ImportError:
+            return _json({"available": False, "series": []})
+        fn = getattr(ind, "series_for_site", None)
+        if fn is None:
+            return _json({"available": False, "series": []})
+        return _json({"available": True, "series": _safe(lambda: fn(store, s), [])})
+
+    @app.get("/api/sites/{name}/assessment")
+    def assessment(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
+        _site(name)
+        return _json(_safe(lambda: Q.latest_assessments(store, name), []))
+
+    @app.get("/api/subjects/{ident}")
+    def subject(ident: Annotated[str, PathParam(pattern=IDENT)]) -> Response:
+        who = Q.subject_identity(store, ident)
+        who["events"] = list_events(store, subject=ident.lower() if not ident.isdigit() else ident, limit=2000)
+        return _json(who)
+
+    @app.get("/api/scenes")
+    def scenes(site: Annotated[str | None, Query(pattern=NAME)] = None) -> Response:
+        out = Q.scenes(store, site)
+        for sc in out:
+            sc["counts"] = Q.scene_detection_counts(store, sc["scene_id"])
+            sc["has_chip"] = _chip_path(sc["scene_id"]) is not None
+        return _json(out)
+
+    @app.get("/api/scenes/{scene_id}/chip")
+    def chip(scene_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")]) -> Response:
+        p = _chip_path(scene_id)
+        if p is None:
+            raise HTTPException(404, "no chip for this scene")
+        return FileResponse(p, media_type="image/png")
+
+    def _chip_path(scene_id: str) -> Path | None:
+        base = (ws.folder / "chips").resolve()
+        for cand in (base / f"{scene_id}.png", base / scene_id / "annotated.png"):
+            p = cand.resolve()
+            if p.is_file() and p.is_relative_to(base):
+                return p
+        return None
+
+    @app.get("/api/query/two-box")
+    def two_box(a: Annotated[str, Query(max_length=100)], b: Annotated[str, Query(max_length=100)],
+                min_gap_s: Annotated[float, Query(ge=0, le=30 * 86400)] = 3600,
+                max_gap_s: Annotated[float, Query(ge=1, le=30 * 86400)] = 8 * 3600) -> Response:
+        try:
+            import importlib
+
+            AQ = importlib.import_module("sitewatch.analytics.air.queries")
+        except ImportError:
+            raise HTTPException(501, "the two-box query is not available in this build") from None
+        fn = getattr(AQ, "two_box", None)
+        if fn is None:
+            raise HTTPException(501, "the two-box query is not available in this build")
+        try:
+            return _json(fn(store, ws.sites, a, b, timedelta(seconds=min_gap_s), timedelta(seconds=max_gap_s)))
+        except SitewatchError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @app.get("/api/basemap")
+    def basemap(lat: Annotated[float, Query(ge=-89, le=89)], lon: Annotated[float, Query(ge=-179, le=179)],
+                span_deg: Annotated[float, Query(gt=0, le=10)] = 1.5) -> Response:
+        from sitewatch.basemap import land_geojson
+
+        box = (max(-180.0, lon - span_deg), max(-90.0, lat - span_deg), min(180.0, lon + span_deg),
+               min(90.0, lat + span_deg))
+        return _json(land_geojson(box))
+
+    @app.get("/api/alerts")
+    def alerts(limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Response:
+        from sitewatch.store.alert_queries import list_alerts
+
+        return _json(list_alerts(store, limit))
+
+    @app.post("/api/observations", status_code=201)
+    def post_observation(obs: Annotated[ObservationIn, Body()], request: Request) -> Response:
+        _site(obs.site)
+        import hashlib
+
+        import pyarrow as pa
+
+        from sitewatch.store import schema
+
+        t = obs.t_utc if obs.t_utc.tzinfo else obs.t_utc.replace(tzinfo=UTC)
+        row = {"site": obs.site, "t_utc": t.astimezone(UTC), "text": obs.text, "count": obs.count,
+               "class": obs.object_class, "zone": obs.zone, "source": obs.source or "dashboard", "url": obs.url,
+               "confidence": obs.confidence, "simulated": False}
+        row["obs_id"] = hashlib.sha1(json.dumps(row, default=str, sort_keys=True).encode()).hexdigest()[:20]
+        n = store.insert("observations", pa.Table.from_pylist([row], schema=pa.schema(
+            [schema.OBSERVATIONS.arrow_schema().field(k) for k in row])))
+        return _json({"obs_id": row["obs_id"], "created": bool(n)}, 201 if n else 200)
+
+    @app.get("/api/stream")
+    async def stream(request: Request) -> StreamingResponse:
+        """Server-sent events: new positions (``position``) and events (``event``) as they are stored."""
+
+        async def gen() -> AsyncIterator[bytes]:
+            hw = await run_in_threadpool(Q.high_water, store)
+            yield b": connected\n\n"
+            while not await request.is_disconnected():
+                await asyncio.sleep(live_poll_s)
+                pos = await run_in_threadpool(Q.positions_after_file, store, hw["file_id"], 5000)
+                if pos:
+                    hw["file_id"] = max(p["file_id"] or 0 for p in pos)
+                    yield _sse("positions", pos)
+                evs = await run_in_threadpool(Q.events_since, store, hw["t_computed"], 1000)
+                if evs:
+                    hw["t_computed"] = max(e["t_computed_utc"] for e in evs)
+                    yield _sse("events", evs)
+                elif hw["t_computed"] is None:
+                    hw = {**hw, "t_computed": (await run_in_threadpool(Q.high_water, store))["t_computed"]}
+                yield b": keep-alive\n\n"
+
+        return StreamingResponse(gen(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+    def _site(name: str) -> Any:
+        s = ws.sites.get(name)
+        if s is None:
+            raise HTTPException(404, f"no site named {name!r}")
+        return s
+
+    return app
+
+
+def _sse(name: str, data: Any) -> bytes:
+    def default(v: Any) -> Any:
+        return v.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else str(v)
+
+    return f"event: {name}\ndata: {json.dumps(data, default=default)}\n\n".encode()
+
+
+def _bbox(site: Any, margin_deg: float) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = site.bbox()
+    return (x0 - margin_deg, y0 - margin_deg, x1 + margin_deg, y1 + margin_deg)
+
+
+def _tracks_geojson(pts: list[dict[str, Any]]) -> dict[str, Any]:
+    feats: list[dict[str, Any]] = []
+    cur: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if not cur:
+            return
+        p0 = cur[0]
+        feats.append({"type": "Feature",
+                      "properties": {"source": p0["source"], "id": p0["id"],
+                                     "times": [p["t_utc"] for p in cur], "alt_ft": [p["alt_ft"] for p in cur],
+                                     "file_ids": sorted({p["file_id"] for p in cur if p["file_id"] is not None})},
+                      "geometry": {"type": "LineString", "coordinates": [[p["lon"], p["lat"]] for p in cur]}})
+
+    for p in pts:
+        if cur and (p["id"] != cur[-1]["id"] or p["source"] != cur[-1]["source"]):
+            flush()
+            cur = []
+        cur.append(p)
+    flush()
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _safe(fn: Callable[[], Any], default: Any) -> Any:
+    # optional tables/modules (assessments, indicators) may not exist in older workspaces
+    try:
+        return fn()
+    except Exception:  # pragma: no cover - shown as "not available" in the UI
+        return default
+
