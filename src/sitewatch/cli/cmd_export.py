@@ -16,14 +16,17 @@ def export_group() -> None:
 
 
 @export_group.command("positions")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), required=True, help="Output format.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "geoparquet"]), required=True,
+              help="Output format; geoparquet writes a partitioned dataset folder.")
+@click.option("--out", required=True, type=click.Path(), help="Output file, or folder for geoparquet (written atomically).")
+@click.option("--partition", default="day,cell", show_default=True,
+              help="geoparquet only: partition keys, any of day (UTC) and cell (1° grid).")
 @click.option("--site", help="Only positions inside this site's watch area.")
 @click.option("--from", "t_from", metavar="T", help="Start time, ISO 8601 UTC (inclusive).")
 @click.option("--to", "t_to", metavar="T", help="End time, ISO 8601 UTC (exclusive).")
 @click.option("--source", type=click.Choice(["adsb", "ais"]), help="Only aircraft or only vessels.")
 @pass_ctx
-def export_positions(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str | None,
+def export_positions(ctx: Ctx, fmt: str, out: str, partition: str, site: str | None, t_from: str | None,
                      t_to: str | None, source: str | None) -> None:
     """Export positions: t_utc, source, id, lat, lon, alt_ft, speed_kt, track_deg, onground.
 
@@ -31,9 +34,24 @@ def export_positions(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str
     Examples:
       sitewatch export positions --format csv --out hmeimim.csv --site hmeimim --from 2024-12-01
       sitewatch export positions --format parquet --out all.parquet
+      sitewatch export positions --format geoparquet --partition day,cell --out positions/
     """
     with ctx.open(read_only=False) as ws:
         s = ws.site(site) if site else None
+        if fmt == "geoparquet":
+            from sitewatch.store import geoparquet
+
+            keys = tuple(k.strip() for k in partition.split(",") if k.strip())
+            cols = tuple(c for c in schema.POSITIONS.names if c not in ("file_id",))
+            batches = position_batches(ws.store, s, parse_time(t_from, "--from"), parse_time(t_to, "--to"), source,
+                                       columns=cols)
+            bar = progress(ctx, desc="export", unit="row")
+            try:
+                n = geoparquet.write(batches, out, keys, on_batch=bar.update)
+            finally:
+                bar.close()
+            click.echo(dumps({"rows": n, "out": out, "format": fmt, "partition": list(keys)}))
+            return
         batches = position_batches(ws.store, s, parse_time(t_from, "--from"), parse_time(t_to, "--to"), source)
         decl = schema.POSITIONS.arrow_schema()
         sch = pa.schema([decl.field(c) for c in POSITION_COLUMNS])

@@ -175,15 +175,26 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         return [e for e in Q.events_since(store, t, 10_000) if e["site"] == site]
 
     def _indicators_today(site: str) -> list[dict[str, Any]]:
-        try:
-            from sitewatch.fusion import indicators as ind  # optional: present once fusion exists
-        except ImportError:
-            return []
-        fn = getattr(ind, "latest_for_site", None)
-        if fn is None:
-            return []
-        out: list[dict[str, Any]] = _safe(lambda: fn(store, ws.sites[site]), [])
-        return out
+        rows = [{"indicator": x["label"], "value": x["value"], "score": x["score"], "status": x["status"]}
+                for x in _series(site)]
+        rows.sort(key=lambda r: -abs(r["score"] or 0.0))
+        return rows[:6]
+
+    def _series(site: str) -> list[dict[str, Any]]:
+        """Indicator series from the fusion layer (empty until evidence exists)."""
+        from sitewatch.fusion import indicators as ind
+
+        def compute() -> list[dict[str, Any]]:
+            out = []
+            for se in ind.compute(store, ws.sites[site]):
+                out.append({"name": se.name, "label": se.label, "sensor": se.sensor, "value": se.value,
+                            "score": se.score, "status": se.status, "sentence": se.sentence,
+                            "points": [{"day": d.day.isoformat(), "value": d.value, "baseline": d.baseline_median,
+                                        "status": d.status} for d in se.days]})
+            return out
+
+        result: list[dict[str, Any]] = _safe(compute, [])
+        return result
 
     @app.get("/api/sites/{name}")
     def site(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
@@ -238,15 +249,9 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
 
     @app.get("/api/sites/{name}/indicators")
     def indicators(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
-        s = _site(name)
-        try:
-            from sitewatch.fusion import indicators as ind
-        except ImportError:
-            return _json({"available": False, "series": []})
-        fn = getattr(ind, "series_for_site", None)
-        if fn is None:
-            return _json({"available": False, "series": []})
-        return _json({"available": True, "series": _safe(lambda: fn(store, s), [])})
+        _site(name)
+        series = _series(name)
+        return _json({"available": bool(series), "series": series})
 
     @app.get("/api/sites/{name}/assessment")
     def assessment(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:

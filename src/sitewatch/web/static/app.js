@@ -81,7 +81,7 @@ async function pageSites() {
         : h("p", { class: "muted" }, "no assessment yet (sitewatch assess)"),
       h("p", {}, `${s.events_24h} events in the last 24 h `,
         s.new_since ? h("span", { class: "badge new" }, `${s.new_since} new since last visit`) : null),
-      (s.indicators || []).length ? table(s.indicators.slice(0, 6), Object.keys(s.indicators[0]).slice(0, 4)) : null));
+      (s.indicators || []).length ? table(s.indicators, ["indicator", "value", "score", "status"]) : null));
   });
   view().replaceChildren(h("h1", {}, "Sites"), cards);
 }
@@ -147,6 +147,7 @@ function renderCharts(ind) {
     const box = h("div", { class: "chart" }, h("div", { class: "muted" }, s.label || s.name || s.kind));
     el.append(box);
     const xs = pts.map(p => ms(p.t || p.day) / 1000);
+    if (s.sentence) box.append(h("div", { class: "muted" }, s.sentence));
     const data = [xs, pts.map(p => p.value), pts.map(p => p.baseline ?? null)];
     new uPlot({ width: Math.max(300, el.clientWidth - 10), height: 140,
       series: [{}, { label: "value", stroke: "#2563eb" }, { label: "baseline", stroke: "#9ca3af", dash: [4, 4] }] }, data, box);
