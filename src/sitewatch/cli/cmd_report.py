@@ -10,7 +10,7 @@ from sitewatch.cli._common import Ctx, dumps, parse_time, pass_ctx
 @click.command("report")
 @click.argument("site")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output HTML file.")
-@click.option("--from", "t_from", metavar="T", help="Start of the period (default: 30 days before --to).")
+@click.option("--from", "t_from", metavar="T", help="Start of the period (default: the first evidence, at most 90 days before --to).")
 @click.option("--to", "t_to", metavar="T",
               help="End of the period and as-of time of the assessment (default: end of the last evidence day).")
 @click.option("--pdf", is_flag=True, help="Also print FILE.pdf with headless Chromium (/usr/bin/chromium).")

@@ -226,6 +226,9 @@ def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
         conf_text += f", {', '.join(SENSOR_NAMES.get(a, a) for a in against)} point{'s' if len(against) == 1 else ''} the other way"
     conf_text += (f"; mean evidence confidence {quality:.2f}; {round(coverage * 100)}% of the rule's indicator "
                   "weight was observed")
+    if contribs and all(c.status == "no baseline" for c in contribs):
+        conf_text = ("Confidence is low: none of the observed indicators has enough history for a baseline yet, "
+                     "so the likelihood is the rule's starting point (its prior), not a reading of the evidence")
     if simulated:
         conf_text += "; some of the evidence is SIMULATED"
     conf_cites: list[str] = []

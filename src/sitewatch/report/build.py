@@ -38,7 +38,7 @@ from sitewatch.sites import Site
 from sitewatch.store import fusion_queries as Q
 from sitewatch.store.db import Store
 
-DEFAULT_DAYS = 30
+DEFAULT_DAYS = 90  # default period: the site's evidence, at most one baseline window back
 MAX_TIMELINE_ROWS = 400
 MAX_EVIDENCE_ROWS = 1500
 MAX_TRACK_SUBJECTS = 80
@@ -133,10 +133,13 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     assessments = A.assess(store, site, rules, t_to, near_km, window_days)
     as_of = assessments[0].as_of if assessments else (t_to or datetime.now(UTC))
     t_to = t_to or as_of
-    t_from = t_from or (t_to - timedelta(days=DEFAULT_DAYS))
+    all_rows = Q.list_evidence(store, site.name)
+    if t_from is None:
+        first = min((r["t_start"] for r in all_rows if r["t_start"] < t_to), default=t_to - timedelta(days=1))
+        first = first.replace(hour=0, minute=0, second=0, microsecond=0)
+        t_from = max(first, t_to - timedelta(days=DEFAULT_DAYS))
     if t_from >= t_to:
         raise SitewatchError(f"--from {t_from.isoformat()} is not before --to {t_to.isoformat()}")
-    all_rows = Q.list_evidence(store, site.name)
     by_id = {r["evidence_id"]: r for r in all_rows}
     coverage = Q.coverage_days(store, EV.near_bbox(site, near_km))
     series = IND.compute_from_rows([r for r in all_rows if r["t_start"] < t_to], coverage, site, t_to, t_from,
@@ -160,7 +163,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     events = [e for e in Q.site_events(store, site.name, EV.near_bbox(site, near_km))
               if t_from <= e["t_start"] < t_to]
     layers = map_layers(store, site, events, t_from, t_to)
-    bbox = svgmap.fit_bbox(site, layers, MAP_MAX_KM, max(3.0, (site.radius_km or 3.0) * 2.5))
+    bbox = svgmap.fit_bbox(site, layers, max(MAP_MAX_KM, near_km * 1.1), max(3.0, (site.radius_km or 3.0) * 2.5))
     map_svg, map_note = svgmap.render(site, layers, bbox)
     shown = [s for s in series if s.status == "observed" or any(d.status == "not resolvable" for d in s.days)]
     charts = [(s, series_svg(s, f"chart-{i}")) for i, s in enumerate(shown)]

@@ -144,7 +144,9 @@ def render(site: Site, layers: Sequence[MapLayer], bbox: tuple[float, float, flo
     sx, sy = proj.xy(site.lat, site.lon)
     out.append(f'<path d="M{sx - 7:.1f},{sy:.1f} L{sx + 7:.1f},{sy:.1f} M{sx:.1f},{sy - 7:.1f} L{sx:.1f},{sy + 7:.1f}" '
                f'stroke="{COLORS["site"]}" stroke-width="2"/>')
-    out.append(f'<text x="{sx + 9:.1f}" y="{sy - 9:.1f}" font-size="13" font-weight="bold" '
+    right = sx > w * 0.55  # label on the side with room for it
+    out.append(f'<text x="{sx - 9 if right else sx + 9:.1f}" y="{sy - 9:.1f}" font-size="13" font-weight="bold" '
+               f'text-anchor="{"end" if right else "start"}" paint-order="stroke" stroke="#fff" stroke-width="3" '
                f'fill="{COLORS["site"]}">{escape(site.label or site.name)}</text>')
     out.append(_scale_bar(proj, h))
     out.append(f'<g transform="translate({w - 24:.0f},30)"><path d="M0,-14 L6,6 L0,2 L-6,6 Z" fill="#333"/>'
