@@ -47,9 +47,11 @@ def parse_ref(ref: str | None, airport: str | None) -> tuple[float, float] | Non
 @click.option("--ref", default=None, metavar="LAT,LON",
               help="Reference position for surface CPR decoding (default: the aircraft's last airborne fix).")
 @click.option("--airport", default=None, metavar="ICAO", help="Like --ref, at this airport.")
+@click.option("--icao24", default=None, metavar="HEX",
+              help="Aircraft address for files that carry none (Flightradar24 CSV exports).")
 @pass_ctx
 def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, ref: str | None,
-                airport: str | None) -> None:
+                airport: str | None, icao24: str | None) -> None:
     """Ingest ADS-B / Mode S files: raw frames, receiver outputs, archives, trajectories.
 
     Formats: hex (CSV ``ts,hex`` or JSON lines ``{"timestamp":…,"frame":…}``), beast,
@@ -62,8 +64,14 @@ def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, r
       sitewatch ingest adsb flights.jsonl.gz
       sitewatch ingest adsb capture.bin --format beast --start 2024-12-13T06:00Z --airport OSLK
       sitewatch ingest adsb globe_history_2024_12_13.tar
+      sitewatch ingest adsb 2ce4f83f.csv --format fr24 --icao24 3b7777
     """
-    opts = ReadOptions(start=parse_time(start, "--start"), reference=parse_ref(ref, airport))
+    extra: dict[str, str] = {}
+    if icao24 is not None:
+        if not (len(icao24) == 6 and all(c in "0123456789abcdefABCDEF" for c in icao24)):
+            raise InputError(f"--icao24 {icao24!r} is not a 24-bit hex address (e.g. 3b7777)")
+        extra["icao24"] = icao24.lower()
+    opts = ReadOptions(start=parse_time(start, "--start"), reference=parse_ref(ref, airport), extra=extra)
     run_ingest(ctx, "adsb", paths, fmt, opts)
 
 

@@ -107,7 +107,7 @@ def velocity(me: np.ndarray) -> dict[str, np.ndarray]:
     hdg = np.where(as_rows & (s_ew == 1), v_ew / 1024.0 * 360.0, np.nan)
     asp = np.where(as_rows & (v_ns > 0), (v_ns - 1) * np.where(st == 4, 4.0, 1.0), np.nan)
     vr_sign, vr = bits(me, 37, 1), bits(me, 38, 9)
-    vrate = np.where(vr > 0, np.where(vr_sign == 1, -1.0, 1.0) * (vr - 1) * 64.0, np.nan)
+    vrate = np.where(vr > 0, np.where(vr_sign == 1, -1.0, 1.0) * (vr - 1) * 64.0, np.nan) + 0.0  # no -0.0
     return {"speed_kt": gs, "track_deg": trk, "heading_deg": hdg, "airspeed_kt": asp,
             "airspeed_tas": (bits(me, 25, 1) == 1) & as_rows, "vrate_fpm": vrate, "subtype": st}
 

@@ -9,13 +9,6 @@ vectors, CSV/Parquet), ``fr24`` (Flightradar24 per-flight CSV). Every reader yie
 
 from __future__ import annotations
 
-import importlib
+from sitewatch.sources.adsb import beast, fr24, hexframes, opensky, readsb, sbs, traffic
 
-_MODULES = ("traffic", "hexframes", "beast", "sbs", "readsb", "opensky", "fr24")
-
-for _m in _MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_m}")
-    except ModuleNotFoundError as exc:  # a family not written yet must not hide the others
-        if exc.name != f"{__name__}.{_m}":
-            raise
+__all__ = ["beast", "fr24", "hexframes", "opensky", "readsb", "sbs", "traffic"]

@@ -223,7 +223,8 @@ def read_parquet(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterato
             offs = np.arange(row0, row0 + t.num_rows, dtype=np.int64)
             row0 += t.num_rows
             canon = to_canonical(t, cmap)
-            yield positions_batch(canon, offs, fmt, _row_text(t, ", "), "row")
+            # the rows say which layout they came in (traffic and OpenSky Parquet share a sniff)
+            yield positions_batch(canon, offs, cmap.family, _row_text(t, ", "), "row")
 
 
 def read_csv(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterator[Batch]:
