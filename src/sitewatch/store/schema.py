@@ -198,8 +198,25 @@ DETECTIONS = Table(
         _c("width_m", "DOUBLE", "short side, metres"),
         _c("type_candidates", "JSON", "[{type, name, likelihood}] for aircraft"),
         _c("model", "VARCHAR", "detector model name and sha256 prefix"),
+        _c("size_class", "VARCHAR", "size class from length_m (car, truck, boat, large-ship, …)"),
+        _c("heavy_transport", "BOOLEAN", "aircraft whose type candidates are mostly heavy airlifters"),
     ),
     key=("det_id",),
+)
+
+DETECT_RUNS = Table(
+    "detect_runs",
+    "One detector run over one scene (kept even when nothing was found: a count of zero).",
+    (
+        _c("scene_id", "VARCHAR", "scene", False),
+        _c("site", "VARCHAR", "site name", False),
+        _c("model", "VARCHAR", "model name and sha256 prefix", False),
+        _c("n_detections", "BIGINT", "detections stored", False),
+        _c("settings", "JSON", "detector settings (target GSD, overlap, thresholds)"),
+        _c("seconds", "DOUBLE", "wall time of the run"),
+        _c("t_run_utc", "TIMESTAMPTZ", "when it ran", False),
+    ),
+    key=("scene_id",),
 )
 
 EVENTS = Table(
@@ -428,6 +445,7 @@ TABLES: dict[str, Table] = {
         VESSEL_REPORTS,
         SCENES,
         DETECTIONS,
+        DETECT_RUNS,
         EVENTS,
         FLIGHTS,
         OBSERVATIONS,
