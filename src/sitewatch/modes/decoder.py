@@ -104,6 +104,11 @@ def _empty(n: int) -> Decoded:
     )
 
 
+def _present(v: np.ndarray) -> np.ndarray:
+    """Elementwise ``is not None`` on an object array, in C."""
+    return np.asarray(v != None, dtype=bool)  # noqa: E711 (elementwise on an object array)
+
+
 class ModeSDecoder:
     """Decode chunks of Mode S frames; see the module docstring for the contract."""
 
@@ -436,7 +441,7 @@ class ModeSDecoder:
         d.ctx_speed_kt[r[okv]] = d.speed_kt[s]
         d.ctx_track_deg[r[okv]] = d.track_deg[s]
         d.ctx_vrate_fpm[r[okv]] = d.vrate_fpm[s]
-        ident = np.array([v is not None for v in d.callsign[r]], bool)
+        ident = _present(d.callsign[r])
         src = self._ffill(ident, icao, ar)
         okc = tgt & (src >= 0)
         d.ctx_callsign[r[okc]] = d.callsign[r[src[okc]]]
@@ -464,7 +469,7 @@ class ModeSDecoder:
             live & (d.pos_kind > 0) & (d.onground == 0),
             live & (d.pos_kind > 0) & (d.onground == 1),
             live & (d.tc == 19) & ~np.isnan(d.speed_kt),
-            live & np.array([v is not None for v in d.callsign], bool),
+            live & _present(d.callsign),
             live & (d.squawk >= 0),
         ]
         keep: list[np.ndarray] = []

@@ -19,6 +19,11 @@ for _i, _c in enumerate(b"0123456789abcdef"):
     _NIBBLE[_c] = _i
 for _i, _c in enumerate(b"ABCDEF"):
     _NIBBLE[_c] = 10 + _i
+# two ASCII hex digits (read as one little-endian uint16) → their byte; 0xFFFF = not hex
+_hi, _lo = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+_PAIR = np.where((_NIBBLE[_lo] == 255) | (_NIBBLE[_hi] == 255), 0xFFFF,
+                 (_NIBBLE[_lo].astype(np.uint16) << 4) | _NIBBLE[_hi]).astype(np.uint16).reshape(-1)
+del _hi, _lo
 
 
 def from_hex(text: pa.Array | pa.ChunkedArray | Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,14 +52,14 @@ def from_hex(text: pa.Array | pa.ChunkedArray | Sequence[str]) -> tuple[np.ndarr
         starts = offsets[idx]
         chars[idx] = data[starts[:, None] + np.arange(28)[None, :]]
         reason[~ascii_rows] = "not hexadecimal"
-    nib = _NIBBLE[chars]
+    pairs = _PAIR[chars.view("<u2")]  # (n, 14): one lookup per output byte
     ok_len = (lengths == 14) | (lengths == 28)
-    pos = np.arange(28)[None, :]
-    bad_digit = ((nib == 255) & (pos < lengths[:, None])).any(axis=1)
+    invalid = pairs == 0xFFFF
+    # a 14-digit frame is padded with "0"s, so its second half is valid hex by construction
+    bad_digit = invalid.any(axis=1)
     reason[ok_len & bad_digit & ascii_rows] = "not hexadecimal"
     reason[~ok_len & ascii_rows] = [f"{k} hex digits, a Mode S frame has 14 or 28" for k in lengths[~ok_len & ascii_rows]]
-    nib = np.where(nib == 255, 0, nib)
-    msg = ((nib[:, 0::2] << 4) | nib[:, 1::2]).astype(np.uint8)
+    msg = np.where(invalid, 0, pairs).astype(np.uint8)
     nbytes = np.where(ok_len & ~bad_digit & ascii_rows, lengths // 2, 0).astype(np.int8)
     return msg, nbytes, reason
 
