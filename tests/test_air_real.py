@@ -225,3 +225,23 @@ def test_analyze_stores_events_with_evidence(tmpdir_air: str) -> None:
         fl = st.rows("SELECT origin, destination FROM flights WHERE icao24 = 'ae0455' ORDER BY t_start")
         assert fl[0]["origin"] == "KNZY" and fl[-1]["destination"] == "KNZY"
         print(f"\nanalyze: {[(r.analysis, r.events) for r in res]}, flights: {n_flights}")
+
+
+def test_numpy_gaps_equal_sql_gaps(military: Store, paris: Store) -> None:
+    """The NumPy twin (used by the one-pass pipeline) gives the same rows as the SQL reference."""
+    from sitewatch.analytics.air._pipeline import process
+
+    p = AirParams()
+    for store in (military, paris):
+        sql = G.find_gaps(store, Q.store_relation(), p)
+        part = next(iter(Q.track_partitions(store, Q.store_relation())))
+        piece = process(part, Airfields.default([]), p)
+        num = piece.gap_rows
+        assert num.num_rows == sql.num_rows > 0
+        for c in sql.column_names:
+            a, b = sql.column(c).to_pylist(), num.column(c).to_pylist()
+            if c == "id":
+                assert a == b
+            else:
+                np.testing.assert_allclose(np.array(a, dtype=float), np.array(b, dtype=float), rtol=1e-9,
+                                           equal_nan=True, err_msg=c)

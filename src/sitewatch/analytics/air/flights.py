@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from sitewatch.analytics.air import _tracks as T
 from sitewatch.analytics.air._airfields import Airfields
-from sitewatch.analytics.air._params import AirParams, from_settings
+from sitewatch.analytics.air._params import AirParams
 from sitewatch.analytics.base import AnalysisContext, events_table, register_analysis
 from sitewatch.store import air_queries as Q
 from sitewatch.store import schema
@@ -48,16 +48,17 @@ def split_points(tr: T.Tracks, p: AirParams, ground: np.ndarray) -> np.ndarray:
     cont = ~first
     reason[cont & (dt > p.leg_gap_s)] = 1
     # readsb heuristic: low and descending before a shorter gap, low and climbing after it
-    wb = T.window_index(tr, -p.profile_window_s)
-    wa = T.window_last(tr, p.profile_window_s)
-    prev = np.maximum(np.arange(n) - 1, 0)
-    alt_prev, alt_here = tr.alt_ft[prev], tr.alt_ft
-    with np.errstate(invalid="ignore"):
-        low = (alt_prev < p.leg_low_agl_ft) & (alt_here < p.leg_low_agl_ft)
-        desc = tr.alt_ft[wb[prev]] - alt_prev >= p.air_above_field_ft
-        climb = tr.alt_ft[wa] - alt_here >= p.air_above_field_ft
-    mid = cont & (reason < 0) & (dt > p.leg_landing_gap_s) & low & desc & climb
-    reason[mid] = 2
+    cand = np.flatnonzero(cont & (reason < 0) & (dt > p.leg_landing_gap_s))
+    if cand.size:
+        prev = cand - 1
+        wb = T.window_index(tr, -p.profile_window_s, prev)
+        wa = T.window_last(tr, p.profile_window_s, cand)
+        alt_prev, alt_here = tr.alt_ft[prev], tr.alt_ft[cand]
+        with np.errstate(invalid="ignore"):
+            low = (alt_prev < p.leg_low_agl_ft) & (alt_here < p.leg_low_agl_ft)
+            desc = tr.alt_ft[wb] - alt_prev >= p.air_above_field_ft
+            climb = tr.alt_ft[wa] - alt_here >= p.air_above_field_ft
+        reason[cand[low & desc & climb]] = 2
     g = ground.astype(bool)
     g_prev = np.zeros(n, dtype=bool)
     g_prev[1:] = g[:-1]
@@ -127,18 +128,10 @@ def legs(tr: T.Tracks, af: Airfields, p: AirParams, use_flags: bool = True) -> p
     return pa.table(cols, schema=schema.FLIGHTS.arrow_schema())
 
 
-def compute(ctx: AnalysisContext) -> pa.Table:
-    """All legs of the stored ADS-B positions (in the context's window)."""
-    p = from_settings(ctx.settings)
-    af = Airfields.default(ctx.sites.values())
-    rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
-    parts = [legs(T.from_arrow(t, p.stale_min_kt), af, p, p.use_onground_flags)
-             for t in Q.track_partitions(ctx.store, rel)]
-    return pa.concat_tables(parts) if parts else schema.FLIGHTS.arrow_schema().empty_table()
-
-
 @register_analysis(ANALYSIS, order=10, kinds=())
 def flights(ctx: AnalysisContext) -> pa.Table:
     """Split tracks into flights (legs) with origin/destination airfields (writes table ``flights``)."""
-    Q.replace_flights(ctx.store, compute(ctx), ctx.t_from, ctx.t_to)
+    from sitewatch.analytics.air import _pipeline
+
+    Q.replace_flights(ctx.store, _pipeline.for_context(ctx).legs, ctx.t_from, ctx.t_to)
     return events_table([], ANALYSIS)

@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 
 from sitewatch import geo
-from sitewatch.analytics.air._params import AirParams, from_settings
+from sitewatch.analytics.air import _tracks as T
+from sitewatch.analytics.air._params import AirParams
 from sitewatch.analytics.base import AnalysisContext, events_table, position_ref, register_analysis
 from sitewatch.store import air_queries as Q
 from sitewatch.store.db import Store
@@ -45,33 +46,83 @@ def _band(alt_ft: np.ndarray) -> np.ndarray:
     return b
 
 
+def _key(ci: np.ndarray, cj: np.ndarray, band: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """One int64 per (cell, band, time bin); time bins since the epoch fit 26 bits for
+    bins of 60 s or more until the 2100s."""
+    return ((((ci.astype(np.int64) + 512) * 4096 + (cj.astype(np.int64) + 1024)) * 4 + band.astype(np.int64))
+            << 26) + np.clip(tb.astype(np.int64), 0, (1 << 26) - 1)
+
+
 class CoverageMap:
     """Membership test on (cell, band, time bin) keys with at least one aircraft received."""
 
-    def __init__(self, cov: pa.Table, cell_deg: float, bin_s: float) -> None:
+    def __init__(self, keys: np.ndarray, cell_deg: float, bin_s: float) -> None:
         self.cell_deg, self.bin_s = cell_deg, bin_s
-        ci = cov.column("ci").to_numpy(zero_copy_only=False).astype(np.int64)
-        cj = cov.column("cj").to_numpy(zero_copy_only=False).astype(np.int64)
-        band = cov.column("band").to_numpy(zero_copy_only=False).astype(np.int64)
-        tb = cov.column("tb").to_numpy(zero_copy_only=False).astype(np.int64)
-        n = cov.column("n_ids").to_numpy(zero_copy_only=False).astype(np.int64)
-        self.tb0 = int(tb.min()) if tb.size else 0
-        keys = self._key(ci, cj, band, tb)
-        order = np.argsort(keys)
-        self.keys, self.n = keys[order], n[order]
+        self.keys = np.unique(np.asarray(keys, dtype=np.int64))
 
-    def _key(self, ci: np.ndarray, cj: np.ndarray, band: np.ndarray, tb: np.ndarray) -> np.ndarray:
-        return ((((ci + 512) * 4096 + (cj + 1024)) * 4 + band) << 26) + np.clip(tb - self.tb0, 0, (1 << 26) - 1)
+    @classmethod
+    def from_table(cls, cov: pa.Table, cell_deg: float, bin_s: float) -> CoverageMap:
+        """From :func:`sitewatch.store.air_queries.coverage_map` rows."""
+        def col(c: str) -> np.ndarray:
+            return np.asarray(cov.column(c).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+        return cls(_key(col("ci"), col("cj"), col("band"), col("tb")), cell_deg, bin_s)
+
+    @staticmethod
+    def keys_of(tr: T.Tracks, cell_deg: float, bin_s: float) -> np.ndarray:
+        """The keys of one partition's (fresh) reports, for :meth:`__init__` (same binning as SQL)."""
+        ci = np.floor(tr.lat / cell_deg)
+        cj = np.floor(tr.lon / cell_deg)
+        return np.unique(_key(ci, cj, _band(tr.alt_ft), np.floor(tr.t_s / bin_s)))
 
     def others(self, lat: float, lon: float, band: int, tbs: np.ndarray) -> np.ndarray:
         """Per time bin: were other aircraft at band <= ``band`` received within 3×3 cells?"""
         ci0, cj0 = int(np.floor(lat / self.cell_deg)), int(np.floor(lon / self.cell_deg))
         d = np.array([-1, 0, 1])
         ci, cj, bb, tt = np.meshgrid(ci0 + d, cj0 + d, np.arange(band + 1), tbs, indexing="ij")
-        k = self._key(ci.ravel(), cj.ravel(), bb.ravel(), tt.ravel())
+        k = _key(ci.ravel(), cj.ravel(), bb.ravel(), tt.ravel())
         pos = np.clip(np.searchsorted(self.keys, k), 0, max(self.keys.size - 1, 0))
         hit = (self.keys[pos] == k) if self.keys.size else np.zeros(k.size, dtype=bool)
         return np.asarray(hit.reshape(ci.shape).any(axis=(0, 1, 2)), dtype=bool)
+
+
+GAP_COLUMNS = ("id", "t0_s", "t1_s", "lat0", "lon0", "alt0_ft", "speed0_kt", "track0_deg", "vrate0_fpm",
+               "alt0b_ft", "lat0b", "lon0b", "lat1", "lon1", "alt1_ft", "speed1_kt", "track1_deg",
+               "vrate1_fpm", "alt1a_ft", "lat1a", "lon1a")
+
+
+def gaps_from_tracks(tr: T.Tracks, p: AirParams, trend_s: float = 120.0) -> pa.Table:
+    """The same rows as :func:`sitewatch.store.air_queries.gaps`, from an in-memory partition
+    (the NumPy twin of the SQL, used when the partition is already loaded)."""
+    n = len(tr)
+    if n < 2:
+        return pa.table({c: pa.array([], pa.string() if c == "id" else pa.float64()) for c in GAP_COLUMNS})
+    same = tr.ac[1:] == tr.ac[:-1]
+    dt = tr.t_s[1:] - tr.t_s[:-1]
+    alt0 = np.nan_to_num(tr.alt_ft[:-1], nan=0.0)
+    thr = np.where(alt0 >= p.gap_split_alt_ft, p.gap_high_s, p.gap_low_s)
+    i1 = np.flatnonzero(same & (dt > thr)) + 1
+    i0 = i1 - 1
+    wb = T.window_index(tr, -trend_s, i0)
+    wa = T.window_last(tr, trend_s, i1)
+    alt0b = np.array([_first_finite(tr.alt_ft[a:b + 1]) for a, b in zip(wb, i0, strict=True)])
+    alt1a = np.array([_first_finite(tr.alt_ft[a:b + 1][::-1]) for a, b in zip(i1, wa, strict=True)])
+    cols = {
+        "id": pa.array(tr.ids[tr.ac[i0]].tolist(), pa.string()), "t0_s": tr.t_s[i0], "t1_s": tr.t_s[i1],
+        "lat0": tr.lat[i0], "lon0": tr.lon[i0], "alt0_ft": tr.alt_ft[i0], "speed0_kt": tr.speed_kt[i0],
+        "track0_deg": tr.track_deg[i0], "vrate0_fpm": tr.vrate_fpm[i0], "alt0b_ft": alt0b,
+        "lat0b": tr.lat[wb], "lon0b": tr.lon[wb], "lat1": tr.lat[i1], "lon1": tr.lon[i1],
+        "alt1_ft": tr.alt_ft[i1], "speed1_kt": tr.speed_kt[i1], "track1_deg": tr.track_deg[i1],
+        "vrate1_fpm": tr.vrate_fpm[i1], "alt1a_ft": alt1a, "lat1a": tr.lat[wa], "lon1a": tr.lon[wa],
+    }
+    return pa.table({k: (v if isinstance(v, pa.Array) else pa.array(np.asarray(v, dtype=np.float64),
+                                                                     pa.float64(), from_pandas=True))
+                     for k, v in cols.items()})
+
+
+def _first_finite(a: np.ndarray) -> float:
+    f = np.flatnonzero(np.isfinite(a))
+    return float(a[f[0]]) if f.size else float("nan")
 
 
 def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams) -> list[dict[str, Any]]:
@@ -149,8 +200,8 @@ def compute(store: Store, rel: Q.Relation, p: AirParams) -> list[dict[str, Any]]
     gaps = find_gaps(store, rel, p)
     if gaps.num_rows == 0:
         return []
-    cov = CoverageMap(Q.coverage_map(store, rel, p.coverage_cell_deg, p.coverage_bin_s, p.stale_min_kt),
-                      p.coverage_cell_deg, p.coverage_bin_s)
+    cov = CoverageMap.from_table(Q.coverage_map(store, rel, p.coverage_cell_deg, p.coverage_bin_s, p.stale_min_kt),
+                                 p.coverage_cell_deg, p.coverage_bin_s)
     return classify(gaps, cov, p)
 
 
@@ -165,7 +216,8 @@ def attach_sites(events: list[dict[str, Any]], ctx: AnalysisContext) -> None:
 @register_analysis(ANALYSIS, order=30, kinds=("dark-gap",))
 def dark_gaps(ctx: AnalysisContext) -> pa.Table:
     """Gaps in aircraft tracks, told apart as coverage gaps or likely transponder-off."""
-    p = from_settings(ctx.settings)
-    evs = compute(ctx.store, Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to), p)
+    from sitewatch.analytics.air import _pipeline
+
+    evs = [dict(e) for e in _pipeline.for_context(ctx).gap_events]
     attach_sites(evs, ctx)
     return events_table(evs, ANALYSIS)

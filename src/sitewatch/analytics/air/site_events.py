@@ -41,7 +41,6 @@ from sitewatch.analytics.air import _tracks as T
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams, from_settings
 from sitewatch.analytics.base import AnalysisContext, events_table, position_ref, register_analysis
-from sitewatch.store import air_queries as Q
 
 ANALYSIS = "air.site-events"
 KINDS = ("arrival", "departure", "touch-and-go", "approach", "overflight")
@@ -63,13 +62,13 @@ def _low(alts: np.ndarray, fallback: float) -> float:
     """Field altitude seen from the air side of a transition: the 5th percentile of the
     altitudes reported there (robust to single corrupt reports; on-ground altitudes are
     often corrupt in real feeds), else ``fallback`` (the stay's median altitude)."""
-    a = alts[np.isfinite(alts)]
-    return float(np.percentile(a, 5)) if a.size else fallback
+    a = np.sort(alts[np.isfinite(alts)])
+    return float(a[int(0.05 * (a.size - 1))]) if a.size else fallback
 
 
 def _high(alts: np.ndarray) -> float:
-    a = alts[np.isfinite(alts)]
-    return float(np.percentile(a, 95)) if a.size else float("nan")
+    a = np.sort(alts[np.isfinite(alts)])
+    return float(a[int(0.95 * (a.size - 1) + 0.5)]) if a.size else float("nan")
 
 
 def _course_stats(tr: T.Tracks, i0: int, i1: int) -> tuple[float, float]:
@@ -100,10 +99,11 @@ def detect(tr: T.Tracks, af: Airfields, p: AirParams, use_flags: bool = True) ->
     dspeed = T.derived_speed_kt(tr, p.speed_window_s)
     ground = T.ground_state(tr, p, use_flags, dspeed)
     st = T.stays(tr, ground, p.min_ground_s)
-    wb = T.window_index(tr, -p.profile_window_s)
-    wa = T.window_last(tr, p.profile_window_s)
-    w90 = T.window_index(tr, -90.0)
-    a90 = T.window_last(tr, 90.0)
+    pw = p.profile_window_s
+    n = len(tr)
+    wb_start = T.window_index(tr, -pw, st.start)
+    wa_end = T.window_last(tr, pw, st.stop - 1)
+    wa_next = T.window_last(tr, pw, np.minimum(st.stop, n - 1))
     out: list[dict[str, Any]] = []
     near_stay = np.zeros(len(tr), dtype=bool)
     # -- 1-2: stays → arrivals and departures ---------------------------------------------
@@ -114,12 +114,12 @@ def detect(tr: T.Tracks, af: Airfields, p: AirParams, use_flags: bool = True) ->
         prev_stop = stops[j - 1] if j > 0 and int(tr.ac[starts[j - 1]]) == a else 0
         next_start = starts[j + 1] if j + 1 < len(starts) and int(tr.ac[starts[j + 1]]) == a else len(tr)
         lo_row, hi_row = int(tr.bounds[a]), int(tr.bounds[a + 1])
-        near_stay[int(wb[s0]):int(wa[s1 - 1]) + 1] = True
+        near_stay[int(wb_start[j]):int(wa_end[j]) + 1] = True
         alts = tr.alt_ft[s0:s1]
         ref = float(np.nanmedian(alts)) if np.isfinite(alts).any() else float("nan")
         flags_ground = bool((tr.onground[s0:s1] == 1).mean() >= 0.5)
         if s0 > lo_row:  # arrival
-            w0 = max(int(wb[s0]), prev_stop)
+            w0 = max(int(wb_start[j]), prev_stop)
             before = tr.alt_ft[w0:s0]
             r = _low(before, ref)
             descent = _high(before) - r
@@ -127,7 +127,7 @@ def detect(tr: T.Tracks, af: Airfields, p: AirParams, use_flags: bool = True) ->
             if _airborne_evidence(descent, dspeed[w0:s0], p):
                 high = np.flatnonzero(before > r + p.air_above_field_ft) if np.isfinite(r) else np.zeros(0, int)
                 last_air = w0 + int(high[-1]) if high.size else s0 - 1
-                c, spread = _course_stats(tr, int(w90[last_air]), last_air)
+                c, spread = _course_stats(tr, T.first_at(tr, last_air, -90.0), last_air)
                 out.append(_event(tr, "arrival", s0, t_start=tr.t_s[last_air], t_end=tr.t_s[s0],
                                   ev_from=tr.t_s[w0], ev_to=tr.t_s[min(s0 + 5, s1 - 1)], details={
                                       "ground_evidence": True, "field_alt_ft": r, "descent_ft": descent,
@@ -135,7 +135,7 @@ def detect(tr: T.Tracks, af: Airfields, p: AirParams, use_flags: bool = True) ->
                                       "course_deg": c, "course_spread_deg": spread,
                                       "onground_flag": flags_ground, "ground_s": float(st_dur(tr, s0, s1))}))
         if s1 < hi_row:  # departure
-            w1 = min(int(wa[s1]), next_start - 1)
+            w1 = min(int(wa_next[j]), next_start - 1)
             after = tr.alt_ft[s1:w1 + 1]
             r = _low(after, ref)
             climb = _high(after) - r
@@ -143,7 +143,7 @@ def detect(tr: T.Tracks, af: Airfields, p: AirParams, use_flags: bool = True) ->
             if _airborne_evidence(climb, dspeed[s1:w1 + 1], p):
                 high = np.flatnonzero(after > r + p.air_above_field_ft) if np.isfinite(r) else np.zeros(0, int)
                 first_air = s1 + int(high[0]) if high.size else s1
-                c, spread = _course_stats(tr, first_air, int(a90[first_air]))
+                c, spread = _course_stats(tr, first_air, T.last_at(tr, first_air, 90.0))
                 out.append(_event(tr, "departure", s1 - 1, t_start=tr.t_s[s1 - 1], t_end=tr.t_s[first_air],
                                   ev_from=tr.t_s[max(s1 - 5, s0)], ev_to=tr.t_s[w1], details={
                                       "ground_evidence": True, "field_alt_ft": r, "climb_ft": climb,
@@ -151,7 +151,7 @@ def detect(tr: T.Tracks, af: Airfields, p: AirParams, use_flags: bool = True) ->
                                       "course_deg": c, "course_spread_deg": spread,
                                       "onground_flag": flags_ground, "ground_s": float(st_dur(tr, s0, s1))}))
     # -- 3: low passes away from stays -----------------------------------------------------
-    out += _low_passes(tr, af, p, near_stay | (ground == 1), w90, a90)
+    out += _low_passes(tr, af, p, near_stay | (ground == 1))
     # -- 4: overflights of watched sites ---------------------------------------------------
     out += _overflights(tr, af, p, near_stay | (ground == 1))
     _attach_airfields(out, af, p)
@@ -180,8 +180,7 @@ def _event(tr: T.Tracks, kind: str, row: int, t_start: float, t_end: float, ev_f
             "ev": (float(ev_from), float(ev_to)), "details": details}
 
 
-def _low_passes(tr: T.Tracks, af: Airfields, p: AirParams, excluded: np.ndarray, w90: np.ndarray,
-                a90: np.ndarray) -> list[dict[str, Any]]:
+def _low_passes(tr: T.Tracks, af: Airfields, p: AirParams, excluded: np.ndarray) -> list[dict[str, Any]]:
     cand = np.flatnonzero(~excluded & np.isfinite(tr.alt_ft) & (tr.alt_ft < 6000.0))
     if cand.size == 0:
         return []
@@ -199,8 +198,6 @@ def _low_passes(tr: T.Tracks, af: Airfields, p: AirParams, excluded: np.ndarray,
         (tr.t_s[cand[1:]] - tr.t_s[cand[:-1]] > 120.0)
     starts = np.flatnonzero(brk)
     stops = np.append(starts[1:], cand.size)
-    wb = T.window_index(tr, -p.profile_window_s)
-    wa = T.window_last(tr, p.profile_window_s)
     out: list[dict[str, Any]] = []
     for g0, g1 in zip(starts.tolist(), stops.tolist(), strict=True):
         rows = cand[g0:g1]
@@ -210,21 +207,23 @@ def _low_passes(tr: T.Tracks, af: Airfields, p: AirParams, excluded: np.ndarray,
         i_min = int(rows[k])
         min_alt = float(tr.alt_ft[i_min])
         min_agl = float(agl[g0 + k])
-        before = tr.alt_ft[int(wb[i_min]):i_min + 1]
+        wb_i = T.first_at(tr, i_min, -p.profile_window_s)
+        wa_i = T.last_at(tr, i_min, p.profile_window_s)
+        before = tr.alt_ft[wb_i:i_min + 1]
         descent = _nanmax(before) - min_alt
         last = int(rows[-1])
         ends = last + 1 >= hi_row or tr.t_s[last + 1] - tr.t_s[last] > p.gap_low_s
-        after = tr.alt_ft[i_min:int(wa[i_min]) + 1]
+        after = tr.alt_ft[i_min:wa_i + 1]
         climb = _nanmax(after) - min_alt
         dist_min = float(geo.haversine_m(tr.lat[i_min], tr.lon[i_min], af.lat[ai[g0 + k]], af.lon[ai[g0 + k]]))
         if not (np.isfinite(descent) and descent >= p.air_above_field_ft):
             continue  # level flight past an airfield is not an approach
-        c, spread = _course_stats(tr, int(w90[i_min]), i_min)
+        c, spread = _course_stats(tr, T.first_at(tr, i_min, -90.0), i_min)
         det: dict[str, Any] = {"min_agl_ft": min_agl, "min_alt_ft": min_alt, "descent_ft": descent,
                                "climb_after_ft": climb, "course_deg": c, "course_spread_deg": spread,
                                "field_alt_ft": float(af.elevation_ft[ai[g0 + k]]), "field_alt_source": "elevation",
                                "dist_at_lowest_m": dist_min, "ground_evidence": False}
-        ev = (float(tr.t_s[int(wb[i_min])]), float(tr.t_s[last]))
+        ev = (float(tr.t_s[wb_i]), float(tr.t_s[last]))
         if ends:
             gap_s = float(tr.t_s[last + 1] - tr.t_s[last]) if last + 1 < hi_row else None
             det["track_lost_after_s"] = gap_s
@@ -234,7 +233,7 @@ def _low_passes(tr: T.Tracks, af: Airfields, p: AirParams, excluded: np.ndarray,
             out.append(_event(tr, kind, i_min, tr.t_s[rows[0]], tr.t_s[last], ev[0], ev[1], det))
         elif np.isfinite(climb) and climb >= p.air_above_field_ft:
             kind = "touch-and-go" if min_agl <= p.touch_max_agl_ft else "approach"
-            out.append(_event(tr, kind, i_min, tr.t_s[rows[0]], tr.t_s[last], ev[0], float(tr.t_s[int(wa[i_min])]),
+            out.append(_event(tr, kind, i_min, tr.t_s[rows[0]], tr.t_s[last], ev[0], float(tr.t_s[wa_i]),
                               det))
     return out
 
@@ -368,24 +367,14 @@ def _summary(e: dict[str, Any]) -> str:
     return f"{e['subject']} {verb} {where}{extra}"
 
 
-def run_detection(ctx: AnalysisContext, use_flags: bool = True) -> list[dict[str, Any]]:
-    """Detect over the whole store (partition by partition) and finalize."""
-    p = from_settings(ctx.settings)
-    af = Airfields.default(ctx.sites.values())
-    rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
-    raw: list[dict[str, Any]] = []
-    for part in Q.track_partitions(ctx.store, rel):
-        raw += detect(T.from_arrow(part, p.stale_min_kt), af, p, use_flags)
-    return finalize(raw, p)
-
-
 @register_analysis(ANALYSIS, order=20, kinds=KINDS)
 def site_events(ctx: AnalysisContext) -> pa.Table:
     """Arrivals, departures, touch-and-goes, approaches at any airfield; overflights of watched sites."""
+    from sitewatch.analytics.air import _pipeline
+
     use_flags = from_settings(ctx.settings).use_onground_flags
-    evs = run_detection(ctx, use_flags)
+    evs = [{k: v for k, v in e.items() if k not in ("t_start_s", "t_end_s", "ev", "alt_ft")}
+           for e in _pipeline.for_context(ctx).site_events]
     for e in evs:
-        e["event_id"] = None
         e["details"] = {**e["details"], "engine": "duckdb+numpy", "use_onground_flags": use_flags}
-    return events_table([{k: v for k, v in e.items() if k not in ("t_start_s", "t_end_s", "ev", "alt_ft")}
-                         for e in evs], ANALYSIS)
+    return events_table(evs, ANALYSIS)
