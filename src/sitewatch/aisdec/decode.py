@@ -66,9 +66,13 @@ class Decoded:
     groups: dict[str, Group]
     other: I64  # indices of messages of types we do not decode
 
+    _ok: npt.NDArray[np.bool_] | None = None
+
     @property
     def ok(self) -> npt.NDArray[np.bool_]:
-        return self.reason == None  # noqa: E711  (element-wise)
+        if self._ok is None or len(self._ok) != len(self.reason):
+            self._ok = self.reason == None  # noqa: E711  (element-wise)
+        return self._ok
 
 
 def decode(payloads: list[bytes], fill_bits: npt.ArrayLike) -> Decoded:
@@ -92,8 +96,12 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
     n = len(lengths)
     sym = _ARMOUR[buf]
     reason = np.full(n, None, dtype=object)
-    invalid = np.flatnonzero(sym == 255)  # between payloads too (commas …): count inside each
-    bad_char = np.searchsorted(invalid, starts + lengths) > np.searchsorted(invalid, starts)
+    # any character outside the alphabet inside each payload: one OR-reduce over [start, end) pairs
+    invalid = np.concatenate([(sym == 255).view(np.uint8), np.zeros(1, dtype=np.uint8)])
+    bounds = np.empty(2 * n, dtype=np.int64)
+    bounds[0::2] = starts
+    bounds[1::2] = starts + lengths
+    bad_char = (np.bitwise_or.reduceat(invalid, bounds)[0::2] > 0) & (lengths > 0) if n else np.zeros(0, bool)
     msg_type = np.full(n, -1, dtype=np.int64)
     has = lengths > 0
     msg_type[has] = sym[starts[has]] if len(buf) else -1
@@ -142,11 +150,18 @@ def _field_at(sym: U8, starts: I64, lengths: I64, fill: I64, nb: I64, o: int, w:
 
 
 def _matrix(sym: U8, starts: I64, lengths: I64, fill: I64, n_sym: int) -> U8:
-    """(messages × n_sym) symbols; zero past each message's end and in its fill bits."""
-    cols = np.arange(n_sym, dtype=np.int64)
-    pos = starts[:, None] + cols[None, :]
-    inside = cols[None, :] < lengths[:, None]
-    mat = np.where(inside, sym[np.minimum(pos, max(len(sym) - 1, 0))], 0).astype(np.uint8)
+    """(messages × n_sym) symbols; zero past each message's end and in its fill bits.
+
+    Rows are gathered from a sliding-window view of the symbols (one row copy per
+    message, no index matrix); only the few messages shorter than ``n_sym`` are masked.
+    """
+    padded = np.concatenate([sym, np.zeros(n_sym, dtype=np.uint8)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, n_sym)
+    mat = windows[starts]  # a copy: fancy indexing
+    short = np.flatnonzero(lengths < n_sym)
+    if len(short):
+        cols = np.arange(n_sym)
+        mat[short] = np.where(cols[None, :] < lengths[short, None], mat[short], 0)
     # clear the fill bits of each message's last symbol
     last = lengths - 1
     rows = np.flatnonzero((fill > 0) & (last < n_sym) & (last >= 0))

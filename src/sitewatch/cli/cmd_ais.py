@@ -6,11 +6,13 @@ the live feed is :mod:`sitewatch.live.ais`.
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from sitewatch.cli._common import Ctx, dumps, emit, format_option, parse_time, pass_ctx
 from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
-from sitewatch.errors import NotFoundError
+from sitewatch.errors import InputError, NotFoundError
 from sitewatch.sources.base import ReadOptions
 
 AIS_FORMATS = ["auto", "nmea", "marinecadastre", "dma", "traj"]
@@ -175,6 +177,62 @@ def watch_list(ctx: Ctx) -> None:
         click.echo(dumps({"watchlist": watchlist(ws)}))
 
 
+@click.command("ais")
+@click.option("--tcp", "tcp", metavar="HOST:PORT", help="Connect to a TCP feed of NMEA lines (AIS-catcher, "
+              "rtl_ais, a coastal authority's feed); reconnects with backoff.")
+@click.option("--udp", "udp", metavar="PORT", type=int, help="Listen for NMEA lines in UDP datagrams.")
+@click.option("--batch-s", default=1.0, show_default=True, help="Commit a batch at least this often (seconds).")
+@click.option("--max-s", type=float, help="Stop after this many seconds.")
+@click.option("--max-messages", type=int, help="Stop after this many AIS messages.")
+@pass_ctx
+def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, batch_s: float, max_s: float | None,
+               max_messages: int | None) -> None:
+    """Stream live AIS into the workspace: one transaction per batch, vessels refreshed each minute.
+
+    Sentences without a time of their own get their batch's reception time. Stop with
+    Ctrl-C: the last batch is committed; the summary JSON goes to stdout.
+
+    \b
+    Example:
+      sitewatch stream ais --tcp 127.0.0.1:10110
+      sitewatch stream ais --udp 10110 --max-s 3600
+    """
+    from sitewatch.live.ais import AisStream, StreamStats
+    from sitewatch.vessels import watchlist
+
+    if (tcp is None) == (udp is None):
+        raise InputError("give exactly one of --tcp HOST:PORT or --udp PORT")
+    target = None
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        if not host or not port.isdigit():
+            raise InputError(f"--tcp {tcp!r} is not HOST:PORT (e.g. 127.0.0.1:10110)")
+        target = (host, int(port))
+
+    def show(s: StreamStats) -> None:
+        if not ctx.quiet:
+            click.echo(f"\r{s.messages:,} messages, {s.positions:,} positions, {s.rejected:,} quarantined, "
+                       f"{s.connects} connects", err=True, nl=False)
+
+    with ctx.open() as ws:
+        stream = AisStream(ws.store, tcp=target, udp_port=udp, batch_s=batch_s, max_s=max_s,
+                           max_messages=max_messages, watch=watchlist(ws), on_batch=show)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: run() has committed the last batch
+            stream.run()
+    if not ctx.quiet:
+        click.echo("", err=True)
+    click.echo(dumps(stream.stats.as_json()))
+
+
 def register(root: click.Group) -> None:
-    """``ingest ais`` attaches to the ingest group on import; here the vessels group."""
+    """``ingest ais`` attaches to the ingest group on import; here ``vessels`` and ``stream ais``.
+
+    ``stream`` is shared with other sources: the group is created here only if no other
+    module has registered it yet.
+    """
     root.add_command(vessels_group)
+    group = root.commands.get("stream")
+    if not isinstance(group, click.Group):
+        group = click.Group("stream", help="Stream live feeds into the workspace (ADS-B, AIS).")
+        root.add_command(group)
+    group.add_command(stream_ais)

@@ -54,3 +54,60 @@ def vessel_activity(store: Store, mmsi: str) -> dict[str, Any]:
         "FROM positions WHERE source = 'ais' AND id = ?", [mmsi])[0]
     reps = store.scalar("SELECT count(*) FROM vessel_reports WHERE mmsi = ?", [mmsi])
     return {**pos, "static_reports": int(reps or 0)}
+
+
+# -- live streams -------------------------------------------------------------------------
+
+def open_stream_log(store: Store, source: str) -> int:
+    """An ``ingest_log`` row for one live session (its rows carry this file_id)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    file_id = store.next_file_id()
+    now = datetime.now(UTC)
+    store.insert("ingest_log", pa.table({
+        "file_id": pa.array([file_id], pa.int64()), "path": [source],
+        "sha256": [f"stream:{uuid.uuid4().hex}"], "kind": ["ais"], "format": ["nmea-stream"],
+        "accepted": pa.array([0], pa.int64()), "rejected": pa.array([0], pa.int64()),
+        "duplicates": pa.array([0], pa.int64()),
+        "t_start_utc": pa.array([now], pa.timestamp("us", tz="UTC")),
+    }), dedupe=False)
+    return file_id
+
+
+def close_stream_log(store: Store, file_id: int, accepted: int, rejected: int) -> None:
+    from datetime import UTC, datetime
+
+    store.sql("UPDATE ingest_log SET accepted = ?, rejected = ?, t_end_utc = ? WHERE file_id = ?",
+              [accepted, rejected, datetime.now(UTC), file_id])
+
+
+def write_stream_batch(store: Store, file_id: int, source: str, positions: pa.Table, reports: pa.Table,
+                       rejects: list[Any], counters: dict[str, int]) -> None:
+    """One live batch in one transaction: positions, static reports, quarantine, counters."""
+    from datetime import UTC, datetime
+
+    def with_file(t: pa.Table) -> pa.Table:
+        return t.append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int64()), t.num_rows))
+
+    with store.transaction():
+        if positions.num_rows:
+            store.insert("positions", with_file(positions))
+        if reports.num_rows:
+            store.insert("vessel_reports", with_file(reports))
+        if rejects:
+            now = datetime.now(UTC)
+            store.insert("quarantine", pa.table({
+                "file_id": pa.array([file_id] * len(rejects), pa.int64()),
+                "path": [source] * len(rejects),
+                "rec_offset": pa.array([r.offset for r in rejects], pa.int64()),
+                "offset_unit": [r.offset_unit for r in rejects],
+                "raw": [r.raw[:2000] for r in rejects],
+                "reason": [r.reason for r in rejects],
+                "t_utc": pa.array([now] * len(rejects), pa.timestamp("us", tz="UTC")),
+            }), dedupe=False)
+        if counters:
+            store.insert("ingest_stats", pa.table({
+                "file_id": pa.array([file_id] * len(counters), pa.int64()),
+                "name": list(counters), "value": pa.array(list(counters.values()), pa.int64()),
+            }), dedupe=False)

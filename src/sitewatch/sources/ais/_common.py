@@ -50,7 +50,7 @@ SOG_NA_KT = 102.3
 COG_NA_DEG = 360.0
 HEADING_NA = 511
 
-_STATUS_WORDS = np.array([NAV_STATUS[i] for i in range(16)], dtype=object)
+_STATUS_ARROW = pa.array([NAV_STATUS[i] for i in range(16)], pa.string())
 
 FloatArr = npt.NDArray[np.float64]
 IntArr = npt.NDArray[np.int64]
@@ -70,7 +70,7 @@ def status_columns(status_code: IntArr) -> tuple[pa.Array, pa.Array]:
     code = np.asarray(status_code, dtype=np.int64)
     missing = (code < 0) | (code > 15)
     safe = np.where(missing, 15, code)
-    words = pa.array(_STATUS_WORDS[safe], pa.string(), mask=missing)
+    words = pc.take(_STATUS_ARROW, pa.array(safe, pa.int64(), mask=missing))
     onground = np.isin(safe, AT_BERTH_STATUS)
     return words, pa.array(onground, pa.bool_(), mask=missing | (safe == 15))
 
@@ -105,7 +105,7 @@ def positions_table(
     track_deg: FloatArr | None = None,
     heading_deg: FloatArr | None = None,
     status_code: IntArr | None = None,
-    name: Sequence[str | None] | None = None,
+    name: Sequence[str | None] | pa.Array | None = None,
     time_inferred: BoolArr | None = None,
 ) -> pa.Table:
     """A ``positions`` batch from columns (times as int64 µs since the epoch, UTC)."""
@@ -113,7 +113,7 @@ def positions_table(
     nan = np.full(n, np.nan)
     cols: dict[str, pa.Array] = {
         "t_utc": pa.array(np.asarray(t_utc_us, dtype=np.int64), pa.int64()).cast(TS),
-        "source": pa.array(np.full(n, "ais", dtype=object), pa.string()),
+        "source": pa.repeat(pa.scalar("ais"), n),
         "id": mmsi if isinstance(mmsi, pa.Array) else pa.array(np.asarray(mmsi, dtype=object), pa.string()),
         "lat": pa.array(np.asarray(lat, dtype=np.float64), pa.float64()),
         "lon": pa.array(np.asarray(lon, dtype=np.float64), pa.float64()),
@@ -124,10 +124,13 @@ def positions_table(
     words, onground = status_columns(status_code if status_code is not None else np.full(n, -1))
     cols["status"] = words
     cols["onground"] = onground
-    cols["callsign"] = pa.array(list(name) if name is not None else [None] * n, pa.string())
+    if isinstance(name, pa.Array):
+        cols["callsign"] = name
+    else:
+        cols["callsign"] = pa.array(list(name) if name is not None else [None] * n, pa.string())
     ti = np.zeros(n, dtype=bool) if time_inferred is None else np.asarray(time_inferred, dtype=bool)
     cols["time_inferred"] = pa.array(ti, pa.bool_())
-    cols["format"] = pa.array(np.full(n, fmt, dtype=object), pa.string())
+    cols["format"] = pa.repeat(pa.scalar(fmt), n)
     cols["rec_offset"] = pa.array(np.asarray(rec_offset, dtype=np.int64), pa.int64())
     return pa.table(cols)
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sitewatch.aisdec import Decoded, decode_buffer
 from sitewatch.sources.ais._common import coord_ok, mmsi_text, positions_table, reports_table
@@ -43,11 +44,11 @@ from sitewatch.sources.ais._scan import scan
 from sitewatch.sources.ais._sentences import (
     Assembler,
     Fragment,
-    checksum_ok,
     parse_time_text,
     pghp_time,
     plausible,
     tag_block_time,
+    xor_ok,
 )
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register
 
@@ -113,12 +114,15 @@ class NmeaParser:
         # -- times from $PGHP (for the next sentence) and reception --------------------------
         sent_lines = np.concatenate([sc.line, np.array([f.line for f in frags], dtype=np.int64)])
         sent_t = np.concatenate([t_reg, np.array([f.t_s for f in frags], dtype=np.float64)])
-        if pghp:
+        if pghp and len(sent_lines):
             order = np.argsort(sent_lines, kind="stable")
-            for p_line, p_t in pghp:
-                j = np.searchsorted(sent_lines[order], p_line, side="right")
-                if j < len(order) and np.isnan(sent_t[order[j]]):
-                    sent_t[order[j]] = p_t
+            p_lines = np.array([p for p, _ in pghp], dtype=np.int64)
+            p_times = np.array([t for _, t in pghp], dtype=np.float64)
+            j = np.searchsorted(sent_lines[order], p_lines, side="right")
+            ok = j < len(order)
+            target = order[j[ok]]
+            free = np.isnan(sent_t[target])  # the sentence's own time wins; the last $PGHP before it too
+            sent_t[target[free]] = p_times[ok][free]
         if recv_t is not None:
             sent_t = np.where(np.isnan(sent_t), recv_t, sent_t)
         t_reg = sent_t[:n_reg]
@@ -275,7 +279,8 @@ class NmeaParser:
             rejects.append(Reject(lineno, line.decode("ascii", "replace"),
                                   "fragment count, number or fill bits not a number"))
             return
-        ok = bool(checksum_ok([sentence])[0])
+        body, star, chk = sentence[1:].rpartition(b"*")
+        ok = bool(star) and xor_ok(body, chk) and len(chk.strip()) == 2
         frags.append(Fragment(k, sentence, cnt, num, parts[5], fill,
                               t if t is not None else float("nan"), ok, (_key(parts[3]), _key(parts[4])),
                               first_line + k))
@@ -435,30 +440,30 @@ def _key(field: bytes) -> int:
 
 
 def _names_at(pos_i: np.ndarray, pos_m: np.ndarray, before: dict[int, str],
-              events: list[tuple[int, int, str]]) -> list[str | None]:
+              events: list[tuple[int, int, str]]) -> pa.Array:
     """Ship name of each position: the last name its MMSI reported at or before it."""
     uniq, inverse = np.unique(pos_m, return_inverse=True)
-    known = np.array([before.get(m) for m in uniq.tolist()] + [None], dtype=object)
-    out: list[str | None] = known[inverse].tolist() if len(pos_m) else []
-    if not events or not len(pos_i):
-        return out
-    ev_i = np.array([e[0] for e in events], dtype=np.int64)
-    ev_m = np.array([e[1] for e in events], dtype=np.int64)
-    all_m = np.concatenate([ev_m, pos_m])
-    all_i = np.concatenate([ev_i, pos_i])
-    is_pos = np.concatenate([np.zeros(len(ev_i), dtype=np.int64), np.ones(len(pos_i), dtype=np.int64)])
-    order = np.lexsort((is_pos, all_i, all_m))  # by MMSI, then message, a report before its position
-    sm = all_m[order]
-    grp_start = np.zeros(len(order), dtype=np.int64)
-    new = np.flatnonzero(np.r_[True, sm[1:] != sm[:-1]])
-    grp_start[new] = new
-    np.maximum.accumulate(grp_start, out=grp_start)
-    ptr = np.where(is_pos[order] == 0, np.arange(len(order)), -1)
-    np.maximum.accumulate(ptr, out=ptr)
-    hit = (ptr >= grp_start) & (is_pos[order] == 1)
-    for k in np.flatnonzero(hit).tolist():
-        out[int(order[k]) - len(ev_i)] = events[int(order[ptr[k]])][2]
-    return out
+    values: list[str | None] = [before.get(m) for m in uniq.tolist()]
+    idx = np.asarray(inverse, dtype=np.int64).reshape(-1)
+    if events and len(pos_i):
+        ev_i = np.array([e[0] for e in events], dtype=np.int64)
+        ev_m = np.array([e[1] for e in events], dtype=np.int64)
+        all_m = np.concatenate([ev_m, pos_m])
+        all_i = np.concatenate([ev_i, pos_i])
+        is_pos = np.concatenate([np.zeros(len(ev_i), np.int64), np.ones(len(pos_i), np.int64)])
+        order = np.lexsort((is_pos, all_i, all_m))  # by MMSI, then message, a report before its position
+        sm = all_m[order]
+        grp_start = np.zeros(len(order), dtype=np.int64)
+        new = np.flatnonzero(np.r_[True, sm[1:] != sm[:-1]])
+        grp_start[new] = new
+        np.maximum.accumulate(grp_start, out=grp_start)
+        ptr = np.where(is_pos[order] == 0, np.arange(len(order)), -1)
+        np.maximum.accumulate(ptr, out=ptr)
+        hit = np.flatnonzero((ptr >= grp_start) & (is_pos[order] == 1))
+        base = len(values)
+        values.extend(e[2] for e in events)
+        idx[order[hit] - len(ev_i)] = base + order[ptr[hit]]
+    return pc.take(pa.array(values, pa.string()), pa.array(idx, pa.int64()))
 
 
 def _empty_positions(fmt: str) -> pa.Table:

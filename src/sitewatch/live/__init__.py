@@ -1,0 +1,1 @@
+"""Live feeds (ADS-B receivers, AIS streams) into the workspace store."""
