@@ -245,3 +245,28 @@ def test_numpy_gaps_equal_sql_gaps(military: Store, paris: Store) -> None:
             else:
                 np.testing.assert_allclose(np.array(a, dtype=float), np.array(b, dtype=float), rtol=1e-9,
                                            equal_nan=True, err_msg=c)
+
+
+def test_readsb_trace_long_gap_and_where_it_went(tmp_path: Path) -> None:
+    """The readsb trace (B739 N899DN) has one gap of about 8.4 h (30,252 s between stored
+    reports after stale removal; the sample's notes say 30,185 s): lost descending near
+    Spokane, reacquired climbing. Spokane International (KGEG) must be among the top two
+    candidates (Fairchild AFB, KSKA, lies 15 km west of it and fits the geometry as well)."""
+    from sitewatch.sources.base import readers
+
+    if "readsb-trace" not in readers("adsb"):
+        pytest.skip("the readsb-trace reader is not registered")
+    with Store(":memory:") as st:
+        ingest_paths(st, "adsb", [str(traffic("readsb/trace_full_ac671b.json"))], "readsb-trace")
+        p = AirParams()
+        ev = G.compute(st, Q.store_relation(), p)
+        long = [e for e in ev if e["details"]["duration_s"] > 20_000]
+        assert len(long) == 1
+        g = long[0]
+        print(f"\nreadsb trace: {g['summary']}")
+        assert 30_100 <= g["details"]["duration_s"] <= 30_300
+        assert g["details"]["lost"]["alt_change_ft"] < 0 and g["details"]["reacquired"]["alt_change_ft"] > 0
+        vis = DV.visits(long, Airfields.default([]), p, {"ac671b": {"typecode": "B739", "registration": "N899DN"}})
+        assert vis
+        print(vis[0]["summary"], [(c["airfield"], round(c["likelihood"], 2)) for c in vis[0]["details"]["candidates"]])
+        assert "KGEG" in [c["airfield"] for c in vis[0]["details"]["candidates"][:2]]
