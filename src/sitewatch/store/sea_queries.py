@@ -120,6 +120,7 @@ def port_visit_rows(
     stop_kt: float,
     move_kt: float,
     port_gap_s: float,
+    max_gap_s: float,
     t_from: datetime | None = None,
     t_to: datetime | None = None,
 ) -> pa.Table:
@@ -130,7 +131,9 @@ def port_visit_rows(
     in-port rows; its entry is observed when an at-sea row precedes it, its exit when an
     at-sea row follows it (``exit_t`` is that row's time). Stops: a row with speed below
     ``stop_kt`` (a stop lasts until speed exceeds ``move_kt``); port gaps: in-port segments
-    longer than ``port_gap_s``, counted as part of the stay.
+    longer than ``port_gap_s``, counted as part of the stay, unless longer than
+    ``max_gap_s``: such a hole in the data ends the visit (departure unobserved) and starts
+    a new one (arrival unobserved).
     """
     cells = anchor_cells(anchor_lat, anchor_lon, exit_m)
     if cells.num_rows == 0:
@@ -152,37 +155,46 @@ def port_visit_rows(
              CASE WHEN n.d_m < {entry_m} THEN 1 WHEN n.d_m IS NULL OR n.d_m > {exit_m} THEN 0 END AS flag
       FROM pr LEFT JOIN near n USING (rid)
     ),
-    {_speed_cte("s")},
-    st AS (
-      SELECT *, coalesce(last_value(flag IGNORE NULLS) OVER (PARTITION BY id {_ORDER}
-                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0) AS inport
-      FROM v
+    -- one sort: every per-row quantity from the same window (last_value IGNORE NULLS over
+    -- the flag is the hysteresis state; shifting the frame end gives the previous/next state)
+    w1 AS (
+      SELECT *, lag(t_utc) OVER w AS t0, lag(lat) OVER w AS lat0, lag(lon) OVER w AS lon0,
+             lead(t_utc) OVER w AS next_t, lead(lat) OVER w AS next_lat, lead(lon) OVER w AS next_lon,
+             coalesce(last_value(flag IGNORE NULLS) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0)
+               AS inport,
+             coalesce(last_value(flag IGNORE NULLS) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS prev_state,
+             coalesce(last_value(flag IGNORE NULLS) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING), 0)
+               AS next_state
+      FROM s WINDOW w AS (PARTITION BY id {_ORDER})
     ),
-    st2 AS (
-      SELECT *, lag(inport) OVER w AS prev_in, lead(inport) OVER w AS next_in,
-             lead(t_utc) OVER w AS next_t, lead(lat) OVER w AS next_lat, lead(lon) OVER w AS next_lon
-      FROM st WINDOW w AS (PARTITION BY id {_ORDER})
+    w2 AS (
+      SELECT *, CASE WHEN t0 IS NOT NULL THEN prev_state END AS prev_in,
+             CASE WHEN next_t IS NOT NULL THEN next_state END AS next_in,
+             epoch(t_utc - t0) AS dt_s, epoch(next_t - t_utc) AS next_dt_s,
+             coalesce(speed_kt, CASE WHEN epoch(t_utc - t0) > 0 THEN {hav_sql("lat0", "lon0", "lat", "lon")}
+                      / epoch(t_utc - t0) * 3600 / {NM_M} END) AS sog_kt
+      FROM w1
     ),
     st3 AS (
-      SELECT *, sum(CASE WHEN inport = 1 AND coalesce(prev_in, 0) = 0 THEN 1 ELSE 0 END)
+      SELECT *, sum(CASE WHEN inport = 1 AND (coalesce(prev_in, 0) = 0 OR dt_s > {max_gap_s}) THEN 1 ELSE 0 END)
                   OVER (PARTITION BY id {_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS visit_no
-      FROM st2
+      FROM w2
     )
     SELECT id, visit_no,
       min(t_utc) AS t_first, max(t_utc) AS t_last, count(*) AS n_pos,
       arg_min(anchor, t_utc) AS entry_anchor,
       arg_min(lat, t_utc) AS first_lat, arg_min(lon, t_utc) AS first_lon,
-      bool_or(prev_in = 0) AS has_entry,
-      max(next_t) FILTER (WHERE next_in = 0) AS exit_t,
-      max(next_lat) FILTER (WHERE next_in = 0) AS exit_lat,
-      max(next_lon) FILTER (WHERE next_in = 0) AS exit_lon,
+      coalesce(bool_or(prev_in = 0 AND dt_s <= {max_gap_s}), FALSE) AS has_entry,
+      max(next_t) FILTER (WHERE next_in = 0 AND next_dt_s <= {max_gap_s}) AS exit_t,
+      max(next_lat) FILTER (WHERE next_in = 0 AND next_dt_s <= {max_gap_s}) AS exit_lat,
+      max(next_lon) FILTER (WHERE next_in = 0 AND next_dt_s <= {max_gap_s}) AS exit_lon,
       min(t_utc) FILTER (WHERE sog_kt < {stop_kt}) AS stop_t,
       arg_min(anchor, t_utc) FILTER (WHERE sog_kt < {stop_kt} AND anchor IS NOT NULL) AS stop_anchor,
       count(*) FILTER (WHERE sog_kt < {stop_kt}) AS n_stopped,
       max(t_utc) FILTER (WHERE sog_kt > {move_kt}) AS last_moving_t,
-      count(*) FILTER (WHERE prev_in = 1 AND dt_s > {port_gap_s}) AS n_gaps,
-      coalesce(sum(dt_s) FILTER (WHERE prev_in = 1 AND dt_s > {port_gap_s}), 0) AS gap_s,
-      max(dt_s) FILTER (WHERE prev_in = 1) AS max_dt_s,
+      count(*) FILTER (WHERE prev_in = 1 AND dt_s > {port_gap_s} AND dt_s <= {max_gap_s}) AS n_gaps,
+      coalesce(sum(dt_s) FILTER (WHERE prev_in = 1 AND dt_s > {port_gap_s} AND dt_s <= {max_gap_s}), 0) AS gap_s,
       min(d_m) AS min_d_m, avg(lat) AS lat, avg(lon) AS lon
     FROM st3 WHERE inport = 1
     GROUP BY id, visit_no
@@ -349,3 +361,17 @@ def vessel_info(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
         rows = store.rows("SELECT v.mmsi, v.name, v.ship_type, v.flag, v.government FROM vessels v "
                           "JOIN _sw_ids i USING (mmsi)")
     return {r.pop("mmsi"): r for r in rows}
+
+
+def sorted_position_batches(
+    store: Store, t_from: datetime | None = None, t_to: datetime | None = None, rows_per_batch: int = 1_000_000,
+) -> Iterator[pa.RecordBatch]:
+    """AIS positions (id, t_utc, lat, lon, speed_kt) in (id, t_utc, lat, lon) order, streamed.
+
+    One sort (DuckDB spills it to disk when it does not fit in memory); batches may split a
+    vessel's track, so consumers carry the last vessel over to the next batch.
+    """
+    where, params = _window(t_from, t_to)
+    yield from store.batches(
+        f"SELECT id, t_utc, lat, lon, speed_kt FROM positions WHERE {where} ORDER BY id, t_utc, lat, lon",
+        params, rows_per_batch)

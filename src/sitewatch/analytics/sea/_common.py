@@ -27,6 +27,18 @@ def params(ctx: AnalysisContext, section: str, defaults: Mapping[str, float]) ->
     return out
 
 
+ENGINES = ("numpy", "sql")
+
+
+def engine(ctx: AnalysisContext) -> str:
+    """``[settings.sea] engine``: ``numpy`` (default; one sorted pass, vectorised) or ``sql``
+    (the same method as DuckDB window functions: the reference a Spark port follows)."""
+    e = ctx.setting("sea.engine", "numpy")
+    if e not in ENGINES:
+        raise ConfigError(f"setting sea.engine = {e!r} must be one of {', '.join(ENGINES)}")
+    return str(e)
+
+
 def port_sites(ctx: AnalysisContext) -> list[Site]:
     """Watched sites of kind ``port``, by name."""
     return [s for _, s in sorted(ctx.sites.items()) if s.kind == "port"]

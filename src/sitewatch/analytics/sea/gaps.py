@@ -32,6 +32,7 @@ import pyarrow as pa
 from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
+from sitewatch.analytics.sea import _scan
 from sitewatch.store import sea_queries
 
 ANALYSIS = "sea.gaps"
@@ -45,17 +46,21 @@ DEFAULTS = {
 def ais_gaps(ctx: AnalysisContext) -> pa.Table:
     """AIS gaps of 6 h or more, flagged intentional (GFW criteria) or likely coverage."""
     p = C.params(ctx, "gap", DEFAULTS)
-    tbl = sea_queries.gap_rows(ctx.store, p["min_gap_h"] * 3600, p["dense_window_h"] * 3600, ctx.t_from, ctx.t_to)
-    if tbl.num_rows == 0:
+    if C.engine(ctx) == "sql":
+        cols = sea_queries.gap_rows(ctx.store, p["min_gap_h"] * 3600, p["dense_window_h"] * 3600, ctx.t_from,
+                                    ctx.t_to).to_pydict()
+    else:
+        rows = _scan.gap_rows(ctx.store, p["min_gap_h"] * 3600, p["dense_window_h"] * 3600, ctx.t_from, ctx.t_to)
+        cols = {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
+    if not cols or not cols["id"]:
         return events_table([], ANALYSIS)
     from sitewatch.analytics.sea._shore import distance_to_shore_m
 
-    cols = tbl.to_pydict()
     shore0 = distance_to_shore_m(np.asarray(cols["lat0"]), np.asarray(cols["lon0"]))
     shore1 = distance_to_shore_m(np.asarray(cols["lat1"]), np.asarray(cols["lon1"]))
     info = C.vessel_labels(ctx, cols["id"])
     events = [_event(ctx, {k: v[i] for k, v in cols.items()}, float(shore0[i]), float(shore1[i]), p, info)
-              for i in range(tbl.num_rows)]
+              for i in range(len(cols["id"]))]
     return events_table(events, ANALYSIS)
 
 

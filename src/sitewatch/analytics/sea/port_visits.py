@@ -11,7 +11,9 @@ https://globalfishingwatch.github.io/GFW_technical_documentation/Anchorages-and-
   (between 3 and 4 km the state does not change: hysteresis);
 * PORT STOP: speed below ``stop_kt`` (0.2 kn); it ends when speed exceeds ``move_kt`` (0.5 kn);
 * PORT GAP: an AIS gap of more than ``port_gap_h`` (4 h) while in port; it counts as
-  part of the stay (the visit is not split).
+  part of the stay (the visit is not split). Our addition: a silence longer than
+  ``max_port_gap_h`` (240 h) is a hole in the data, not a stay; it ends the visit
+  (departure unobserved) and the next position starts a new one (arrival unobserved).
 
 Confidence levels are GFW's (``compute_confidence`` in GlobalFishingWatch/pipe-anchorages,
 ``pipe_anchorages/transforms/create_port_visits.py``):
@@ -28,6 +30,10 @@ the exit radius) when it was observed, else the last in-port position, with
 ``departure_observed: false``. Speeds come from ``speed_kt`` or, where the feed has none
 (tracktable ``.traj``), from the implied speed between consecutive positions.
 
+Two engines compute the same visits (``[settings.sea] engine``): ``numpy`` (default, one
+sorted pass: :mod:`._scan`) and ``sql`` (DuckDB window functions:
+:func:`sitewatch.store.sea_queries.port_visit_rows`, the reference for a Spark port).
+
 A WPI visit that overlaps in time a visit of the same vessel to a watched port site whose
 point is within ``site_merge_km`` of the WPI port is dropped: the site's event says it.
 """
@@ -42,11 +48,12 @@ import pyarrow as pa
 from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
+from sitewatch.analytics.sea import _scan
 from sitewatch.store import sea_queries
 
 ANALYSIS = "sea.port-visits"
 DEFAULTS = {
-    "entry_km": 3.0, "exit_km": 4.0, "stop_kt": 0.2, "move_kt": 0.5, "port_gap_h": 4.0,
+    "entry_km": 3.0, "exit_km": 4.0, "stop_kt": 0.2, "move_kt": 0.5, "port_gap_h": 4.0, "max_port_gap_h": 240.0,
     "min_confidence": 2, "site_merge_km": 10.0,
 }
 
@@ -65,16 +72,32 @@ def confidence_level(has_entry: bool, has_exit: bool, has_stop: bool, has_gap: b
 
 def visits(ctx: AnalysisContext, anchor_lat: np.ndarray, anchor_lon: np.ndarray,
            p: dict[str, float]) -> list[dict[str, Any]]:
-    """Visits to one set of anchors as dicts (one per visit, all confidence levels)."""
-    tbl = sea_queries.port_visit_rows(
-        ctx.store, anchor_lat, anchor_lon, p["entry_km"] * 1000, p["exit_km"] * 1000, p["stop_kt"],
-        p["move_kt"], p["port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
-    rows = tbl.to_pylist() if tbl.num_rows else []
+    """Visits to one set of anchors as dicts (one per visit, all confidence levels).
+
+    Anchors at identical coordinates (the WPI lists a few ports twice) are merged into the
+    first of them, so ties never make the result depend on the engine.
+    """
+    pts = np.column_stack([np.asarray(anchor_lat, float), np.asarray(anchor_lon, float)])
+    _, first_idx = np.unique(pts, axis=0, return_index=True)
+    first_idx = np.sort(first_idx)
+    anchor_lat, anchor_lon = pts[first_idx, 0], pts[first_idx, 1]
+    if C.engine(ctx) == "sql":
+        tbl = sea_queries.port_visit_rows(
+            ctx.store, anchor_lat, anchor_lon, p["entry_km"] * 1000, p["exit_km"] * 1000, p["stop_kt"],
+            p["move_kt"], p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
+        rows = tbl.to_pylist() if tbl.num_rows else []
+    else:
+        rows = _scan.visit_rows(ctx.store, anchor_lat, anchor_lon, p["entry_km"] * 1000, p["exit_km"] * 1000,
+                                p["stop_kt"], p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600,
+                                ctx.t_from, ctx.t_to)
     for r in rows:
         r["has_exit"] = r["exit_t"] is not None
         r["has_stop"] = r["n_stopped"] > 0
         r["has_gap"] = r["n_gaps"] > 0
         r["level"] = confidence_level(bool(r["has_entry"]), r["has_exit"], r["has_stop"], r["has_gap"])
+        r["entry_anchor"] = int(first_idx[r["entry_anchor"]])
+        if r["stop_anchor"] is not None:
+            r["stop_anchor"] = int(first_idx[r["stop_anchor"]])
         r["anchor"] = r["stop_anchor"] if r["stop_anchor"] is not None else r["entry_anchor"]
     return rows
 
@@ -134,7 +157,7 @@ def _event(r: dict[str, Any], port: str, site: str | None, layer: str, p: dict[s
         "first_stop": r["stop_t"], "stopped_positions": r["n_stopped"], "port_gaps": r["n_gaps"],
         "port_gap_h": C.hours(r["gap_s"]), "positions": r["n_pos"], "min_dist_m": round(r["min_d_m"], 1),
         "exit_lat": r["exit_lat"], "exit_lon": r["exit_lon"],
-        "params": {k: p[k] for k in ("entry_km", "exit_km", "stop_kt", "move_kt", "port_gap_h")},
+        "params": {k: p[k] for k in ("entry_km", "exit_km", "stop_kt", "move_kt", "port_gap_h", "max_port_gap_h")},
     }
     return {
         "event_id": event_id("port-visit", r["id"], t0, ANALYSIS, f"{layer}:{port}"),
