@@ -191,3 +191,37 @@ def test_cli_query_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert json.loads(capsys.readouterr().out) == []
     assert main(["-w", w, "query", "two-box", "--a", "x", "--b", "hmeimim"]) == 2
     assert "neither a site" in capsys.readouterr().err
+
+
+def test_cli_analyze_then_events_lists_arrival_with_evidence(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A synthetic An-124 landing at Hmeimim: 10 min descending approach from the WSW along the
+    runway course, 20 min slow on the ground, then a climb-out: arrival + departure at the site."""
+    w = str(tmp_path / "w")
+    assert main(["init", w]) == 0
+    assert main(["-w", w, "site", "add", "hmeimim", "--airport", "OSLK"]) == 0
+    site = S.from_airport("hmeimim", "OSLK")
+    td_lat, td_lon = geo.destination(site.lat, site.lon, 250.0, 1500.0)  # touchdown 1.5 km WSW
+    far_lat, far_lon = geo.destination(td_lat, td_lon, 250.0, 40_000.0)
+    stop_lat, stop_lon = geo.destination(td_lat, td_lon, 70.0, 1500.0)
+    out_lat, out_lon = geo.destination(stop_lat, stop_lon, 70.0, 40_000.0)
+    app = _line("aabbcc", 0, 600, float(far_lat), float(far_lon), float(td_lat), float(td_lon), 8000, 200)
+    roll = _line("aabbcc", 610, 1800, float(td_lat), float(td_lon), float(stop_lat), float(stop_lon), 150, 150)
+    roll = roll.set_column(roll.column_names.index("onground"), "onground", pa.array([True] * roll.num_rows))
+    dep = _line("aabbcc", 1810, 2400, float(stop_lat), float(stop_lon), float(out_lat), float(out_lon), 300, 9000)
+    from sitewatch.workspace import Workspace
+
+    with Workspace.open(w) as ws:
+        ws.store.insert("positions", pa.concat_tables([app, roll, dep]))
+    capsys.readouterr()
+    assert main(["-w", w, "analyze", "--only", "air"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["by_analysis"]["air.site-events"] >= 2
+    assert main(["-w", w, "events", "--site", "hmeimim", "--kind", "arrival,departure", "--format", "ndjson",
+                 "--evidence"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in rows] == ["arrival", "departure"]
+    arr = rows[0]
+    assert arr["subject"] == "aabbcc" and arr["details"]["airfield"] == "OSLK" and arr["confidence"] >= 0.6
+    assert arr["details"]["descent_ft"] > 3000 and arr["evidence_rows"][0]
+    assert all(r["id"] == "aabbcc" for r in arr["evidence_rows"][0])
