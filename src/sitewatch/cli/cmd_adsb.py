@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from sitewatch.cli._common import Ctx, parse_time, pass_ctx
+from sitewatch.cli._common import Ctx, format_option, parse_time, pass_ctx
 from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
 from sitewatch.errors import InputError
 from sitewatch.sources.base import ReadOptions
@@ -75,6 +75,135 @@ def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, r
     run_ingest(ctx, "adsb", paths, fmt, opts)
 
 
+@click.group("aircraft")
+def aircraft_group() -> None:
+    """Aircraft identity: load a database, show one aircraft, list types of interest."""
+
+
+@aircraft_group.command("load-db")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--watch-types", default=None, metavar="CODES",
+              help="Load only these ICAO types, comma-separated (e.g. A124,IL76,C17).")
+@pass_ctx
+def load_db(ctx: Ctx, path: str, watch_types: str | None) -> None:
+    """Load a tar1090-db folder or an OpenSky aircraft-database CSV into the workspace.
+
+    Registration, ICAO type, type name, operator and a military flag (the database's own
+    flag, or the address lying in a military ICAO block). Loading again updates rows;
+    fields the database leaves empty keep what the feed taught (e.g. the ADS-B category).
+
+    \b
+    Example:
+      sitewatch aircraft load-db ../shared/data/reference/tar1090-db
+      sitewatch aircraft load-db aircraftDatabase.csv --watch-types A124,IL76,AN26,C17
+    """
+    from pathlib import Path
+
+    from sitewatch.cli._common import dumps, progress
+    from sitewatch.reference import aircraft_db as D
+    from sitewatch.reference.types import parse_codes
+    from sitewatch.store.aircraft_queries import merge_aircraft
+
+    codes = parse_codes(watch_types)
+    p = Path(path)
+    tables = D.read_tar1090(p, codes) if p.is_dir() else D.read_opensky_csv(p, codes)
+    loaded = military = 0
+    with ctx.open() as ws:
+        bar = progress(ctx, desc="load aircraft db", unit="rec")
+        try:
+            for t in tables:
+                loaded += merge_aircraft(ws.store, t)
+                military += sum(1 for v in t.column("military").to_pylist() if v)
+                bar.update(t.num_rows)
+        finally:
+            bar.close()
+    click.echo(dumps({"loaded": loaded, "military": military, "source": "tar1090-db" if p.is_dir() else "opensky-db",
+                      "watch_types": list(codes)}))
+
+
+@aircraft_group.command("show")
+@click.argument("icao24")
+@format_option("table", "json")
+@pass_ctx
+def show(ctx: Ctx, icao24: str, fmt: str) -> None:
+    """Show what the workspace knows about one aircraft (identity, type, activity).
+
+    \b
+    Example:
+      sitewatch aircraft show 3b7777
+      sitewatch aircraft show AE0455 --format json
+    """
+    from sitewatch.cli._common import emit
+    from sitewatch.errors import NotFoundError
+    from sitewatch.reference.aircraft_db import military_by_address
+    from sitewatch.reference.types import lookup
+    from sitewatch.store.aircraft_queries import aircraft_activity, aircraft_row
+
+    hexid = icao24.strip().lower()
+    if not (len(hexid) == 6 and all(c in "0123456789abcdef" for c in hexid)):
+        raise InputError(f"{icao24!r} is not a 24-bit hex address (e.g. 3b7777)")
+    with ctx.open(read_only=True) as ws:
+        row = aircraft_row(ws.store, hexid)
+        act = aircraft_activity(ws.store, hexid)
+    if row is None and not act["positions"]:
+        raise NotFoundError("aircraft", hexid, hint="Ingest a feed with it, or load a database: "
+                                                    "sitewatch aircraft load-db PATH")
+    out = dict(row or {"icao24": hexid})
+    out["military_address_block"] = bool(military_by_address([int(hexid, 16)])[0])
+    t = lookup(out.get("typecode"))
+    if t is not None:
+        out["type_of_interest"] = {"name": t.name, "role": t.role, "heavy_transport": t.heavy_transport,
+                                   "length_m": t.length_m, "span_m": t.span_m}
+    out.update(act)
+    if fmt == "json":
+        emit([out], "json")
+    else:
+        emit([{"field": k, "value": v} for k, v in out.items()], "table", ["field", "value"])
+
+
+@aircraft_group.command("list")
+@click.option("--watch-types", default=None, metavar="CODES",
+              help="Only these ICAO types (comma-separated); 'default' = airlifters, tankers, ISR.")
+@click.option("--military", is_flag=True, help="Only military aircraft.")
+@click.option("--seen", is_flag=True, help="Only aircraft with positions in the workspace.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
+@format_option("table", "json", "ndjson", "csv")
+@pass_ctx
+def list_cmd(ctx: Ctx, watch_types: str | None, military: bool, seen: bool, limit: int, fmt: str) -> None:
+    """List aircraft, most recently seen first, filtered by type and military flag.
+
+    \b
+    Example:
+      sitewatch aircraft list --watch-types A124,IL76 --seen
+      sitewatch aircraft list --watch-types default --military --format csv
+    """
+    from sitewatch.cli._common import emit
+    from sitewatch.reference.types import DEFAULT_WATCH, parse_codes
+    from sitewatch.store.aircraft_queries import list_aircraft
+
+    codes = DEFAULT_WATCH if (watch_types or "").strip().lower() == "default" else parse_codes(watch_types)
+    with ctx.open(read_only=True) as ws:
+        rows = list_aircraft(ws.store, codes, military, seen, limit)
+    emit(rows, fmt)
+
+
+@aircraft_group.command("types")
+@format_option("table", "json", "csv")
+def types_cmd(fmt: str) -> None:
+    """The built-in table of aircraft types of interest (names, roles, speeds, sizes).
+
+    \b
+    Example:
+      sitewatch aircraft types --format csv
+    """
+    from dataclasses import asdict
+
+    from sitewatch.cli._common import emit
+    from sitewatch.reference.types import TYPES
+
+    emit([asdict(t) for t in TYPES.values()], fmt)
+
+
 def register(root: click.Group) -> None:
     # ``ingest adsb`` is attached to the ingest group above, at import
-    pass
+    root.add_command(aircraft_group)

@@ -133,14 +133,15 @@ def read_opensky_csv(path: str | Path, watch_types: tuple[str, ...] = (),
         if not reader.fieldnames or not need <= {n.strip() for n in reader.fieldnames}:
             raise FormatError(f"not an OpenSky aircraft database: needs columns {sorted(need)}", path=str(path))
         rows = _new_rows()
-        for rec in reader:
+        for raw_rec in reader:
+            rec = {(k or "").strip().lower(): v for k, v in raw_rec.items()}
             icao = (rec.get("icao24") or "").strip().lower()
             if len(icao) != 6:
                 continue
             code = (rec.get("typecode") or "").strip().upper() or None
             if watch_types and (code or "") not in watch_types:
                 continue
-            name = " ".join(x for x in ((rec.get("manufacturerName") or "").strip(),
+            name = " ".join(x for x in ((rec.get("manufacturername") or "").strip(),
                                         (rec.get("model") or "").strip()) if x) or None
             op = (rec.get("operator") or rec.get("owner") or "").strip() or None
             if not all(ch in "0123456789abcdef" for ch in icao):
