@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+
+import json
+from pathlib import Path
 
 import pytest
 
 from sitewatch.fusion import evidence as E
 from sitewatch.fusion import indicators as I
 from sitewatch.store.db import Store
+from sitewatch.store.ingest import ingest_paths
 from test_fusion_scenario import AS_OF, Scenario, build, hmeimim
 
 
@@ -76,3 +80,24 @@ def test_robust_statistics_by_hand() -> None:
     assert I.robust_scale(16.0, 1.0) == 4.0
     assert I.change_points([0, 0, 0, 0, 0, 0, 5, 5, 5, 5]) == [6]
     assert I.change_points([0, 0, 0, 9, 0, 0, 0, 0]) == []  # a spike is not a level shift
+
+
+def test_aircraft_on_the_ground_by_type_from_imagery_and_analysts(tmp_path: Path) -> None:
+
+    store = Store()
+    sc = Scenario()
+    sid = sc.scene(date(2024, 12, 6), {("plane", "apron"): 7})
+    for k, det in enumerate(sc.detections):
+        if det["scene_id"] == sid and k < 2:
+            det["type_candidates"] = json.dumps([{"type": "A124", "name": "An-124", "likelihood": 0.8}])
+    sc.write(store)
+    obs = tmp_path / "obs.csv"
+    obs.write_text("2024-12-13, hmeimim, 2 × A124 on apron, Maxar, https://example.org/x\n")
+    ingest_paths(store, "observations", [obs])
+    s = series(store, None)["aircraft_on_ground"]
+    days = {d.day: d for d in s.days}
+    assert days[date(2024, 12, 6)].value == 7 and days[date(2024, 12, 13)].value == 2
+    assert days[date(2024, 12, 9)].status == "not observed"
+    assert s.value == 2 and s.breakdown == {"A124": 2.0}
+    at6 = I.by_name(I.compute(store, hmeimim(), datetime(2024, 12, 7, tzinfo=UTC)))["aircraft_on_ground"]
+    assert at6.breakdown == {"plane": 5.0, "A124": 2.0} and "by type: 5 plane, 2 A124" in at6.sentence

@@ -52,18 +52,32 @@ def records(store: Store, what: str, site: str | None, t_from: datetime | None,
 
 def tracks(store: Store, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each event referencing positions: {event_id, kind, subject, source, points [(t, lat, lon)]}."""
-    out = []
+    meta: list[dict[str, Any]] = []
+    cols: dict[str, list[Any]] = {"key": [], "source": [], "id": [], "t_from": [], "t_to": []}
     for r in rows:
-        for ref in r.get("evidence") or []:
+        for k, ref in enumerate(r.get("evidence") or []):
             if not isinstance(ref, dict) or ref.get("table") != "positions":
                 continue
             t0, t1 = _ts(ref.get("t_from")), _ts(ref.get("t_to"))
             if t0 is None or t1 is None:
                 continue
-            pts = Q.track(store, str(ref.get("source")), str(ref.get("id")), t0, t1, MAX_TRACK_POINTS)
-            if len(pts) >= 2:
-                out.append({"event_id": r["event_id"], "kind": r["kind"], "subject": ref.get("id"),
-                            "source": ref.get("source"), "role": ref.get("role", ""), "points": pts})
+            key = f"{r['event_id']}#{k}"
+            meta.append({"key": key, "event_id": r["event_id"], "kind": r["kind"], "subject": ref.get("id"),
+                         "source": ref.get("source"), "role": ref.get("role", "")})
+            for c, v in (("key", key), ("source", ref.get("source")), ("id", str(ref.get("id"))),
+                         ("t_from", t0), ("t_to", t1)):
+                cols[c].append(v)
+    ts = pa.timestamp("us", tz="UTC")
+    pts = Q.tracks_for(store, pa.table({"key": pa.array(cols["key"], pa.string()),
+                                        "source": pa.array(cols["source"], pa.string()),
+                                        "id": pa.array(cols["id"], pa.string()),
+                                        "t_from": pa.array(cols["t_from"], ts), "t_to": pa.array(cols["t_to"], ts)}),
+                       MAX_TRACK_POINTS)
+    out = []
+    for m in meta:
+        p = pts.get(m["key"], [])
+        if len(p) >= 2:
+            out.append({**{k: v for k, v in m.items() if k != "key"}, "points": p})
     return out
 
 

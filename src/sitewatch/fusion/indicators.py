@@ -85,6 +85,7 @@ class Series:
     evidence: list[str] = field(default_factory=list)
     change_points: list[dict[str, Any]] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
+    breakdown: dict[str, float] = field(default_factory=dict)  # imagery: latest count by type/class
 
     def as_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -406,7 +407,25 @@ def compute_from_rows(rows: Sequence[Row], coverage: Sequence[Row], site: Site, 
             label = defn.label if "@" not in sname else f"{defn.label.split(' (')[0]} in zone {sname.split('@')[1]}"
             out.append(_series(sname, label, defn, vals, obs, lim, first_day, last_day,
                                window_days, short_days, site))
+    by_id = {r["evidence_id"]: r for r in rows}
+    for x in out:
+        if x.sensor == "imagery" and x.evidence:
+            _breakdown(x, by_id)
     return out
+
+
+def _breakdown(s: Series, by_id: Mapping[str, Row]) -> None:
+    """Latest imagery count by aircraft type (or class); cited rows with objects first."""
+    ev = [by_id[i] for i in s.evidence if i in by_id]
+    ev.sort(key=lambda r: -(r["value"] or 0.0))
+    s.evidence = [r["evidence_id"] for r in ev]
+    counts: dict[str, float] = defaultdict(float)
+    for r in ev:
+        if r["value"]:
+            counts[str(r["ref"].get("type") or r["ref"].get("class") or "?")] += float(r["value"])
+    s.breakdown = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    if len(s.breakdown) > 1 and s.status == "observed":
+        s.sentence += " (by type: " + ", ".join(f"{_fmt(v)} {k}" for k, v in s.breakdown.items()) + ")"
 
 
 def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple[float, list[str]]],

@@ -91,8 +91,17 @@ def map_layers(store: Store, site: Site, events: Sequence[Mapping[str, Any]], t_
         if e["subject_kind"] in ("aircraft", "vessel") and e["subject"]:
             src = "adsb" if e["subject_kind"] == "aircraft" else "ais"
             subjects.setdefault((src, str(e["subject"])), str(e.get("ac_type_name") or e.get("vs_name") or ""))
-    for (src, ident), name in list(subjects.items())[:MAX_TRACK_SUBJECTS]:
-        pts = Q.track(store, src, ident, t_from, t_to, 400)
+    import pyarrow as pa
+
+    chosen = list(subjects.items())[:MAX_TRACK_SUBJECTS]
+    ts = pa.timestamp("us", tz="UTC")
+    refs = pa.table({"key": pa.array([f"{s}|{i}" for (s, i), _ in chosen], pa.string()),
+                     "source": pa.array([s for (s, _), _ in chosen], pa.string()),
+                     "id": pa.array([i for (_, i), _ in chosen], pa.string()),
+                     "t_from": pa.array([t_from] * len(chosen), ts), "t_to": pa.array([t_to] * len(chosen), ts)})
+    found = Q.tracks_for(store, refs, 400)
+    for (src, ident), name in chosen:
+        pts = found.get(f"{src}|{ident}", [])
         if len(pts) >= 2:
             layers.append(svgmap.MapLayer("track", src, [(lat, lon) for _, lat, lon in pts],
                                           f"{ident} {name}".strip()))

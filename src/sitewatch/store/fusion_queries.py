@@ -204,3 +204,28 @@ def scene_detections(store: Store, scene_id: str, limit: int = 5000) -> list[dic
         "WHERE scene_id = ? ORDER BY det_id LIMIT ?",
         [scene_id, limit],
     )
+
+
+def tracks_for(store: Store, refs: pa.Table, max_points: int = 400) -> dict[str, list[tuple[datetime, float, float]]]:
+    """:func:`track` for many references at once: ``refs`` has columns key, source, id,
+    t_from, t_to; returns key → thinned (t_utc, lat, lon) points in time order."""
+    if refs.num_rows == 0:
+        return {}
+    with store._lock:
+        store.con.register("_sw_trefs", refs)
+        try:
+            rows = store.con.execute(
+                "WITH p AS (SELECT r.key, p.t_utc, p.lat, p.lon, "
+                "row_number() OVER (PARTITION BY r.key ORDER BY p.t_utc) - 1 AS i, "
+                "count(*) OVER (PARTITION BY r.key) AS n FROM _sw_trefs r JOIN positions p "
+                "ON p.source = r.source AND p.id = r.id AND p.t_utc BETWEEN r.t_from AND r.t_to) "
+                "SELECT key, t_utc, lat, lon FROM p WHERE n <= ? OR i % CAST(ceil(n / ?) AS BIGINT) = 0 "
+                "OR i = n - 1 ORDER BY key, t_utc",
+                [max_points, max_points],
+            ).fetchall()
+        finally:
+            store.con.unregister("_sw_trefs")
+    out: dict[str, list[tuple[datetime, float, float]]] = {}
+    for key, t, lat, lon in rows:
+        out.setdefault(str(key), []).append((t, float(lat), float(lon)))
+    return out
