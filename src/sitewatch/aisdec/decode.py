@@ -97,11 +97,16 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
     sym = _ARMOUR[buf]
     reason = np.full(n, None, dtype=object)
     # any character outside the alphabet inside each payload: one OR-reduce over [start, end) pairs
+    # (bounds in increasing order, or reduceat would sweep back over the buffer between them)
     invalid = np.concatenate([(sym == 255).view(np.uint8), np.zeros(1, dtype=np.uint8)])
+    by_start = np.argsort(starts, kind="stable")
     bounds = np.empty(2 * n, dtype=np.int64)
-    bounds[0::2] = starts
-    bounds[1::2] = starts + lengths
-    bad_char = (np.bitwise_or.reduceat(invalid, bounds)[0::2] > 0) & (lengths > 0) if n else np.zeros(0, bool)
+    bounds[0::2] = starts[by_start]
+    bounds[1::2] = (starts + lengths)[by_start]
+    bad_char = np.zeros(n, dtype=bool)
+    if n:
+        bad_char[by_start] = np.bitwise_or.reduceat(invalid, bounds)[0::2] > 0
+        bad_char &= lengths > 0
     msg_type = np.full(n, -1, dtype=np.int64)
     has = lengths > 0
     msg_type[has] = sym[starts[has]] if len(buf) else -1

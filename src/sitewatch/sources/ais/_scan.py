@@ -1,9 +1,10 @@
 """Vectorised scan of a chunk of NMEA text: lines, regular VDM/VDO sentences, checksums.
 
 :func:`scan` finds, without a Python loop over lines, every line whose sentence has the
-regular shape ``!ccVDx,N,K,[S],[C],PAYLOAD,F*HH`` (single-digit counts, at most one
-character of sequence id and channel), wherever the ``!`` starts in the line (what is
-before it, a tag block or a logger time, is the caller's business). Everything else is
+regular shape ``!ttVDx,N,K,[S],[C],PAYLOAD,F*HH`` (two-letter talker, single-digit counts,
+at most one character of sequence id and channel), found by position — the ``!`` at the
+start of the line or after a prefix (a tag block or a logger time: the caller's business).
+A comma inside the payload is left to the decoder, which rejects it as a bad character. Everything else is
 returned as "irregular" line numbers for the line-by-line path.
 """
 
@@ -39,55 +40,64 @@ class Scan:
     irregular: I64  # line indices for the slow path (non-blank, not a regular sentence)
 
 
-def scan(buf: npt.NDArray[np.uint8]) -> Scan:
+def scan(data: bytes) -> tuple[npt.NDArray[np.uint8], Scan]:
+    """(the chunk as a uint8 array, what was found in it)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
     n_buf = len(buf)
     nl = np.flatnonzero(buf == 10)
     starts = np.concatenate([[0], nl + 1]).astype(np.int64)
     ends = np.concatenate([nl, [n_buf]]).astype(np.int64)
     if len(starts) and starts[-1] >= n_buf:  # text ends with a newline: no last line
         starts, ends = starts[:-1], ends[:-1]
+    if n_buf == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return buf, Scan(z, z, z, z, z, z, z, z, z, z, z, np.zeros(0, bool), z)
     cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
     ends = ends - cr
     nonblank = ends > starts
-    bangs = np.flatnonzero(buf == 33)
-    commas = np.flatnonzero(buf == 44)
-    bi = np.searchsorted(bangs, starts)
-    bang = bangs[np.minimum(bi, max(len(bangs) - 1, 0))] if len(bangs) else np.full(len(starts), -1)
-    has_bang = (bi < len(bangs)) & (bang < ends) & nonblank if len(bangs) else np.zeros(len(starts), bool)
-    ci = np.searchsorted(commas, bang)
-    n_commas = np.searchsorted(commas, ends) - ci
-    cand = has_bang & (n_commas == 6)
+    # where the sentence starts: the first byte, or after a prefix (tag block, logger time)
+    first = buf[np.minimum(starts, n_buf - 1)]
+    bang = np.where(nonblank & (first == 33), starts, -1)
+    for k in np.flatnonzero(nonblank & (first != 33) & ((first == 92) | ((first >= 48) & (first <= 57)))).tolist():
+        bang[k] = data.find(b"!", int(starts[k]), int(ends[k]))
+    # the regular shape, by position: !ttVDx,N,K,[S],[C],PAYLOAD,F*HH
+    cand = (bang >= 0) & (ends - bang >= 18)  # '!AIVDM,1,1,,,,0*hh' is the shortest
     li = np.flatnonzero(cand)
-    c = np.stack([commas[ci[li] + k] for k in range(6)], axis=1) if len(li) else np.zeros((0, 6), np.int64)
-    e = ends[li]
-    b = bang[li]
+    b, e = bang[li], ends[li]
+
+    def at(i: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        return buf[np.clip(i, 0, n_buf - 1)]
+
+    c0 = b + 6
+    c2 = c0 + 4
+    c3 = np.where(at(c2 + 1) == 44, c2 + 1, c2 + 2)
+    c4 = np.where(at(c3 + 1) == 44, c3 + 1, c3 + 2)
+    c5 = e - 5
     shape = (
-        (c[:, 0] - b >= 6)
-        & (c[:, 1] - c[:, 0] == 2) & (c[:, 2] - c[:, 1] == 2)
-        & (c[:, 3] - c[:, 2] <= 2) & (c[:, 4] - c[:, 3] <= 2)
-        & (e - c[:, 5] == 5)
+        (at(c0) == 44) & (at(c0 + 2) == 44) & (at(c2) == 44) & (at(c3) == 44) & (at(c4) == 44)
+        & (at(c5) == 44) & (c5 > c4) & (at(c5 + 2) == ord("*"))
+        & (at(b + 3) == ord("V")) & (at(b + 4) == ord("D")) & ((at(b + 5) == ord("M")) | (at(b + 5) == ord("O")))
     )
-    li, c, e, b = li[shape], c[shape], e[shape], b[shape]
-    vdx = ((buf[c[:, 0] - 3] == ord("V")) & (buf[c[:, 0] - 2] == ord("D"))
-           & np.isin(buf[c[:, 0] - 1], (ord("M"), ord("O"))))
-    cnt = buf[c[:, 0] + 1].astype(np.int64) - 48
-    num = buf[c[:, 1] + 1].astype(np.int64) - 48
-    fill = buf[c[:, 5] + 1].astype(np.int64) - 48
-    star = buf[c[:, 5] + 2] == ord("*")
+    li, b, e, c2, c3, c4, c5 = (x[shape] for x in (li, b, e, c2, c3, c4, c5))
+    cnt = buf[b + 7].astype(np.int64) - 48
+    num = buf[b + 9].astype(np.int64) - 48
+    fill = buf[c5 + 1].astype(np.int64) - 48
     digits = (cnt >= 0) & (cnt <= 9) & (num >= 0) & (num <= 9) & (fill >= 0) & (fill <= 9)
-    ok_shape = vdx & star & digits
-    li, c, e, b = li[ok_shape], c[ok_shape], e[ok_shape], b[ok_shape]
-    cnt, num, fill = cnt[ok_shape], num[ok_shape], fill[ok_shape]
-    seq = np.where(c[:, 3] - c[:, 2] == 2, buf[c[:, 2] + 1], -1).astype(np.int64)
-    chan = np.where(c[:, 4] - c[:, 3] == 2, buf[c[:, 3] + 1], -1).astype(np.int64)
-    # checksum: XOR of the bytes after '!' up to '*' (at c5 + 2), against the 2 hex digits
-    xor_before = np.zeros(n_buf + 1, dtype=np.uint8)
-    np.bitwise_xor.accumulate(buf, out=xor_before[1:]) if n_buf else None
-    x = xor_before[c[:, 5] + 2] ^ xor_before[b + 1]
-    hi, lo = _HEX[buf[c[:, 5] + 3]], _HEX[buf[c[:, 5] + 4]]
-    chk_ok = (hi < 16) & (lo < 16) & (x.astype(np.int64) == hi * 16 + lo)
+    li, b, e, c2, c3, c4, c5 = (x[digits] for x in (li, b, e, c2, c3, c4, c5))
+    cnt, num, fill = cnt[digits], num[digits], fill[digits]
+    seq = np.where(c3 - c2 == 2, buf[c2 + 1], -1).astype(np.int64)
+    chan = np.where(c4 - c3 == 2, buf[c3 + 1], -1).astype(np.int64)
+    # checksum: XOR of the bytes after '!' up to '*' (at c5 + 2), one reduce over all sentences
+    if len(li):
+        bounds = np.empty(2 * len(li), dtype=np.int64)
+        bounds[0::2] = b + 1
+        bounds[1::2] = c5 + 2
+        x = np.bitwise_xor.reduceat(buf, bounds)[0::2].astype(np.int64)
+    else:
+        x = np.zeros(0, dtype=np.int64)
+    hi, lo = _HEX[buf[c5 + 3]], _HEX[buf[c5 + 4]]
+    chk_ok = (hi < 16) & (lo < 16) & (x == hi * 16 + lo)
     regular = np.zeros(len(starts), dtype=bool)
     regular[li] = True
     irregular = np.flatnonzero(nonblank & ~regular)
-    return Scan(starts, ends, li, b, cnt, num, seq, chan, c[:, 4] + 1, c[:, 5] - c[:, 4] - 1, fill,
-                chk_ok, irregular)
+    return buf, Scan(starts, ends, li, b, cnt, num, seq, chan, c4 + 1, c5 - c4 - 1, fill, chk_ok, irregular)

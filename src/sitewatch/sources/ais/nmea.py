@@ -87,8 +87,7 @@ class NmeaParser:
         """
         counters: dict[str, int] = {}
         rejects: list[Reject] = []
-        buf = np.frombuffer(data, dtype=np.uint8)
-        sc = scan(buf)
+        buf, sc = scan(data)
         ls, le = sc.line_start, sc.line_end
 
         def text(k: int) -> str:
@@ -192,10 +191,12 @@ class NmeaParser:
         counters["messages"] = len(line)
         full = np.concatenate([buf, xbuf]) if len(xbuf) else buf
 
-        def raw_of(i: int) -> str:
-            if is_x[i]:
-                return x_raw[int(is_x[i]) - 1].decode("ascii", "replace")
-            return text(int(line[i]))
+        def raw_of(idx: np.ndarray) -> list[str]:
+            """The raw text of messages ``idx`` (for quarantine), in one pass."""
+            xs = is_x[idx].tolist()
+            lo, hi = ls[line[idx]].tolist(), le[line[idx]].tolist()
+            return [(x_raw[x - 1] if x else data[a:b]).decode("ascii", "replace")
+                    for x, a, b in zip(xs, lo, hi, strict=True)]
 
         return self._decode(full, start, length, fill, t_msg, line + first_line, raw_of, rejects, counters)
 
@@ -293,12 +294,12 @@ class NmeaParser:
 
     # -- decoding and rows ------------------------------------------------------------------------
     def _decode(self, buf: np.ndarray, start: np.ndarray, length: np.ndarray, fill: np.ndarray,
-                times: np.ndarray, lines: np.ndarray, raw_of: Callable[[int], str], rejects: list[Reject],
+                times: np.ndarray, lines: np.ndarray, raw_of: Callable[[np.ndarray], list[str]], rejects: list[Reject],
                 counters: dict[str, int]) -> ChunkResult:
         t_s = self._times(times, lines, counters)
         d = decode_buffer(buf, start, length, fill)
-        for i in np.flatnonzero(~d.ok).tolist():
-            rejects.append(Reject(int(lines[i]), raw_of(i), str(d.reason[i])))
+        bad = np.flatnonzero(~d.ok)
+        rejects.extend(map(Reject, lines[bad].tolist(), raw_of(bad), d.reason[bad].tolist()))
         types, counts = np.unique(d.msg_type[d.ok], return_counts=True)
         for ty, c in zip(types.tolist(), counts.tolist(), strict=True):
             key = f"msg_type_{ty}" if ty in (1, 2, 3, 4, 5, 11, 18, 19, 24, 27) else f"not_decoded_type_{ty}"
@@ -307,9 +308,9 @@ class NmeaParser:
         for name in (*_POSITION_LAYOUTS, *_STATIC_LAYOUTS):
             if name in d.groups:
                 used[d.groups[name].index] = True
-        for i in np.flatnonzero(used & np.isnan(t_s)).tolist():
-            rejects.append(Reject(int(lines[i]), raw_of(i),
-                                  "no time in the line or before it in the file; pass --start T"))
+        untimed = np.flatnonzero(used & np.isnan(t_s))
+        why = "no time in the line or before it in the file; pass --start T"
+        rejects.extend(Reject(ln, raw, why) for ln, raw in zip(lines[untimed].tolist(), raw_of(untimed), strict=True))
         names_before = dict(self.names)
         reports, events = self._reports(d, lines, t_s)
         positions = self._positions(d, lines, t_s, raw_of, rejects, counters, names_before, events)
@@ -385,7 +386,7 @@ class NmeaParser:
             self.names[m] = nm
         return reports_table(rows, self.fmt), events
 
-    def _positions(self, d: Decoded, lines: np.ndarray, t_s: np.ndarray, raw_of: Callable[[int], str],
+    def _positions(self, d: Decoded, lines: np.ndarray, t_s: np.ndarray, raw_of: Callable[[np.ndarray], list[str]],
                    rejects: list[Reject], counters: dict[str, int], names_before: dict[int, str],
                    events: list[tuple[int, int, str]]) -> pa.Table:
         parts: list[dict[str, np.ndarray]] = []
@@ -421,10 +422,12 @@ class NmeaParser:
         bad = ~na & ~coord_ok(cat["lat"], cat["lon"])
         no_time = np.isnan(t_s[i])
         for k in np.flatnonzero(bad & ~no_time).tolist():
-            rejects.append(Reject(int(lines[i[k]]), raw_of(int(i[k])), "latitude/longitude out of range"))
+            rejects.append(Reject(int(lines[i[k]]), raw_of(i[k:k + 1])[0], "latitude/longitude out of range"))
         keep = ~na & ~bad & ~no_time
-        mmsi = mmsi_text(cat["mmsi"][keep])
-        names = _names_at(i[keep], cat["mmsi"][keep], names_before, events)
+        uniq, inverse = np.unique(cat["mmsi"][keep], return_inverse=True)
+        inverse = np.asarray(inverse, dtype=np.int64).reshape(-1)
+        mmsi = pc.take(mmsi_text(uniq), pa.array(inverse))
+        names = _names_at(i[keep], cat["mmsi"][keep], uniq, inverse, names_before, events)
         counters["time_inferred"] = int(self.inferred[i][keep].sum())
         return positions_table(
             t_utc_us=np.round(t_s[i][keep] * 1e6).astype(np.int64), mmsi=mmsi,
@@ -439,12 +442,14 @@ def _key(field: bytes) -> int:
     return int.from_bytes(field, "big") if field else -1
 
 
-def _names_at(pos_i: np.ndarray, pos_m: np.ndarray, before: dict[int, str],
-              events: list[tuple[int, int, str]]) -> pa.Array:
-    """Ship name of each position: the last name its MMSI reported at or before it."""
-    uniq, inverse = np.unique(pos_m, return_inverse=True)
+def _names_at(pos_i: np.ndarray, pos_m: np.ndarray, uniq: np.ndarray, inverse: np.ndarray,
+              before: dict[int, str], events: list[tuple[int, int, str]]) -> pa.Array:
+    """Ship name of each position: the last name its MMSI reported at or before it.
+
+    ``uniq``/``inverse`` are ``np.unique(pos_m, return_inverse=True)``.
+    """
     values: list[str | None] = [before.get(m) for m in uniq.tolist()]
-    idx = np.asarray(inverse, dtype=np.int64).reshape(-1)
+    idx = inverse.copy()
     if events and len(pos_i):
         ev_i = np.array([e[0] for e in events], dtype=np.int64)
         ev_m = np.array([e[1] for e in events], dtype=np.int64)
