@@ -19,7 +19,7 @@ within the exit radius. The engines give the same visits and gaps (tested on rea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -104,69 +104,79 @@ def _runsum(x: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
     return cs[e + 1] - cs[s]
 
 
-def visit_rows(store: Store, anchor_lat: np.ndarray, anchor_lon: np.ndarray, entry_m: float, exit_m: float,
+def visit_rows(store: Store, layers: Sequence[tuple[np.ndarray, np.ndarray]], entry_m: float, exit_m: float,
                stop_kt: float, port_gap_s: float, max_gap_s: float, t_from: datetime | None = None,
-               t_to: datetime | None = None, rows_per_batch: int = 1_000_000) -> list[dict[str, Any]]:
-    """Same rows as :func:`sea_queries.port_visit_rows` (as dicts), computed with NumPy."""
+               t_to: datetime | None = None, rows_per_batch: int = 1_000_000) -> list[list[dict[str, Any]]]:
+    """For each layer of anchors (lat, lon), the rows of :func:`sea_queries.port_visit_rows`
+    (as dicts), computed with NumPy in one pass over the positions shared by all layers."""
     from scipy.spatial import cKDTree
 
-    if len(anchor_lat) == 0:
-        return []
-    tree = cKDTree(_xyz(np.asarray(anchor_lat, float), np.asarray(anchor_lon, float)))
+    trees = [cKDTree(_xyz(np.asarray(la, float), np.asarray(lo, float))) if len(la) else None for la, lo in layers]
     chord_max = 2 * EARTH_RADIUS_M * np.sin(exit_m / (2 * EARTH_RADIUS_M)) * (1 + 1e-9)
-    out: list[dict[str, Any]] = []
+    out: list[list[dict[str, Any]]] = [[] for _ in layers]
+    if not any(t is not None for t in trees):
+        return out
     for c in vessel_chunks(store, t_from, t_to, rows_per_batch):
-        chord, anchor = tree.query(_xyz(c.lat, c.lon), distance_upper_bound=chord_max)
-        d = np.where(np.isinf(chord), np.inf, _arc(np.where(np.isinf(chord), 0.0, chord)))
-        flag = np.full(c.n, -1, dtype=np.int8)
-        flag[d < entry_m] = 1
-        flag[d > exit_m] = 0
-        flag[c.first & (flag < 0)] = 0  # the state before any evidence is "at sea"
-        idx = np.where(flag >= 0, np.arange(c.n), 0)
-        np.maximum.accumulate(idx, out=idx)
-        inport = flag[idx] == 1
-        prev_in = np.r_[False, inport[:-1]] & ~c.first
-        hole = c.dt_s > max_gap_s  # NaN (first row) compares False
-        start = inport & (c.first | ~prev_in | hole)
-        nxt_first = np.r_[c.first[1:], True]
-        nxt_start = np.r_[start[1:], False]
-        nxt_in = np.r_[inport[1:], False]
-        end = inport & (nxt_first | ~nxt_in | nxt_start)
-        s, e = np.flatnonzero(start), np.flatnonzero(end)
-        if s.size == 0:
-            continue
-        has_entry = ~c.first[s] & ~prev_in[s] & ~hole[s]
-        x = e + 1
-        xs = np.minimum(x, c.n - 1)
-        has_exit = (x < c.n) & ~nxt_first[e] & ~nxt_in[e] & (c.dt_s[xs] <= max_gap_s)
-        stopped = inport & (c.sog < stop_kt)
-        si = np.flatnonzero(stopped)
-        k = np.searchsorted(si, s)
-        has_stop = (k < si.size) & (si[np.minimum(k, max(si.size - 1, 0))] <= e) if si.size else np.zeros(s.size, bool)
-        stop_i = si[np.minimum(k, max(si.size - 1, 0))] if si.size else np.zeros(s.size, np.int64)
-        gapm = inport & ~start & (c.dt_s > port_gap_s) & (c.dt_s <= max_gap_s)
-        bounds = np.ravel(np.column_stack([s, e + 1]))
-        dpad = np.r_[d, np.inf]
-        min_d = np.minimum.reduceat(dpad, bounds)[::2]
-        n_pos = e - s + 1
-        cols: dict[str, Any] = {
-            "id": c.id_at(s), "visit_no": np.arange(1, s.size + 1).tolist(),
-            "t_first": _ts(c.t_us[s]), "t_last": _ts(c.t_us[e]), "n_pos": n_pos.tolist(),
-            "entry_anchor": anchor[s].tolist(), "first_lat": c.lat[s].tolist(), "first_lon": c.lon[s].tolist(),
-            "has_entry": has_entry.tolist(),
-            "exit_t": [t if ok else None for t, ok in zip(_ts(c.t_us[xs]), has_exit, strict=True)],
-            "exit_lat": [float(v) if ok else None for v, ok in zip(c.lat[xs], has_exit, strict=True)],
-            "exit_lon": [float(v) if ok else None for v, ok in zip(c.lon[xs], has_exit, strict=True)],
-            "stop_t": [t if ok else None for t, ok in zip(_ts(c.t_us[stop_i]), has_stop, strict=True)],
-            "stop_anchor": [int(a) if ok else None for a, ok in zip(anchor[stop_i], has_stop, strict=True)],
-            "n_stopped": _runsum(stopped, s, e).astype(np.int64).tolist(),
-            "n_gaps": _runsum(gapm, s, e).astype(np.int64).tolist(),
-            "gap_s": _runsum(np.where(gapm, c.dt_s, 0.0), s, e).tolist(),
-            "min_d_m": min_d.tolist(),
-            "lat": (_runsum(c.lat, s, e) / n_pos).tolist(), "lon": (_runsum(c.lon, s, e) / n_pos).tolist(),
-        }
-        out += [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+        xyz = _xyz(c.lat, c.lon)
+        for k, tree in enumerate(trees):
+            if tree is not None:
+                out[k] += _chunk_visits(c, tree.query(xyz, distance_upper_bound=chord_max), entry_m, exit_m,
+                                        stop_kt, port_gap_s, max_gap_s)
     return out
+
+
+def _chunk_visits(c: Chunk, nearest: tuple[np.ndarray, np.ndarray], entry_m: float, exit_m: float, stop_kt: float,
+                  port_gap_s: float, max_gap_s: float) -> list[dict[str, Any]]:
+    chord, anchor = nearest
+    d = np.where(np.isinf(chord), np.inf, _arc(np.where(np.isinf(chord), 0.0, chord)))
+    flag = np.full(c.n, -1, dtype=np.int8)
+    flag[d < entry_m] = 1
+    flag[d > exit_m] = 0
+    flag[c.first & (flag < 0)] = 0  # the state before any evidence is "at sea"
+    idx = np.where(flag >= 0, np.arange(c.n), 0)
+    np.maximum.accumulate(idx, out=idx)
+    inport = flag[idx] == 1
+    prev_in = np.r_[False, inport[:-1]] & ~c.first
+    hole = c.dt_s > max_gap_s  # NaN (first row) compares False
+    start = inport & (c.first | ~prev_in | hole)
+    nxt_first = np.r_[c.first[1:], True]
+    nxt_start = np.r_[start[1:], False]
+    nxt_in = np.r_[inport[1:], False]
+    end = inport & (nxt_first | ~nxt_in | nxt_start)
+    s, e = np.flatnonzero(start), np.flatnonzero(end)
+    if s.size == 0:
+        return []
+    has_entry = ~c.first[s] & ~prev_in[s] & ~hole[s]
+    x = e + 1
+    xs = np.minimum(x, c.n - 1)
+    has_exit = (x < c.n) & ~nxt_first[e] & ~nxt_in[e] & (c.dt_s[xs] <= max_gap_s)
+    stopped = inport & (c.sog < stop_kt)
+    si = np.flatnonzero(stopped)
+    k = np.searchsorted(si, s)
+    has_stop = (k < si.size) & (si[np.minimum(k, max(si.size - 1, 0))] <= e) if si.size else np.zeros(s.size, bool)
+    stop_i = si[np.minimum(k, max(si.size - 1, 0))] if si.size else np.zeros(s.size, np.int64)
+    gapm = inport & ~start & (c.dt_s > port_gap_s) & (c.dt_s <= max_gap_s)
+    bounds = np.ravel(np.column_stack([s, e + 1]))
+    dpad = np.r_[d, np.inf]
+    min_d = np.minimum.reduceat(dpad, bounds)[::2]
+    n_pos = e - s + 1
+    cols: dict[str, Any] = {
+        "id": c.id_at(s), "visit_no": np.arange(1, s.size + 1).tolist(),
+        "t_first": _ts(c.t_us[s]), "t_last": _ts(c.t_us[e]), "n_pos": n_pos.tolist(),
+        "entry_anchor": anchor[s].tolist(), "first_lat": c.lat[s].tolist(), "first_lon": c.lon[s].tolist(),
+        "has_entry": has_entry.tolist(),
+        "exit_t": [t if ok else None for t, ok in zip(_ts(c.t_us[xs]), has_exit, strict=True)],
+        "exit_lat": [float(v) if ok else None for v, ok in zip(c.lat[xs], has_exit, strict=True)],
+        "exit_lon": [float(v) if ok else None for v, ok in zip(c.lon[xs], has_exit, strict=True)],
+        "stop_t": [t if ok else None for t, ok in zip(_ts(c.t_us[stop_i]), has_stop, strict=True)],
+        "stop_anchor": [int(a) if ok else None for a, ok in zip(anchor[stop_i], has_stop, strict=True)],
+        "n_stopped": _runsum(stopped, s, e).astype(np.int64).tolist(),
+        "n_gaps": _runsum(gapm, s, e).astype(np.int64).tolist(),
+        "gap_s": _runsum(np.where(gapm, c.dt_s, 0.0), s, e).tolist(),
+        "min_d_m": min_d.tolist(),
+        "lat": (_runsum(c.lat, s, e) / n_pos).tolist(), "lon": (_runsum(c.lon, s, e) / n_pos).tolist(),
+    }
+    return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
 
 
 def gap_rows(store: Store, min_gap_s: float, dense_window_s: float, t_from: datetime | None = None,

@@ -72,34 +72,45 @@ def confidence_level(has_entry: bool, has_exit: bool, has_stop: bool, has_gap: b
 
 def visits(ctx: AnalysisContext, anchor_lat: np.ndarray, anchor_lon: np.ndarray,
            p: dict[str, float]) -> list[dict[str, Any]]:
-    """Visits to one set of anchors as dicts (one per visit, all confidence levels).
+    """Visits to one set of anchors as dicts (one per visit, all confidence levels)."""
+    return visits_by_layer(ctx, [(anchor_lat, anchor_lon)], p)[0]
+
+
+def visits_by_layer(ctx: AnalysisContext, layers: list[tuple[np.ndarray, np.ndarray]],
+                    p: dict[str, float]) -> list[list[dict[str, Any]]]:
+    """Visits to each set of anchors (each is its own state machine), one pass over the data.
 
     Anchors at identical coordinates (the WPI lists a few ports twice) are merged into the
     first of them, so ties never make the result depend on the engine.
     """
-    pts = np.column_stack([np.asarray(anchor_lat, float), np.asarray(anchor_lon, float)])
-    _, first_idx = np.unique(pts, axis=0, return_index=True)
-    first_idx = np.sort(first_idx)
-    anchor_lat, anchor_lon = pts[first_idx, 0], pts[first_idx, 1]
+    firsts, uniq = [], []
+    for la, lo in layers:
+        pts = np.column_stack([np.asarray(la, float), np.asarray(lo, float)])
+        _, first_idx = np.unique(pts, axis=0, return_index=True)
+        first_idx = np.sort(first_idx)
+        firsts.append(first_idx)
+        uniq.append((pts[first_idx, 0], pts[first_idx, 1]))
+    args = (p["entry_km"] * 1000, p["exit_km"] * 1000, p["stop_kt"])
     if C.engine(ctx) == "sql":
-        tbl = sea_queries.port_visit_rows(
-            ctx.store, anchor_lat, anchor_lon, p["entry_km"] * 1000, p["exit_km"] * 1000, p["stop_kt"],
-            p["move_kt"], p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
-        rows = tbl.to_pylist() if tbl.num_rows else []
+        out = []
+        for la, lo in uniq:
+            tbl = sea_queries.port_visit_rows(ctx.store, la, lo, *args, p["move_kt"], p["port_gap_h"] * 3600,
+                                              p["max_port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
+            out.append(tbl.to_pylist() if tbl.num_rows else [])
     else:
-        rows = _scan.visit_rows(ctx.store, anchor_lat, anchor_lon, p["entry_km"] * 1000, p["exit_km"] * 1000,
-                                p["stop_kt"], p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600,
-                                ctx.t_from, ctx.t_to)
-    for r in rows:
-        r["has_exit"] = r["exit_t"] is not None
-        r["has_stop"] = r["n_stopped"] > 0
-        r["has_gap"] = r["n_gaps"] > 0
-        r["level"] = confidence_level(bool(r["has_entry"]), r["has_exit"], r["has_stop"], r["has_gap"])
-        r["entry_anchor"] = int(first_idx[r["entry_anchor"]])
-        if r["stop_anchor"] is not None:
-            r["stop_anchor"] = int(first_idx[r["stop_anchor"]])
-        r["anchor"] = r["stop_anchor"] if r["stop_anchor"] is not None else r["entry_anchor"]
-    return rows
+        out = _scan.visit_rows(ctx.store, uniq, *args, p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600,
+                               ctx.t_from, ctx.t_to)
+    for rows, first_idx in zip(out, firsts, strict=True):
+        for r in rows:
+            r["has_exit"] = r["exit_t"] is not None
+            r["has_stop"] = r["n_stopped"] > 0
+            r["has_gap"] = r["n_gaps"] > 0
+            r["level"] = confidence_level(bool(r["has_entry"]), r["has_exit"], r["has_stop"], r["has_gap"])
+            r["entry_anchor"] = int(first_idx[r["entry_anchor"]])
+            if r["stop_anchor"] is not None:
+                r["stop_anchor"] = int(first_idx[r["stop_anchor"]])
+            r["anchor"] = r["stop_anchor"] if r["stop_anchor"] is not None else r["entry_anchor"]
+    return out
 
 
 @register_analysis(ANALYSIS, order=40, kinds=("port-visit",))
@@ -109,9 +120,9 @@ def port_visits(ctx: AnalysisContext) -> pa.Table:
 
     p = C.params(ctx, "port_visit", DEFAULTS)
     sites = C.port_sites(ctx)
-    site_rows = visits(ctx, np.array([s.lat for s in sites]), np.array([s.lon for s in sites]), p) if sites else []
     labels, plat, plon = ports.arrays()
-    wpi_rows = visits(ctx, plat, plon, p)
+    site_rows, wpi_rows = visits_by_layer(
+        ctx, [(np.array([s.lat for s in sites]), np.array([s.lon for s in sites])), (plat, plon)], p)
 
     # site visits per vessel, to drop WPI duplicates of the same stay
     by_vessel: dict[str, list[tuple[Any, Any, int]]] = {}
