@@ -170,3 +170,26 @@ def test_ingest_is_idempotent_and_stores_reports(ws: Workspace, tmp_path: Path) 
     again = ingest_paths(ws.store, "ais", [p])
     assert again.skipped_files == 1 and ws.store.count("positions") == 3
     assert ws.store.count("quarantine") == 3
+
+
+def test_compressed_and_archived_inputs(ws: Workspace, tmp_path: Path) -> None:
+    import gzip
+    import io
+    import tarfile
+
+    gz = tmp_path / "a.traj.gz"
+    gz.write_bytes(gzip.compress(TRAJ.encode()))
+    tgz = tmp_path / "day.tar.gz"
+    nmea = b"\\c:1733637600*5B\\!AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M,0*09\n"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for name, data in (("feed/a.nmea", nmea), ("feed/b.csv", MC_HEADER.encode()
+                           + b"366999618,2020-06-30T00:00:00,40.54291,-74.02433,19.0,-61.8,349.0,CG SHRIKE,,"
+                             b"NPBG,90,0,26,5,,,B\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    s = ingest_paths(ws.store, "ais", [gz, tgz])
+    assert s.files == 3 and s.failed_files == 0
+    fmts = dict(ws.store.sql("SELECT format, count(*) FROM positions GROUP BY 1"))
+    assert fmts == {"traj": 3, "nmea": 1, "marinecadastre": 1}
+    assert ws.store.scalar("SELECT max(t_utc) FROM positions WHERE format = 'nmea'").year == 2024
