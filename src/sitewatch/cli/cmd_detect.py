@@ -18,7 +18,7 @@ def _detector(ws: Workspace, target_gsd_m: float | None, conf: float | None) -> 
 
     entry = registry.resolve(ws)
     kw: dict[str, Any] = {}
-    for key in ("target_gsd_m", "overlap_m", "conf_thr", "iou_thr"):
+    for key in ("target_gsd_m", "fine_gsd_m", "overlap_m", "fine_overlap_m", "conf_thr", "iou_thr"):
         v = ws.setting(f"detect.{key}")
         if v is not None:
             kw[key] = float(v)
