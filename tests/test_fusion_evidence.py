@@ -75,3 +75,18 @@ def test_gsd_limits() -> None:
     assert E.resolvable("small-vehicle", 3.0) is False
     assert E.resolvable("plane", 1.5) is True
     assert E.resolvable("plane", None) is None
+
+
+def test_scene_never_detected_counts_nothing() -> None:
+    store = Store()
+    sc = Scenario()
+    sc.scene(date(2024, 12, 5), {})
+    sc.write(store)
+    store.sql("DELETE FROM detect_runs")
+    kinds = [r["kind"] for r in E.build(store, hmeimim()).rows.to_pylist()]
+    assert kinds == ["imagery.scene"]
+    sc2 = Scenario()
+    sc2.scene(date(2024, 12, 5), {})
+    sc2.write(store)  # now the detector ran and found nothing: real zeros
+    zeros = [r for r in E.build(store, hmeimim()).rows.to_pylist() if r["kind"] == "imagery.count"]
+    assert zeros and all(r["value"] == 0 for r in zeros)

@@ -92,6 +92,11 @@ class Scenario:
             store.insert("scenes", pa.Table.from_pylist(self.scenes))
         if self.detections:
             store.insert("detections", pa.Table.from_pylist(self.detections))
+        if self.scenes:  # the detector ran over every scene (a run with no detections is a zero)
+            store.insert("detect_runs", pa.Table.from_pylist([
+                {"scene_id": s["scene_id"], "site": s["site"], "model": "yolov8n-obb test",
+                 "n_detections": sum(1 for d in self.detections if d["scene_id"] == s["scene_id"]),
+                 "t_run_utc": s["t_utc"] or at(date(2024, 12, 31))} for s in self.scenes]))
         store.insert("aircraft", pa.Table.from_pylist(
             [{"icao24": h, "typecode": "A124", "military": True} for h in HEAVY]
             + [{"icao24": FIGHTER, "typecode": "SU27", "military": True}]))

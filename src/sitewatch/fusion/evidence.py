@@ -249,6 +249,9 @@ def _ts(v: Any) -> datetime | None:
 
 
 # -- imagery ---------------------------------------------------------------------------
+# A scene becomes an ``imagery.scene`` row; once a detector has run over it (``detect_runs``),
+# each watched class becomes an ``imagery.count`` per zone (zero included) or, where the GSD
+# cannot resolve the class, an ``imagery.limit``. Scenes never detected count nothing.
 
 def _from_imagery(store: Store, site: Site, skipped: Counter[str]) -> list[dict[str, Any]]:
     scenes = {s["scene_id"]: s for s in Q.site_scenes(store, site.name)}
@@ -281,8 +284,8 @@ def _from_imagery(store: Store, site: Site, skipped: Counter[str]) -> list[dict[
     # where nothing was found are real zeros; those it could not resolve are sensor limits
     zones: list[str | None] = [None, *[z.name for z in site.zones]]
     for s in scenes.values():
-        if s["t_utc"] is None:
-            continue
+        if s["t_utc"] is None or not s["detected"]:
+            continue  # a scene no detector has looked at counts nothing, not zero
         for cls in WATCHED_CLASSES:
             for zone in zones:
                 if zone is not None and cls not in VEHICLE_CLASSES:
@@ -314,7 +317,8 @@ def _count_row(site: Site, s: Mapping[str, Any], zone: str | None, cls: str, top
     where = f"zone {zone}" if zone else "the site"
     what = cls + (f" ({top_type})" if top_type else "")
     ref: dict[str, Any] = {"table": "detections", "scene_id": s["scene_id"], "zone": zone, "class": cls,
-                           "type": top_type, "det_ids": det_ids, "gsd_m": gsd, "resolvable": ok}
+                           "type": top_type, "det_ids": det_ids, "gsd_m": gsd, "resolvable": ok,
+                           "model": s.get("model")}
     kind = "imagery.count"
     value: float | None = float(n)
     text: str

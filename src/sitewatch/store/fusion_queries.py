@@ -64,11 +64,17 @@ def position_files(store: Store, refs: pa.Table) -> dict[str, dict[str, Any]]:
 
 
 def site_scenes(store: Store, site: str) -> list[dict[str, Any]]:
-    """Scenes of ``site`` in time order (scenes without a time last)."""
+    """Scenes of ``site`` in time order (scenes without a time last).
+
+    ``detected`` is true when a detector ran over the scene (a ``detect_runs`` row, or stored
+    detections): only then is a class without detections a count of zero; ``model`` names it.
+    """
     return store.rows(
-        "SELECT scene_id, site, t_utc, provider, path, sha256, gsd_m, width_px, height_px, crs, "
-        "footprint_wkt, cloud_flag, coalesce(simulated, false) AS simulated, meta "
-        "FROM scenes WHERE site = ? ORDER BY t_utc NULLS LAST, scene_id",
+        "SELECT s.scene_id, s.site, s.t_utc, s.provider, s.path, s.sha256, s.gsd_m, s.width_px, s.height_px, "
+        "s.crs, s.footprint_wkt, s.cloud_flag, coalesce(s.simulated, false) AS simulated, s.meta, "
+        "(r.scene_id IS NOT NULL OR EXISTS (SELECT 1 FROM detections d WHERE d.scene_id = s.scene_id)) "
+        "AS detected, r.model FROM scenes s LEFT JOIN detect_runs r ON r.scene_id = s.scene_id "
+        "WHERE s.site = ? ORDER BY s.t_utc NULLS LAST, s.scene_id",
         [site],
     )
 
