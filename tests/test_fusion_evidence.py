@@ -90,3 +90,18 @@ def test_scene_never_detected_counts_nothing() -> None:
     sc2.write(store)  # now the detector ran and found nothing: real zeros
     zeros = [r for r in E.build(store, hmeimim()).rows.to_pylist() if r["kind"] == "imagery.count"]
     assert zeros and all(r["value"] == 0 for r in zeros)
+
+
+def test_files_named_simulated_mark_their_evidence(tmp_path: Path) -> None:
+    store = Store()
+    f = tmp_path / "feed.SIMULATED.csv"
+    f.write_text("t_utc,source,id,lat,lon\n2024-12-10T10:00:00Z,adsb,151a01,35.40,35.95\n")
+    ingest_paths(store, "positions", [f])
+    sc = Scenario()
+    sc.event("arrival", date(2024, 12, 10), "151a01", typecode="A124")
+    sc.positions.clear()
+    sc.scene(date(2024, 12, 11), {("plane", "apron"): 1})
+    sc.scenes[0]["path"] = "/x/hmeimim-2024-12-11.SIMULATED.tif"
+    sc.write(store)
+    rows = E.build(store, hmeimim()).rows.to_pylist()
+    assert rows and all(r["simulated"] for r in rows)

@@ -45,7 +45,8 @@ def site_events(store: Store, site: str, near: BBox) -> list[dict[str, Any]]:
 
 def position_files(store: Store, refs: pa.Table) -> dict[str, dict[str, Any]]:
     """For each ``key`` in ``refs`` (columns key, source, id, t_from, t_to): the content
-    hashes of the files its positions came from and whether any of them was simulated."""
+    hashes of the files its positions came from and whether any of them was simulated (the
+    simulator names its files ``*.SIMULATED.*``; a format or options may also say so)."""
     if refs.num_rows == 0:
         return {}
     with store._lock:
@@ -53,7 +54,8 @@ def position_files(store: Store, refs: pa.Table) -> dict[str, dict[str, Any]]:
         try:
             res = store.con.execute(
                 "SELECT r.key, list(DISTINCT l.sha256 ORDER BY l.sha256) AS shas, "
-                "bool_or(coalesce(l.format ILIKE '%sim%' OR l.options ILIKE '%\"simulated\": true%', false)) "
+                "bool_or(coalesce(l.format ILIKE '%sim%' OR l.path ILIKE '%simulated%' "
+                "OR l.options ILIKE '%\"simulated\": true%', false)) "
                 "AS simulated FROM _sw_refs r JOIN positions p ON p.source = r.source AND p.id = r.id "
                 "AND p.t_utc BETWEEN r.t_from AND r.t_to JOIN ingest_log l ON l.file_id = p.file_id "
                 "GROUP BY r.key"
@@ -71,7 +73,8 @@ def site_scenes(store: Store, site: str) -> list[dict[str, Any]]:
     """
     return store.rows(
         "SELECT s.scene_id, s.site, s.t_utc, s.provider, s.path, s.sha256, s.gsd_m, s.width_px, s.height_px, "
-        "s.crs, s.footprint_wkt, s.cloud_flag, coalesce(s.simulated, false) AS simulated, s.meta, "
+        "s.crs, s.footprint_wkt, s.cloud_flag, "
+        "(coalesce(s.simulated, false) OR s.path ILIKE '%simulated%') AS simulated, s.meta, "
         "(r.scene_id IS NOT NULL OR EXISTS (SELECT 1 FROM detections d WHERE d.scene_id = s.scene_id)) "
         "AS detected, r.model FROM scenes s LEFT JOIN detect_runs r ON r.scene_id = s.scene_id "
         "WHERE s.site = ? ORDER BY s.t_utc NULLS LAST, s.scene_id",
