@@ -205,3 +205,40 @@ def test_sea_analyses_are_registered_and_idempotent() -> None:
     second = {r.analysis: r.events for r in run(ctx, ["sea.port-visits", "sea.departures"])}
     assert first == second and first["sea.departures"] == 1 and first["sea.port-visits"] >= 1
     assert sorted(x[0] for x in s.sql("SELECT event_id FROM events")) == ids
+
+
+def offshore_track(mmsi: str, lat0: float, lon0: float, legs: Iterable[tuple[float, float, float, float]],
+                   step_s: float = 60.0) -> list[tuple[str, datetime, float, float]]:
+    rows = track(mmsi, legs, step_s=step_s)
+    dlat, dlon = lat0 - rows[0][2], lon0 - rows[0][3]
+    return [(m, t, la + dlat, lo + dlon) for m, t, la, lo in rows]
+
+
+@pytest.mark.slow
+def test_offshore_silence_after_dense_reception_is_intentional() -> None:
+    # mid-Atlantic: 12 h of reports every 5 min, 13 h silent, back 60 km further east
+    rows = offshore_track("244000020", 35.0, -40.0, [(90.0, 200_000, 12 * 3600, 13 * 3600), (90.0, 60_000, 600, 0)],
+                          step_s=300)
+    near = offshore_track("244000021", 36.95, -76.2, [(90.0, 20_000, 12 * 3600, 13 * 3600), (90.0, 5_000, 600, 0)],
+                          step_s=300)  # the same off Norfolk: near shore, so likely coverage
+    out = gaps.ais_gaps(AnalysisContext(store_with(rows + near), {}))
+    by = {s: d for s, d in zip(out.column("subject").to_pylist(), details(out), strict=True)}
+    far = by["244000020"]
+    assert far["intentional"] and far["cause"] == "likely-intentional"
+    assert far["before"]["shore_nm"] > 50 and far["after"]["shore_nm"] > 50 and far["positions_before"] >= 14
+    assert not by["244000021"]["intentional"]
+    assert any("shore" in r for r in by["244000021"]["not_intentional_because"])
+
+
+@pytest.mark.slow
+def test_loitering_offshore_only() -> None:
+    from sitewatch.analytics.sea import loitering
+
+    slow = [(45.0, 9_000, 5 * 3600, 0)]  # 9 km in 5 h: 0.97 kn
+    far = offshore_track("244000030", 35.0, -40.0, slow, step_s=300)
+    coast = offshore_track("244000031", 36.97, -76.05, slow, step_s=300)  # Chesapeake Bay mouth
+    out = loitering.loitering(AnalysisContext(store_with(far + coast), {}))
+    assert out.column("subject").to_pylist() == ["244000030"]
+    d = details(out)[0]
+    assert d["mean_kt"] == pytest.approx(9_000 / 5 / geo.NM_M, rel=0.02) and d["duration_h"] >= 4.9
+    assert d["min_shore_nm"] > 400  # 35 N 40 W: about 490 NM from the Azores
