@@ -38,6 +38,10 @@ for _c in range(48, 88):
 for _c in range(96, 120):
     _ARMOUR[_c] = _c - 56
 # 6-bit value → text character (AIS sixbit ASCII: 0–31 are '@'–'_', 32–63 are ' '–'?')
+_REASONS = np.array([None, "empty payload", "fill bits not 0-5", "character outside the AIS payload alphabet",
+                     "payload too short to hold an MMSI (under 38 bits)", "unknown message type",
+                     "type 24 with part number 2 or 3"], dtype=object)
+_EMPTY, _FILL, _BAD_CHAR, _SHORT, _UNKNOWN, _PART = range(1, 7)
 MIN_BITS = 38  # type, repeat indicator and MMSI: anything shorter identifies nobody
 _SIXBIT = np.array([v + 64 if v < 32 else v for v in range(64)], dtype=np.uint8)
 
@@ -95,7 +99,7 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
     """
     n = len(lengths)
     sym = _ARMOUR[buf]
-    reason = np.full(n, None, dtype=object)
+    code = np.zeros(n, dtype=np.int8)  # index into REASONS; 0 = decodable
     # any character outside the alphabet inside each payload: one OR-reduce over [start, end) pairs
     # (bounds in increasing order, or reduceat would sweep back over the buffer between them)
     invalid = np.concatenate([(sym == 255).view(np.uint8), np.zeros(1, dtype=np.uint8)])
@@ -111,13 +115,12 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
     has = lengths > 0
     msg_type[has] = sym[starts[has]] if len(buf) else -1
     nbits = lengths * 6 - fill
-    reason[has & (nbits < MIN_BITS)] = "payload too short to hold an MMSI (under 38 bits)"
-    reason[(fill < 0) | (fill > 5)] = "fill bits not 0-5"
-    reason[bad_char] = "character outside the AIS payload alphabet"
-    reason[~has] = "empty payload"
-    unknown = has & ((msg_type == 0) | (msg_type > 27))
-    reason[unknown & (reason == None)] = "unknown message type"  # noqa: E711
-    ok = reason == None  # noqa: E711
+    code[has & (nbits < MIN_BITS)] = _SHORT
+    code[(fill < 0) | (fill > 5)] = _FILL
+    code[bad_char] = _BAD_CHAR
+    code[~has] = _EMPTY
+    code[has & ((msg_type == 0) | (msg_type > 27)) & (code == 0)] = _UNKNOWN
+    ok = code == 0
 
     groups: dict[str, Group] = {}
     for mtype in np.unique(msg_type[ok]):
@@ -129,7 +132,7 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
             part = _field_at(sym, starts[idx], lengths[idx], fill[idx], nbits[idx], 38, 2)
             mmsi = _field_at(sym, starts[idx], lengths[idx], fill[idx], nbits[idx], 8, 30)
             bad = part > 1
-            reason[idx[bad]] = "type 24 with part number 2 or 3"
+            code[idx[bad]] = _PART
             aux = (mmsi >= 980_000_000) & (mmsi <= 989_999_999)
             _add(groups, "static_a", idx[part == 0])
             _add(groups, "static_b", idx[(part == 1) & ~aux])
@@ -137,7 +140,8 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
     other = np.flatnonzero(ok & np.isin(msg_type, list(OTHER_TYPES)))
     for g in groups.values():
         _decode_group(g, sym, starts, lengths, fill, nbits)
-    return Decoded(msg_type, reason, {k: g for k, g in groups.items() if len(g)}, other)
+    reason = _REASONS[code]
+    return Decoded(msg_type, reason, {k: g for k, g in groups.items() if len(g)}, other, code == 0)
 
 
 def _add(groups: dict[str, Group], layout: str, idx: I64) -> None:

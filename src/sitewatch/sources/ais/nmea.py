@@ -143,11 +143,12 @@ class NmeaParser:
                                   "(1-9 fragments)"))
         drop |= impossible
         single = ~drop & (sc.frag_cnt == 1)
-        for k in np.flatnonzero(~drop & (sc.frag_cnt > 1)).tolist():
-            ln = int(sc.line[k])
-            frags.append(Fragment(ln, data[sc.bang[k]:le[ln]], int(sc.frag_cnt[k]), int(sc.frag_num[k]),
-                                  data[sc.pay_start[k]:sc.pay_start[k] + sc.pay_len[k]], int(sc.fill[k]),
-                                  float(t_reg[k]), True, (int(sc.seq[k]), int(sc.chan[k])), first_line + ln))
+        multi = np.flatnonzero(~drop & (sc.frag_cnt > 1))
+        cols = (sc.line[multi], sc.bang[multi], le[sc.line[multi]], sc.frag_cnt[multi], sc.frag_num[multi],
+                sc.pay_start[multi], sc.pay_start[multi] + sc.pay_len[multi], sc.fill[multi], t_reg[multi],
+                sc.seq[multi], sc.chan[multi])
+        for ln, b0, b1, cnt, num, p0, p1, fl, tt, sq, ch in zip(*(c.tolist() for c in cols), strict=True):
+            frags.append(Fragment(ln, data[b0:b1], cnt, num, data[p0:p1], fl, tt, True, (sq, ch), first_line + ln))
         # -- multi-sentence messages and irregular singles (Python, few) -------------------
         extra: list[bytes] = []
         x_line: list[int] = []
