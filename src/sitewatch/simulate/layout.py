@@ -75,31 +75,31 @@ class Rect:
 
 # --- Hmeimim (runway frame: v along runway 35, u to the east of it) -------------------
 H_RUNWAY = Rect("runway", "runway", 0.0, 0.0, 45.0, RUNWAY_LEN_M, RUNWAY_HDG_DEG)
-H_TAXIWAY = Rect("taxiway", "taxiway", -130.0, 0.0, 23.0, 2200.0, RUNWAY_HDG_DEG)
-H_APRON = Rect("apron", "apron", -330.0, 40.0, 360.0, 620.0, RUNWAY_HDG_DEG)
-H_PARK_N = Rect("park-north", "vehicle-park", -650.0, 250.0, 220.0, 260.0, RUNWAY_HDG_DEG)
-H_PARK_S = Rect("park-south", "vehicle-park", -650.0, -190.0, 220.0, 260.0, RUNWAY_HDG_DEG)
+H_TAXIWAY = Rect("taxiway", "taxiway", -110.0, 0.0, 23.0, 2200.0, RUNWAY_HDG_DEG)
+H_APRON = Rect("apron", "apron", -270.0, 10.0, 240.0, 480.0, RUNWAY_HDG_DEG)
+H_PARK_N = Rect("park-north", "vehicle-park", -480.0, 160.0, 140.0, 200.0, RUNWAY_HDG_DEG)
+H_PARK_S = Rect("park-south", "vehicle-park", -480.0, -160.0, 140.0, 200.0, RUNWAY_HDG_DEG)
 HMEIMIM_ZONES = (H_RUNWAY, H_APRON, H_PARK_N, H_PARK_S)
 # Heavy-aircraft stands on the apron: (u, v) in the runway frame, nose toward the taxiway.
-H_STANDS = tuple((-380.0, v) for v in (-190.0, -60.0, 70.0, 200.0, 310.0))
-# The rendered scene: a square around the apron and parks, in east/north metres.
-H_SCENE_XY = (-860.0, -520.0, 140.0, 480.0)  # x0, y0, x1, y1
+H_STANDS = tuple((-280.0, v) for v in (-185.0, -90.0, 5.0, 100.0, 195.0))
+# The rendered scene, in east/north metres: 600 m square, one detector slice at 0.6 m.
+H_SCENE_XY = (-570.0, -310.0, 30.0, 290.0)  # x0, y0, x1, y1
 
 # --- Tartus (x east, y north; sea to the west of x = 150) -----------------------------
 T_COAST_X = 150.0
-T_PIER_N = Rect("pier-north", "pier", -60.0, 190.0, 420.0, 32.0)
-T_PIER_S = Rect("pier-south", "pier", -60.0, -130.0, 420.0, 32.0)
-T_QUAY_N = Rect("quay-north", "quay", -60.0, 190.0, 430.0, 110.0)
-T_QUAY_S = Rect("quay-south", "quay", -60.0, -130.0, 430.0, 110.0)
-T_PARK = Rect("park", "vehicle-park", 310.0, 20.0, 200.0, 420.0)
-T_BREAKWATER = Rect("breakwater", "breakwater", -330.0, 30.0, 24.0, 760.0)
+T_PIER_N = Rect("pier-north", "pier", 0.0, 170.0, 300.0, 30.0)
+T_PIER_S = Rect("pier-south", "pier", 0.0, -110.0, 300.0, 30.0)
+T_QUAY_N = Rect("quay-north", "quay", 0.0, 170.0, 310.0, 110.0)
+T_QUAY_S = Rect("quay-south", "quay", 0.0, -110.0, 310.0, 110.0)
+T_PARK = Rect("park", "vehicle-park", 240.0, 30.0, 115.0, 260.0)
+T_BREAKWATER = Rect("breakwater", "breakwater", -235.0, 30.0, 22.0, 560.0)
 TARTUS_ZONES = (T_QUAY_N, T_QUAY_S, T_PARK)
-T_SCENE_XY = (-450.0, -420.0, 450.0, 480.0)
+T_SCENE_XY = (-270.0, -270.0, 330.0, 330.0)
 
 
 def berth(quay: Rect, side: int, along_frac: float) -> tuple[float, float]:
     """East/north metres of a berth beside a pier (``side`` +1 north, -1 south)."""
-    return (quay.cu - quay.w_m / 2 + along_frac * quay.w_m, quay.cv + side * 34.0)
+    return (quay.cu - quay.w_m / 2 + along_frac * quay.w_m, quay.cv + side * 27.0)
 
 
 def _zone(lat0: float, lon0: float, r: Rect) -> S.Zone:
