@@ -225,3 +225,37 @@ def test_cli_analyze_then_events_lists_arrival_with_evidence(tmp_path: Path,
     assert arr["subject"] == "aabbcc" and arr["details"]["airfield"] == "OSLK" and arr["confidence"] >= 0.6
     assert arr["details"]["descent_ft"] > 3000 and arr["evidence_rows"][0]
     assert all(r["id"] == "aabbcc" for r in arr["evidence_rows"][0])
+
+
+def _site_events(*tables: pa.Table, sites: tuple[S.Site, ...] = ()) -> list[dict[str, object]]:
+    from sitewatch.analytics.air import site_events as SE
+
+    st = _store(*tables)
+    part = next(iter(Q.track_partitions(st, Q.store_relation())))
+    p = AirParams()
+    return SE.finalize(SE.detect(T.from_arrow(part), Airfields.default(sites), p), p)
+
+
+def test_touch_and_go_low_approach_and_overflight() -> None:
+    site = S.from_airport("hmeimim", "OSLK")  # elevation 157 ft
+    a_lat, a_lon = geo.destination(site.lat, site.lon, 250.0, 20_000.0)
+    b_lat, b_lon = geo.destination(site.lat, site.lon, 70.0, 20_000.0)
+    lat, lon = float(a_lat), float(a_lon)
+    mlat, mlon = site.lat, site.lon
+    blat, blon = float(b_lat), float(b_lon)
+    # touch-and-go: down to the field (200 ft ≈ 43 ft above it) at 140 kt, straight back up
+    tg = pa.concat_tables([_line("a00001", 0, 300, lat, lon, mlat, mlon, 3000, 200),
+                           _line("a00001", 310, 610, mlat + 1e-4, mlon + 1e-4, blat, blon, 200, 3000)])
+    # low approach / go-around: down to 800 ft (643 ft above the field), back up
+    ga = pa.concat_tables([_line("a00002", 0, 300, lat, lon, mlat, mlon, 3000, 800),
+                           _line("a00002", 310, 610, mlat + 1e-4, mlon + 1e-4, blat, blon, 800, 3000)])
+    # overflight of the watched site at 9,000 ft
+    of = _line("a00003", 0, 600, lat, lon, blat, blon, 9000, 9000)
+    ev = _site_events(tg, ga, of, sites=(site,))
+    kinds = {(e["subject"], e["kind"]) for e in ev}
+    assert ("a00001", "touch-and-go") in kinds and ("a00001", "arrival") not in kinds
+    assert ("a00002", "approach") in kinds and ("a00002", "touch-and-go") not in kinds
+    assert ("a00003", "overflight") in kinds and ("a00003", "approach") not in kinds
+    tg_ev = next(e for e in ev if e["kind"] == "touch-and-go")
+    assert tg_ev["details"]["airfield"] == "OSLK" and tg_ev["site"] == "hmeimim"
+    assert tg_ev["details"]["min_agl_ft"] == pytest.approx(43, abs=30)

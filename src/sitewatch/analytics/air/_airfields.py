@@ -2,9 +2,10 @@
 
 Contract: :class:`Airfields` holds airfields from ``airportsdata`` (4-letter alphabetic
 ICAO codes: heliports and private strips left out) plus every watched site of kind
-``airbase`` that is not already one of them (a site on a carrier's home field, a strip
-missing from the data). Queries are vectorised with a k-d tree on unit vectors; a chord
-distance converts exactly to a great-circle distance. :meth:`site_of` maps points to the
+``airbase`` that is not already one of them (a strip missing from the data), or every
+watched site with ``every_site`` (dark-visit candidates: a helicopter can land at a
+depot). Queries are vectorised with a k-d tree on unit vectors; a chord distance converts
+exactly to a great-circle distance. :meth:`site_of` maps points to the
 watched site whose area contains them.
 """
 
@@ -50,8 +51,9 @@ class Airfields:
         self.tree = cKDTree(_xyz(self.lat, self.lon)) if self.codes.size else None
 
     @classmethod
-    def default(cls, sites: Iterable[Site] = (), include_all: bool = True) -> Airfields:
-        """Every airportsdata airfield (``include_all``) plus the watched air bases."""
+    def default(cls, sites: Iterable[Site] = (), include_all: bool = True, every_site: bool = False) -> Airfields:
+        """Every airportsdata airfield (``include_all``) plus the watched air bases (``every_site``:
+        every watched site, e.g. as a candidate destination of a helicopter or a dark visit)."""
         from sitewatch.reference import airports
 
         sites = list(sites)
@@ -70,7 +72,7 @@ class Airfields:
         for s in sites:
             if s.icao and s.icao in have:
                 continue
-            if s.kind == "airbase" or s.icao:
+            if every_site or s.kind == "airbase" or s.icao:
                 elev_ft = 0.0
                 if s.icao:
                     try:
