@@ -161,3 +161,19 @@ def test_detect_refuses_scene_without_gsd(ws, tmp_path, capsys):
     ws.close()
     assert main(["-w", str(ws.folder), "detect", "--scene", "nogsd"]) == 2
     assert "--gsd-m" in capsys.readouterr().err
+
+
+def test_plain_scene_georeferenced_through_its_reference():
+    from sitewatch.detect.scene import georeference
+
+    # reference: EPSG:4326, 1e-5° per pixel, top-left at (36.0 E, 35.0 N)
+    ref = {"scene_id": "ref", "crs": "EPSG:4326", "transform": [1e-5, 0, 36.0, 0, -1e-5, 35.0]}
+    # the plain scene is the reference shrunk by 2 and shifted by (100, 50) reference px
+    h = [[2.0, 0.0, 100.0], [0.0, 2.0, 50.0], [0.0, 0.0, 1.0]]
+    plain = {"scene_id": "p", "crs": None, "transform": None, "coreg": {"status": "aligned", "H": h, "ref": "ref"}}
+    f = georeference(plain, ref)
+    assert f is not None
+    lon, lat = f(np.array([10.0]), np.array([20.0]))
+    assert lon[0] == pytest.approx(36.0 + 120 * 1e-5) and lat[0] == pytest.approx(35.0 - 90 * 1e-5)
+    failed = {**plain, "coreg": {"status": "failed", "H": h, "ref": "ref"}}
+    assert georeference(failed, ref) is None  # a scene that could not be aligned is not placed
