@@ -85,9 +85,10 @@ def vessel_labels(ctx: AnalysisContext, ids: Iterable[str]) -> dict[str, dict[st
 
 
 def who(mmsi: str, info: Mapping[str, Mapping[str, Any]]) -> str:
-    """``NAME (MMSI 123456789)`` or ``MMSI 123456789``."""
-    name = (info.get(mmsi) or {}).get("name")
-    return f"{name} (MMSI {mmsi})" if name else f"MMSI {mmsi}"
+    """``NAME (MMSI 123456789)`` or ``MMSI 123456789``, with ``, government`` when marked."""
+    v = info.get(mmsi) or {}
+    gov = ", government" if v.get("government") else ""
+    return f"{v['name']} (MMSI {mmsi}{gov})" if v.get("name") else f"MMSI {mmsi}" + (f" ({gov[2:]})" if gov else "")
 
 
 def hhmm(t: datetime | None) -> str:

@@ -92,6 +92,7 @@ def _event(site: Site, has_quay: bool, mmsi: str, t: list[Any], lat: np.ndarray,
     seg_m = float(geo.haversine_m(lat[j], lon[j], lat[x], lon[x]))
     brg = float(geo.bearing_deg(site.lat, site.lon, lat[x], lon[x]))
     details = {
+        "vessel": info.get(mmsi),
         "quay_basis": "quay-zone" if has_quay else "watch-area",
         "quay_note": None if has_quay else "site has no quay zone; the watch area stands in for the quay",
         "first_in_area": t[k], "entry_observed": entry_seen,

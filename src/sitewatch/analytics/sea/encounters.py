@@ -59,6 +59,7 @@ def _event(ctx: AnalysisContext, r: dict[str, Any], me: str, other: str, port_m:
            info: dict[str, dict[str, Any]]) -> dict[str, Any]:
     dur_h = r["duration_s"] / 3600.0
     details = {
+        "vessel": info.get(me),
         "other": other, "other_name": (info.get(other) or {}).get("name"), "duration_h": round(dur_h, 2),
         "close_buckets": r["n_buckets"], "min_dist_m": round(r["min_d_m"], 1), "mean_dist_m": round(r["mean_d_m"], 1),
         "nearest_port_km": round(port_m / 1000, 1), "params": dict(p),

@@ -85,6 +85,7 @@ def _event(ctx: AnalysisContext, r: dict[str, Any], shore0_m: float, shore1_m: f
         reasons.append(f"{n_before} positions in the {p['dense_window_h']:g} h before (< {p['dense_min_positions']:g})")
     site = C.site_at(ctx.sites.values(), r["lat0"], r["lon0"]) or C.site_at(ctx.sites.values(), r["lat1"], r["lon1"])
     details = {
+        "vessel": info.get(r["id"]),
         "gap_h": round(gap_h, 3), "intentional": intentional,
         "cause": "likely-intentional" if intentional else "likely-coverage",
         "not_intentional_because": reasons,

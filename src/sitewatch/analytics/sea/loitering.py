@@ -53,6 +53,7 @@ def _event(ctx: AnalysisContext, r: dict[str, Any], shore_nm: float, p: dict[str
            info: dict[str, dict[str, Any]]) -> dict[str, Any]:
     dur_h = r["duration_s"] / 3600.0
     details = {
+        "vessel": info.get(r["id"]),
         "duration_h": round(dur_h, 2), "mean_kt": round(r["mean_kt"], 3), "path_km": round(r["path_m"] / 1000, 3),
         "min_shore_nm": round(shore_nm, 1), "positions": r["n_pos"],
         "start": {"t_utc": r["t_start"], "lat": r["lat_start"], "lon": r["lon_start"]},

@@ -160,6 +160,7 @@ def _event(r: dict[str, Any], port: str, site: str | None, layer: str, p: dict[s
     arr = C.hhmm(t0) if r["has_entry"] else f"before {C.hhmm(t0)} (in port when first seen)"
     dep = C.hhmm(t1) if r["has_exit"] else f"after {C.hhmm(t1)} (in port when last seen)"
     details = {
+        "vessel": info.get(r["id"]),
         "port": port, "layer": layer, "arrival": t0, "departure": t1,
         "arrival_observed": bool(r["has_entry"]), "departure_observed": r["has_exit"],
         "duration_h": C.hours((t1 - t0).total_seconds()), "confidence_level": r["level"],
