@@ -136,8 +136,11 @@ def test_c2_dark_gaps_low_altitude(military: Store) -> None:
     for dt, t1 in raw:
         if 400 <= dt <= 800:
             assert any(e["t_start"].timestamp() <= t1 - dt and e["t_end"].timestamp() >= t1 for e in ev)
-    # no other aircraft were received near the carrier: these are coverage gaps, not switch-offs
-    assert all(e["details"]["cause"] != "likely transponder-off" for e in ev)
+    # no other aircraft were received near the carrier, and each gap is low and descending at loss,
+    # low and climbing after: carrier landings (traps and catapult launches), not switch-offs
+    assert all(e["details"]["coverage_loss"] < 0.25 for e in ev)
+    assert all(e["details"]["landing_suspected"] and e["details"]["cause"] == "landed (ground stay unseen)"
+               for e in ev)
 
 
 def _splice(store: Store, ident: str, cut_before_end_s: float, dep_from_s: float, dep_to_s: float,

@@ -10,8 +10,9 @@ received in the 3×3 cells (about 80 km) around the point of loss (and of reacqu
 If others were tracked throughout, the receivers could hear that airspace and the target
 most likely stopped transmitting: ``confidence`` is the estimated probability of a
 transponder switched off, ``details.cause`` one of ``likely transponder-off``,
-``coverage gap`` or ``undetermined``. ``details.landing_suspected`` applies readsb's
-heuristic (low and descending at loss, low and climbing at reacquisition).
+``coverage gap``, ``undetermined`` or ``landed (ground stay unseen)``: readsb's heuristic
+(low and descending at loss, low and climbing at reacquisition, ``details.landing_suspected``)
+explains the gap by a landing, and the probability of an in-flight switch-off drops.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ ANALYSIS = "air.dark-gaps"
 MAX_BINS_PER_GAP = 240  # bins sampled evenly inside very long gaps: bounded work per gap
 _TRANSPONDER_OFF = 0.6
 _COVERAGE_GAP = 0.25
+_ON_GROUND_FACTOR = 0.3  # a landing explains a gap as well as a switched-off transponder does
 
 
 def find_gaps(store: Store, rel: Q.Relation, p: AirParams) -> pa.Table:
@@ -146,14 +148,18 @@ def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams) -> list[dict[str, A
         band1 = int(_band(np.array([alt1]))[0])
         f_loss = float(cov.others(v("lat0"), v("lon0"), band0, tbs).mean())
         f_reacq = float(cov.others(v("lat1"), v("lon1"), band1, tbs).mean())
-        conf = 0.1 + 0.85 * (0.7 * f_loss + 0.3 * f_reacq)
-        cause = ("likely transponder-off" if conf >= _TRANSPONDER_OFF
-                 else "coverage gap" if f_loss < _COVERAGE_GAP else "undetermined")
         desc0 = v("alt0b_ft") - alt0
         climb1 = v("alt1a_ft") - alt1
         low = (np.nan_to_num(alt0, nan=0.0) < p.leg_low_agl_ft) and (np.nan_to_num(alt1, nan=0.0) < p.leg_low_agl_ft)
         landing = bool(low and (desc0 >= p.air_above_field_ft or alt0 < p.air_above_field_ft * 2)
                        and (climb1 >= p.air_above_field_ft or alt1 < p.air_above_field_ft * 2))
+        heard = 0.7 * f_loss + 0.3 * f_reacq
+        # lost low and descending, back low and climbing: it most likely sat on the ground, where
+        # receivers that hear the approach often do not reach (or the crew switched off at the gate)
+        conf = 0.1 + 0.85 * heard * (_ON_GROUND_FACTOR if landing else 1.0)
+        cause = ("landed (ground stay unseen)" if landing
+                 else "likely transponder-off" if conf >= _TRANSPONDER_OFF
+                 else "coverage gap" if f_loss < _COVERAGE_GAP else "undetermined")
         dist = float(geo.haversine_m(v("lat0"), v("lon0"), v("lat1"), v("lon1")))
         dur = t1 - t0
         details = {
