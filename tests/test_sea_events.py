@@ -87,6 +87,7 @@ def test_port_visit_with_stop_gap_and_hysteresis() -> None:
     d = site_rows[0]
     assert d["confidence_level"] == 4 and d["gfw_events"] == ["entry", "stop", "gap", "exit"]
     assert d["port_gaps"] == 1 and d["port_gap_h"] == pytest.approx(5.0, abs=0.05)
+    assert d["stopped_h"] == pytest.approx(2.0, abs=0.05)  # the 2 h alongside; the gap is not a stop
     # arrival: first position within 3 km; departure: first position beyond 4 km
     dist = geo.haversine_m(PORT[0], PORT[1], np.array([r[2] for r in rows]), np.array([r[3] for r in rows]))
     first_in = next(i for i, x in enumerate(dist) if x < 3000)

@@ -130,7 +130,8 @@ def port_visit_rows(
     sea* once beyond ``exit_m`` of every anchor, else unchanged. A visit is a run of
     in-port rows; its entry is observed when an at-sea row precedes it, its exit when an
     at-sea row follows it (``exit_t`` is that row's time). Stops: a row with speed below
-    ``stop_kt`` (a stop lasts until speed exceeds ``move_kt``); port gaps: in-port segments
+    ``stop_kt`` (a stop lasts until speed exceeds ``move_kt``: ``stopped_s`` sums the segments
+    spent stopped, gaps apart); port gaps: in-port segments
     longer than ``port_gap_s``, counted as part of the stay, unless longer than
     ``max_gap_s``: such a hole in the data ends the visit (departure unobserved) and starts
     a new one (arrival unobserved).
@@ -178,8 +179,15 @@ def port_visit_rows(
     ),
     st3 AS (
       SELECT *, sum(CASE WHEN inport = 1 AND (coalesce(prev_in, 0) = 0 OR dt_s > {max_gap_s}) THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY id {_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS visit_no
+                  OVER (PARTITION BY id {_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS visit_no,
+             CASE WHEN sog_kt < {stop_kt} THEN 1 WHEN sog_kt > {move_kt} THEN 0 END AS sflag
       FROM w2
+    ),
+    -- stop state (hysteresis) after the previous row of the same visit: 0 before any evidence
+    st4 AS (
+      SELECT *, coalesce(last_value(sflag IGNORE NULLS) OVER (PARTITION BY id, visit_no {_ORDER}
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS prev_stopped
+      FROM st3 WHERE inport = 1
     )
     SELECT id, visit_no,
       min(t_utc) AS t_first, max(t_utc) AS t_last, count(*) AS n_pos,
@@ -192,11 +200,11 @@ def port_visit_rows(
       min(t_utc) FILTER (WHERE sog_kt < {stop_kt}) AS stop_t,
       arg_min(anchor, t_utc) FILTER (WHERE sog_kt < {stop_kt} AND anchor IS NOT NULL) AS stop_anchor,
       count(*) FILTER (WHERE sog_kt < {stop_kt}) AS n_stopped,
-      max(t_utc) FILTER (WHERE sog_kt > {move_kt}) AS last_moving_t,
+      coalesce(sum(dt_s) FILTER (WHERE prev_stopped = 1 AND prev_in = 1 AND dt_s <= {port_gap_s}), 0) AS stopped_s,
       count(*) FILTER (WHERE prev_in = 1 AND dt_s > {port_gap_s} AND dt_s <= {max_gap_s}) AS n_gaps,
       coalesce(sum(dt_s) FILTER (WHERE prev_in = 1 AND dt_s > {port_gap_s} AND dt_s <= {max_gap_s}), 0) AS gap_s,
       min(d_m) AS min_d_m, avg(lat) AS lat, avg(lon) AS lon
-    FROM st3 WHERE inport = 1
+    FROM st4
     GROUP BY id, visit_no
     ORDER BY id, t_first
     """

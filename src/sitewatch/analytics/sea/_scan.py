@@ -105,7 +105,7 @@ def _runsum(x: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
 
 
 def visit_rows(store: Store, layers: Sequence[tuple[np.ndarray, np.ndarray]], entry_m: float, exit_m: float,
-               stop_kt: float, port_gap_s: float, max_gap_s: float, t_from: datetime | None = None,
+               stop_kt: float, move_kt: float, port_gap_s: float, max_gap_s: float, t_from: datetime | None = None,
                t_to: datetime | None = None, rows_per_batch: int = 1_000_000) -> list[list[dict[str, Any]]]:
     """For each layer of anchors (lat, lon), the rows of :func:`sea_queries.port_visit_rows`
     (as dicts), computed with NumPy in one pass over the positions shared by all layers."""
@@ -121,12 +121,12 @@ def visit_rows(store: Store, layers: Sequence[tuple[np.ndarray, np.ndarray]], en
         for k, tree in enumerate(trees):
             if tree is not None:
                 out[k] += _chunk_visits(c, tree.query(xyz, distance_upper_bound=chord_max), entry_m, exit_m,
-                                        stop_kt, port_gap_s, max_gap_s)
+                                        stop_kt, move_kt, port_gap_s, max_gap_s)
     return out
 
 
 def _chunk_visits(c: Chunk, nearest: tuple[np.ndarray, np.ndarray], entry_m: float, exit_m: float, stop_kt: float,
-                  port_gap_s: float, max_gap_s: float) -> list[dict[str, Any]]:
+                  move_kt: float, port_gap_s: float, max_gap_s: float) -> list[dict[str, Any]]:
     chord, anchor = nearest
     d = np.where(np.isinf(chord), np.inf, _arc(np.where(np.isinf(chord), 0.0, chord)))
     flag = np.full(c.n, -1, dtype=np.int8)
@@ -156,6 +156,15 @@ def _chunk_visits(c: Chunk, nearest: tuple[np.ndarray, np.ndarray], entry_m: flo
     has_stop = (k < si.size) & (si[np.minimum(k, max(si.size - 1, 0))] <= e) if si.size else np.zeros(s.size, bool)
     stop_i = si[np.minimum(k, max(si.size - 1, 0))] if si.size else np.zeros(s.size, np.int64)
     gapm = inport & ~start & (c.dt_s > port_gap_s) & (c.dt_s <= max_gap_s)
+    # stop state with GFW's hysteresis (begins below stop_kt, ends above move_kt), per visit
+    sflag = np.full(c.n, -1, dtype=np.int8)
+    sflag[c.sog < stop_kt] = 1
+    sflag[c.sog > move_kt] = 0
+    sflag[start & (sflag < 0)] = 0
+    sidx = np.where(sflag >= 0, np.arange(c.n), 0)
+    np.maximum.accumulate(sidx, out=sidx)
+    prev_stopped = np.r_[False, (sflag[sidx] == 1)[:-1]]
+    stop_seg = inport & ~start & prev_stopped & (c.dt_s <= port_gap_s)
     bounds = np.ravel(np.column_stack([s, e + 1]))
     dpad = np.r_[d, np.inf]
     min_d = np.minimum.reduceat(dpad, bounds)[::2]
@@ -173,6 +182,7 @@ def _chunk_visits(c: Chunk, nearest: tuple[np.ndarray, np.ndarray], entry_m: flo
         "n_stopped": _runsum(stopped, s, e).astype(np.int64).tolist(),
         "n_gaps": _runsum(gapm, s, e).astype(np.int64).tolist(),
         "gap_s": _runsum(np.where(gapm, c.dt_s, 0.0), s, e).tolist(),
+        "stopped_s": _runsum(np.where(stop_seg, c.dt_s, 0.0), s, e).tolist(),
         "min_d_m": min_d.tolist(),
         "lat": (_runsum(c.lat, s, e) / n_pos).tolist(), "lon": (_runsum(c.lon, s, e) / n_pos).tolist(),
     }

@@ -98,8 +98,8 @@ def visits_by_layer(ctx: AnalysisContext, layers: list[tuple[np.ndarray, np.ndar
                                               p["max_port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
             out.append(tbl.to_pylist() if tbl.num_rows else [])
     else:
-        out = _scan.visit_rows(ctx.store, uniq, *args, p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600,
-                               ctx.t_from, ctx.t_to)
+        out = _scan.visit_rows(ctx.store, uniq, *args, p["move_kt"], p["port_gap_h"] * 3600,
+                               p["max_port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
     for rows, first_idx in zip(out, firsts, strict=True):
         for r in rows:
             r["has_exit"] = r["exit_t"] is not None
@@ -166,7 +166,8 @@ def _event(r: dict[str, Any], port: str, site: str | None, layer: str, p: dict[s
         "duration_h": C.hours((t1 - t0).total_seconds()), "confidence_level": r["level"],
         "gfw_events": [n for n, ok in (("entry", r["has_entry"]), ("stop", r["has_stop"]),
                                        ("gap", r["has_gap"]), ("exit", r["has_exit"])) if ok],
-        "first_stop": r["stop_t"], "stopped_positions": r["n_stopped"], "port_gaps": r["n_gaps"],
+        "first_stop": r["stop_t"], "stopped_positions": r["n_stopped"], "stopped_h": C.hours(r["stopped_s"]),
+        "port_gaps": r["n_gaps"],
         "port_gap_h": C.hours(r["gap_s"]), "positions": r["n_pos"], "min_dist_m": round(r["min_d_m"], 1),
         "exit_lat": r["exit_lat"], "exit_lon": r["exit_lon"],
         "params": {k: p[k] for k in ("entry_km", "exit_km", "stop_kt", "move_kt", "port_gap_h", "max_port_gap_h")},
