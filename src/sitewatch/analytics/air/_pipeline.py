@@ -157,6 +157,9 @@ def for_context(ctx: AnalysisContext) -> Result:
     n = Q.count(ctx.store, rel)
     key = (id(ctx), id(ctx.store), ctx.t_from, ctx.t_to, n, repr(p), tuple(sorted(ctx.sites)))
     if _MEMO.get("key") != key:
+        if n == 0:  # nothing to do: skip loading 28k airfields
+            _MEMO["key"], _MEMO["value"] = key, combine([], p)
+            return combine([], p)
         af = Airfields.default(ctx.sites.values())
         _MEMO["value"] = run(Q.track_partitions(ctx.store, rel, total_rows=n), af, p, p.use_onground_flags)
         _MEMO["key"] = key
