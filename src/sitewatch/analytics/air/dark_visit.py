@@ -240,6 +240,8 @@ def dark_visits(ctx: AnalysisContext) -> pa.Table:
         gaps = [g for g in gaps if g["t_end"] >= ctx.t_from]
     if ctx.t_to is not None:
         gaps = [g for g in gaps if g["t_start"] < ctx.t_to]
+    if not gaps:
+        return events_table([], ANALYSIS)
     af = Airfields.default(ctx.sites.values(), every_site=True)
     info = Q.aircraft_info(ctx.store, [g["subject"] for g in gaps])
     return events_table(visits(gaps, af, p, info), ANALYSIS)
