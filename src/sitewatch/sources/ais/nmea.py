@@ -349,36 +349,46 @@ class NmeaParser:
             g = d.groups.get(name)
             if g is None:
                 continue
-            c = g.cols
-            for j, i in enumerate(g.index.tolist()):
-                if np.isnan(t_s[i]):
-                    continue  # quarantined by _decode
-                mmsi_int = int(c["mmsi"][j])
+            idx = g.index
+            col = {k: _masked_list(v, g.valid.get(k)) for k, v in g.cols.items()}
+            t_us = np.round(t_s[idx] * 1e6)
+            length = width = None
+            if "to_bow" in col:
+                ok = g.present("to_starboard")
+                length = np.where(ok, g.cols["to_bow"] + g.cols["to_stern"], 0).tolist()
+                width = np.where(ok, g.cols["to_port"] + g.cols["to_starboard"], 0).tolist()
+            for j, (i, t, ln, inf) in enumerate(zip(idx.tolist(), t_us.tolist(), lines[idx].tolist(),
+                                                   self.inferred[idx].tolist(), strict=True)):
+                if t != t:
+                    continue  # no time: quarantined by _decode
+                mmsi_int = col["mmsi"][j]
                 mmsi = f"{mmsi_int:09d}"
-                rep: dict[str, Any] = {"mmsi": mmsi, "t_utc_us": int(np.round(t_s[i] * 1e6)),
-                                       "rec_offset": int(lines[i]), "msg_type": int(c["msg_type"][j]),
-                                       "time_inferred": bool(self.inferred[i])}
-                shipname = c.get("shipname")
-                if shipname is not None and g.present("shipname")[j] and shipname[j]:
-                    rep["name"] = shipname[j]
-                    events.append((i, mmsi_int, shipname[j]))
-                cs = c.get("callsign")
-                if cs is not None and g.present("callsign")[j] and cs[j]:
-                    rep["callsign"] = cs[j]
-                if "imo" in c and g.present("imo")[j] and c["imo"][j] > 0:
-                    rep["imo"] = int(c["imo"][j])
-                if "ship_type" in c and g.present("ship_type")[j] and c["ship_type"][j] > 0:
-                    rep["ship_type"] = int(c["ship_type"][j])
-                if "to_bow" in c and g.present("to_starboard")[j]:
-                    length = int(c["to_bow"][j] + c["to_stern"][j])
-                    width = int(c["to_port"][j] + c["to_starboard"][j])
-                    rep["length_m"] = float(length) if length > 0 else None
-                    rep["width_m"] = float(width) if width > 0 else None
-                if "draught" in c and g.present("draught")[j] and c["draught"][j] > 0:
-                    rep["draught_m"] = float(c["draught"][j])
-                dest = c.get("destination")
-                if dest is not None and g.present("destination")[j] and dest[j]:
-                    rep["destination"] = dest[j]
+                rep: dict[str, Any] = {"mmsi": mmsi, "t_utc_us": int(t), "rec_offset": ln,
+                                       "msg_type": col["msg_type"][j], "time_inferred": inf}
+                nm = col["shipname"][j] if "shipname" in col else None
+                if nm:
+                    rep["name"] = nm
+                    events.append((i, mmsi_int, nm))
+                cs = col["callsign"][j] if "callsign" in col else None
+                if cs:
+                    rep["callsign"] = cs
+                imo = col["imo"][j] if "imo" in col else None
+                if imo:
+                    rep["imo"] = imo
+                st = col["ship_type"][j] if "ship_type" in col else None
+                if st:
+                    rep["ship_type"] = st
+                if length is not None and width is not None:
+                    if length[j]:
+                        rep["length_m"] = float(length[j])
+                    if width[j]:
+                        rep["width_m"] = float(width[j])
+                dr = col["draught"][j] if "draught" in col else None
+                if dr:
+                    rep["draught_m"] = dr
+                dest = col["destination"][j] if "destination" in col else None
+                if dest:
+                    rep["destination"] = dest
                 if len(rep) > 5:
                     rows.append(rep)
         rows.sort(key=lambda r: r["rec_offset"])
@@ -436,6 +446,15 @@ class NmeaParser:
             speed_kt=cat["speed"][keep], track_deg=cat["course"][keep], heading_deg=cat["heading"][keep],
             status_code=cat["status"][keep], name=names, time_inferred=self.inferred[i][keep],
         )
+
+
+def _masked_list(values: np.ndarray, valid: np.ndarray | None) -> list[Any]:
+    """Column values as a list, ``None`` where the message was too short to hold the field."""
+    out = values.tolist()
+    if valid is not None:
+        for k in np.flatnonzero(~valid).tolist():
+            out[k] = None
+    return out
 
 
 def _key(field: bytes) -> int:
