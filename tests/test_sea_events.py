@@ -243,3 +243,15 @@ def test_loitering_offshore_only() -> None:
     d = details(out)[0]
     assert d["mean_kt"] == pytest.approx(9_000 / 5 / geo.NM_M, rel=0.02) and d["duration_h"] >= 4.9
     assert d["min_shore_nm"] > 400  # 35 N 40 W: about 490 NM from the Azores
+
+
+@pytest.mark.parametrize("engine", ["numpy", "sql"])
+def test_time_window_limits_the_data_read(engine: str) -> None:
+    rows = track("244000040", [(90.0, 1000, 600, 7 * 3600), (90.0, 1000, 600, 0)])
+    s = store_with(rows)
+    gap_start = rows[10][1]
+    settings = {"sea": {"engine": engine}}
+    assert gaps.ais_gaps(AnalysisContext(s, {}, settings=settings)).num_rows == 1
+    before = AnalysisContext(s, {}, settings=settings, t_to=gap_start + timedelta(hours=1))
+    after = AnalysisContext(s, {}, settings=settings, t_from=gap_start + timedelta(minutes=1))
+    assert gaps.ais_gaps(before).num_rows == 0 and gaps.ais_gaps(after).num_rows == 0
