@@ -11,7 +11,8 @@ whole columns; a file of millions of rows never becomes Python objects.
 * **dma** (``aisdata.ais.dk``): ``# Timestamp, Type of mobile, MMSI, Latitude, Longitude,
   Navigational status, ROT, SOG, COG, Heading, IMO, Callsign, Name, Ship type, …, Width,
   Length, …, Draught, Destination, ETA, …``. Times ``dd/mm/YYYY HH:MM:SS`` UTC; navigation
-  status and ship type are words, mapped to their AIS codes.
+  status and ship type are words, mapped to their AIS codes. Rows of base stations and aids
+  to navigation ("Type of mobile") are counted (``not_vessel_rows``), not stored.
 
 Bad-record policy: a row with a missing or unreadable time, MMSI, latitude or longitude,
 or coordinates out of range (91/181 included) is quarantined with its line number and the
@@ -92,7 +93,7 @@ DMA = _Layout(
         "name": ("name",), "imo": ("imo",), "callsign": ("callsign",),
         "ship_type": ("ship type",), "status": ("navigational status",),
         "length": ("length",), "width": ("width",), "draught": ("draught",),
-        "destination": ("destination",),
+        "destination": ("destination",), "mobile": ("type of mobile",),
     },
     ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"),
     status_words=True,
@@ -194,8 +195,13 @@ class _CsvAis:
         why[~(lat_ok & lon_ok)] = "latitude/longitude not a number"
         why[~mmsi_ok] = "MMSI missing or not 1-9 digits"
         why[~t_ok] = "time missing or not in the expected format"
-        bad = (why != "") & ~blank
-        keep = (why == "") & ~blank
+        fixed = np.zeros(n, dtype=bool)
+        if col("mobile") is not None:  # DMA: base stations and aids to navigation are not vessels
+            mobile = pc.utf8_lower(pc.utf8_trim_whitespace(col("mobile")))
+            fixed = np.asarray(pc.fill_null(pc.is_in(mobile, pa.array(["base station", "aton"])), False))
+            counters["not_vessel_rows"] = int((fixed & ~blank).sum())
+        bad = (why != "") & ~blank & ~fixed
+        keep = (why == "") & ~blank & ~fixed
         counters["blank_lines"] = int(blank.sum())
         rejects = [Reject(int(lines[k]), _row_text(rb, int(k)), str(why[k])) for k in np.flatnonzero(bad)]
 
