@@ -133,3 +133,17 @@ def test_rules_validate_with_clear_messages(tmp_path: object) -> None:
         R.parse("name: x\n  bad: [\n", "<test>")
     with pytest.raises(ConfigError, match="prior"):
         R.parse("name: x\ntitle: x\nstatement: s\nprior: 1.5\nindicators: []\n", "<test>")
+
+
+def test_effective_score_keeps_material_recent_readings_only() -> None:
+    from datetime import date as _date
+
+    from sitewatch.fusion.indicators import Series
+
+    burst = Series("x", "x", "adsb", "sum", [], _date(2024, 12, 13), score=0.5, peak_score=4.0, trough_score=-0.5)
+    assert A.effective_score(burst, "up") == 4.0  # last week's airlift still counts
+    assert A.effective_score(burst, "down") == 0.5  # a -0.5 wobble is not evidence of a fall
+    assert A.effective_score(burst, "steady") == 4.0
+    drop = Series("y", "y", "imagery", "level", [], _date(2024, 12, 13), score=-3.0, peak_score=1.0,
+                  trough_score=-3.0)
+    assert A.effective_score(drop, "up") == -3.0  # an earlier +1 never masks today's fall

@@ -70,7 +70,9 @@ def test_baseline_score_and_sentence_on_the_known_pattern() -> None:
     # the quay emptied on the 12th; with segments of at least 3 observations and only two
     # empty days so far, the shift is placed at the last possible split (the 11th)
     assert quay.value == 0 and quay.change_points[-1] == {"day": date(2024, 12, 11), "before_median": 3.0,
-                                                         "after_median": 0.0}
+                                                         "after_median": 0.0, "t": -3.92}
+    # the emptying quay is a recent downward shift: the rules read it as the trough of the fortnight
+    assert quay.trough_score == -3.92 and quay.trough_basis == "level shift" and "low -3.9" in quay.sentence
 
 
 def test_robust_statistics_by_hand() -> None:

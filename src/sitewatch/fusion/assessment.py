@@ -12,8 +12,8 @@ Scoring (transparent on purpose, the weights live in the rule files): each rule 
 with a baseline contributes ``weight × strength`` log-odds, strength = score / 3 clipped to
 [-1, 1] (``up``), its negative (``down``), or 1 - |score| / 1.5 clipped to [-1, 1]
 (``steady``); the probability is the logistic of logit(prior) + the sum. One independent
-source alone cannot take the probability past the rule's ``single_source_cap`` (0.80 by
-default): a single sensor can be spoofed, switched off or misread. When independent sources
+source alone cannot take the probability past the rule's ``single_source_cap`` (0.79 by
+default, the top of "likely"): a single sensor can be spoofed, switched off or misread. When independent sources
 pull opposite ways the log-odds are shrunk toward zero (even chance) by up to 60 % in
 proportion to how balanced the disagreement is, so mixed evidence gives a hedged judgement.
 
@@ -51,6 +51,7 @@ ICD203 = (
     (0.95, "very likely"),
     (1.01, "almost certain"),
 )
+MATERIAL = 2.0  # |score| from which a reading of the last two weeks still counts after it passed
 SATURATION = 3.0  # robust standard deviations at which an indicator counts in full
 STRONG = 0.25  # |log-odds| from one source that counts as that source pointing one way
 P_CEILING = 0.949  # indicator rules never say "almost certain" ...
@@ -132,19 +133,47 @@ def _strength(direction: str, score: float) -> float:
     return max(-1.0, min(1.0, 1.0 - abs(score) / 1.5))
 
 
+def effective_score(s: IND.Series, direction: str) -> float | None:
+    """The score a rule reads: the current one, unless a *material* reading of the last two
+    weeks (|score| ≥ :data:`MATERIAL`: a burst, a level shift) speaks more strongly for the
+    rule's direction (``up``: the peak, ``down``: the trough, ``steady``: either extreme).
+    A fluctuation within normal never masks a strong current reading the other way."""
+    cur = s.score
+    if direction == "up" and s.peak_score is not None and s.peak_score >= MATERIAL:
+        return max(s.peak_score, cur if cur is not None else s.peak_score)
+    if direction == "down" and s.trough_score is not None and s.trough_score <= -MATERIAL:
+        return min(s.trough_score, cur if cur is not None else s.trough_score)
+    if direction == "steady":
+        extremes = [x for x in (s.peak_score, s.trough_score) if x is not None and abs(x) >= MATERIAL]
+        if extremes:
+            return max([*extremes, *([cur] if cur is not None else [])], key=abs)
+    return cur
+
+
 def _pick(series: Sequence[IND.Series], indicator: str, direction: str) -> IND.Series | None:
-    """The series of ``indicator`` (zone variants included) that speaks most for ``direction``."""
-    cands = [s for s in series if s.name == indicator or s.name.startswith(indicator + "@")]
-    if not cands:
-        return None
-    scored = [s for s in cands if s.score is not None]
-    if not scored:
-        obs = [s for s in cands if s.status == "observed"]
-        return (obs or cands)[0]
-    # up/down: the zone that speaks most for the hypothesis; steady: the most unusual one,
-    # since one zone far from its baseline is enough to make activity not steady
-    return max(scored, key=lambda s: _strength(direction, float(s.score or 0.0)) if direction != "steady"
-               else abs(float(s.score or 0.0)))
+    """The series a rule reads for ``indicator``: the site-wide one, unless one of its zones
+    (``vehicles@north-park``) reads materially more strongly for ``direction`` (vehicles
+    massing in one park while the rest of the site is quiet)."""
+    base = next((s for s in series if s.name == indicator), None)
+    zones = [s for s in series if s.name.startswith(indicator + "@")]
+
+    def strength(s: IND.Series) -> float:
+        sc = effective_score(s, direction)
+        if sc is None:
+            return -math.inf
+        return abs(sc) if direction == "steady" else _strength(direction, sc)
+
+    if base is None or base.status != "observed":
+        obs = [z for z in zones if z.status == "observed"]
+        if obs:
+            return max(obs, key=strength)
+        return base or (zones[0] if zones else None)
+    best = max(zones, key=strength, default=None)
+    if best is not None:
+        sc = effective_score(best, direction)
+        if sc is not None and abs(sc) >= MATERIAL and strength(best) > strength(base):
+            return best
+    return base
 
 
 def _cite(ids: Iterable[str], limit: int = MAX_FOOTNOTES_PER_SENTENCE) -> list[str]:
@@ -171,10 +200,15 @@ def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
             missing.append(why)
             continue
         observed_weight += ri.weight
-        lo = 0.0 if s.score is None else ri.weight * _strength(ri.direction, s.score)
+        score = effective_score(s, ri.direction)
+        lo = 0.0 if score is None else ri.weight * _strength(ri.direction, score)
+        ev = list(s.evidence)
+        if score is not None and score != s.score:
+            day = s.peak_day if score == s.peak_score else s.trough_day
+            ev = _cite([e for d in s.days if d.day == day for e in d.evidence] + ev, 12)
         contribs.append(Contribution(ri.indicator, s.name, s.label, s.sensor, ri.direction, ri.weight,
-                                     s.score, lo, f"{s.sentence} ({ri.why})" if ri.why else s.sentence,
-                                     list(s.evidence), "no baseline" if s.score is None else "scored"))
+                                     score, lo, f"{s.sentence} ({ri.why})" if ri.why else s.sentence,
+                                     ev, "no baseline" if score is None else "scored"))
     prior_lo = math.log(rule.prior / (1 - rule.prior))
     total = sum(c.log_odds for c in contribs)
     by_sensor: dict[str, float] = {}
@@ -224,8 +258,9 @@ def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
                  f"({src_words}) point{'s' if len(agreeing) == 1 else ''} the same way")
     if against:
         conf_text += f", {', '.join(SENSOR_NAMES.get(a, a) for a in against)} point{'s' if len(against) == 1 else ''} the other way"
-    conf_text += (f"; mean evidence confidence {quality:.2f}; {round(coverage * 100)}% of the rule's indicator "
-                  "weight was observed")
+    conf_text += (f"; mean evidence confidence {quality:.2f}" if quals else
+                  "; the agreeing indicators are quiet (no events to rate)")
+    conf_text += f"; {round(coverage * 100)}% of the rule's indicator weight was observed"
     if contribs and all(c.status == "no baseline" for c in contribs):
         conf_text = ("Confidence is low: none of the observed indicators has enough history for a baseline yet, "
                      "so the likelihood is the rule's starting point (its prior), not a reading of the evidence")

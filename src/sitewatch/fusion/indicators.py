@@ -42,6 +42,7 @@ from sitewatch.store.db import Store
 
 WINDOW_DAYS = 90
 SHORT_DAYS = 3
+RECENT_DAYS = 14  # a burst or a level shift within two weeks still bears on the judgement
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × 1.4826 = its standard deviation
 CP_THRESHOLD = 3.5
 CP_MIN_SEGMENT = 3
@@ -86,6 +87,12 @@ class Series:
     change_points: list[dict[str, Any]] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
     breakdown: dict[str, float] = field(default_factory=dict)  # imagery: latest count by type/class
+    peak_score: float | None = None  # highest score of the last RECENT_DAYS (windows, days, shifts)
+    peak_day: date | None = None
+    peak_basis: str = ""
+    trough_score: float | None = None  # lowest score of the last RECENT_DAYS
+    trough_day: date | None = None
+    trough_basis: str = ""
 
     def as_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -315,6 +322,12 @@ def baseline(values: Sequence[float]) -> tuple[float, float]:
 def change_points(values: Sequence[float], threshold: float = CP_THRESHOLD,
                   min_segment: int = CP_MIN_SEGMENT, max_points: int = 3) -> list[int]:
     """Indices where the level of ``values`` shifts (start of the new segment), ascending."""
+    return [k for k, _ in change_points_t(values, threshold, min_segment, max_points)]
+
+
+def change_points_t(values: Sequence[float], threshold: float = CP_THRESHOLD,
+                    min_segment: int = CP_MIN_SEGMENT, max_points: int = 3) -> list[tuple[int, float]]:
+    """(index, signed standardised shift) of each change point, ascending by index."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     if n < 2 * min_segment:
@@ -322,24 +335,24 @@ def change_points(values: Sequence[float], threshold: float = CP_THRESHOLD,
     diffs = np.abs(np.diff(x))
     noise = MAD_TO_SIGMA * float(np.median(diffs)) / math.sqrt(2.0)
     sigma = max(noise, math.sqrt(max(float(np.median(x)), 1.0)) * 0.5)
-    found: list[int] = []
+    found: list[tuple[int, float]] = []
 
     def split(a: int, b: int) -> None:
         if len(found) >= max_points or b - a < 2 * min_segment:
             return
         seg = x[a:b]
-        best_k, best_t = -1, 0.0
+        best_k, best_t, best_sign = -1, 0.0, 1.0
         for k in range(min_segment, len(seg) - min_segment + 1):
             nl, nr = k, len(seg) - k
             # both the medians and the means must shift: a single spike moves the mean, not
             # the median (it is a high score, not a change of level); the means place the split
-            d_med = abs(float(np.median(seg[:k])) - float(np.median(seg[k:])))
-            d_mean = abs(float(np.mean(seg[:k])) - float(np.mean(seg[k:])))
-            t = min(d_med, d_mean) / (sigma * math.sqrt(1 / nl + 1 / nr))
+            d_med = float(np.median(seg[k:])) - float(np.median(seg[:k]))
+            d_mean = float(np.mean(seg[k:])) - float(np.mean(seg[:k]))
+            t = min(abs(d_med), abs(d_mean)) / (sigma * math.sqrt(1 / nl + 1 / nr))
             if t > best_t:
-                best_k, best_t = k, t
+                best_k, best_t, best_sign = k, t, (1.0 if d_mean >= 0 else -1.0)
         if best_k > 0 and best_t >= threshold:
-            found.append(a + best_k)
+            found.append((a + best_k, best_sign * best_t))
             split(a, a + best_k)
             split(a + best_k, b)
 
@@ -459,17 +472,64 @@ def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple
         else:
             day.baseline_n = len(hist)
     s = Series(name, label, defn.sensor, defn.aggregate, [x for x in days if x.day >= first_day], last_day)
-    cps = change_points([float(days[i].value or 0.0) for i in obs_idx])
-    for k in cps:
+    cps = change_points_t([float(days[i].value or 0.0) for i in obs_idx])
+    for k, t in cps:
         before = [float(days[i].value or 0.0) for i in obs_idx[:k]]
         after = [float(days[i].value or 0.0) for i in obs_idx[k:]]
         s.change_points.append({"day": days[obs_idx[k]].day, "before_median": float(np.median(before)),
-                                "after_median": float(np.median(after))})
+                                "after_median": float(np.median(after)), "t": round(t, 2)})
     if limited:
         s.limits.append(f"{label}: not countable on the imagery of "
                         f"{', '.join(str(x) for x in sorted(limited)[-3:])} (GSD too coarse)")
     _judge(s, days, window_days, short_days, min_n)
+    _recent_extremes(s, days, window_days, short_days, min_n)
     return s
+
+
+def _sum_window(observed: Sequence[Day], end: int, window_days: int, short_days: int, min_n: int
+                ) -> tuple[float, float | None, float | None, float | None, int, list[Day]]:
+    """(total, score, median, mean, baseline days, window) of the ``short_days`` observed days
+    ending at index ``end`` of ``observed`` against the trailing baseline before them."""
+    window = list(observed[max(0, end - short_days + 1):end + 1])
+    total = float(sum(x.value or 0.0 for x in window))
+    first_w = window[0].day
+    hist = [float(x.value or 0.0) for x in observed[:max(0, end - short_days + 1)]
+            if x.day >= first_w - timedelta(days=window_days)]
+    if len(hist) < min_n:
+        return total, None, None, None, len(hist), window
+    med, mad = baseline(hist)
+    k = len(window)
+    return total, (total - k * med) / (robust_scale(med, mad) * math.sqrt(k)), med, float(np.mean(hist)), \
+        len(hist), window
+
+
+def _recent_extremes(s: Series, days: list[Day], window_days: int, short_days: int, min_n: int) -> None:
+    """Highest and lowest score of the last :data:`RECENT_DAYS`: a burst last week, or a level
+    shift (its change-point statistic), still bears on the judgement after the score relaxes."""
+    lo_day = s.as_of - timedelta(days=RECENT_DAYS - 1)
+    cands: list[tuple[float, date, str]] = []
+    if s.aggregate == "sum":
+        observed = [x for x in days if x.value is not None]
+        for i, x in enumerate(observed):
+            if x.day >= lo_day:
+                _, sc, _, _, _, _ = _sum_window(observed, i, window_days, short_days, min_n)
+                if sc is not None:
+                    cands.append((sc, x.day, f"{short_days}-day total"))
+    else:
+        cands += [(float(x.score), x.day, "value") for x in days if x.day >= lo_day and x.score is not None]
+    cands += [(float(cp["t"]), cp["day"], "level shift") for cp in s.change_points if cp["day"] >= lo_day]
+    if s.score is not None and s.value_day is not None:
+        cands.append((float(s.score), s.value_day, "latest"))
+    if not cands:
+        return
+    hi, lo = max(cands), min(cands)
+    s.peak_score, s.peak_day, s.peak_basis = round(hi[0], 2), hi[1], hi[2]
+    s.trough_score, s.trough_day, s.trough_basis = round(lo[0], 2), lo[1], lo[2]
+    cur = s.score if s.score is not None else 0.0
+    if hi[0] >= cur + 1.0 and hi[0] >= 2.0:
+        s.sentence += f"; peak {hi[0]:+.1f} on {hi[1]} ({hi[2]}, within {RECENT_DAYS} days)"
+    if lo[0] <= cur - 1.0 and lo[0] <= -2.0:
+        s.sentence += f"; low {lo[0]:+.1f} on {lo[1]} ({lo[2]}, within {RECENT_DAYS} days)"
 
 
 def _fmt(v: float | None) -> str:
@@ -488,26 +548,21 @@ def _judge(s: Series, days: list[Day], window_days: int, short_days: int, min_n:
         return
     s.status = "observed"
     if s.aggregate == "sum":
-        window = observed[-short_days:]
-        s.value = float(sum(x.value or 0.0 for x in window))
-        s.value_day = window[-1].day
+        total, score, med, mean, nhist, window = _sum_window(observed, len(observed) - 1, window_days,
+                                                             short_days, min_n)
+        s.value, s.value_day = total, window[-1].day
         s.evidence = [e for x in window for e in x.evidence]
-        first_w = window[0].day
-        hist = [x for x in observed if x.day < first_w and x.day >= first_w - timedelta(days=window_days)]
+        first_w, k = window[0].day, len(window)
         span = (window[-1].day - first_w).days + 1
-        if len(hist) >= min_n:
-            vals = [float(x.value or 0.0) for x in hist]
-            med, mad = baseline(vals)
-            s.baseline_median, s.baseline_mean, s.baseline_n = med, float(np.mean(vals)), len(hist)
-            k = len(window)
-            s.score = (s.value - k * med) / (robust_scale(med, mad) * math.sqrt(k))
-            s.sentence = (f"{s.label}: {_fmt(s.value)} in {len(window)} observed day{'s' if k > 1 else ''} "
+        if score is not None and med is not None and mean is not None:
+            s.baseline_median, s.baseline_mean, s.baseline_n, s.score = med, mean, nhist, score
+            s.sentence = (f"{s.label}: {_fmt(total)} in {k} observed day{'s' if k > 1 else ''} "
                           f"({first_w} to {window[-1].day}, {span} calendar days) against a {window_days}-day "
-                          f"median of {_fmt(med)} a day (mean {s.baseline_mean:.2f}, {len(hist)} observed days); "
-                          f"score {s.score:+.1f}")
+                          f"median of {_fmt(med)} a day (mean {mean:.2f}, {nhist} observed days); "
+                          f"score {score:+.1f}")
         else:
-            s.sentence = (f"{s.label}: {_fmt(s.value)} in {len(window)} observed day(s) to {window[-1].day}; "
-                          f"no baseline yet ({len(hist)} observed days before, {min_n} needed)")
+            s.sentence = (f"{s.label}: {_fmt(total)} in {k} observed day(s) to {window[-1].day}; "
+                          f"no baseline yet ({nhist} observed days before, {min_n} needed)")
     else:
         last = observed[-1]
         s.value, s.value_day, s.evidence = last.value, last.day, list(last.evidence)

@@ -10,7 +10,7 @@ Fields: ``name`` (= the file name), ``title``, ``statement`` (with ``{site}``), 
 (0..1: how likely the hypothesis is before looking at the evidence), ``indicators`` (list of
 ``indicator``, ``direction`` up|down|steady, ``weight`` > 0, ``why``), ``next_observations``
 (what would most help), optional ``single_source_cap`` (highest probability one source alone
-may support, default 0.80).
+may support, default 0.79: within "likely").
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
     prior = float(need("prior", (int, float)))
     if not 0.0 < prior < 1.0:
         raise ConfigError(f"{path}: prior {prior} must be strictly between 0 and 1")
-    cap = float(doc.get("single_source_cap", 0.80))
+    cap = float(doc.get("single_source_cap", 0.79))
     if not 0.5 <= cap <= 0.99:
         raise ConfigError(f"{path}: single_source_cap {cap} must be in 0.5..0.99")
     items = need("indicators", list)
