@@ -125,23 +125,35 @@ def models_install(ctx: Ctx, name: str, wheel: str | None, no_register: bool) ->
 @models_group.command("quantize")
 @click.argument("name", required=False)
 @click.option("--use", "use_it", is_flag=True, help="Make the int8 model the one `sitewatch detect` runs.")
+@click.option("--calibrate", "calib_dir", type=click.Path(exists=True, file_okay=False),
+              help="Folder of JPEG/PNG scenes like yours to calibrate activations (default: shared samples).")
 @pass_ctx
-def models_quantize(ctx: Ctx, name: str | None, use_it: bool) -> None:
-    """Write an int8-quantised copy of a registered model (weights int8, dynamic activations).
+def models_quantize(ctx: Ctx, name: str | None, use_it: bool, calib_dir: str | None) -> None:
+    """Write an int8-quantised copy (QDQ, per-channel weights, calibrated activations) and register it.
 
-    Measured on the Airbus airport images it is reported by `make bench`; use it only
-    where that shows it both faster and within 2 F1 points.
+    Use it only where `python tools/eval_detect.py --model …-int8.onnx` shows it both
+    faster and within 2 F1 points of the float model on scenes like yours (see DESIGN.md).
 
     \b
     Example:
       sitewatch models quantize yolov8n-obb
     """
-    from sitewatch.models import registry
-    from sitewatch.models.quantize import quantize
+    from pathlib import Path
 
+    from sitewatch.errors import NotFoundError
+    from sitewatch.models import registry
+    from sitewatch.models.quantize import CALIBRATION_IMAGES, quantize
+
+    calib = None
+    if calib_dir is not None:
+        calib = sorted(p for p in Path(calib_dir).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        calib = calib[:CALIBRATION_IMAGES] or None
     with ctx.open() as ws:
-        src = registry.entries(ws)[name] if name else registry.resolve(ws)
-        out = quantize(src.path, src.path.with_name(src.path.stem + "-int8.onnx"))
+        known = registry.entries(ws)
+        if name is not None and name not in known:
+            raise NotFoundError("model", name, list(known), hint="list them with `sitewatch models list`")
+        src = known[name] if name else registry.resolve(ws)
+        out = quantize(src.path, registry.installed_path(f"{src.name}-int8"), calibration=calib)
         e = registry.add(ws, out, f"{src.name}-int8", source=f"quantized:{src.label}", use=use_it)
     click.echo(dumps(e.as_row()))
 

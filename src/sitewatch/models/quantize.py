@@ -4,7 +4,7 @@ Activations are calibrated on real images (slices as the detector feeds them: RG
 letterboxed to the model's input size); weights are quantised per channel. The head
 (DFL softmax, angle and box decoding) is kept in float: quantising the box regression
 moves boxes by whole pixels. Whether the result is worth using is measured, not
-assumed: ``bench/bench_imagery.py`` prints its speed and F1 beside the float model's.
+assumed: ``tools/eval_detect.py --model`` gives its F1 beside the float model's.
 """
 
 from __future__ import annotations
