@@ -147,3 +147,17 @@ def test_effective_score_keeps_material_recent_readings_only() -> None:
     drop = Series("y", "y", "imagery", "level", [], _date(2024, 12, 13), score=-3.0, peak_score=1.0,
                   trough_score=-3.0)
     assert A.effective_score(drop, "up") == -3.0  # an earlier +1 never masks today's fall
+
+
+def test_indicators_apply_only_to_their_site_kinds() -> None:
+    store = Store()
+    build(store, "withdrawal")
+    from dataclasses import replace
+
+    from test_fusion_scenario import hmeimim
+
+    port = replace(hmeimim(), kind="port")
+    w = by_rule(A.assess(store, port, R.load_all(), AS_OF, issue=False))["withdrawal"]
+    used = {c.indicator for c in w.contributions}
+    assert "heavy_departures" not in used and "vessel_departures" in used and "vehicles" in used
+    assert "adsb" not in w.sources_agreeing

@@ -27,7 +27,8 @@ FIGHTER = "151f01"
 
 
 def hmeimim() -> Site:
-    s = circle_site("hmeimim", "airbase", LAT, LON, 6.0, label="Hmeimim air base")
+    # kind "other": one site watched by air, sea and space at once, so every rule indicator applies
+    s = circle_site("hmeimim", "other", LAT, LON, 6.0, label="Hmeimim air base")
     box = geo.circle(LAT + 0.01, LON - 0.01, 500.0)
     park = geo.circle(LAT - 0.01, LON + 0.01, 500.0)
     return s.with_zone(Zone("apron", box, "apron")).with_zone(Zone("north-park", park, "vehicle-park"))

@@ -192,7 +192,8 @@ def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
     contribs: list[Contribution] = []
     missing: list[str] = []
     observed_weight = 0.0
-    for ri in rule.indicators:
+    applicable = [ri for ri in rule.indicators if ri.applies_to(site.kind)] or list(rule.indicators)
+    for ri in applicable:
         s = _pick(series, ri.indicator, ri.direction)
         if s is None or s.status != "observed":
             label = s.label if s is not None else IND.INDICATORS[ri.indicator].label
@@ -235,7 +236,7 @@ def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
     quals = [float(evidence[e]["confidence"]) for e in used if e in evidence]
     quality = sum(quals) / len(quals) if quals else 0.0
     simulated = any(bool(evidence[e].get("simulated")) for c in contribs for e in c.evidence if e in evidence)
-    coverage = observed_weight / sum(ri.weight for ri in rule.indicators)
+    coverage = observed_weight / sum(ri.weight for ri in applicable)
     if simulated:
         level = "low"
     elif len(agreeing) >= 3 and not against and quality >= 0.7 and coverage >= 0.6:
@@ -322,7 +323,10 @@ def _issue(store: Store, a: Assessment, ev_hash: str, ids: list[str],
     a.history = [{"revision": h["revision"], "issued": h["t_issued_utc"], "likelihood": h["likelihood"],
                   "probability": h["probability"], "confidence": h["confidence"], "changes": h["changes"]}
                  for h in history]
-    if prev is not None and prev["evidence_hash"] == ev_hash and prev["rule_sha256"] == a.rule_sha256:
+    same_judgement = prev is not None and (round(prev["probability"], 3), prev["likelihood"], prev["confidence"]) == (
+        round(a.probability, 3), a.likelihood, a.confidence)
+    if prev is not None and prev["evidence_hash"] == ev_hash and prev["rule_sha256"] == a.rule_sha256 \
+            and same_judgement:
         a.revision, a.issued, a.changes = prev["revision"], prev["t_issued_utc"], prev["changes"]
         return
     now = datetime.now(UTC)
@@ -343,10 +347,12 @@ def _issue(store: Store, a: Assessment, ev_hash: str, ids: list[str],
                          f"{a.as_of.isoformat()} arrived after revision {prev['revision']}")
         if removed:
             parts.append(f"{len(removed)} evidence row(s) no longer present (data re-analysed or removed)")
-        if not added and not removed:
+        if prev["evidence_hash"] != ev_hash and not added and not removed:
             parts.append("values or confidence of existing evidence changed")
         if prev["rule_sha256"] != a.rule_sha256:
             parts.append("the rule file was edited")
+        if prev["evidence_hash"] == ev_hash and prev["rule_sha256"] == a.rule_sha256:
+            parts.append("same evidence and rule, recomputed with other settings or another sitewatch version")
         if prev["likelihood"] != a.likelihood:
             parts.append(f"likelihood {prev['likelihood']} → {a.likelihood}")
         else:

@@ -8,7 +8,8 @@ and, where YAML knows it, the line.
 
 Fields: ``name`` (= the file name), ``title``, ``statement`` (with ``{site}``), ``prior``
 (0..1: how likely the hypothesis is before looking at the evidence), ``indicators`` (list of
-``indicator``, ``direction`` up|down|steady, ``weight`` > 0, ``why``), ``next_observations``
+``indicator``, ``direction`` up|down|steady, ``weight`` > 0, ``why``, optional ``sites``: the
+site kinds it applies to, e.g. ``[airbase]``), ``next_observations``
 (what would most help), optional ``single_source_cap`` (highest probability one source alone
 may support, default 0.79: within "likely").
 """
@@ -36,6 +37,10 @@ class RuleIndicator:
     direction: str
     weight: float
     why: str
+    sites: tuple[str, ...] = ()  # site kinds it applies to; empty = every kind
+
+    def applies_to(self, kind: str) -> bool:
+        return not self.sites or kind in self.sites
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,15 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
             raise ConfigError(f"{path}: indicators item {i} ({ind}): weight must be a number") from None
         if not 0.0 < weight <= 5.0:
             raise ConfigError(f"{path}: indicators item {i} ({ind}): weight {weight} must be in (0, 5]")
-        inds.append(RuleIndicator(ind, direction, weight, str(it.get("why", ""))))
+        kinds = it.get("sites") or []
+        if isinstance(kinds, str):
+            kinds = [kinds]
+        from sitewatch.sites import KINDS
+
+        bad = [k for k in kinds if k not in KINDS]
+        if bad:
+            raise ConfigError(f"{path}: indicators item {i} ({ind}): sites {bad} must be among {', '.join(KINDS)}")
+        inds.append(RuleIndicator(ind, direction, weight, str(it.get("why", "")), tuple(kinds)))
     nxt = doc.get("next_observations") or []
     if not isinstance(nxt, list):
         raise ConfigError(f"{path}: next_observations must be a list of sentences")
