@@ -42,6 +42,7 @@ _REASONS = np.array([None, "empty payload", "fill bits not 0-5", "character outs
                      "payload too short to hold an MMSI (under 38 bits)", "unknown message type",
                      "type 24 with part number 2 or 3"], dtype=object)
 _EMPTY, _FILL, _BAD_CHAR, _SHORT, _UNKNOWN, _PART = range(1, 7)
+_MAX_SYM = (max(sum(w for _, w, _ in f) for f in LAYOUTS.values()) + 5) // 6
 MIN_BITS = 38  # type, repeat indicator and MMSI: anything shorter identifies nobody
 _SIXBIT = np.array([v + 64 if v < 32 else v for v in range(64)], dtype=np.uint8)
 
@@ -98,26 +99,18 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
     reader decodes straight from what it read, without copying payloads out.
     """
     n = len(lengths)
-    sym = _ARMOUR[buf]
+    # one padded copy of the bytes, so that every message's window of symbols is in range;
+    # characters are mapped and checked only inside the windows the layouts need
+    pbuf = np.concatenate([buf, np.zeros(_MAX_SYM, dtype=np.uint8)])
     code = np.zeros(n, dtype=np.int8)  # index into REASONS; 0 = decodable
-    # any character outside the alphabet inside each payload: one OR-reduce over [start, end) pairs
-    # (bounds in increasing order, or reduceat would sweep back over the buffer between them)
-    invalid = np.concatenate([(sym == 255).view(np.uint8), np.zeros(1, dtype=np.uint8)])
-    by_start = np.argsort(starts, kind="stable")
-    bounds = np.empty(2 * n, dtype=np.int64)
-    bounds[0::2] = starts[by_start]
-    bounds[1::2] = (starts + lengths)[by_start]
-    bad_char = np.zeros(n, dtype=bool)
-    if n:
-        bad_char[by_start] = np.bitwise_or.reduceat(invalid, bounds)[0::2] > 0
-        bad_char &= lengths > 0
     msg_type = np.full(n, -1, dtype=np.int64)
     has = lengths > 0
-    msg_type[has] = sym[starts[has]] if len(buf) else -1
+    first = _ARMOUR[pbuf[starts[has]]].astype(np.int64)
+    msg_type[has] = np.where(first == 255, -1, first)
     nbits = lengths * 6 - fill
     code[has & (nbits < MIN_BITS)] = _SHORT
     code[(fill < 0) | (fill > 5)] = _FILL
-    code[bad_char] = _BAD_CHAR
+    code[np.flatnonzero(has)[first == 255]] = _BAD_CHAR
     code[~has] = _EMPTY
     code[has & ((msg_type == 0) | (msg_type > 27)) & (code == 0)] = _UNKNOWN
     ok = code == 0
@@ -129,8 +122,8 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
         if t in TYPE_LAYOUT:
             _add(groups, TYPE_LAYOUT[t], idx)
         elif t == 24:
-            part = _field_at(sym, starts[idx], lengths[idx], fill[idx], nbits[idx], 38, 2)
-            mmsi = _field_at(sym, starts[idx], lengths[idx], fill[idx], nbits[idx], 8, 30)
+            part = _field_at(pbuf, starts[idx], lengths[idx], fill[idx], nbits[idx], 38, 2)
+            mmsi = _field_at(pbuf, starts[idx], lengths[idx], fill[idx], nbits[idx], 8, 30)
             bad = part > 1
             code[idx[bad]] = _PART
             aux = (mmsi >= 980_000_000) & (mmsi <= 989_999_999)
@@ -139,7 +132,7 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
             _add(groups, "static_b_aux", idx[(part == 1) & aux])
     other = np.flatnonzero(ok & np.isin(msg_type, list(OTHER_TYPES)))
     for g in groups.values():
-        _decode_group(g, sym, starts, lengths, fill, nbits)
+        _decode_group(g, pbuf, starts, lengths, fill, nbits, code)
     reason = _REASONS[code]
     return Decoded(msg_type, reason, {k: g for k, g in groups.items() if len(g)}, other, code == 0)
 
@@ -151,33 +144,39 @@ def _add(groups: dict[str, Group], layout: str, idx: I64) -> None:
         groups[layout] = Group(layout, idx)
 
 
-def _field_at(sym: U8, starts: I64, lengths: I64, fill: I64, nb: I64, o: int, w: int) -> I64:
+def _field_at(pbuf: U8, starts: I64, lengths: I64, fill: I64, nb: I64, o: int, w: int) -> I64:
     """One unsigned field for a few messages (a field cut by the end keeps the bits there)."""
-    mat = _matrix(sym, starts, lengths, fill, (o + w + 5) // 6)
+    mat, _ = _matrix(pbuf, starts, lengths, fill, (o + w + 5) // 6)
     raw = _extract(mat, o, w)
     return np.where(o + w > nb, raw >> np.clip(o + w - nb, 0, w), raw)
 
 
-def _matrix(sym: U8, starts: I64, lengths: I64, fill: I64, n_sym: int) -> U8:
-    """(messages × n_sym) symbols; zero past each message's end and in its fill bits.
+def _matrix(pbuf: U8, starts: I64, lengths: I64, fill: I64, n_sym: int) -> tuple[U8, npt.NDArray[np.bool_]]:
+    """(messages × n_sym) 6-bit symbols, and which messages hold a character outside the alphabet.
 
-    Rows are gathered from a sliding-window view of the symbols (one row copy per
-    message, no index matrix); only the few messages shorter than ``n_sym`` are masked.
+    Rows are gathered from a sliding-window view of the padded bytes (one row copy per
+    message, no index matrix), then mapped through the armour table; symbols past each
+    message's end and its fill bits are zero.
     """
-    padded = np.concatenate([sym, np.zeros(n_sym, dtype=np.uint8)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, n_sym)
-    mat = windows[starts]  # a copy: fancy indexing
+    windows = np.lib.stride_tricks.sliding_window_view(pbuf, n_sym)
+    mat = _ARMOUR[windows[starts]]
     short = np.flatnonzero(lengths < n_sym)
     if len(short):
         cols = np.arange(n_sym)
         mat[short] = np.where(cols[None, :] < lengths[short, None], mat[short], 0)
+    bad = (mat == 255).any(axis=1)
+    for k in np.flatnonzero(lengths > n_sym).tolist():  # characters beyond the layout (rare)
+        s0 = int(starts[k])
+        bad[k] |= bool((_ARMOUR[pbuf[s0 + n_sym:s0 + int(lengths[k])]] == 255).any())
+    if bad.any():
+        mat[bad] = 0
     # clear the fill bits of each message's last symbol
     last = lengths - 1
     rows = np.flatnonzero((fill > 0) & (last < n_sym) & (last >= 0))
     if len(rows):
         keep = (0x3F << fill[rows]) & 0x3F
         mat[rows, last[rows]] &= keep.astype(np.uint8)
-    return mat
+    return mat, bad
 
 
 def _extract(mat: U8, o: int, w: int) -> I64:
@@ -189,11 +188,16 @@ def _extract(mat: U8, o: int, w: int) -> I64:
     return (acc >> shift) & ((1 << w) - 1)
 
 
-def _decode_group(g: Group, sym: U8, starts: I64, lengths: I64, fill: I64, nbits: I64) -> None:
+def _decode_group(g: Group, pbuf: U8, starts: I64, lengths: I64, fill: I64, nbits: I64,
+                  code: npt.NDArray[np.int8]) -> None:
     fields = offsets(LAYOUTS[g.layout])
     total = fields[-1][1] + fields[-1][2]
+    mat, bad = _matrix(pbuf, starts[g.index], lengths[g.index], fill[g.index], (total + 5) // 6)
+    if bad.any():  # a character outside the alphabet: the message is rejected, not decoded
+        code[g.index[bad]] = _BAD_CHAR
+        g.index = g.index[~bad]
+        mat = mat[~bad]
     idx = g.index
-    mat = _matrix(sym, starts[idx], lengths[idx], fill[idx], (total + 5) // 6)
     nb = nbits[idx]
     short_msgs = bool((nb < total).any())
     for name, o, w, kind in fields:
