@@ -13,8 +13,9 @@ each layout's messages become a ``(messages × symbols)`` uint8 matrix, and each
 few shifts and ORs over at most six of its columns. Nothing loops over messages, except
 the final bytes → ``str`` of text fields.
 
-Rejected (``Decoded.reason``): empty payload, fewer than 38 bits (no complete MMSI), a character outside the AIS armour alphabet,
-more than 5 fill bits, type 0 or above 27, type 24 with part number 2 or 3. Types that
+Rejected (``Decoded.reason``): empty payload, fewer than 38 bits (no complete MMSI), a
+character outside the AIS armour alphabet (checked in the messages we decode; of the
+others only the type character is read), more than 5 fill bits, type 0 or above 27, type 24 with part number 2 or 3. Types that
 pyais knows but we do not decode (6–10, 12–17, 20–23, 25, 26) are not errors: they get
 ``reason is None`` and no layout (``Decoded.other``).
 """
