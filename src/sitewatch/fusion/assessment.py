@@ -262,7 +262,10 @@ def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
     conf_text += (f"; mean evidence confidence {quality:.2f}" if quals else
                   "; the agreeing indicators are quiet (no events to rate)")
     conf_text += f"; {round(coverage * 100)}% of the rule's indicator weight was observed"
-    if contribs and all(c.status == "no baseline" for c in contribs):
+    if not contribs:
+        conf_text = ("Confidence is low: no indicator of this rule was observed, so the likelihood is the "
+                     "rule's starting point (its prior)")
+    elif all(c.status == "no baseline" for c in contribs):
         conf_text = ("Confidence is low: none of the observed indicators has enough history for a baseline yet, "
                      "so the likelihood is the rule's starting point (its prior), not a reading of the evidence")
     if simulated:
