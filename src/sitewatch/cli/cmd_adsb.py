@@ -204,6 +204,59 @@ def types_cmd(fmt: str) -> None:
     emit([asdict(t) for t in TYPES.values()], fmt)
 
 
+@click.command("adsb")
+@click.option("--beast", "beast", default=None, metavar="HOST:PORT", help="Beast binary output (port 30005).")
+@click.option("--sbs", "sbs", default=None, metavar="HOST:PORT", help="SBS/BaseStation output (port 30003).")
+@click.option("--commit-every", "commit_s", default=2.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="Seconds between commits (at most this much is lost on a crash).")
+@click.option("--duration", "max_s", default=None, type=click.FloatRange(0.1), metavar="S",
+              help="Stop after S seconds (default: run until Ctrl-C).")
+@click.option("--max-frames", default=None, type=click.IntRange(1), metavar="N", help="Stop after N frames.")
+@click.option("--ref", default=None, metavar="LAT,LON", help="Receiver position (surface CPR decoding).")
+@click.option("--airport", default=None, metavar="ICAO", help="Like --ref, at this airport.")
+@pass_ctx
+def stream_adsb(ctx: Ctx, beast: str | None, sbs: str | None, commit_s: float, max_s: float | None,
+                max_frames: int | None, ref: str | None, airport: str | None) -> None:
+    """Stream a receiver's output (dump1090/readsb) into the workspace, live.
+
+    Decodes continuously, commits every few seconds, reconnects with backoff when the
+    feed drops, and shows a line of rates on stderr. Prints a JSON summary at the end.
+
+    \b
+    Example:
+      sitewatch stream adsb --beast 127.0.0.1:30005 --airport OSLK
+      sitewatch stream adsb --sbs 192.168.1.20:30003 --duration 3600
+    """
+    import contextlib
+
+    from sitewatch.cli._common import dumps
+    from sitewatch.live._net import parse_hostport
+    from sitewatch.live.adsb import AdsbStream, StreamStats
+
+    if (beast is None) == (sbs is None):
+        raise InputError("give exactly one of --beast HOST:PORT or --sbs HOST:PORT")
+    mode = "beast" if beast else "sbs"
+    host, port = parse_hostport(beast or sbs or "", f"--{mode}")
+
+    def show(s: StreamStats) -> None:
+        if not ctx.quiet:
+            click.echo(f"\r{mode} {host}:{port}  {s.rate_line()}", err=True, nl=False)
+
+    with ctx.open() as ws:
+        stream = AdsbStream(ws.store, mode, host, port, commit_s=commit_s, max_s=max_s, max_frames=max_frames,
+                            reference=parse_ref(ref, airport), on_batch=show)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: run() commits what it holds
+            stream.run()
+    if not ctx.quiet:
+        click.echo("", err=True)
+    click.echo(dumps(stream.stats.as_json()))
+
+
 def register(root: click.Group) -> None:
     # ``ingest adsb`` is attached to the ingest group above, at import
     root.add_command(aircraft_group)
+    group = root.commands.get("stream")  # shared with other live sources (AIS)
+    if not isinstance(group, click.Group):
+        group = click.Group("stream", help="Stream live feeds into the workspace (ADS-B, AIS).")
+        root.add_command(group)
+    group.add_command(stream_adsb)

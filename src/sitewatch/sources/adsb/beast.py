@@ -114,61 +114,66 @@ class _Clock:
 
 
 def _messages(src: InputFile) -> Iterator[tuple[str, int, bytes, int]]:
-    """(kind, byte offset, payload or raw bytes, tick) for every message in the stream."""
+    """(kind, byte offset, payload or raw bytes, tick) for every message in the file."""
+    parser = BeastParser()
     with src.open() as f:
-        buf = b""
-        base = 0  # file offset of buf[0]
-        eof = False
         while True:
-            if not eof and len(buf) < 64 * 1024:
-                more = f.read(READ_BYTES)
-                eof = not more
-                buf += more
-            if not buf:
+            more = f.read(READ_BYTES)
+            yield from parser.feed(more, eof=not more)
+            if not more:
                 return
-            i = 0
-            n = len(buf)
-            limit = n if eof else n - 64  # keep a margin: a message never spans more than 46 bytes
-            while i < limit:
-                if buf[i] != ESC:
-                    j = buf.find(b"\x1a", i)
-                    j = n if j < 0 else j
-                    yield "garbage: bytes outside a Beast message", base + i, buf[i:min(j, i + 64)], 0
-                    i = j
-                    continue
-                if i + 1 >= n:
-                    break
-                typ = buf[i + 1]
-                if typ not in PAYLOAD:
-                    if typ == ESC:  # a stray escaped byte between messages
-                        yield "garbage: bytes outside a Beast message", base + i, buf[i:i + 2], 0
-                        i += 2
-                        continue
-                    yield f"unknown Beast message type 0x{typ:02x}", base + i, buf[i:i + 2], 0
-                    i += 2
-                    continue
-                need = 7 + PAYLOAD[typ]
-                body, end, cut = _unescape(buf, i + 2, need)
-                if cut:
-                    if end >= n and not eof:
-                        break  # need more bytes
-                    yield "truncated Beast frame", base + i, buf[i:end], 0
-                    i = end
-                    continue
-                tick = int.from_bytes(body[:6], "big")
-                if typ == 0x34:
-                    yield "status", base + i, b"", tick
-                else:
-                    yield "frame", base + i, body[7:], tick
+
+
+class BeastParser:
+    """Incremental Beast parser: feed bytes as they arrive, get whole messages back.
+
+    Each message is ``(kind, offset, bytes, tick)``: kind ``"frame"`` (payload of 2, 7 or
+    14 bytes), ``"status"``, or a reject reason (with the raw bytes); offsets count from
+    the first byte fed. A message cut by the end of the data waits for the next feed,
+    unless ``eof``.
+    """
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.base = 0
+
+    def feed(self, data: bytes, eof: bool = False) -> list[tuple[str, int, bytes, int]]:
+        buf = self.buf + data
+        base = self.base
+        out: list[tuple[str, int, bytes, int]] = []
+        i, n = 0, len(buf)
+        while i < n:
+            if buf[i] != ESC:
+                j = buf.find(b"\x1a", i)
+                j = n if j < 0 else j
+                out.append(("garbage: bytes outside a Beast message", base + i, buf[i:min(j, i + 64)], 0))
+                i = j
+                continue
+            if i + 1 >= n:
+                break
+            typ = buf[i + 1]
+            if typ not in PAYLOAD:
+                reason = ("garbage: bytes outside a Beast message" if typ == ESC
+                          else f"unknown Beast message type 0x{typ:02x}")
+                out.append((reason, base + i, buf[i:i + 2], 0))
+                i += 2
+                continue
+            body, end, cut = _unescape(buf, i + 2, 7 + PAYLOAD[typ])
+            if cut:
+                if end >= n and not eof:
+                    break  # the rest of this message has not arrived yet
+                out.append(("truncated Beast frame", base + i, buf[i:end], 0))
                 i = end
-            buf = buf[i:]
-            base += i
-            if eof and not buf:
-                return
-            if eof and i == 0:
-                # leftover that can never complete
-                yield "truncated Beast frame", base, buf[:64], 0
-                return
+                continue
+            tick = int.from_bytes(body[:6], "big")
+            out.append(("status", base + i, b"", tick) if typ == 0x34 else ("frame", base + i, body[7:], tick))
+            i = end
+        if eof and i < n:
+            out.append(("truncated Beast frame", base + i, buf[i:i + 64], 0))
+            i = n
+        self.buf = buf[i:]
+        self.base = base + i
+        return out
 
 
 def _unescape(buf: bytes, start: int, need: int) -> tuple[bytes, int, bool]:

@@ -51,53 +51,62 @@ class SbsReader:
         return 0.9 if hits >= max(1, len(lines) // 2) else 0.0
 
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
-        ff = ForwardFill(("callsign", "speed_kt", "track_deg", "vrate_fpm", "squawk"),
-                         {"speed_kt": 30.0, "track_deg": 30.0, "vrate_fpm": 30.0})
-        bad: list[Reject] = []
+        yield from read_sbs(src, new_fill())
 
-        def on_invalid(row: Any) -> str:
-            text = str(row.text)
-            if _LINE.match(text.encode()) and not text.startswith("MSG"):
-                bad.append(Reject(int(row.number or 0), "", "skip"))  # SEL/ID/AIR/STA/CLK: 10 fields
-            else:
-                bad.append(Reject(int(row.number or 0), text, f"{row.actual_columns} fields, SBS has 22"))
-            return "skip"
 
-        line = 1
-        with src.open() as f:
+def new_fill() -> ForwardFill:
+    """The per-aircraft fill state of one SBS feed (a file, or a live session)."""
+    return ForwardFill(("callsign", "speed_kt", "track_deg", "vrate_fpm", "squawk"),
+                       {"speed_kt": 30.0, "track_deg": 30.0, "vrate_fpm": 30.0})
+
+
+def read_sbs(src: InputFile, ff: ForwardFill) -> Iterator[Batch]:
+    """Batches of one SBS text, filling fields with (and updating) ``ff``."""
+    bad: list[Reject] = []
+
+    def on_invalid(row: Any) -> str:
+        text = str(row.text)
+        if _LINE.match(text.encode()) and not text.startswith("MSG"):
+            bad.append(Reject(int(row.number or 0), "", "skip"))  # SEL/ID/AIR/STA/CLK: 10 fields
+        else:
+            bad.append(Reject(int(row.number or 0), text, f"{row.actual_columns} fields, SBS has 22"))
+        return "skip"
+
+    line = 1
+    with src.open() as f:
+        try:
+            reader = pacsv.open_csv(
+                f,
+                read_options=pacsv.ReadOptions(column_names=NAMES, block_size=16 << 20, use_threads=False),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(NAMES, pa.string())),
+            )
+        except pa.ArrowInvalid as exc:
+            raise FormatError(f"not SBS/BaseStation CSV: {exc}", path=src.name) from None
+        while True:
             try:
-                reader = pacsv.open_csv(
-                    f,
-                    read_options=pacsv.ReadOptions(column_names=NAMES, block_size=16 << 20, use_threads=False),
-                    parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-                    convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(NAMES, pa.string())),
-                )
+                rb = reader.read_next_batch()
+            except StopIteration:
+                break
             except pa.ArrowInvalid as exc:
                 raise FormatError(f"not SBS/BaseStation CSV: {exc}", path=src.name) from None
-            while True:
-                try:
-                    rb = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except pa.ArrowInvalid as exc:
-                    raise FormatError(f"not SBS/BaseStation CSV: {exc}", path=src.name) from None
-                t = pa.Table.from_batches([rb])
-                offs = np.arange(line, line + t.num_rows, dtype=np.int64)
-                for r in sorted(bad, key=lambda r: r.offset):
-                    offs[offs >= r.offset] += 1
-                line = int(offs[-1]) + 1 if t.num_rows else line
-                skipped = sum(1 for r in bad if r.reason == "skip")
-                rejects = [r for r in bad if r.reason != "skip"]
-                bad.clear()
-                b = _batch(t, offs, ff)
-                b.rejects[:0] = rejects
-                if skipped:
-                    b.counters["sbs_other_lines"] = b.counters.get("sbs_other_lines", 0) + skipped
-                yield b
-        if bad:
+            t = pa.Table.from_batches([rb])
+            offs = np.arange(line, line + t.num_rows, dtype=np.int64)
+            for r in sorted(bad, key=lambda r: r.offset):
+                offs[offs >= r.offset] += 1
+            line = int(offs[-1]) + 1 if t.num_rows else line
+            skipped = sum(1 for r in bad if r.reason == "skip")
             rejects = [r for r in bad if r.reason != "skip"]
-            yield Batch("positions", pa.table({}), rejects,
-                        {"sbs_other_lines": sum(1 for r in bad if r.reason == "skip")})
+            bad.clear()
+            b = _batch(t, offs, ff)
+            b.rejects[:0] = rejects
+            if skipped:
+                b.counters["sbs_other_lines"] = b.counters.get("sbs_other_lines", 0) + skipped
+            yield b
+    if bad:
+        rejects = [r for r in bad if r.reason != "skip"]
+        yield Batch("positions", pa.table({}), rejects,
+                    {"sbs_other_lines": sum(1 for r in bad if r.reason == "skip")})
 
 
 def _batch(t: pa.Table, offs: np.ndarray, ff: ForwardFill) -> Batch:

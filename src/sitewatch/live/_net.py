@@ -1,0 +1,76 @@
+"""TCP client plumbing shared by live feeds: ``HOST:PORT`` parsing and a reconnecting reader.
+
+:func:`tcp_chunks` yields the bytes of a TCP stream as they arrive, ``None`` every
+``tick_s`` when nothing came (so callers can commit on time), and :data:`DISCONNECTED`
+when the connection dropped (callers reset their parsers). Refused connections, resets
+and end-of-stream are retried after a backoff that doubles from ``backoff_s`` to
+``backoff_max_s`` and resets once data flows. It stops when ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+from sitewatch.errors import InputError
+
+log = logging.getLogger(__name__)
+
+DISCONNECTED = b"\x00disconnected\x00"
+
+
+def parse_hostport(text: str, option: str = "HOST:PORT") -> tuple[str, int]:
+    """``"127.0.0.1:30005"`` → ``("127.0.0.1", 30005)``; a clear error otherwise."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"{option} {text!r} is not HOST:PORT (e.g. 127.0.0.1:30005)")
+    return host.strip("[]"), int(port)
+
+
+def tcp_chunks(host: str, port: int, stop: threading.Event, tick_s: float = 0.5, backoff_s: float = 0.5,
+               backoff_max_s: float = 30.0, on_connect: Callable[[], None] | None = None,
+               on_disconnect: Callable[[str], None] | None = None) -> Iterator[bytes | None]:
+    """Bytes from ``host:port`` with reconnects (see the module docstring)."""
+    wait = backoff_s
+    while not stop.is_set():
+        try:
+            sock = socket.create_connection((host, port), timeout=max(tick_s, 1.0))
+        except OSError as exc:
+            if on_disconnect:
+                on_disconnect(f"connect failed: {exc}")
+            log.info("%s:%s: %s; retrying in %.1f s", host, port, exc, wait)
+            if stop.wait(wait):
+                return
+            wait = min(wait * 2, backoff_max_s)
+            yield None
+            continue
+        if on_connect:
+            on_connect()
+        sock.settimeout(tick_s)
+        reason = "end of stream"
+        try:
+            while not stop.is_set():
+                try:
+                    data = sock.recv(1 << 16)
+                except TimeoutError:
+                    yield None
+                    continue
+                except OSError as exc:
+                    reason = str(exc)
+                    break
+                if not data:
+                    break
+                wait = backoff_s  # data flows: the next outage starts from a short wait
+                yield data
+        finally:
+            sock.close()
+        if stop.is_set():
+            return
+        if on_disconnect:
+            on_disconnect(reason)
+        yield DISCONNECTED
+        if stop.wait(wait):
+            return
+        wait = min(wait * 2, backoff_max_s)
