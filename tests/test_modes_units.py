@@ -111,3 +111,42 @@ def test_bad_hex_reasons() -> None:
     _, nb, reason = from_hex(["8D4840D6202CC371C32CE057609", "XYZ", "", "8D4840D6202CC371C32CE057609Z", "é" * 28])
     assert list(nb) == [0, 0, 0, 0, 0]
     assert "27 hex digits" in reason[0] and reason[3] == "not hexadecimal" and reason[4] == "not hexadecimal"
+
+
+def test_beast_sample_agrees_with_pymodes() -> None:
+    pyModeS = pytest.importorskip("pyModeS")
+    from tests.conftest import traffic
+
+    from sitewatch.sources.adsb.beast import _messages
+    from sitewatch.sources.base import iter_inputs
+
+    src = next(iter_inputs([traffic("dump1090/sample_dump1090.bin")]))
+    frames = [(p, tick / 12e6) for kind, _, p, tick in _messages(src) if kind == "frame" and len(p) in (7, 14)]
+    hexes = [p.hex() for p, _ in frames]
+    ts = np.array([t for _, t in frames])
+    ours, _ = decode_hex(hexes, ts)
+    pipe = pyModeS.PipeDecoder()
+    theirs = [pipe.decode(h, timestamp=float(t)) for h, t in zip(hexes, ts, strict=True)]
+    pipe.flush()
+    got = [(round(o["latitude"], 5), round(o["longitude"], 5)) for o in theirs if o.get("latitude") is not None]
+    mine = {(round(a, 5), round(b, 5)) for a, b in zip(ours.lat, ours.lon, strict=True) if not np.isnan(a)}
+    assert got and set(got) <= mine
+    for k, o in enumerate(theirs):
+        if o.get("df") == 17 and o.get("altitude") is not None:
+            assert ours.alt_ft[k] == o["altitude"]
+
+
+def test_surface_reference_gives_the_same_fixes() -> None:
+    import json
+
+    from tests.conftest import traffic
+
+    recs = [json.loads(line) for line in open(traffic("rs1090/full_flight_short.jsonl"))][:6000]
+    frames, ts = [r["frame"] for r in recs], [r["timestamp"] for r in recs]
+    own, _ = decode_hex(frames, ts)
+    ref, _ = decode_hex(frames, ts, reference=(49.0097, 2.5479))  # LFPG
+    surf = own.pos_kind >= 3
+    assert surf.sum() > 500
+    assert np.allclose(own.lat[surf], ref.lat[surf]) and np.allclose(own.lon[surf], ref.lon[surf])
+    with pytest.raises(ValueError):
+        ModeSDecoder(reference=(95.0, 0.0))
