@@ -21,6 +21,7 @@ against ours on that subset (the benchmark fails if they differ).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -186,7 +187,9 @@ def main() -> None:
         print(f"ratio (ours at {n:,} / peer at {sub.num_rows:,}): {ours_rate / peer_rate:.2f}x wall; "
               f"same subset: {(sub.num_rows / ours_sub_s) / peer_rate:.2f}x wall, "
               f"{peer_cpu / ours_sub_cpu:.2f}x CPU; counts agree")
-        print(f"finished {datetime.now().isoformat(timespec='seconds')}")
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process (build + analyses + peer): {rss_mb:,.0f} MB; "
+              f"finished {datetime.now().isoformat(timespec='seconds')}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
