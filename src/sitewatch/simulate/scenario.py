@@ -191,6 +191,12 @@ CIVIL_ROUTES: tuple[tuple[tuple[LatLon, ...], str, str, float], ...] = (
     (((36.98, 35.28), (35.90, 34.90), (34.60, 34.30), (31.50, 32.00)), "MSR", "010", 33000),
 )
 
+# A maritime-patrol / ISR orbit off the Syrian coast by day, out of RAF Akrotiri (Cyprus), as such
+# flights often are: one of the aircraft the feed hears in that airspace (its coverage evidence).
+AKROTIRI: LatLon = (34.59, 32.99)
+ISR = Airframe("43c6f1", "ZZ664", "R135", "Boeing RC-135W Rivet Joint", "Royal Air Force", True, "A5")
+ISR_ORBIT: tuple[LatLon, ...] = ((35.05, 35.25), (35.75, 35.45), (35.80, 35.55), (35.10, 35.35))
+
 NAVY = [Ship(m, n, c, 0, 35, ln, b, d, True) for m, n, c, ln, b, d in (
     ("273110250", "ADMIRAL GRIGOROVICH", "RUS101", 124.8, 15.2, 4.2),
     ("273110260", "ADMIRAL GOLOVKO", "RUS102", 124.8, 15.2, 4.2),
@@ -421,6 +427,11 @@ def build(seed: int = 2024, scale: float = 1.0) -> Scenario:
                 legs.append(Leg(af, f"{prefix}{100 + idx % 900}", t_dep, tuple(reversed(route)) if rev else route,
                                 alt + 1000 * int(rng.integers(-2, 3)), 450))
                 n += 1
+        day += timedelta(days=1)
+    day = start
+    while day < END:  # the daily ISR orbit, 06:00–16:00 UTC on station
+        laps = ISR_ORBIT * 36
+        legs.append(Leg(ISR, "RRR7238", day + timedelta(hours=5.5), (AKROTIRI, *laps, AKROTIRI), 24000, 330))
         day += timedelta(days=1)
     airframes = sorted({lg.airframe for lg in legs if lg.airframe.military}, key=lambda a: a.icao24)
     return Scenario(seed, scale, start, END, airframes, legs, dark, sorted(stays, key=lambda s: s.t_in),

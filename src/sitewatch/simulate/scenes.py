@@ -38,7 +38,7 @@ DESCRIPTION = ("SIMULATED scene rendered by sitewatch.simulate (procedural textu
                "silhouettes at real sizes, shadows, blur, noise); not a satellite image")
 
 _TYPE_DIMS = {"A124": (68.96, 73.3, (203, 205, 207)), "IL76": (46.59, 50.5, (178, 181, 183))}
-_SHADOW_M = {"plane": (-5.0, 3.5), "vehicle": (-1.5, 1.0), "ship": (-3.0, 2.0)}
+_SHADOW_M = {"plane": (-2.0, 1.5), "vehicle": (-1.5, 1.0), "ship": (-3.0, 2.0)}  # metres east, north
 
 
 class Canvas:
