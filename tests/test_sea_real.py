@@ -238,3 +238,18 @@ def test_reported_speeds_marinecadastre_csv() -> None:
                                    [e["subject"], e["t_start"], e["t_end"]])]
         assert bool(e["details"]["first_stop"]) == (min(sog) < 0.2)
     s.close()
+
+
+def test_intentional_flag_is_consistent_on_real_gaps(virginia: Store) -> None:
+    ev = rows(gaps.ais_gaps(AnalysisContext(virginia, {})))
+    flagged = [e for e in ev if e["details"]["intentional"]]
+    print(f"\nVirginia Beach: {len(ev)} ais-gap events, {len(flagged)} meeting GFW's intentional criteria:")
+    for e in flagged:
+        print("  ", e["summary"])
+    for e in ev:
+        d = e["details"]
+        ok = (d["gap_h"] >= 12 and d["before"]["shore_nm"] > 50 and d["after"]["shore_nm"] > 50
+              and d["positions_before"] >= 14)
+        assert d["intentional"] == ok and (not d["not_intentional_because"]) == ok
+    # 367863000 left Naval Station Norfolk on 4 June, fell silent 75 NM offshore for 17.9 h
+    assert [e["subject"] for e in flagged] == ["367863000"]

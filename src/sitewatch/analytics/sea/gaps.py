@@ -18,6 +18,10 @@ is a choice only if reception was good), and reception before the gap was dense:
 other gap is ``cause: "likely-coverage"``. Without a satellite reception-quality map (GFW
 also uses one) the density test stands in for it.
 
+Caveat: the criteria assume satellite AIS. A terrestrial-only feed (MarineCadastre, a
+coastal receiver) loses every vessel beyond ~40-60 NM, so its far-offshore gaps can meet
+them through coverage alone; read ``intentional`` with the feed's reach in mind.
+
 Confidence is 0.9 for intentional gaps and 0.5 for the others (the silence itself is
 certain; its cause is what the number qualifies).
 """
