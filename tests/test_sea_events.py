@@ -255,3 +255,12 @@ def test_time_window_limits_the_data_read(engine: str) -> None:
     before = AnalysisContext(s, {}, settings=settings, t_to=gap_start + timedelta(hours=1))
     after = AnalysisContext(s, {}, settings=settings, t_from=gap_start + timedelta(minutes=1))
     assert gaps.ais_gaps(before).num_rows == 0 and gaps.ais_gaps(after).num_rows == 0
+
+
+def test_positions_with_inferred_times_are_ignored() -> None:
+    rows = track("244000050", [(90.0, 1000, 600, 7 * 3600), (90.0, 1000, 600, 0)])
+    s = store_with(rows)
+    assert gaps.ais_gaps(AnalysisContext(s, {})).num_rows == 1
+    s.sql("UPDATE positions SET time_inferred = TRUE")
+    for engine in ("numpy", "sql"):
+        assert gaps.ais_gaps(AnalysisContext(s, {}, settings={"sea": {"engine": engine}})).num_rows == 0

@@ -8,6 +8,10 @@ by the number of events, not the number of positions; DuckDB spills the windows 
 when they do not fit. Each query is plain SQL (joins on grid cells, ``lag``/``lead``,
 ``last_value … IGNORE NULLS``, running sums), so it ports directly to Spark SQL.
 
+Positions whose time was inferred (``time_inferred``: NMEA lines without any timestamp,
+timed by ``--start`` or file order) are left out of every sea query: gaps, stays and
+implied speeds need real times.
+
 Speeds: ``speed_kt`` when the feed reported one, else the implied speed from the previous
 position (distance / time); rows that repeat the previous time have no implied speed.
 Distances are haversine metres on the sphere of :data:`sitewatch.geo.EARTH_RADIUS_M`.
@@ -43,7 +47,9 @@ def hav_sql(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
 
 
 def _window(t_from: datetime | None, t_to: datetime | None) -> tuple[str, list[Any]]:
-    where, params = ["source = 'ais'"], []
+    # rows whose time was not in the record (file order, --start) would make fake gaps,
+    # stays and speeds: the sea events use only positions with a received time
+    where, params = ["source = 'ais'", "coalesce(time_inferred, FALSE) = FALSE"], []
     if t_from is not None:
         where.append("t_utc >= ?")
         params.append(t_from)
