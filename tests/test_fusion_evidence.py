@@ -105,3 +105,22 @@ def test_files_named_simulated_mark_their_evidence(tmp_path: Path) -> None:
     sc.write(store)
     rows = E.build(store, hmeimim()).rows.to_pylist()
     assert rows and all(r["simulated"] for r in rows)
+
+
+def test_references_carry_lines_and_pixel_boxes(tmp_path: Path) -> None:
+    store = Store()
+    f = tmp_path / "p.csv"
+    f.write_text("t_utc,source,id,lat,lon\n2024-12-10T09:59:00Z,adsb,151a01,35.40,35.95\n"
+                 "2024-12-10T10:00:00Z,adsb,151a01,35.40,35.95\n")
+    ingest_paths(store, "positions", [f])
+    sc = Scenario()
+    sc.event("arrival", date(2024, 12, 10), "151a01", typecode="A124")
+    sc.events[0]["evidence"][0]["t_from"] = sc.events[0]["t_start"].replace(hour=9, minute=59)
+    sc.positions.clear()
+    sc.scene(date(2024, 12, 11), {("plane", "apron"): 2})
+    sc.write(store)
+    rows = {r["kind"]: json.loads(r["ref"]) for r in E.build(store, hmeimim()).rows.to_pylist()
+            if r["kind"] in ("air.arrival", "imagery.count") and (r["value"] or 0) > 0}
+    assert rows["air.arrival"]["files"] == [{"path": str(f), "sha256": store.scalar("SELECT sha256 FROM ingest_log"),
+                                             "first": 2, "last": 3}]
+    assert rows["imagery.count"]["boxes_px"] == [[10.0, 20.0, None, None], [11.0, 20.0, None, None]]

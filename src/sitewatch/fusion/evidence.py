@@ -226,7 +226,8 @@ def _from_events(store: Store, site: Site, near_km: float) -> list[dict[str, Any
             "provider": e["analysis"],
             "file_sha256": ",".join(shas) if shas else None,
             "ref": {"table": "events", "event_id": e["event_id"], "subject": e["subject"],
-                    "subject_kind": e["subject_kind"], "at_site": e["site"] == site.name, **attrs},
+                    "subject_kind": e["subject_kind"], "at_site": e["site"] == site.name,
+                    "files": f.get("files", []), **attrs},
             "confidence": float(e["confidence"]),
             "simulated": bool(f.get("simulated") or details.get("simulated")),
             "subject": e["subject"],
@@ -278,8 +279,10 @@ def _from_imagery(store: Store, site: Site, skipped: Counter[str]) -> list[dict[
             skipped["detections in a scene without acquisition time"] += int(c["n"])
             continue
         seen.add((c["scene_id"], c["zone"], c["class"]))
-        out.append(_count_row(site, sc, c["zone"], c["class"], c["top_type"], int(c["n"]),
-                              float(c["mean_score"]), list(c["det_ids"] or []), c["lat"], c["lon"]))
+        row = _count_row(site, sc, c["zone"], c["class"], c["top_type"], int(c["n"]),
+                         float(c["mean_score"]), list(c["det_ids"] or []), c["lat"], c["lon"])
+        row["ref"]["boxes_px"] = [list(b) for b in (c["boxes_px"] or [])]
+        out.append(row)
     # an imagery count exists on every day with a scene: classes the scene could resolve but
     # where nothing was found are real zeros; those it could not resolve are sensor limits
     zones: list[str | None] = [None, *[z.name for z in site.zones]]

@@ -70,7 +70,9 @@ def _ref_text(r: Mapping[str, Any]) -> str:
     ref = r["ref"] or {}
     t = ref.get("table")
     if t == "events":
-        return f"event {ref.get('event_id')}"
+        files = "; ".join(f"{Path(str(f.get('path'))).name}:{f.get('first')}–{f.get('last')}"
+                          for f in (ref.get("files") or [])[:2])
+        return f"event {ref.get('event_id')}" + (f" ({files})" if files else "")
     if t == "detections":
         n = len(ref.get("det_ids") or [])
         return f"scene {str(ref.get('scene_id'))[:12]}" + (f", {n} boxes" if n else "")

@@ -44,25 +44,33 @@ def site_events(store: Store, site: str, near: BBox) -> list[dict[str, Any]]:
 
 
 def position_files(store: Store, refs: pa.Table) -> dict[str, dict[str, Any]]:
-    """For each ``key`` in ``refs`` (columns key, source, id, t_from, t_to): the content
-    hashes of the files its positions came from and whether any of them was simulated (the
-    simulator names its files ``*.SIMULATED.*``; a format or options may also say so)."""
+    """For each ``key`` in ``refs`` (columns key, source, id, t_from, t_to): the files its
+    positions came from (``files``: path, sha256, first and last line/offset), their content
+    hashes (``sha256``) and whether any of them was simulated (the simulator names its files
+    ``*.SIMULATED.*``; a format or options may also say so)."""
     if refs.num_rows == 0:
         return {}
     with store._lock:
         store.con.register("_sw_refs", refs)
         try:
             res = store.con.execute(
-                "SELECT r.key, list(DISTINCT l.sha256 ORDER BY l.sha256) AS shas, "
+                "SELECT r.key, l.path, l.sha256, min(p.rec_offset), max(p.rec_offset), "
                 "bool_or(coalesce(l.format ILIKE '%sim%' OR l.path ILIKE '%simulated%' "
                 "OR l.options ILIKE '%\"simulated\": true%', false)) "
-                "AS simulated FROM _sw_refs r JOIN positions p ON p.source = r.source AND p.id = r.id "
+                "FROM _sw_refs r JOIN positions p ON p.source = r.source AND p.id = r.id "
                 "AND p.t_utc BETWEEN r.t_from AND r.t_to JOIN ingest_log l ON l.file_id = p.file_id "
-                "GROUP BY r.key"
+                "GROUP BY r.key, l.path, l.sha256 ORDER BY r.key, l.path"
             ).fetchall()
         finally:
             store.con.unregister("_sw_refs")
-    return {k: {"sha256": [s for s in shas if s], "simulated": bool(sim)} for k, shas, sim in res}
+    out: dict[str, dict[str, Any]] = {}
+    for key, path, sha, first, last, sim in res:
+        d = out.setdefault(key, {"sha256": [], "files": [], "simulated": False})
+        if sha:
+            d["sha256"].append(sha)
+        d["files"].append({"path": path, "sha256": sha, "first": first, "last": last})
+        d["simulated"] = d["simulated"] or bool(sim)
+    return out
 
 
 def site_scenes(store: Store, site: str) -> list[dict[str, Any]]:
@@ -85,13 +93,16 @@ def site_scenes(store: Store, site: str) -> list[dict[str, Any]]:
 def detection_counts(store: Store, site: str, max_ids: int = 50) -> list[dict[str, Any]]:
     """Detections of ``site`` counted per scene, zone, class and most likely type.
 
-    ``det_ids`` holds at most ``max_ids`` ids per group (enough to cite, bounded).
+    ``det_ids`` and ``boxes_px`` ([cx, cy, w, h] in pixels) hold at most ``max_ids`` per group
+    (enough to cite and check by eye, bounded).
     """
     return store.rows(
         "SELECT scene_id, zone, class, "
         "json_extract_string(type_candidates, '$[0].type') AS top_type, count(*) AS n, "
         "avg(score) AS mean_score, avg(lat) AS lat, avg(lon) AS lon, "
-        f"list(det_id ORDER BY det_id)[1:{int(max_ids)}] AS det_ids "
+        f"list(det_id ORDER BY det_id)[1:{int(max_ids)}] AS det_ids, "
+        f"list([round(cx_px, 1), round(cy_px, 1), round(w_px, 1), round(h_px, 1)] ORDER BY det_id)"
+        f"[1:{int(max_ids)}] AS boxes_px "
         "FROM detections WHERE site = ? GROUP BY ALL ORDER BY scene_id, zone NULLS FIRST, class, top_type",
         [site],
     )
