@@ -178,7 +178,8 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     map_svg, map_note = svgmap.render(site, layers, bbox)
     shown = [s for s in series if s.status == "observed" or any(d.status == "not resolvable" for d in s.days)]
     charts = [(s, series_svg(s, f"chart-{i}")) for i, s in enumerate(shown)]
-    scenes = [s for s in Q.site_scenes(store, site.name) if s["t_utc"] is not None and t_from <= s["t_utc"] < t_to]
+    all_scenes = Q.site_scenes(store, site.name)
+    scenes = [s for s in all_scenes if s["t_utc"] is not None and t_from <= s["t_utc"] < t_to]
     chip_list = CH.before_after(store, scenes)
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("sitewatch.report", "templates"),
@@ -195,7 +196,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
         "n_markers": sum(1 for x in layers if x.kind == "marker"),
         "series": series, "charts": charts, "unobserved": [s for s in series if s not in shown],
         "window_days": window_days, "short_days": IND.SHORT_DAYS, "near_km": near_km,
-        "chips": chip_list, "rules": list(rules.values()), "cite": cite, "fmt": _fmt, "tfmt": _t,
+        "chips": chip_list, "n_scenes_all": len(all_scenes) - len(scenes), "rules": list(rules.values()), "cite": cite, "fmt": _fmt, "tfmt": _t,
         "timeline": [], "timeline_more": 0, "evidence": [], "evidence_more": 0,
         "simulated_rows": 0, "n_evidence": 0, "sensors_text": "",
     }
