@@ -102,3 +102,26 @@ def test_pdf_through_chromium(report: tuple[Path, ReportResult], tmp_path: Path)
     pdf = Path(to_pdf(out, tmp_path / "r.pdf"))
     data = pdf.read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 20_000
+
+
+def test_map_draws_gaps_and_dark_visit_links() -> None:
+    from datetime import UTC, datetime
+
+    from sitewatch.report.build import map_layers
+    from sitewatch.report.svgmap import fit_bbox, render
+
+    t = datetime(2024, 12, 12, 3, tzinfo=UTC)
+    gap = {"event_id": "dark-gap-1", "kind": "dark-gap", "subject": "151a03", "subject_kind": "aircraft",
+           "t_start": t, "lat": 35.6, "lon": 35.3, "summary": "151a03 unheard for 5 h",
+           "details": {"lost": {"lat": 35.6, "lon": 35.3}, "reacquired": {"lat": 35.9, "lon": 35.4}}}
+    visit = {"event_id": "dark-visit-1", "kind": "dark-visit", "subject": "151a03", "subject_kind": "aircraft",
+             "t_start": t, "lat": 35.4011, "lon": 35.9487, "summary": "An-124 likely landed at hmeimim",
+             "details": {"gap_event_id": "dark-gap-1"}, "analysis": "air.dark-visits"}
+    site = hmeimim()
+    layers = map_layers(Store(), site, [gap, visit], t, t)
+    kinds = [x.kind for x in layers]
+    assert kinds.count("gap") == 1 and kinds.count("link") == 1 and kinds.count("marker") == 2
+    link = next(x for x in layers if x.kind == "link")
+    assert link.points == [(35.6, 35.3), (35.4011, 35.9487), (35.9, 35.4)]
+    svg, _ = render(site, layers, fit_bbox(site, layers, 150.0, 10.0))
+    assert 'class="gap"' in svg and 'class="link"' in svg and svg.count("<circle") == 2
