@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sitewatch.cli._common import Ctx, emit, format_option, parse_time, pass_ctx
+from sitewatch.cli._common import Ctx, dumps, emit, format_option, parse_time, pass_ctx, set_exit_code
 from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
 from sitewatch.errors import InputError
 from sitewatch.sources.base import ReadOptions
@@ -110,5 +110,110 @@ def scenes_cmd(ctx: Ctx, site: str | None, fmt: str) -> None:
     emit(out, fmt, cols)
 
 
+@click.command("coreg")
+@click.option("--site", required=True, help="Site whose scenes to align.")
+@click.option("--reference", metavar="SCENE", help="Scene to align the others to (default: the earliest georeferenced).")
+@click.option("--force", is_flag=True, help="Align again even scenes already aligned to the reference.")
+@click.option("--method", type=click.Choice(["orb", "sift"]), default="orb", show_default=True,
+              help="Feature detector (SIFT is tried when ORB fails).")
+@format_option("table", "json", "ndjson")
+@pass_ctx
+def coreg_cmd(ctx: Ctx, site: str, reference: str | None, force: bool, method: str, fmt: str) -> None:
+    """Co-register every scene of a site to its reference scene; report residuals.
+
+    Exit code 1 when some scene could not be aligned (it is then never used for change).
+
+    \b
+    Examples:
+      sitewatch coreg --site hmeimim
+      sitewatch coreg --site hmeimim --reference 8d7335da --force --format json
+    """
+    from sitewatch.imagery import coreg
+
+    with ctx.open() as ws:
+        ws.site(site)
+        results = coreg.align_site(ws.store, site, reference, force, method)
+    rows = [{"scene_id": r.scene_id, "ref": r.ref, "status": r.status, "residual_px": r.residual_px,
+             "inliers": r.inliers, "method": r.method, "reason": r.reason} for r in results]
+    emit(rows, fmt, ["scene_id", "ref", "status", "residual_px", "inliers", "method", "reason"])
+    if any(r.status == "failed" for r in results):
+        set_exit_code(1)
+
+
+@click.command("change")
+@click.option("--site", required=True, help="Site to compare scenes of.")
+@click.option("--from", "t_from", metavar="SCENE", help="Earlier scene id (or unique prefix).")
+@click.option("--to", "t_to", metavar="SCENE", help="Later scene id (default: the last two usable scenes).")
+@click.option("--class", "classes", multiple=True, help="Only these detection classes (repeatable).")
+@click.option("--no-pixels", is_flag=True, help="Skip the pixel-level change map.")
+@click.option("--map-out", type=click.Path(dir_okay=False), help="Write the pixel change mask as PNG.")
+@format_option("json", "table", default="json")
+@pass_ctx
+def change_cmd(ctx: Ctx, site: str, t_from: str | None, t_to: str | None, classes: tuple[str, ...],
+               no_pixels: bool, map_out: str | None, fmt: str) -> None:
+    """Change between two co-registered scenes: objects arrived / departed / stayed by class
+    and zone (from the detections), and a pixel change map summarised per zone.
+
+    \b
+    Examples:
+      sitewatch change --site hmeimim --format json
+      sitewatch change --site hmeimim --from 8d7335da --to 5efaf3e9 --class plane --map-out change.png
+    """
+    from sitewatch.imagery import change
+
+    with ctx.open(read_only=True) as ws:
+        result = change.scene_change(ws.store, ws.site(site), t_from, t_to, list(classes) or None,
+                                     pixels=not no_pixels, map_out=map_out)
+    if fmt == "json":
+        click.echo(dumps(result))
+    else:
+        emit(result["objects"]["by_class_zone"], "table", ["class", "zone", "arrived", "departed", "stayed"])
+
+
+@click.command("chips")
+@click.option("--site", required=True, help="Site whose scenes to draw.")
+@click.option("--scene", "scene_ids", multiple=True, metavar="SCENE", help="Only these scenes (repeatable).")
+@click.option("--pair", nargs=2, metavar="FROM TO", help="Also a before/after chip of these two scenes.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG files.")
+@click.option("--max-px", type=int, default=1024, show_default=True, help="Longest side of each chip.")
+@pass_ctx
+def chips_cmd(ctx: Ctx, site: str, scene_ids: tuple[str, ...], pair: tuple[str, str] | None, out: str,
+              max_px: int) -> None:
+    """Annotated PNG chips of scenes with their detections, and a before/after pair.
+
+    Without --pair, the pair is the last two co-registered scenes (when there are two).
+
+    \b
+    Examples:
+      sitewatch chips --site hmeimim --out chips/
+      sitewatch chips --site hmeimim --scene 8d7335da --pair 8d7335da 5efaf3e9 --out chips/
+    """
+    from pathlib import Path
+
+    from sitewatch.imagery import change, chips
+    from sitewatch.imagery import coreg as C
+    from sitewatch.store import scene_queries as Q
+
+    if max_px < 64:
+        raise InputError("--max-px must be at least 64")
+    written: list[str] = []
+    with ctx.open(read_only=True) as ws:
+        s = ws.site(site)
+        scenes = Q.list_scenes(ws.store, site)
+        chosen = [Q.get_scene(ws.store, i) for i in scene_ids] if scene_ids else scenes
+        for sc in chosen:
+            dets = Q.detections(ws.store, sc["scene_id"])
+            written.append(str(chips.scene_chip(sc, dets, Path(out) / f"scene_{sc['scene_id']}.png", max_px)))
+        usable = [x for x in scenes if C.usable(x.get("coreg"))]
+        if pair or len(usable) >= 2:
+            a, b = change.pick_pair(scenes, *(pair or (None, None)))
+            refs = [x for x in scenes if (x.get("coreg") or {}).get("status") == "reference"]
+            obj = change.object_change(ws.store, s, a, b, refs[0] if refs else a)
+            p = Path(out) / f"pair_{a['scene_id']}_{b['scene_id']}.png"
+            written.append(str(chips.pair_chip(a, b, obj, p, max_px)))
+    click.echo(dumps({"chips": written}))
+
+
 def register(root: click.Group) -> None:
-    root.add_command(scenes_cmd)
+    for cmd in (scenes_cmd, coreg_cmd, change_cmd, chips_cmd):
+        root.add_command(cmd)

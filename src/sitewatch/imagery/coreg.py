@@ -97,6 +97,11 @@ def apply_h(h: F64, xs: Any, ys: Any) -> tuple[F64, F64]:
     return (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / d, (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / d
 
 
+def scale_of(h: F64) -> float:
+    """Linear scale of a homography's affine part (reference px per scene px)."""
+    return float(np.sqrt(abs(np.linalg.det(h[:2, :2] / h[2, 2]))))
+
+
 def _scale(s: float) -> F64:
     return np.diag([s, s, 1.0])
 
