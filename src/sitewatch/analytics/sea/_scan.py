@@ -32,6 +32,7 @@ from sitewatch.store import sea_queries
 from sitewatch.store.db import Store
 
 _US = 1_000_000
+_FEW = 16  # anchor layers up to this size skip the k-d tree (a box test per anchor is cheaper)
 
 
 def _xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -111,24 +112,45 @@ def visit_rows(store: Store, layers: Sequence[tuple[np.ndarray, np.ndarray]], en
     (as dicts), computed with NumPy in one pass over the positions shared by all layers."""
     from scipy.spatial import cKDTree
 
-    trees = [cKDTree(_xyz(np.asarray(la, float), np.asarray(lo, float))) if len(la) else None for la, lo in layers]
+    trees = [cKDTree(_xyz(np.asarray(la, float), np.asarray(lo, float))) if len(la) > _FEW else None
+             for la, lo in layers]
     chord_max = 2 * EARTH_RADIUS_M * np.sin(exit_m / (2 * EARTH_RADIUS_M)) * (1 + 1e-9)
     out: list[list[dict[str, Any]]] = [[] for _ in layers]
-    if not any(t is not None for t in trees):
+    if not any(len(la) for la, _ in layers):
         return out
     for c in vessel_chunks(store, t_from, t_to, rows_per_batch):
-        xyz = _xyz(c.lat, c.lon)
-        for k, tree in enumerate(trees):
+        xyz = _xyz(c.lat, c.lon) if any(t is not None for t in trees) else None
+        for k, ((la, lo), tree) in enumerate(zip(layers, trees, strict=True)):
             if tree is not None:
-                out[k] += _chunk_visits(c, tree.query(xyz, distance_upper_bound=chord_max), entry_m, exit_m,
-                                        stop_kt, move_kt, port_gap_s, max_gap_s)
+                chord, anchor = tree.query(xyz, distance_upper_bound=chord_max)
+                d = np.where(np.isinf(chord), np.inf, _arc(np.where(np.isinf(chord), 0.0, chord)))
+            elif len(la):
+                d, anchor = _nearest_few(c, np.asarray(la, float), np.asarray(lo, float), exit_m)
+            else:
+                continue
+            out[k] += _chunk_visits(c, d, anchor, entry_m, exit_m, stop_kt, move_kt, port_gap_s, max_gap_s)
     return out
 
 
-def _chunk_visits(c: Chunk, nearest: tuple[np.ndarray, np.ndarray], entry_m: float, exit_m: float, stop_kt: float,
+def _nearest_few(c: Chunk, la: np.ndarray, lo: np.ndarray, exit_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest of a few anchors (watched sites): a box test, then haversine on the rows inside."""
+    d = np.full(c.n, np.inf)
+    anchor = np.full(c.n, la.size, dtype=np.int64)
+    dlat = np.degrees(exit_m / EARTH_RADIUS_M) * 1.01
+    for k in range(la.size):
+        dlon = dlat / max(np.cos(np.radians(min(abs(la[k]) + dlat, 89.0))), 1e-6)
+        m = np.flatnonzero((np.abs(c.lat - la[k]) <= dlat) & (np.abs((c.lon - lo[k] + 180.0) % 360.0 - 180.0) <= dlon))
+        if m.size:
+            dk = _hav(c.lat[m], c.lon[m], np.full(m.size, la[k]), np.full(m.size, lo[k]))
+            better = (dk <= exit_m) & (dk < d[m])
+            d[m[better]] = dk[better]
+            anchor[m[better]] = k
+    return d, anchor
+
+
+def _chunk_visits(c: Chunk, d: np.ndarray, anchor: np.ndarray, entry_m: float, exit_m: float, stop_kt: float,
                   move_kt: float, port_gap_s: float, max_gap_s: float) -> list[dict[str, Any]]:
-    chord, anchor = nearest
-    d = np.where(np.isinf(chord), np.inf, _arc(np.where(np.isinf(chord), 0.0, chord)))
+    """Visits in one chunk, given each row's distance to (``d``) and index of its nearest anchor."""
     flag = np.full(c.n, -1, dtype=np.int8)
     flag[d < entry_m] = 1
     flag[d > exit_m] = 0
