@@ -82,3 +82,24 @@ def test_opensky_database_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     rows = {r["icao24"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["4241f3"]["operator"] == "Volga-Dnepr" and rows["4241f3"]["typecode"] == "A124"
     assert rows["3b7777"]["military"] and not rows["4241f3"]["military"]
+
+
+def test_ingest_watch_types_keeps_only_those_aircraft(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    carrier = str(traffic("military/aircraft_carrier.json.gz"))
+    refuel = str(traffic("military/inflight_refuelling.json.gz"))
+    w = str(tmp_path / "w")
+    main(["init", w])
+    assert main(["-w", w, "-q", "ingest", "adsb", carrier, "--watch-types", "K35R"]) == 2
+    assert "load-db" in capsys.readouterr().err
+    main(["-w", w, "-q", "aircraft", "load-db", str(_mini_db(tmp_path)), "--watch-types", "K35R,C2"])
+    capsys.readouterr()
+    assert main(["-w", w, "-q", "ingest", "adsb", carrier, refuel, "--watch-types", "k35r"]) == 0
+    assert json.loads(capsys.readouterr().out)["accepted"] == 10396
+    from sitewatch.workspace import Workspace
+
+    with Workspace.open(w, read_only=True) as ws:
+        assert ws.store.sql("SELECT DISTINCT id FROM positions") == [("3b7777",)]
+        st = dict(ws.store.sql("SELECT name, sum(value) FROM ingest_stats GROUP BY name"))
+        assert st["not_watched"] == 7335
+        opts = [json.loads(r[0]) for r in ws.store.sql("SELECT options FROM ingest_log")]
+        assert opts == [{"watch_types": "K35R"}] * 2

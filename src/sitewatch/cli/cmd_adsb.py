@@ -49,9 +49,12 @@ def parse_ref(ref: str | None, airport: str | None) -> tuple[float, float] | Non
 @click.option("--airport", default=None, metavar="ICAO", help="Like --ref, at this airport.")
 @click.option("--icao24", default=None, metavar="HEX",
               help="Aircraft address for files that carry none (Flightradar24 CSV exports).")
+@click.option("--watch-types", default=None, metavar="CODES",
+              help="Keep only aircraft of these ICAO types ('default' = airlifters, tankers, ISR); "
+                   "needs the aircraft database in the workspace (sitewatch aircraft load-db).")
 @pass_ctx
 def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, ref: str | None,
-                airport: str | None, icao24: str | None) -> None:
+                airport: str | None, icao24: str | None, watch_types: str | None) -> None:
     """Ingest ADS-B / Mode S files: raw frames, receiver outputs, archives, trajectories.
 
     Formats: hex (CSV ``ts,hex`` or JSON lines ``{"timestamp":…,"frame":…}``), beast,
@@ -65,13 +68,28 @@ def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, r
       sitewatch ingest adsb capture.bin --format beast --start 2024-12-13T06:00Z --airport OSLK
       sitewatch ingest adsb globe_history_2024_12_13.tar
       sitewatch ingest adsb 2ce4f83f.csv --format fr24 --icao24 3b7777
+      sitewatch ingest adsb globe_history_2024_12_13.tar --watch-types A124,IL76,C17
     """
     extra: dict[str, str] = {}
     if icao24 is not None:
         if not (len(icao24) == 6 and all(c in "0123456789abcdefABCDEF" for c in icao24)):
             raise InputError(f"--icao24 {icao24!r} is not a 24-bit hex address (e.g. 3b7777)")
         extra["icao24"] = icao24.lower()
-    opts = ReadOptions(start=parse_time(start, "--start"), reference=parse_ref(ref, airport), extra=extra)
+    extra_ids: dict[str, object] = {}
+    if watch_types:
+        from sitewatch.reference.types import DEFAULT_WATCH, parse_codes
+        from sitewatch.store.aircraft_queries import ids_of_types
+
+        codes = DEFAULT_WATCH if watch_types.strip().lower() == "default" else parse_codes(watch_types)
+        with ctx.open(read_only=True) as ws:
+            ids = ids_of_types(ws.store, codes)
+        if not ids:
+            raise InputError(f"no aircraft of types {','.join(codes)} in the workspace; load a database first: "
+                             "sitewatch aircraft load-db PATH")
+        extra["watch_types"] = ",".join(codes)
+        extra_ids["only_ids"] = frozenset(ids)  # not JSON: used, not recorded
+    opts = ReadOptions(start=parse_time(start, "--start"), reference=parse_ref(ref, airport),
+                       extra={**extra, **extra_ids})
     run_ingest(ctx, "adsb", paths, fmt, opts)
 
 

@@ -84,3 +84,14 @@ def list_aircraft(store: Store, typecodes: Sequence[str] = (), military: bool = 
         f"WHERE {' AND '.join(where)} ORDER BY p.last_seen_utc DESC NULLS LAST, a.icao24 LIMIT ?",
         params,
     )
+
+
+def ids_of_types(store: Store, typecodes: Sequence[str]) -> set[str]:
+    """Addresses of the aircraft of ``typecodes`` in the workspace's aircraft table."""
+    if not typecodes:
+        return set()
+    rows = store.sql(
+        f"SELECT icao24 FROM aircraft WHERE upper(typecode) IN ({', '.join('?' * len(typecodes))})",
+        [t.upper() for t in typecodes],
+    )
+    return {str(r[0]).lower() for r in rows}

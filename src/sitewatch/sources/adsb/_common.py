@@ -17,6 +17,7 @@ loading the whole document, keeping memory bounded on large files.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -101,6 +102,34 @@ def positions_batch(
     cols["format"] = pa.repeat(pa.scalar(fmt), int(good.sum()))
     cols["rec_offset"] = pa.array(offs[good], pa.int64())
     return Batch("positions", pa.table(cols), rejects, counters)
+
+
+ReadFn = Callable[[Any, Any, Any], Iterator[Batch]]
+
+
+def watch_filtered(read: ReadFn) -> ReadFn:
+    """Decorate a reader's ``read``: keep only aircraft in ``opts.extra["only_ids"]``.
+
+    ``only_ids`` (a frozenset of lowercase addresses, set by ``ingest adsb --watch-types``
+    from the workspace's aircraft database) is not recorded in the ingest options; the
+    codes are. Positions of other aircraft are counted as ``not_watched``.
+    """
+
+    @functools.wraps(read)
+    def wrapper(self: Any, src: Any, opts: Any) -> Iterator[Batch]:
+        ids = opts.extra.get("only_ids")
+        for b in read(self, src, opts):
+            if ids is not None and b.rows.num_rows and b.table in ("positions", "aircraft"):
+                col = "id" if b.table == "positions" else "icao24"
+                keep = pc.is_in(b.rows.column(col), value_set=pa.array(sorted(ids), pa.string()))
+                kept = b.rows.filter(keep)
+                counters = dict(b.counters)
+                if b.table == "positions":
+                    counters["not_watched"] = counters.get("not_watched", 0) + b.rows.num_rows - kept.num_rows
+                b = Batch(b.table, kept, b.rejects, counters)
+            yield b
+
+    return wrapper
 
 
 def _empty() -> pa.Table:

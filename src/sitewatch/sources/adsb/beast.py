@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sitewatch.errors import InputError
+from sitewatch.sources.adsb._common import watch_filtered
 from sitewatch.sources.adsb._frames import CHUNK_FRAMES, FrameSink
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register
 
@@ -42,6 +43,7 @@ class BeastReader:
             return 0.0
         return 0.95 if head.count(b"\x1a2") + head.count(b"\x1a3") >= 2 or len(head) < 40 else 0.5
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         if opts.start is None:
             raise InputError("a Beast file carries receiver clock ticks, not dates: pass --start "

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from sitewatch.errors import FormatError, InputError
-from sitewatch.sources.adsb._common import BATCH_ROWS, parse_time_value, positions_batch
+from sitewatch.sources.adsb._common import BATCH_ROWS, parse_time_value, positions_batch, watch_filtered
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, text_lines
 
 FORMAT = "fr24"
@@ -34,6 +34,7 @@ class Fr24Reader:
         first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r").lower()
         return 0.95 if [c.strip() for c in first.split(",")] == HEADER else 0.0
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         icao = str(opts.extra.get("icao24") or "").strip().lower()
         if not icao:

@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 
 from sitewatch.errors import FormatError
 from sitewatch.modes.frames import from_hex
+from sitewatch.sources.adsb._common import watch_filtered
 from sitewatch.sources.adsb._frames import CHUNK_FRAMES, FrameSink
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, text_lines
 
@@ -65,6 +66,7 @@ class HexReader:
             return 0.9
         return 0.8 if _HEADERLESS.match(first) else 0.0
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         first = src.head().split(b"\n", 1)[0].strip(b"\r")
         sink = FrameSink(FORMAT, opts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sitewatch.sources.adsb import _tabular as T
+from sitewatch.sources.adsb._common import watch_filtered
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, register
 
 FORMAT = "opensky"
@@ -30,6 +31,7 @@ class OpenSkyReader:
         cols = [c.strip().strip('"').lower() for c in first.split(",")]
         return 0.9 if T.OPENSKY.fits(cols) else 0.0
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         if src.head(4) == b"PAR1":
             yield from T.read_parquet(src, (T.OPENSKY, T.TRAFFIC), FORMAT)

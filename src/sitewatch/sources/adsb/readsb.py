@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from sitewatch.errors import FormatError
 from sitewatch.reference.aircraft_db import military_by_address
-from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch
+from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch, watch_filtered
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, register
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -85,6 +85,7 @@ class ReadsbTraceReader:
             return 0.95
         return 0.3 if name.startswith(("trace_full_", "trace_recent_")) and h[:1] == b"{" else 0.0
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         doc = _load(src)
         if not isinstance(doc, dict) or not isinstance(doc.get("trace"), list) or "timestamp" not in doc:
@@ -164,6 +165,7 @@ class ReadsbAircraftReader:
             return 0.95
         return 0.0
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         doc = _load(src)
         if not isinstance(doc, dict) or not isinstance(doc.get("aircraft"), list) or "now" not in doc:

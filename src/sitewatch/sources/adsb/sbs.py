@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from sitewatch.errors import FormatError
-from sitewatch.sources.adsb._common import positions_batch
+from sitewatch.sources.adsb._common import positions_batch, watch_filtered
 from sitewatch.sources.adsb._ffill import ForwardFill
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register
 
@@ -50,6 +50,7 @@ class SbsReader:
         hits = sum(1 for ln in lines if _LINE.match(ln) and (ln.count(b",") == 21 or not ln.startswith(b"MSG")))
         return 0.9 if hits >= max(1, len(lines) // 2) else 0.0
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         yield from read_sbs(src, new_fill())
 

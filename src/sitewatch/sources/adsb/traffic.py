@@ -21,7 +21,7 @@ from typing import Any
 
 from sitewatch.errors import FormatError
 from sitewatch.sources.adsb import _tabular as T
-from sitewatch.sources.adsb._common import BATCH_ROWS, iter_json_records
+from sitewatch.sources.adsb._common import BATCH_ROWS, iter_json_records, watch_filtered
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, text_lines
 
 FORMAT = "traffic"
@@ -44,6 +44,7 @@ class TrafficReader:
             return 0.8
         return 0.0
 
+    @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         head = src.head()
         if head[:4] == b"PAR1":
