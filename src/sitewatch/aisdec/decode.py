@@ -117,7 +117,7 @@ def decode_buffer(buf: U8, starts: I64, lengths: I64, fill: I64) -> Decoded:
     ok = code == 0
 
     groups: dict[str, Group] = {}
-    for mtype in np.unique(msg_type[ok]):
+    for mtype in np.flatnonzero(np.bincount(msg_type[ok], minlength=28)):
         idx = np.flatnonzero(ok & (msg_type == mtype))
         t = int(mtype)
         if t in TYPE_LAYOUT:

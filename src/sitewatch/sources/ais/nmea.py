@@ -301,8 +301,9 @@ class NmeaParser:
         d = decode_buffer(buf, start, length, fill)
         bad = np.flatnonzero(~d.ok)
         rejects.extend(map(Reject, lines[bad].tolist(), raw_of(bad), d.reason[bad].tolist()))
-        types, counts = np.unique(d.msg_type[d.ok], return_counts=True)
-        for ty, c in zip(types.tolist(), counts.tolist(), strict=True):
+        counts = np.bincount(d.msg_type[d.ok], minlength=64)
+        for ty in np.flatnonzero(counts).tolist():
+            c = counts[ty]
             key = f"msg_type_{ty}" if ty in (1, 2, 3, 4, 5, 11, 18, 19, 24, 27) else f"not_decoded_type_{ty}"
             counters[key] = int(c)
         used = np.zeros(len(lines), dtype=bool)
@@ -425,7 +426,7 @@ class NmeaParser:
         if not parts:
             return _empty_positions(self.fmt)
         cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        order = np.argsort(cat["i"], kind="stable")
+        order = _counting_order(cat["i"], len(lines))
         cat = {k: v[order] for k, v in cat.items()}
         i = cat["i"]
         na = (np.abs(cat["lat"] - 91) < 1e-9) | (np.abs(cat["lon"] - 181) < 1e-9) | np.isnan(cat["lat"])
@@ -435,8 +436,9 @@ class NmeaParser:
         for k in np.flatnonzero(bad & ~no_time).tolist():
             rejects.append(Reject(int(lines[i[k]]), raw_of(i[k:k + 1])[0], "latitude/longitude out of range"))
         keep = ~na & ~bad & ~no_time
-        uniq, inverse = np.unique(cat["mmsi"][keep], return_inverse=True)
-        inverse = np.asarray(inverse, dtype=np.int64).reshape(-1)
+        enc = pa.array(cat["mmsi"][keep], pa.int64()).dictionary_encode()  # hashing, no sort
+        uniq = enc.dictionary.to_numpy()
+        inverse = enc.indices.to_numpy().astype(np.int64)
         mmsi = pc.take(mmsi_text(uniq), pa.array(inverse))
         names = _names_at(i[keep], cat["mmsi"][keep], uniq, inverse, names_before, events)
         counters["time_inferred"] = int(self.inferred[i][keep].sum())
@@ -446,6 +448,13 @@ class NmeaParser:
             speed_kt=cat["speed"][keep], track_deg=cat["course"][keep], heading_deg=cat["heading"][keep],
             status_code=cat["status"][keep], name=names, time_inferred=self.inferred[i][keep],
         )
+
+
+def _counting_order(idx: np.ndarray, n: int) -> np.ndarray:
+    """``np.argsort(idx)`` for distinct integers in ``[0, n)``, in linear time."""
+    where = np.full(n, -1, dtype=np.int64)
+    where[idx] = np.arange(len(idx))
+    return where[where >= 0]
 
 
 def _masked_list(values: np.ndarray, valid: np.ndarray | None) -> list[Any]:
@@ -466,7 +475,7 @@ def _names_at(pos_i: np.ndarray, pos_m: np.ndarray, uniq: np.ndarray, inverse: n
               before: dict[int, str], events: list[tuple[int, int, str]]) -> pa.Array:
     """Ship name of each position: the last name its MMSI reported at or before it.
 
-    ``uniq``/``inverse`` are ``np.unique(pos_m, return_inverse=True)``.
+    ``uniq``/``inverse``: the distinct MMSIs and, per position, the index of its MMSI in ``uniq``.
     """
     values: list[str | None] = [before.get(m) for m in uniq.tolist()]
     idx = inverse.copy()
