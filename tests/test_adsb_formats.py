@@ -231,3 +231,20 @@ def test_fr24_csv_needs_icao24(tmp_path: Path, capsys: pytest.CaptureFixture[str
     with Workspace.open(w, read_only=True) as ws:
         assert ws.store.scalar("SELECT count(DISTINCT id) FROM positions WHERE id='3b7777'") == 1
         assert ws.store.scalar("SELECT rec_offset FROM quarantine") == 3
+
+
+def test_wrong_headers_and_foreign_files_fail_clearly(ws: Workspace, tmp_path: Path) -> None:
+    tmp_path = tmp_path / "in"
+    tmp_path.mkdir()
+    (tmp_path / "a.csv").write_text("time,foo,bar\n1,2,3\n")
+    (tmp_path / "b.json").write_text('{"type": "FeatureCollection", "features": []}')
+    (tmp_path / "c.bin").write_bytes(bytes(range(256)) * 4)
+    s = ingest_paths(ws.store, "adsb", [tmp_path])
+    assert s.failed_files == 3 and s.files == 0
+    for r in s.results:
+        assert Path(r.path).name in r.error and "--format" in r.error
+    # forcing a format on the wrong file names the columns it needs
+    s = ingest_paths(ws.store, "adsb", [tmp_path / "a.csv"], "opensky")
+    assert "time, icao24, lat, lon" in s.results[0].error
+    s = ingest_paths(ws.store, "adsb", [tmp_path / "a.csv"], "hex")
+    assert "frame column" in s.results[0].error and "a.csv" in s.results[0].error
