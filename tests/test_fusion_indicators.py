@@ -102,3 +102,17 @@ def test_aircraft_on_the_ground_by_type_from_imagery_and_analysts(tmp_path: Path
     assert s.value == 2 and s.breakdown == {"A124": 2.0}
     at6 = I.by_name(I.compute(store, hmeimim(), datetime(2024, 12, 7, tzinfo=UTC)))["aircraft_on_ground"]
     assert at6.breakdown == {"plane": 5.0, "A124": 2.0} and "by type: 5 plane, 2 A124" in at6.sentence
+
+
+def test_quiet_days_are_footnoted_to_the_coverage_that_saw_them() -> None:
+    store = Store()
+    build(store, "withdrawal")
+    s = series(store)
+    gaps = s["adsb_gaps"]
+    assert gaps.value == 0 and gaps.status == "observed" and len(gaps.evidence) == 3
+    from sitewatch.store import fusion_queries as Q
+
+    rows = Q.list_evidence(store, "hmeimim", ids=gaps.evidence)
+    assert {r["kind"] for r in rows} == {"air.coverage"} and all(r["value"] >= 1 for r in rows)
+    assert [str(r["t_start"].date()) for r in rows] == ["2024-12-11", "2024-12-12", "2024-12-13"]
+    assert "positions of" in rows[0]["text"] and rows[0]["ref"]["day"] == "2024-12-11"

@@ -2,7 +2,8 @@
 observation about a site becomes one row of the ``evidence`` table.
 
 Contract: :func:`build` reads the ``events``, ``scenes``, ``detections`` and
-``observations`` tables (never the producers' Python modules) and returns the evidence
+``observations`` tables (never the producers' Python modules), plus one coverage row per
+sensor and day the area was seen (``air.coverage``, ``sea.coverage``), and returns the evidence
 rows of one site as an Arrow table; :func:`refresh` writes them, replacing the site's
 previous fusion-built rows (ids start with :data:`PREFIX`) in one transaction. Ids are
 deterministic, so re-running gives the same ids and assessments keep their footnotes.
@@ -148,6 +149,7 @@ def build(store: Store, site: Site, near_km: float = DEFAULT_NEAR_KM) -> BuildRe
     """Evidence rows of ``site`` from the events, scenes, detections and observations tables."""
     rows: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
+    rows += _from_coverage(store, site, near_km)
     rows += _from_events(store, site, near_km)
     rows += _from_imagery(store, site, skipped)
     rows += _from_observations(store, site)
@@ -176,6 +178,38 @@ def near_bbox(site: Site, near_km: float) -> Q.BBox:
     dlon = near_km / (111.0 * max(0.05, math.cos(math.radians(site.lat))))
     b = site.bbox()
     return (b[0] - dlon, b[1] - dlat, b[2] + dlon, b[3] + dlat)
+
+
+# -- coverage --------------------------------------------------------------------------
+# One row per sensor and UTC day on which positions were received within ``near_km``: the
+# evidence that the sensor *saw* the area, which is what makes a day without events a zero
+# (and what a quiet indicator's sentence is footnoted to).
+
+_SENSOR_WORDS = {"adsb": "ADS-B", "ais": "AIS"}
+
+
+def _from_coverage(store: Store, site: Site, near_km: float) -> list[dict[str, Any]]:
+    from datetime import time, timedelta
+
+    out = []
+    for c in Q.coverage_days(store, near_bbox(site, near_km), files=True):
+        sensor = str(c["source"])
+        t0 = datetime.combine(c["day"], time(0), tzinfo=UTC)
+        shas = [x for x in (c["shas"] or []) if x]
+        who = "aircraft" if sensor == "adsb" else "vessels"
+        out.append({
+            "evidence_id": evidence_id(site.name, "coverage", sensor, c["day"]),
+            "site": site.name, "t_start": t0, "t_end": t0 + timedelta(days=1),
+            "kind": f"{DOMAIN.get(sensor, 'other')}.coverage", "value": float(c["n"]),
+            "text": (f"{_SENSOR_WORDS.get(sensor, sensor)} coverage: {c['n']} positions of {c['n_ids']} {who} "
+                     f"within {near_km:.0f} km of the site on {c['day']}"),
+            "sensor": sensor, "provider": "positions", "file_sha256": ",".join(shas[:20]) if shas else None,
+            "ref": {"table": "positions", "source": sensor, "day": str(c["day"]), "near_km": near_km,
+                    "ids": int(c["n_ids"]), "files": len(shas)},
+            "confidence": 1.0, "simulated": bool(c["simulated"]), "subject": None,
+            "lat": site.lat, "lon": site.lon,
+        })
+    return out
 
 
 # -- events ----------------------------------------------------------------------------

@@ -284,6 +284,9 @@ def observed_days(rows: Sequence[Row], coverage: Sequence[Row]) -> dict[str, set
     return out
 
 
+COVERAGE_KINDS = ("air.coverage", "sea.coverage")
+
+
 def _imagery_status(rows: Sequence[Row], classes: Callable[[str], bool]) -> tuple[set[date], set[date]]:
     """(days with a countable scene, days whose scenes could not resolve the classes)."""
     countable: set[date] = set()
@@ -400,6 +403,10 @@ def compute_from_rows(rows: Sequence[Row], coverage: Sequence[Row], site: Site, 
         first_day = max(first_day, _day(t_from)) if _day(t_from) <= last_day else last_day
     first_day = min(first_day, last_day)
     observed = observed_days(rows, coverage)
+    coverage_ids: dict[tuple[str, date], list[str]] = defaultdict(list)
+    for r in rows:
+        if r["kind"] in COVERAGE_KINDS:
+            coverage_ids[(str(r["sensor"]), _day(r["t_start"]))].append(r["evidence_id"])
     wanted = set(only or INDICATORS)
     out: list[Series] = []
     for name, defn in INDICATORS.items():
@@ -419,7 +426,7 @@ def compute_from_rows(rows: Sequence[Row], coverage: Sequence[Row], site: Site, 
             vals = extracted.get(sname, {})
             label = defn.label if "@" not in sname else f"{defn.label.split(' (')[0]} in zone {sname.split('@')[1]}"
             out.append(_series(sname, label, defn, vals, obs, lim, first_day, last_day,
-                               window_days, short_days, site))
+                               window_days, short_days, site, coverage_ids))
     by_id = {r["evidence_id"]: r for r in rows}
     for x in out:
         if x.sensor == "imagery" and x.evidence:
@@ -443,7 +450,8 @@ def _breakdown(s: Series, by_id: Mapping[str, Row]) -> None:
 
 def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple[float, list[str]]],
             observed: set[date], limited: set[date], first_day: date, last_day: date,
-            window_days: int, short_days: int, site: Site) -> Series:
+            window_days: int, short_days: int, site: Site,
+            coverage_ids: Mapping[tuple[str, date], list[str]] | None = None) -> Series:
     # the series starts early enough to give the first reported day a full baseline window
     start = min(first_day, *(d for d in vals), *(d for d in observed if d <= last_day)) if (
         vals or observed) else first_day
@@ -481,7 +489,7 @@ def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple
     if limited:
         s.limits.append(f"{label}: not countable on the imagery of "
                         f"{', '.join(str(x) for x in sorted(limited)[-3:])} (GSD too coarse)")
-    _judge(s, days, window_days, short_days, min_n)
+    _judge(s, days, window_days, short_days, min_n, coverage_ids)
     _recent_extremes(s, days, window_days, short_days, min_n)
     return s
 
@@ -538,7 +546,9 @@ def _fmt(v: float | None) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.1f}"
 
 
-def _judge(s: Series, days: list[Day], window_days: int, short_days: int, min_n: int) -> None:
+def _judge(s: Series, days: list[Day], window_days: int, short_days: int, min_n: int,
+           _coverage_ids: Mapping[tuple[str, date], list[str]] | None = None) -> None:
+    _coverage_ids = _coverage_ids or {}
     observed = [x for x in days if x.value is not None]
     if not observed:
         s.status = "not observed"
@@ -580,6 +590,9 @@ def _judge(s: Series, days: list[Day], window_days: int, short_days: int, min_n:
         else:
             s.sentence = (f"{s.label}: {_fmt(last.value)} {when}{prev}; no baseline yet "
                           f"({last.baseline_n} earlier observations, {min_n} needed)")
+    if not s.evidence and s.aggregate == "sum" and s.status == "observed":
+        # a quiet window rests on the sensor having seen the area on those days
+        s.evidence = [e for x in observed[-short_days:] for e in _coverage_ids.get((s.sensor, x.day), [])]
     if not s.evidence:
         # a zero rests on the last evidence seen before it (the visits that ended, the last count)
         last_seen = [x for x in observed if x.evidence]

@@ -155,7 +155,9 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     coverage = Q.coverage_days(store, EV.near_bbox(site, near_km))
     series = IND.compute_from_rows([r for r in all_rows if r["t_start"] < t_to], coverage, site, t_to, t_from,
                                    window_days)
-    period = [r for r in all_rows if t_from <= r["t_start"] < t_to]
+    # daily coverage rows back "observed" zeros; they appear in the tables only when cited
+    period_all = [r for r in all_rows if t_from <= r["t_start"] < t_to]
+    period = [r for r in period_all if r["kind"] not in IND.COVERAGE_KINDS]
 
     # footnotes: cited rows first, numbered in order of citation
     cited: list[str] = []
@@ -198,7 +200,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
         "window_days": window_days, "short_days": IND.SHORT_DAYS, "near_km": near_km,
         "chips": chip_list, "n_scenes_all": len(all_scenes) - len(scenes), "rules": list(rules.values()), "cite": cite, "fmt": _fmt, "tfmt": _t,
         "timeline": [], "timeline_more": 0, "evidence": [], "evidence_more": 0,
-        "simulated_rows": 0, "n_evidence": 0, "sensors_text": "",
+        "simulated_rows": 0, "n_evidence": 0, "n_coverage": 0, "sensors_text": "",
     }
     tpl.render(**ctx)
     ev_rows = [by_id[i] for i in cited] + [r for r in period if r["evidence_id"] not in set(cited)]
@@ -222,7 +224,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
         sensors[r["sensor"]] = sensors.get(r["sensor"], 0) + 1
     ctx.update({"evidence": table, "evidence_more": max(0, len(ev_rows) - len(shown_rows)),
                 "timeline": timeline, "timeline_more": max(0, len(period) - len(timeline)),
-                "simulated_rows": sim, "n_evidence": len(period),
+                "simulated_rows": sim, "n_evidence": len(period), "n_coverage": len(period_all) - len(period),
                 "sensors_text": ", ".join(f"{n} {k}" for k, n in sorted(sensors.items())) or "none"})
     html = tpl.render(**ctx)
     out = Path(out)

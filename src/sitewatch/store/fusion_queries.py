@@ -117,11 +117,24 @@ def site_observations(store: Store, site: str) -> list[dict[str, Any]]:
     )
 
 
-def coverage_days(store: Store, near: BBox) -> list[dict[str, Any]]:
-    """Positions per UTC day and source (adsb/ais) inside ``near``: which days a sensor saw the area."""
+def coverage_days(store: Store, near: BBox, files: bool = False) -> list[dict[str, Any]]:
+    """Positions per UTC day and source (adsb/ais) inside ``near``: which days a sensor saw the area.
+
+    With ``files``: also ``n_ids`` (distinct aircraft/vessels), ``shas`` (content hashes of the
+    files they came from) and ``simulated`` (any of those files from the simulator).
+    """
+    if not files:
+        return store.rows(
+            "SELECT CAST(date_trunc('day', t_utc) AS DATE) AS day, source, count(*) AS n FROM positions "
+            "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? GROUP BY ALL ORDER BY day, source",
+            [near[0], near[2], near[1], near[3]],
+        )
     return store.rows(
-        "SELECT CAST(date_trunc('day', t_utc) AS DATE) AS day, source, count(*) AS n FROM positions "
-        "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? GROUP BY ALL ORDER BY day, source",
+        "SELECT CAST(date_trunc('day', p.t_utc) AS DATE) AS day, p.source, count(*) AS n, "
+        "count(DISTINCT p.id) AS n_ids, list(DISTINCT l.sha256 ORDER BY l.sha256) AS shas, "
+        "bool_or(coalesce(l.path ILIKE '%simulated%' OR l.format ILIKE '%sim%', false)) AS simulated "
+        "FROM positions p LEFT JOIN ingest_log l ON l.file_id = p.file_id "
+        "WHERE p.lon BETWEEN ? AND ? AND p.lat BETWEEN ? AND ? GROUP BY ALL ORDER BY day, p.source",
         [near[0], near[2], near[1], near[3]],
     )
 
