@@ -98,10 +98,17 @@ def _chunk(sink: FrameSink, times: pa.Array, frames: pa.Array, offsets: np.ndarr
 
 def _times(col: pa.Array) -> np.ndarray:
     """Time column → float seconds (NaN where unreadable)."""
+    s: pa.Array | None = None
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         v = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
     else:
         s = pc.utf8_trim_whitespace(col.cast(pa.string()))
+        try:  # fast path: every time is a plain number
+            v = s.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            s = None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    if s is not None:
         num = pc.fill_null(pc.match_substring_regex(s, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"), False)
         v = pc.if_else(num, s, None).cast(pa.float64()).to_numpy(zero_copy_only=False)
         iso = ~num.to_numpy(zero_copy_only=False) & pc.is_valid(s).to_numpy(zero_copy_only=False)
