@@ -69,6 +69,11 @@ def test_indicators_and_assess(wsw: Workspace, capsys: pytest.CaptureFixture[str
                        "--history")
     assert code == 0 and "Withdrawal or drawdown of forces: it is" in out and "Evidence:" in out
     assert "Revision history:" in out and "withdrawal r1" in out
+    code, out, _ = run(capsys, "-w", w, "timeline", "hmeimim", "--format", "ndjson")
+    kinds = {json.loads(x)["kind"] for x in out.splitlines()}
+    assert code == 0 and "air.departure" in kinds and "air.coverage" not in kinds
+    code, out, _ = run(capsys, "-w", w, "timeline", "hmeimim", "--coverage", "--format", "ndjson")
+    assert {"air.coverage", "sea.coverage"} <= {json.loads(x)["kind"] for x in out.splitlines()}
 
 
 def test_rules_list_show_edit(ws: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -62,11 +62,13 @@ def ingest_observations(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
 @click.option("--from", "t_from", metavar="T", help="From this time (ISO 8601 UTC).")
 @click.option("--to", "t_to", metavar="T", help="Before this time (ISO 8601 UTC).")
 @click.option("--kind", "kinds", multiple=True, help="Only these evidence kinds (e.g. air.arrival). Repeatable.")
+@click.option("--coverage", is_flag=True,
+              help="Include the daily coverage rows (positions received near the site, per sensor and day).")
 @click.option("--format", "fmt", type=click.Choice(["table", "ndjson", "json", "csv"]), default="table",
               show_default=True, help="Output format.")
 @pass_ctx
 def timeline_cmd(ctx: Ctx, site: str, t_from: str | None, t_to: str | None, kinds: tuple[str, ...],
-                 fmt: str) -> None:
+                 coverage: bool, fmt: str) -> None:
     """One evidence timeline for SITE: every event, imagery count and observation in time order.
 
     The evidence is rebuilt from the events, scenes, detections and observations tables
@@ -78,6 +80,7 @@ def timeline_cmd(ctx: Ctx, site: str, t_from: str | None, t_to: str | None, kind
       sitewatch timeline hmeimim
       sitewatch timeline hmeimim --from 2024-12-01 --to 2024-12-15 --format ndjson
       sitewatch timeline tartus --kind sea.vessel-departure --format csv > departures.csv
+      sitewatch timeline hmeimim --coverage   # also the days each sensor saw the area
     """
     from sitewatch.fusion import evidence as E
     from sitewatch.store import fusion_queries as Q
@@ -85,8 +88,11 @@ def timeline_cmd(ctx: Ctx, site: str, t_from: str | None, t_to: str | None, kind
     with ctx.open() as ws:
         s = ws.site(site)
         res = E.refresh(ws.store, [s], _near_km(ws))[0]
+        kind_list = [k for ks in kinds for k in ks.split(",") if k]
         rows = Q.list_evidence(ws.store, s.name, parse_time(t_from, "--from"), parse_time(t_to, "--to"),
-                               [k for ks in kinds for k in ks.split(",") if k] or None)
+                               kind_list or None)
+    if not coverage and not kind_list:
+        rows = [r for r in rows if not r["kind"].endswith(".coverage")]
     if res.skipped:
         click.echo(f"note: not in the timeline (cannot be placed in time): {res.skipped}", err=True)
     if fmt == "table":
