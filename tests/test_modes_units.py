@@ -150,3 +150,17 @@ def test_surface_reference_gives_the_same_fixes() -> None:
     assert np.allclose(own.lat[surf], ref.lat[surf]) and np.allclose(own.lon[surf], ref.lon[surf])
     with pytest.raises(ValueError):
         ModeSDecoder(reference=(95.0, 0.0))
+
+
+def test_aircraft_status_squawk_matches_pymodes() -> None:
+    pyModeS = pytest.importorskip("pyModeS")
+    frames = []
+    for code13 in (0x0808, 0x1FC0, 0x0A5A, 0x1555):
+        me = (28 << 51) | (1 << 48) | (0 << 45) | (code13 << 32)
+        b = bytearray(bytes.fromhex("8D4840D6") + me.to_bytes(7, "big") + b"\0\0\0")
+        s = int(C.syndromes(np.frombuffer(bytes(b), np.uint8).reshape(1, 14))[0])
+        b[11:14] = s.to_bytes(3, "big")
+        frames.append(b.hex())
+    d, _ = decode_hex(frames, [0.0, 1.0, 2.0, 3.0])
+    for k, fr in enumerate(frames):
+        assert f"{d.squawk[k]:04o}" == pyModeS.decode(fr)["squawk"]

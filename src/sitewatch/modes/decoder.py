@@ -247,6 +247,9 @@ class ModeSDecoder:
             d.speed_kt[rows], d.track_deg[rows] = p["speed_kt"], p["track_deg"]
             d.cpr_fmt[rows], d.lat_cpr[rows], d.lon_cpr[rows] = p["fmt"], p["lat_cpr"], p["lon_cpr"]
             d.onground[rows] = 1
+        status = (tc == 28) & (F.bits(me, 6, 3) == 1)  # aircraft status: emergency + Mode A code
+        if status.any():
+            d.squawk[ei[status]] = F.squawk_code(F.bits(me[status], 12, 13))
         vel = tc == 19
         if vel.any():
             v = F.velocity(me[vel])

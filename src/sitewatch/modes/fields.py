@@ -11,6 +11,7 @@ Bit layout of a 112-bit extended squitter (DF17/18), bits numbered from 1 as in 
     TC 20-22 airborne position, GNSS height (metres)
     TC 19    velocity: 6-8 subtype; 1/2 ground speed E/W, N/S; 3/4 heading + IAS/TAS;
              36 vrate source, 37 sign, 38-46 vertical rate (64 ft/min)
+    TC 28    aircraft status, subtype 1: 9-11 emergency state, 12-24 Mode A code
 
 Short surveillance replies (DF4/20: altitude code, DF5/21: identity) keep their 13-bit
 field in bits 20-32. Every function returns arrays aligned with its input rows; values
