@@ -52,6 +52,7 @@ MAX_RESIDUAL_PX = 4.0  # median residual above this (reference px) means misalig
 GEOREF_SLACK_M = 150.0  # georeferences of commercial scenes agree to tens of metres
 RATIO = 0.8  # Lowe's ratio test
 RANSAC_PX = 3.0  # inlier threshold at matching resolution
+AFFINE_SHARE = 0.95  # an affine fit keeping 95 % of the homography's inliers is preferred
 
 
 @dataclass
@@ -225,6 +226,15 @@ def align(
         return res
     h = np.asarray(h, dtype=float)
     inl = mask.ravel().astype(bool)
+    # Satellite scenes of flat ground are nearly affine (push-broom, narrow field of view):
+    # prefer the 6-parameter model when it explains as many matches, as it extrapolates
+    # to the corners more stably than a homography's 8 parameters.
+    aff, amask = cv2.estimateAffine2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.RANSAC,
+                                      ransacReprojThreshold=RANSAC_PX / s_ref, maxIters=20000,
+                                      confidence=0.9999)
+    if aff is not None and amask.ravel().sum() >= AFFINE_SHARE * inl.sum():
+        h, inl = np.vstack([aff, [0.0, 0.0, 1.0]]), amask.ravel().astype(bool)
+        res.method = f"{method}+affine-ransac"
     res.inliers = int(inl.sum())
     with S.open_dataset(scene_path) as ds:
         w, hh = ds.width, ds.height
