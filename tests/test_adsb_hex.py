@@ -78,3 +78,13 @@ def test_full_a321_flight_jsonl(ws: Workspace) -> None:
     assert (s.accepted, s.duplicates, s.rejected) == (8281 + 1, 43, 0)
     ends = ws.store.rows("SELECT lat, lon FROM positions ORDER BY t_utc")
     assert abs(ends[0]["lat"] - 49.0) < 0.05 and abs(ends[-1]["lat"] - 43.63) < 0.05  # LFPG → LFBO
+
+
+def test_opensky_raw_message_columns(ws: Workspace, tmp_path: Path) -> None:
+    """OpenSky's raw tables: ``rawmsg`` first, ``mintime`` later, extra columns ignored."""
+    recs = _recs(2000)
+    lines = ["rawmsg,icao24,mintime,serials"] + [f"{r['frame']},{r['icao24']},{r['timestamp']},1" for r in recs]
+    (tmp_path / "raw.csv").write_text("\n".join(lines) + "\n")
+    s = ingest_paths(ws.store, "adsb", [tmp_path / "raw.csv"])
+    assert s.failed_files == 0 and s.rejected == 0 and s.accepted > 100
+    assert ws.store.scalar("SELECT DISTINCT format FROM positions") == "hex"
