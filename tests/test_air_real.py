@@ -273,3 +273,24 @@ def test_readsb_trace_long_gap_and_where_it_went(tmp_path: Path) -> None:
         assert vis
         print(vis[0]["summary"], [(c["airfield"], round(c["likelihood"], 2)) for c in vis[0]["details"]["candidates"]])
         assert "KGEG" in [c["airfield"] for c in vis[0]["details"]["candidates"][:2]]
+
+
+@pytest.mark.parametrize("use_flags", [True, False])
+def test_sql_legs_equal_numpy_legs(paris: Store, military: Store, use_flags: bool) -> None:
+    """The SQL reference of the leg split (for the Spark port) and the NumPy path agree."""
+    from dataclasses import asdict
+
+    from sitewatch.analytics.air import flights as F
+
+    p = AirParams()
+    names = ("stale_min_kt", "speed_window_s", "taxi_max_kt", "flag_debounce_s", "min_ground_s", "leg_gap_s",
+             "leg_landing_gap_s", "leg_low_agl_ft", "air_above_field_ft", "profile_window_s")
+    kw = {k: v for k, v in asdict(p).items() if k in names}
+    for store in (paris, military):
+        sql = Q.legs(store, Q.store_relation(), use_flags=use_flags, **kw)
+        num = F.legs(_tracks(store, p), Airfields([], [], [], []), p, use_flags)
+        a = sorted(zip(sql["id"].to_pylist(), [round(x, 3) for x in sql["t_start_s"].to_pylist()],
+                       sql["n_positions"].to_pylist(), sql["split_start"].to_pylist(), strict=True))
+        b = sorted(zip(num["icao24"].to_pylist(), [round(x.timestamp(), 3) for x in num["t_start"].to_pylist()],
+                       num["n_positions"].to_pylist(), num["split_start"].to_pylist(), strict=True))
+        assert a == b and len(a) > 2

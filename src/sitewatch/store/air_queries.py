@@ -283,3 +283,77 @@ def aircraft_seen(store: Store, rel: Relation, types: Sequence[str] = (), milita
         q += " AND coalesce(a.military, false)"
     q += " ORDER BY s.first_seen, s.id"
     return store.arrow(q, params)
+
+
+def legs(store: Store, rel: Relation, *, stale_min_kt: float, speed_window_s: float, taxi_max_kt: float,
+         flag_debounce_s: float, min_ground_s: float, leg_gap_s: float, leg_landing_gap_s: float,
+         leg_low_agl_ft: float, air_above_field_ft: float, profile_window_s: float,
+         use_flags: bool = True) -> pa.Table:
+    """Leg boundaries in SQL — the reference the Spark port follows; the NumPy path in
+    :mod:`sitewatch.analytics.air.flights` gives the same rows (a test checks it).
+
+    Steps, each a window over ``PARTITION BY id ORDER BY t_s``: fresh reports; speed from
+    positions over ``±speed_window_s`` (``RANGE`` frames, equirectangular distance); ground
+    state (flag, else speed below ``taxi_max_kt``); runs and their durations; short inner runs
+    take the previous run's value (debounce); ground stays of ``min_ground_s``; leg starts at
+    the first report, a gap over ``leg_gap_s``, readsb's landing gap, or a stay after flight.
+    Returns ``id, t_start_s, t_end_s, n_positions, split_start`` ordered by id and time.
+    """
+    w = f"{float(speed_window_s)}"
+    prof = f"coalesce(v_kt < {float(taxi_max_kt)}, false)"
+    state = f"coalesce(onground, {prof})" if use_flags else prof
+    q = (
+        f"WITH {_fresh_cte(rel, stale_min_kt)}, "
+        "spd AS (SELECT *, "
+        f"first_value(lat) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN {w} PRECEDING AND CURRENT ROW) AS la0, "
+        f"first_value(lon) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN {w} PRECEDING AND CURRENT ROW) AS lo0, "
+        f"first_value(t_s) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN {w} PRECEDING AND CURRENT ROW) AS t0, "
+        f"last_value(lat) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN CURRENT ROW AND {w} FOLLOWING) AS la1, "
+        f"last_value(lon) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN CURRENT ROW AND {w} FOLLOWING) AS lo1, "
+        f"last_value(t_s) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN CURRENT ROW AND {w} FOLLOWING) AS t1 "
+        "FROM fresh), "
+        "v AS (SELECT *, CASE WHEN t1 > t0 THEN sqrt(pow((la1 - la0) * radians(1) * 6371008.8, 2) + "
+        "pow((((lo1 - lo0 + 540) % 360) - 180) * radians(1) * 6371008.8 * cos(radians(la0)), 2)) "
+        "/ (t1 - t0) / (1852.0 / 3600.0) END AS v_kt FROM spd), "
+        f"s AS (SELECT *, CAST({state} AS INTEGER) AS g FROM v), "
+        # runs of the raw state, their durations and neighbours
+        "c0 AS (SELECT *, CASE WHEN g IS DISTINCT FROM lag(g) OVER w THEN 1 ELSE 0 END AS chg "
+        "FROM s WINDOW w AS (PARTITION BY id ORDER BY t_s)), "
+        "r0 AS (SELECT *, sum(chg) OVER w AS run FROM c0 WINDOW w AS (PARTITION BY id ORDER BY t_s)), "
+        "runs0 AS (SELECT id, run, min(g) AS g, min(t_s) AS t_first, max(t_s) AS t_last FROM r0 GROUP BY id, run), "
+        "runs1 AS (SELECT *, lag(g) OVER w AS g_prev, lead(t_first) OVER w AS t_next, "
+        "lead(run) OVER w AS run_next FROM runs0 WINDOW w AS (PARTITION BY id ORDER BY run)), "
+        "deb AS (SELECT r0.id, r0.t_s, r0.alt_ft, "
+        f"CASE WHEN x.g_prev IS NOT NULL AND x.run_next IS NOT NULL AND x.t_next - x.t_first < {float(flag_debounce_s)} "
+        "THEN x.g_prev ELSE r0.g END AS gd FROM r0 JOIN runs1 x ON x.id = r0.id AND x.run = r0.run), "
+        # runs of the debounced state → ground stays
+        "c1 AS (SELECT *, CASE WHEN gd IS DISTINCT FROM lag(gd) OVER w THEN 1 ELSE 0 END AS chg "
+        "FROM deb WINDOW w AS (PARTITION BY id ORDER BY t_s)), "
+        "r1 AS (SELECT *, sum(chg) OVER w AS run, "
+        "lag(gd) OVER w AS gd_prev, lag(t_s) OVER w AS t_prev, lag(alt_ft) OVER w AS alt_prev, "
+        f"first_value(alt_ft) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN {float(profile_window_s)} "
+        "PRECEDING AND CURRENT ROW) AS alt_back, "
+        f"last_value(alt_ft) OVER (PARTITION BY id ORDER BY t_s RANGE BETWEEN CURRENT ROW AND "
+        f"{float(profile_window_s)} FOLLOWING) AS alt_ahead, "
+        "row_number() OVER w AS rn FROM c1 WINDOW w AS (PARTITION BY id ORDER BY t_s)), "
+        "runs2 AS (SELECT id, run, min(gd) AS g, min(t_s) AS t_first, max(t_s) AS t_last FROM r1 GROUP BY id, run), "
+        "stays AS (SELECT id, run FROM (SELECT *, coalesce(lead(t_first) OVER w, t_last) - t_first AS dur "
+        "FROM runs2 WINDOW w AS (PARTITION BY id ORDER BY run)) "
+        f"WHERE g = 1 AND dur >= {float(min_ground_s)}), "
+        "flagged AS (SELECT r1.*, st.run IS NOT NULL AS in_stay, "
+        "lag(r1.alt_back) OVER w AS alt_back_prev FROM r1 LEFT JOIN stays st ON st.id = r1.id AND st.run = r1.run "
+        "WINDOW w AS (PARTITION BY r1.id ORDER BY r1.t_s)), "
+        "split AS (SELECT *, CASE "
+        "WHEN rn = 1 THEN 'track-start' "
+        f"WHEN t_s - t_prev > {float(leg_gap_s)} THEN 'gap' "
+        f"WHEN t_s - t_prev > {float(leg_landing_gap_s)} AND alt_prev < {float(leg_low_agl_ft)} "
+        f"AND alt_ft < {float(leg_low_agl_ft)} AND alt_back_prev - alt_prev >= {float(air_above_field_ft)} "
+        f"AND alt_ahead - alt_ft >= {float(air_above_field_ft)} THEN 'landing-gap' "
+        "WHEN in_stay AND run IS DISTINCT FROM lag(run) OVER w AND coalesce(gd_prev, 0) = 0 THEN 'ground' "
+        "END AS reason FROM flagged WINDOW w AS (PARTITION BY id ORDER BY t_s)), "
+        "numbered AS (SELECT *, count(reason) OVER (PARTITION BY id ORDER BY t_s ROWS UNBOUNDED PRECEDING) AS leg "
+        "FROM split) "
+        "SELECT id, min(t_s) AS t_start_s, max(t_s) AS t_end_s, count(*) AS n_positions, "
+        "arg_min(reason, t_s) AS split_start FROM numbered GROUP BY id, leg ORDER BY id, t_start_s"
+    )
+    return store.arrow(q, list(rel.params))
