@@ -82,7 +82,7 @@ def test_full_a321_flight_jsonl(ws: Workspace) -> None:
 
 def test_opensky_raw_message_columns(ws: Workspace, tmp_path: Path) -> None:
     """OpenSky's raw tables: ``rawmsg`` first, ``mintime`` later, extra columns ignored."""
-    recs = _recs(2000)
+    recs = _recs(6000)  # includes the take-off: surface fixes need an airborne fix (or --ref)
     lines = ["rawmsg,icao24,mintime,serials"] + [f"{r['frame']},{r['icao24']},{r['timestamp']},1" for r in recs]
     (tmp_path / "raw.csv").write_text("\n".join(lines) + "\n")
     s = ingest_paths(ws.store, "adsb", [tmp_path / "raw.csv"])
