@@ -354,8 +354,8 @@ def _observations() -> list[Observation]:
     """What the article reports, as an analyst would log it (sources named as there)."""
     bbc, planet, maxar = "BBC Verify", "Planet Labs via BBC Verify", "Maxar Technologies via BBC Verify"
     return [
-        Observation(_t(11, 9.0), "tartus", "Russian warships have left the port", 0, "ship", "quay-north",
-                    "analysts quoted by the press", 0.6),
+        Observation(_t(11, 9.0), "tartus", "0 × ship alongside (navy): Russian warships have left the port", 0,
+                    "ship", None, "analysts quoted by the press", 0.6),
         Observation(_t(13, 9.0), "hmeimim", "2 × A124 on the apron", 2, "A124", "apron", planet, 0.8),
         Observation(_t(15, 9.0), "hmeimim", "dozens of military vehicles parked near an Il-76 on the apron",
                     None, "large-vehicle", "apron", maxar, 0.8),
@@ -370,8 +370,9 @@ def _observations() -> list[Observation]:
                     "apron", planet, 0.7),
         Observation(_t(18, 12.0), "hmeimim", "more than 100 military vehicles have arrived in recent days", 100,
                     "large-vehicle", None, bbc, 0.7),
+        Observation(_t(15, 9.0), "hmeimim", "1 × IL76 on the apron", 1, "IL76", "apron", maxar, 0.8),
         Observation(_t(18, 12.0), "tartus", "the warships have not returned; held in international waters", 0,
-                    "ship", "quay-north", bbc, 0.6),
+                    "ship", None, bbc, 0.6),
     ]
 
 
@@ -384,6 +385,27 @@ def _dark_window(leg: Leg) -> DarkWindow:
     i = int(np.argmin(geo.haversine_m(tr.lat, tr.lon, DARK_LOSS[0], DARK_LOSS[1])))
     t_off = datetime.fromtimestamp(round(float(tr.t[i])), UTC)
     return DarkWindow(leg.airframe.icao24, t_off, t_off + timedelta(hours=DARK_HOURS))
+
+
+def _routine_observations(start: datetime, vehicles: dict[tuple[str, str, date], int], stays: list[Stay],
+                          voyages: list[Voyage]) -> list[Observation]:
+    """Twice-weekly routine monitoring notes before the story (the analysts' own baseline), read
+    from the scenario's ground truth on those mornings."""
+    out = []
+    src = "Planet Labs (routine monitoring)"
+    day = start + timedelta(days=1)
+    while day < STORY_START:
+        t = day + timedelta(hours=9)
+        n_veh = vehicles[("hmeimim", "park-north", t.date())] + vehicles[("hmeimim", "park-south", t.date())]
+        out.append(Observation(t, "hmeimim", f"{n_veh} × large-vehicle in the vehicle parks", n_veh,
+                               "large-vehicle", None, src, 0.7))
+        n_il = sum(1 for s in stays if s.t_in <= t < s.t_out and s.airframe.typecode == "IL76")
+        out.append(Observation(t, "hmeimim", f"{n_il} × IL76 on the apron", n_il, "IL76", "apron", src, 0.7))
+        alongside = sum(1 for v in voyages if v.ship.navy and v.points[0][0] <= t < v.points[1][0])
+        out.append(Observation(t, "tartus", f"{alongside} × ship alongside (navy)", alongside, "ship", None, src,
+                               0.7))
+        day += timedelta(days=3)
+    return out
 
 
 def build(seed: int = 2024, scale: float = 1.0) -> Scenario:
@@ -434,5 +456,9 @@ def build(seed: int = 2024, scale: float = 1.0) -> Scenario:
         legs.append(Leg(ISR, "RRR7238", day + timedelta(hours=5.5), (AKROTIRI, *laps, AKROTIRI), 24000, 330))
         day += timedelta(days=1)
     airframes = sorted({lg.airframe for lg in legs if lg.airframe.military}, key=lambda a: a.icao24)
-    return Scenario(seed, scale, start, END, airframes, legs, dark, sorted(stays, key=lambda s: s.t_in),
-                    _voyages(rng, start), _scenes(start), _observations(), _vehicles(rng, start))
+    stays.sort(key=lambda s: s.t_in)
+    voyages = _voyages(rng, start)
+    vehicles = _vehicles(rng, start)
+    observations = _routine_observations(start, vehicles, stays, voyages) + _observations()
+    return Scenario(seed, scale, start, END, airframes, legs, dark, stays, voyages, _scenes(start), observations,
+                    vehicles)
