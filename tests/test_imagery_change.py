@@ -271,3 +271,47 @@ def test_match_objects_hand_checked() -> None:
     edge = CH.Objects(["e"], ["plane"], np.array([995.0]), np.array([500.0]), np.array([40.0]), [None])
     m = CH.match_objects(edge, b, np.eye(3), np.eye(3), (1000, 1000), (1000, 1000))
     assert m.departed == [] and m.unobserved_a == [0]
+
+
+@pytest.mark.slow
+def test_four_date_group_with_detector_output(ws: Workspace) -> None:
+    """The same measurement with the YOLOv8-OBB detector's planes instead of the labels:
+    detection misses and false alarms now add to co-registration and matching errors."""
+    from sitewatch.detect.scene import detect_scene
+    from sitewatch.detect.yolo_obb import YoloObbDetector
+    from sitewatch.store import detect_queries as DQ
+
+    model = shared("models/yolov8n-obb.onnx")
+    folder, names, boxes = group_boxes("1")
+    sc = ingest_group(ws, [folder / n for n in names])
+    C.align_site(ws.store, "atl")
+    sc = {s["path"].rsplit("/", 1)[1]: s for s in Q.list_scenes(ws.store, "atl")}
+    # planes only need the coarse pass (1.25 m): running the fine pass too would only add time
+    det = YoloObbDetector(model, fine_gsd_m=1.25)
+    site = ws.site("atl")
+    for n in names:
+        rows, run = detect_scene(sc[n], site, det, "yolov8n-obb")
+        DQ.replace_detections(ws.store, sc[n]["scene_id"], rows, run)
+    ref = next(s for s in sc.values() if s["coreg"]["status"] == "reference")
+    tp = fp = fn = 0
+    for ga, gb in itertools.combinations(names, 2):
+        arr, dep = truth(boxes[ga], boxes[gb], label_transform(boxes[ga], boxes[gb]))
+        oc = CH.object_change(ws.store, None, sc[ga], sc[gb], ref, classes=["plane"])
+        # a predicted event is right when it lies on a labelled event's box (in its own scene)
+        for truth_ids, items, bx in ((arr, oc["arrived"], boxes[gb]), (dep, oc["departed"], boxes[ga])):
+            lab = {b[0]: b for b in bx}
+            own = sc[gb] if items is oc["arrived"] else sc[ga]
+            hinv = np.linalg.inv(np.asarray(own["coreg"]["H"]))
+            hit: set[str] = set()
+            for it in items:
+                x, y = C.apply_h(hinv, [it["x_ref_px"]], [it["y_ref_px"]])
+                on = [i for i in truth_ids if lab[i][1] <= x[0] <= lab[i][3] and lab[i][2] <= y[0] <= lab[i][4]
+                      and i not in hit]
+                if on:
+                    hit.add(on[0])
+                    tp += 1
+                else:
+                    fp += 1
+            fn += len(truth_ids - hit)
+    print(f"4-date group with detector output: arrived+departed tp={tp} fp={fp} fn={fn} F1={f1(tp, fp, fn):.3f}")
+    assert f1(tp, fp, fn) >= 0.80
