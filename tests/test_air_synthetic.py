@@ -225,6 +225,10 @@ def test_cli_analyze_then_events_lists_arrival_with_evidence(tmp_path: Path,
     assert arr["subject"] == "aabbcc" and arr["details"]["airfield"] == "OSLK" and arr["confidence"] >= 0.6
     assert arr["details"]["descent_ft"] > 3000 and arr["evidence_rows"][0]
     assert all(r["id"] == "aabbcc" for r in arr["evidence_rows"][0])
+    assert main(["-w", w, "query", "flights", "--aircraft", "aabbcc", "--format", "json"]) == 0
+    legs = json.loads(capsys.readouterr().out)
+    assert [(f["split_start"], f["destination"] if i == 0 else f["origin"]) for i, f in enumerate(legs)] == [
+        ("track-start", "OSLK"), ("ground", "OSLK")]
 
 
 def _site_events(*tables: pa.Table, sites: tuple[S.Site, ...] = ()) -> list[dict[str, object]]:

@@ -11,7 +11,7 @@ from sitewatch.reference import types as ac_types
 
 @click.group("query")
 def query_group() -> None:
-    """Ask the stored positions questions (two-box, aircraft)."""
+    """Ask the stored positions questions (two-box, aircraft, flights)."""
 
 
 @query_group.command("two-box")
@@ -72,6 +72,35 @@ def aircraft_cmd(ctx: Ctx, type_codes: str | None, military: bool, near: str | N
                                 parse_time(t_to, "--to"))
     emit(rows, fmt, ["id", "registration", "typecode", "role", "military", "callsign", "first_seen", "last_seen",
                      "n_positions", "min_alt_ft"])
+
+
+@query_group.command("flights")
+@click.option("--aircraft", "icao24", metavar="ICAO24", help="Only this aircraft (hex address).")
+@click.option("--airfield", metavar="CODE", help="Only flights from or to this airfield (ICAO code or site name).")
+@click.option("--from", "t_from", metavar="T", help="Flights ending at or after T (ISO 8601 UTC).")
+@click.option("--to", "t_to", metavar="T", help="Flights starting before T (ISO 8601 UTC).")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many flights.")
+@click.option("--format", "fmt", type=click.Choice(["table", "ndjson", "json", "csv"]), default="table",
+              show_default=True, help="Output format.")
+@pass_ctx
+def flights_cmd(ctx: Ctx, icao24: str | None, airfield: str | None, t_from: str | None, t_to: str | None,
+                limit: int | None, fmt: str) -> None:
+    """Flights (legs) computed by `sitewatch analyze`: origin and destination with distance and
+    the number of other candidate airfields, and why each leg starts and ends.
+
+    \b
+    Examples:
+      sitewatch query flights --airfield OSLK --from 2024-12-01
+      sitewatch query flights --aircraft ae0455 --format ndjson
+    """
+    from sitewatch.store import air_queries as Q
+
+    with ctx.open(read_only=True) as ws:
+        rows = Q.flights(ws.store, icao24, airfield.upper() if airfield and len(airfield) == 4 else airfield,
+                         parse_time(t_from, "--from"), parse_time(t_to, "--to"), limit).to_pylist()
+    emit(rows, fmt, ["icao24", "t_start", "t_end", "origin", "origin_dist_m", "origin_candidates", "destination",
+                     "destination_dist_m", "destination_candidates", "n_positions", "max_alt_ft", "split_start",
+                     "split_end"] if fmt in ("table", "csv") else None)
 
 
 def register(root: click.Group) -> None:

@@ -357,3 +357,26 @@ def legs(store: Store, rel: Relation, *, stale_min_kt: float, speed_window_s: fl
         "arg_min(reason, t_s) AS split_start FROM numbered GROUP BY id, leg ORDER BY id, t_start_s"
     )
     return store.arrow(q, list(rel.params))
+
+
+def flights(store: Store, icao24: str | None = None, airfield: str | None = None,
+            t_from: datetime | None = None, t_to: datetime | None = None, limit: int | None = None) -> pa.Table:
+    """Rows of the ``flights`` table, filtered by aircraft, origin-or-destination and time."""
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if icao24:
+        where.append("icao24 = ?")
+        params.append(icao24.lower())
+    if airfield:
+        where.append("(origin = ? OR destination = ?)")
+        params += [airfield, airfield]
+    if t_from is not None:
+        where.append("t_end >= ?")
+        params.append(t_from)
+    if t_to is not None:
+        where.append("t_start < ?")
+        params.append(t_to)
+    q = f"SELECT * EXCLUDE (t_computed_utc) FROM flights WHERE {' AND '.join(where)} ORDER BY t_start, icao24"
+    if limit is not None:
+        q += f" LIMIT {int(limit)}"
+    return store.arrow(q, params)
