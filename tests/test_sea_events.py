@@ -264,3 +264,12 @@ def test_positions_with_inferred_times_are_ignored() -> None:
     s.sql("UPDATE positions SET time_inferred = TRUE")
     for engine in ("numpy", "sql"):
         assert gaps.ais_gaps(AnalysisContext(s, {}, settings={"sea": {"engine": engine}})).num_rows == 0
+
+
+def test_vessel_identity_in_summary_and_details() -> None:
+    s = store_with(track("273000001", [(0.0, 10_000, 1800, 0), (0.0, 1.0, 3600, 0), (0.0, 8000, 1800, 0)]))
+    s.upsert("vessels", pa.table({"mmsi": ["273000001"], "name": ["ADMIRAL TEST"], "flag": ["RU"],
+                                  "government": [True], "watch": [True]}))
+    out = port_visits.port_visits(AnalysisContext(s, {"harbour": port_site()}))
+    assert out.column("summary").to_pylist()[0].startswith("ADMIRAL TEST (MMSI 273000001, government, watchlist)")
+    assert details(out)[0]["vessel"]["flag"] == "RU"

@@ -367,12 +367,12 @@ def ais_time_span(store: Store) -> tuple[datetime | None, datetime | None, int]:
 
 
 def vessel_info(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """{mmsi: {name, ship_type, flag, government}} from the ``vessels`` table, for ``ids``."""
+    """{mmsi: {name, ship_type, flag, government, watch}} from the ``vessels`` table, for ``ids``."""
     if not ids:
         return {}
     tbl = pa.table({"mmsi": pa.array(ids, pa.string())})
     with _registered(store, "_sw_ids", tbl):
-        rows = store.rows("SELECT v.mmsi, v.name, v.ship_type, v.flag, v.government FROM vessels v "
+        rows = store.rows("SELECT v.mmsi, v.name, v.ship_type, v.flag, v.government, v.watch FROM vessels v "
                           "JOIN _sw_ids i USING (mmsi)")
     return {r.pop("mmsi"): r for r in rows}
 

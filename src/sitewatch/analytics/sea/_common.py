@@ -85,10 +85,12 @@ def vessel_labels(ctx: AnalysisContext, ids: Iterable[str]) -> dict[str, dict[st
 
 
 def who(mmsi: str, info: Mapping[str, Mapping[str, Any]]) -> str:
-    """``NAME (MMSI 123456789)`` or ``MMSI 123456789``, with ``, government`` when marked."""
+    """``NAME (MMSI 123456789)`` or ``MMSI 123456789``, plus ``government`` / ``watchlist`` marks."""
     v = info.get(mmsi) or {}
-    gov = ", government" if v.get("government") else ""
-    return f"{v['name']} (MMSI {mmsi}{gov})" if v.get("name") else f"MMSI {mmsi}" + (f" ({gov[2:]})" if gov else "")
+    marks = [m for m, on in (("government", v.get("government")), ("watchlist", v.get("watch"))) if on]
+    if v.get("name"):
+        return f"{v['name']} (MMSI {', '.join([mmsi, *marks])})"
+    return f"MMSI {mmsi}" + (f" ({', '.join(marks)})" if marks else "")
 
 
 def hhmm(t: datetime | None) -> str:
