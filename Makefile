@@ -34,6 +34,12 @@ test: $(STAMP) $(SAMPLES)
 bench: $(STAMP) $(SAMPLES)
 	$(BIN)/python -m bench
 
+# Longer fuzzing of every parser with atheris (coverage-guided); FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install -q atheris
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
