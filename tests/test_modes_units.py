@@ -164,3 +164,27 @@ def test_aircraft_status_squawk_matches_pymodes() -> None:
     d, _ = decode_hex(frames, [0.0, 1.0, 2.0, 3.0])
     for k, fr in enumerate(frames):
         assert f"{d.squawk[k]:04o}" == pyModeS.decode(fr)["squawk"]
+
+
+def test_surface_quadrant_from_the_feed_region() -> None:
+    """An aircraft seen only on the ground is placed using the other aircraft's fixes."""
+    import json
+
+    from tests.conftest import traffic
+
+    from sitewatch.sources.adsb.beast import _messages
+    from sitewatch.sources.base import iter_inputs
+
+    recs = [json.loads(line) for line in open(traffic("rs1090/full_flight_short.jsonl"))][:2000]
+    ground = [r["frame"] for r in recs]
+    t0 = recs[0]["timestamp"]
+    src = next(iter_inputs([traffic("dump1090/sample_dump1090.bin")]))
+    air = [(p.hex(), t0 + tick / 12e6) for kind, _, p, tick in _messages(src) if kind == "frame" and len(p) == 14]
+    d_alone, c_alone = decode_hex(ground, [r["timestamp"] for r in recs])
+    assert (d_alone.pos_kind > 0).sum() == 0 and c_alone["surface_no_reference"] > 0
+    frames = ground + [h for h, _ in air]
+    ts = [r["timestamp"] for r in recs] + [t for _, t in air]
+    d, c = decode_hex(frames, ts)
+    surf = np.flatnonzero(d.pos_kind[:2000] >= 3)
+    assert surf.size > 500 and c["surface_region_reference"] > 0
+    assert np.allclose(d.lat[surf], 49.0, atol=0.05) and np.allclose(d.lon[surf], 2.56, atol=0.05)  # LFPG

@@ -20,8 +20,8 @@ Per chunk, with NumPy only (no loop over frames):
    aircraft at most ``pair_window_s`` before it (global decoding, the frame's own zone);
    frames left over are decoded locally against the nearest good position of the same
    aircraft within ``local_window_s`` (before or after: a file can look ahead).
-   Surface frames need a reference: the receiver's (``reference``) or else the
-   aircraft's own last airborne fix.
+   Surface frames need a reference: the receiver's (``reference``), else the
+   aircraft's own last airborne fix, else the region of the feed's airborne fixes.
 4. Positions implying more than ``max_speed_kmh`` (plus ``margin_km`` for CPR
    resolution) from the previous accepted position are rejected (``jump_rejected``);
    three mutually consistent rejects in a row re-anchor the track.
@@ -43,6 +43,7 @@ from sitewatch.modes import fields as F
 _LONG_DF = np.array([16, 17, 18, 19, 20, 21, 24])
 _SHORT_DF = np.array([0, 4, 5, 11])
 KIND_AIR_GLOBAL, KIND_AIR_LOCAL, KIND_SURF_GLOBAL, KIND_SURF_LOCAL = 1, 2, 3, 4
+REGION_SPAN_DEG = 20.0  # airborne fixes spread less than this: one receiver's region
 
 
 @dataclass
@@ -133,6 +134,7 @@ class ModeSDecoder:
         self._tail_nb = np.zeros(0, np.int8)
         self._known_icao = np.zeros(0, np.uint32)
         self._known_t = np.zeros(0)
+        self._region: tuple[float, float] | None = None
 
     # -- public --------------------------------------------------------------------------
     def decode(self, msg: np.ndarray, nbytes: np.ndarray, t: np.ndarray) -> Decoded:
@@ -346,22 +348,34 @@ class ModeSDecoder:
 
     def _surface_refs(self, icao: np.ndarray, lat: np.ndarray, lon: np.ndarray, surf: np.ndarray,
                       rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Reference per surface row: the receiver's, else the aircraft's last airborne fix."""
+        """Reference per surface row, to pick the 90-degree quadrant.
+
+        The receiver's (``reference``) if given; else the aircraft's own last airborne fix;
+        else the *region* of the feed — the median of all airborne fixes — when those lie
+        within :data:`REGION_SPAN_DEG` (one receiver's coverage, so any of them is far
+        closer than the 45 degrees the quadrant choice tolerates).
+        """
         if self.reference is not None:
             return np.full(rows.size, self.reference[0]), np.full(rows.size, self.reference[1])
         have = np.flatnonzero(~np.isnan(lat) & ~surf)
         rlat, rlon = np.full(rows.size, np.nan), np.full(rows.size, np.nan)
-        if have.size == 0:
-            return rlat, rlon
-        # any fix of the same aircraft resolves the 90-degree ambiguity; take the last one
-        keys = icao[have]
-        order = np.argsort(keys, kind="stable")
-        keys, have = keys[order], have[order]
-        last = np.r_[keys[1:] != keys[:-1], True]
-        keys, have = keys[last], have[last]
-        pos = np.minimum(np.searchsorted(keys, icao[rows]), keys.size - 1)
-        hit = keys[pos] == icao[rows]
-        rlat[hit], rlon[hit] = lat[have[pos[hit]]], lon[have[pos[hit]]]
+        if have.size:
+            # any fix of the same aircraft resolves the 90-degree ambiguity; take the last one
+            keys = icao[have]
+            order = np.argsort(keys, kind="stable")
+            keys, hv = keys[order], have[order]
+            last = np.r_[keys[1:] != keys[:-1], True]
+            keys, hv = keys[last], hv[last]
+            pos = np.minimum(np.searchsorted(keys, icao[rows]), keys.size - 1)
+            hit = keys[pos] == icao[rows]
+            rlat[hit], rlon[hit] = lat[hv[pos[hit]]], lon[hv[pos[hit]]]
+            la, lo = lat[have], lon[have]
+            if np.ptp(la) <= REGION_SPAN_DEG and np.ptp(lo) <= REGION_SPAN_DEG:
+                self._region = (float(np.median(la)), float(np.median(lo)))
+        missing = np.isnan(rlat)
+        if missing.any() and self._region is not None:
+            rlat[missing], rlon[missing] = self._region
+            self.counters["surface_region_reference"] += int(missing.sum())
         return rlat, rlon
 
     def _jump_filter(self, icao: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarray,
