@@ -257,3 +257,23 @@ def test_intentional_flag_is_consistent_on_real_gaps(virginia: Store) -> None:
         assert d["intentional"] == ok and (not d["not_intentional_because"]) == ok
     # 367863000 left Naval Station Norfolk on 4 June, fell silent 75 NM offshore for 17.9 h
     assert [e["subject"] for e in flagged] == ["367863000"]
+
+
+def test_departures_from_new_york_harbour(ny_week: Store) -> None:
+    """Bayonne (WPI:7790, where the USCG 366999xxx cutters berth in this week) and the Battery."""
+    from sitewatch.sites import from_port
+
+    sites = {"bayonne": from_port("bayonne", "WPI:7790"), "nyc": from_port("nyc", "WPI:7640")}
+    ev = rows(departures.departures(AnalysisContext(ny_week, sites)))
+    by_site = Counter(e["site"] for e in ev)
+    gov = government(ny_week)
+    gov_dep = [e for e in ev if e["subject"] in gov]
+    print(f"\nNY harbour week: departures {dict(by_site)}; by government vessels {len(gov_dep)}, e.g.")
+    for e in gov_dep[:3]:
+        print("  ", e["summary"])
+    assert by_site["bayonne"] >= 10 and by_site["nyc"] >= 100
+    assert any(e["site"] == "bayonne" for e in gov_dep)
+    for e in ev:
+        d, site = e["details"], sites[e["site"]]
+        assert site.contains(d["last_inside"]["lat"], d["last_inside"]["lon"])
+        assert not site.contains(d["first_outside"]["lat"], d["first_outside"]["lon"])
