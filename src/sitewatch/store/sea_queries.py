@@ -352,20 +352,6 @@ def close_pair_rows(
     return store.arrow(q, params)
 
 
-def positions_between(store: Store, ident: str, t0: datetime, t1: datetime) -> pa.Table:
-    """AIS positions of vessel ``ident`` with ``t0 <= t_utc <= t1`` in time order (validation, evidence)."""
-    return store.arrow(
-        "SELECT t_utc, lat, lon, speed_kt FROM positions WHERE source = 'ais' AND id = ? "
-        "AND t_utc BETWEEN ? AND ? ORDER BY t_utc, lat, lon", [ident, t0, t1],
-    )
-
-
-def ais_time_span(store: Store) -> tuple[datetime | None, datetime | None, int]:
-    """(first time, last time, row count) of the stored AIS positions."""
-    r = store.sql("SELECT min(t_utc), max(t_utc), count(*) FROM positions WHERE source = 'ais'")[0]
-    return r[0], r[1], int(r[2])
-
-
 def vessel_info(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
     """{mmsi: {name, ship_type, flag, government, watch}} from the ``vessels`` table, for ``ids``."""
     if not ids:
