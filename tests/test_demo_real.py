@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -55,10 +56,14 @@ def test_real_mode_runs_on_public_samples(tmp_path: Path) -> None:
     assert code == 0
     index = Path(buf.getvalue().strip().splitlines()[-1])
     page = index.read_text()
-    assert "SIMULATED" not in page.split("<h2>Steps")[0].replace("not SIMULATED", "")
+    assert "written by sitewatch.simulate" not in page  # no SIMULATED banner on real data
     assert "OpenSky" in page and "MarineCadastre" in page
     for site in ("knzy", "lfmi", "ns-norfolk"):
         assert (out / f"report-{site}.html").is_file()
-    code = main(["-w", str(out / "workspace"), "events", "--site", "knzy", "--kind", "arrival",
-                 "--format", "ndjson"])
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["-w", str(out / "workspace"), "events", "--subject", "ae0455", "--format", "ndjson"])
     assert code == 0
+    events = [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
+    # the US Navy C-2A's real track ends with an arrival at NAS North Island
+    assert any(e["kind"] == "arrival" and e["site"] == "knzy" for e in events)
