@@ -94,9 +94,10 @@ def test_beast_file_decodes_with_pipe_decoder(tmp_path: Path) -> None:
     sc = scenario.build(seed=1, scale=0.2)
     leg = next(lg for lg in sc.legs if lg.to_site and lg.airframe.typecode == "A124")
     tr = tracks.received(tracks.leg_track(leg), sc.dark)
-    t0 = datetime(2024, 11, 1, tzinfo=UTC)
     p = tmp_path / "f.beast"
-    n = beast.write_beast(p, [tr], t0)
+    n, first = beast.write_beast(p, [tr])
+    assert first == datetime.fromtimestamp(tr.t[0], UTC)
+    t0 = first
     recs = _parse_beast(p.read_bytes())
     assert len(recs) == n and b"\x1a\x1a" in p.read_bytes()  # escapes exercised
     dec = pms.PipeDecoder(surface_ref=(35.40, 35.95))
@@ -112,3 +113,29 @@ def test_beast_file_decodes_with_pipe_decoder(tmp_path: Path) -> None:
     assert np.abs(g[:, 1] - tr.lat[i]).max() < 1e-3 and np.abs(g[:, 2] - tr.lon[i]).max() < 1e-3
     first_cs = next(dec.decode(f.hex(), timestamp=0.0) for _, f in recs if f[4] >> 3 == 4)
     assert first_cs["callsign"] == leg.callsign
+
+
+def test_beast_file_through_sitewatch_ingest(tmp_path: Path) -> None:
+    """Our Beast writer and the project's own Beast reader agree (times and positions)."""
+    import csv
+
+    from sitewatch.cli import main
+
+    sc = scenario.build(seed=2, scale=0.2)
+    leg = next(lg for lg in sc.legs if lg.to_site and lg.airframe.typecode == "IL76")
+    tr = tracks.received(tracks.leg_track(leg), sc.dark)
+    p = tmp_path / "one.SIMULATED.beast"
+    _, first = beast.write_beast(p, [tr])
+    ws = str(tmp_path / "ws")
+    assert main(["-q", "init", ws]) == 0
+    assert main(["-q", "-w", ws, "ingest", "adsb", str(p), "--format", "beast",
+                 "--start", first.isoformat(), "--airport", "OSLK"]) == 0
+    out = tmp_path / "pos.csv"
+    assert main(["-q", "-w", ws, "export", "positions", "--format", "csv", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) >= len(tr)
+    t = np.array([datetime.fromisoformat(r["t_utc"].replace("Z", "+00:00")).timestamp() for r in rows])
+    lat, lon = np.array([float(r["lat"]) for r in rows]), np.array([float(r["lon"]) for r in rows])
+    i = np.clip(np.searchsorted(tr.t, t - 0.6), 0, len(tr) - 1)
+    assert np.abs(t - tr.t[i]).max() <= 0.6
+    assert np.abs(lat - tr.lat[i]).max() < 1e-3 and np.abs(lon - tr.lon[i]).max() < 1e-3

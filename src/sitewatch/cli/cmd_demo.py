@@ -200,7 +200,7 @@ def run_scenario(out: Path, scale: float, seed: int, adsb_format: str, quiet: bo
     r.run("aircraft load-db", ["aircraft", "load-db", str(man.aircraft_db)])
     adsb_args = ["ingest", "adsb", str(man.adsb), "--format", man.adsb_format]
     if man.adsb_format == "beast":
-        adsb_args += ["--start", man.adsb_start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--airport", "OSLK"]
+        adsb_args += ["--start", man.adsb_start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "--airport", "OSLK"]
     r.run("ingest adsb", adsb_args)
     r.run("ingest ais", ["ingest", "ais", str(man.ais), "--format", "nmea"])
     by_key: dict[tuple[str, str], list[str]] = {}

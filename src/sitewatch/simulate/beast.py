@@ -5,13 +5,13 @@ into DF17 frames with their times: per sample an even CPR position frame at ``t`
 an odd one 0.5 s later (airborne TC 11, or surface TC 6 on the ground), an airborne
 velocity frame at ``t + 0.25 s``, and an identification frame every sixth sample.
 :func:`write_beast` writes every track's frames in time order as Beast records whose
-12 MHz counter counts from ``t_start`` (ingest with ``--start`` set to that time).
+12 MHz counter counts from the first frame (ingest with ``--start`` set to its time).
 The NumPy encoders give the same bytes as :mod:`.modes` (a test checks it).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -143,8 +143,9 @@ def track_frames(tr: Track) -> tuple[F, NDArray[np.uint8]]:
     return t_all[order], frames_rows(tr.icao24, me_all[order])
 
 
-def write_beast(path: Path, tracks: list[Track], t_start: datetime) -> int:
-    """Write all tracks as one Beast file; returns the number of frames."""
+def write_beast(path: Path, tracks: list[Track]) -> tuple[int, datetime]:
+    """Write all tracks as one Beast file whose 12 MHz counter is 0 at the first frame;
+    returns the number of frames and the time of the first frame (ingest ``--start``)."""
     ts, frames = [], []
     for tr in tracks:
         t, f = track_frames(tr)
@@ -153,8 +154,9 @@ def write_beast(path: Path, tracks: list[Track], t_start: datetime) -> int:
     t_all = np.concatenate(ts)
     f_all = np.concatenate(frames)
     order = np.argsort(t_all, kind="stable")
-    counter = np.round((t_all[order] - t_start.timestamp()) * 12e6).astype(np.int64)
+    t_first = float(t_all[order[0]])
+    counter = np.round((t_all[order] - t_first) * 12e6).astype(np.int64)
     with path.open("wb") as out:
         for c, fr in zip(counter, f_all[order], strict=True):
             out.write(modes.beast_frame(fr.tobytes(), int(c)))
-    return int(order.size)
+    return int(order.size), datetime.fromtimestamp(t_first, UTC)

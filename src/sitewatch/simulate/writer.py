@@ -3,7 +3,7 @@
 Contract: :func:`write_scenario(scenario, folder, adsb_format, scenes)` writes
 
 * ``adsb/regional-feed.SIMULATED.sbs`` (SBS-1) or ``adsb/regional-feed.SIMULATED.beast``
-  (Beast binary with a 12 MHz counter starting at ``Manifest.adsb_start``),
+  (Beast binary whose 12 MHz counter is 0 at ``Manifest.adsb_start``, the first frame),
 * ``ais/tartus-shore.SIMULATED.nmea`` (tag-blocked ``!AIVDM``),
 * ``imagery/<site>-<time>.SIMULATED.tif`` (GeoTIFF scenes; see :mod:`.scenes`),
 * ``observations.SIMULATED.csv``, ``aircraft-db.SIMULATED.csv``, ``zones/*.geojson``,
@@ -46,7 +46,7 @@ class Manifest:
     folder: Path
     adsb: Path
     adsb_format: str
-    adsb_start: datetime
+    adsb_start: datetime  # Beast: time of the first frame (counter 0), for `ingest adsb --start`
     ais: Path
     observations: Path
     aircraft_db: Path
@@ -64,6 +64,7 @@ def write_scenario(sc: Scenario, folder: Path, adsb_format: str = "sbs", scenes:
     counts: dict[str, int] = {}
 
     t0 = time.perf_counter()
+    adsb_start = sc.t_start
     say("simulating aircraft tracks")
     received = [tracks.received(tracks.leg_track(lg, dt_air_s=10.0 if lg.airframe.military else 20.0), sc.dark)
                 for lg in sc.legs]
@@ -79,7 +80,7 @@ def write_scenario(sc: Scenario, folder: Path, adsb_format: str = "sbs", scenes:
         from sitewatch.simulate.beast import write_beast
 
         adsb = folder / "adsb" / "regional-feed.SIMULATED.beast"
-        counts["adsb_frames"] = write_beast(adsb, received, sc.t_start)
+        counts["adsb_frames"], adsb_start = write_beast(adsb, received)
     else:
         from sitewatch.errors import InputError
 
@@ -99,7 +100,7 @@ def write_scenario(sc: Scenario, folder: Path, adsb_format: str = "sbs", scenes:
     db = records.write_aircraft_db(folder / "aircraft-db.SIMULATED.csv", sc.airframes)
     h, t = layout.site_objects()
     zones = {s.name: records.write_zones(folder / "zones", s) for s in (h, t)}
-    man = Manifest(folder, adsb, adsb_format, sc.t_start, ais, obs, db, zones, counts=counts, seconds=secs)
+    man = Manifest(folder, adsb, adsb_format, adsb_start, ais, obs, db, zones, counts=counts, seconds=secs)
 
     if scenes:
         from sitewatch.simulate.scenes import render_all
