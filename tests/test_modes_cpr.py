@@ -61,3 +61,32 @@ def test_surface_pair_round_trip(lat: float, lon: float, even_newer: bool, dlat:
     if np.isnan(la[0]):
         return
     assert abs(la[0] - lat) < 3e-5 and abs(((lo[0] - lon + 180) % 360) - 180) <= lon_lsb(lat, 90.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.binary(min_size=7, max_size=14), st.floats(0, 600)), min_size=1, max_size=300),
+       st.integers(1, 4))
+def test_decoder_survives_garbage_in_any_chunking(rows: list[tuple[bytes, float]], chunks: int) -> None:
+    """Random bytes (some with valid DF17 CRC by repair) never crash it; fixes stay on Earth."""
+    from sitewatch.modes import ModeSDecoder
+
+    msg = np.zeros((len(rows), 14), np.uint8)
+    nb = np.zeros(len(rows), np.int8)
+    for i, (b, _) in enumerate(rows):
+        b = b[:7] if len(b) < 14 else b
+        msg[i, : len(b)] = np.frombuffer(b, np.uint8)
+        nb[i] = len(b)
+    t = np.sort(np.array([x for _, x in rows]))
+    dec = ModeSDecoder()
+    for part in np.array_split(np.arange(len(rows)), chunks):
+        d = dec.decode(msg[part], nb[part], t[part])
+        ok = ~np.isnan(d.lat)
+        assert (np.abs(d.lat[ok]) <= 90).all() and (np.abs(d.lon[ok]) <= 180).all()
+        assert len(d) == part.size
+
+
+def test_local_decoding_across_the_antimeridian() -> None:
+    y, x = encode(10.0, -179.95, 0)
+    la, lo = cpr.airborne_local(np.array([0]), np.array([y], float), np.array([x], float),
+                                np.array([10.0]), np.array([179.95]))
+    assert abs(la[0] - 10.0) < 1e-4 and abs(lo[0] + 179.95) < 1e-4

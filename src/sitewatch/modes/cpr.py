@@ -76,6 +76,8 @@ def _local(fmt: np.ndarray, lat_c: np.ndarray, lon_c: np.ndarray, lat_ref: np.nd
     dlon = np.where(ni > 0, span / np.maximum(ni, 1), span)
     m = np.floor(0.5 + lon_ref / dlon - x)
     lon = dlon * (m + x)
+    # near the antimeridian the nearest solution can fall just past ±180: wrap it
+    lon = np.where(np.abs(lon) > 180.0, (lon + 180.0) % 360.0 - 180.0, lon)
     return lat, lon
 
 
