@@ -78,7 +78,8 @@ def _local(fmt: np.ndarray, lat_c: np.ndarray, lon_c: np.ndarray, lat_ref: np.nd
     lon = dlon * (m + x)
     # near the antimeridian the nearest solution can fall just past ±180: wrap it
     lon = np.where(np.abs(lon) > 180.0, (lon + 180.0) % 360.0 - 180.0, lon)
-    return lat, lon
+    off_earth = np.abs(lat) > 90.0  # a reference near a pole can put the nearest zone past it
+    return np.where(off_earth, np.nan, lat), np.where(off_earth, np.nan, lon)
 
 
 def airborne_local(fmt: np.ndarray, lat_c: np.ndarray, lon_c: np.ndarray, lat_ref: np.ndarray,
