@@ -6,6 +6,7 @@ import click
 
 from sitewatch.analytics.base import AnalysisContext, discover, run
 from sitewatch.cli._common import Ctx, dumps, emit, parse_time, pass_ctx
+from sitewatch.errors import InputError
 from sitewatch.store.events import evidence_rows, list_events
 
 
@@ -15,8 +16,18 @@ from sitewatch.store.events import evidence_rows, list_events
 @click.option("--list", "list_only", is_flag=True, help="List the registered analyses and exit.")
 @click.option("--from", "t_from", metavar="T", help="Only data from this time (ISO 8601 UTC).")
 @click.option("--to", "t_to", metavar="T", help="Only data before this time (ISO 8601 UTC).")
+@click.option("--engine", type=click.Choice(["embedded", "spark"]), default="embedded", show_default=True,
+              help="embedded: DuckDB/NumPy in this process; spark: Apache Spark over a GeoParquet dataset.")
+@click.option("--master", default="local[2]", show_default=True, help="Spark master URL (spark engine).")
+@click.option("--input", "input_dir", type=click.Path(file_okay=False),
+              help="spark: GeoParquet positions dataset (from `export positions --format geoparquet`).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="spark: folder for events.parquet (ingest it with `sitewatch ingest events`).")
+@click.option("--partitions", type=click.IntRange(1, 100_000), help="spark: number of partitions (default: by size).")
 @pass_ctx
-def analyze_cmd(ctx: Ctx, only: tuple[str, ...], list_only: bool, t_from: str | None, t_to: str | None) -> None:
+def analyze_cmd(ctx: Ctx, only: tuple[str, ...], list_only: bool, t_from: str | None, t_to: str | None,
+                engine: str, master: str, input_dir: str | None, out_dir: str | None,
+                partitions: int | None) -> None:
     """(Re)compute every event from the stored data, idempotently.
 
     Each analysis replaces its previous events in one transaction: re-running gives the
@@ -27,7 +38,23 @@ def analyze_cmd(ctx: Ctx, only: tuple[str, ...], list_only: bool, t_from: str | 
       sitewatch analyze
       sitewatch analyze --only air --from 2024-12-01
       sitewatch analyze --list
+      sitewatch export positions --format geoparquet --out pos/ && \
+        sitewatch analyze --engine spark --master local[2] --input pos/ --out spark-out/ && \
+        sitewatch ingest events spark-out/events.parquet
     """
+    if engine == "spark":
+        if not input_dir or not out_dir:
+            raise InputError("--engine spark needs --input DIR (GeoParquet positions) and --out DIR")
+        if only or t_from or t_to:
+            raise InputError("--only/--from/--to are embedded-engine options; filter the exported dataset instead")
+        from sitewatch.engines import spark
+
+        with ctx.open() as ws:
+            r = spark.run(ws, input_dir, out_dir, master, partitions)
+        click.echo(dumps({"engine": "spark", "master": master, "positions": r.positions, "events": r.events,
+                          "by_analysis": r.by_analysis, "out": r.out,
+                          "seconds": {k: round(v, 2) for k, v in r.seconds.items()}}))
+        return
     if list_only:
         emit([{"analysis": a.name, "order": a.order, "kinds": ",".join(a.kinds), "about": a.doc}
               for a in discover().values()], "table")

@@ -63,5 +63,22 @@ def ingest_positions(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
     run_ingest(ctx, "positions", paths, fmt)
 
 
+@ingest_group.command("events")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@pass_ctx
+def ingest_events(ctx: Ctx, paths: tuple[str, ...]) -> None:
+    """Ingest event tables computed elsewhere (Parquet with the events columns).
+
+    Events already present (same event_id) count as duplicates, so ingesting the Spark
+    engine's output over the embedded engine's results adds nothing when they agree.
+
+    \b
+    Example:
+      sitewatch analyze --engine spark --input pos/ --out spark-out/
+      sitewatch ingest events spark-out/events.parquet
+    """
+    run_ingest(ctx, "events", paths, "auto")
+
+
 def register(root: click.Group) -> None:
     root.add_command(ingest_group)

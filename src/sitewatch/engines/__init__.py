@@ -1,0 +1,1 @@
+"""Engines other than the embedded one (Apache Spark)."""
