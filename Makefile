@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 SAMPLES := .cache/samples/.fetched
 export SITEWATCH_CACHE ?= $(CURDIR)/.cache
 
@@ -13,8 +14,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e .
 	touch $(STAMP)
+
+# tests also need the oracles (pyModeS, pyais), the browser driver and the Spark engine
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[test,spark]"
+	touch $(TEST_STAMP)
 
 venv: $(STAMP)
 
@@ -28,10 +34,10 @@ samples: $(SAMPLES)
 demo: $(STAMP)
 	$(BIN)/sitewatch demo --out demo-out
 
-test: $(STAMP) $(SAMPLES)
+test: $(TEST_STAMP) $(SAMPLES)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) $(SAMPLES)
+bench: $(TEST_STAMP) $(SAMPLES)
 	$(BIN)/python -m bench
 
 # Longer fuzzing of every parser with atheris (coverage-guided); FUZZ_SECONDS per target.
@@ -40,7 +46,7 @@ fuzz: $(STAMP)
 	$(BIN)/python -m pip install -q atheris
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
