@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from sitewatch import geo
@@ -169,3 +171,20 @@ def test_write_scenario_files(tmp_path: Path, sc: scenario.Scenario) -> None:
     assert all(r["registration"].startswith("RA-") for r in russian)
     assert "SIMULATED" in (tmp_path / "README.SIMULATED.txt").read_text()
     assert {z for z, _, _ in man.zones["hmeimim"]} == {"runway", "apron", "park-north", "park-south"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(mmsi=st.integers(200_000_000, 775_999_999), lat=st.floats(-89.9, 89.9), lon=st.floats(-179.9, 179.9),
+       sog=st.floats(0, 102.2), cog=st.floats(0, 359.9), status=st.integers(0, 15), second=st.integers(0, 59))
+def test_position_report_round_trip(mmsi: int, lat: float, lon: float, sog: float, cog: float, status: int,
+                                    second: int) -> None:
+    from pyais.messages import NMEAMessage
+
+    p, fill = position_payload(mmsi, lat, lon, sog, cog, round(cog) % 360, status, second)
+    (line,) = sentences(p, fill, 1733731200, "SIMULATED")
+    d = NMEAMessage(line.split("\\")[-1].encode()).decode()
+    assert (d.mmsi, d.status, d.second) == (mmsi, status, second)
+    # 1/10000 minute quantum (1.7e-6°), and pyais rounds to 6 decimals
+    assert d.lat == pytest.approx(lat, abs=2e-6) and d.lon == pytest.approx(lon, abs=2e-6)
+    assert d.speed == pytest.approx(round(sog * 10) / 10, abs=1e-6)
+    assert d.course == pytest.approx((round(cog * 10) % 3600) / 10, abs=1e-6)

@@ -13,6 +13,7 @@ compute kernels (hundreds of thousands of lines a second).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -31,9 +32,27 @@ def _join(*cols: pa.Array | str) -> pa.Array:
 
 def sbs_lines(tracks: Iterable[Track]) -> list[str]:
     """All lines of all tracks, sorted by time (message order kept within a sample)."""
+    return list(sbs_array(tracks).to_pylist())
+
+
+def write_sbs(path: Path, tracks: Iterable[Track]) -> int:
+    """Write the lines of :func:`sbs_array` to ``path`` (newline-terminated); returns their number."""
+    arr = sbs_array(tracks)
+    with_nl = pc.binary_join_element_wise(arr, "", "\n").combine_chunks() if isinstance(arr, pa.ChunkedArray) \
+        else pc.binary_join_element_wise(arr, "", "\n")
+    offsets, data = with_nl.buffers()[1], with_nl.buffers()[2]
+    off = np.frombuffer(offsets, np.int32)[with_nl.offset:with_nl.offset + len(with_nl) + 1]
+    with path.open("wb") as f:
+        if data is not None and len(with_nl):
+            f.write(memoryview(data)[int(off[0]):int(off[-1])])
+    return len(arr)
+
+
+def sbs_array(tracks: Iterable[Track]) -> pa.Array:
+    """The lines as an Arrow string array, in time order."""
     trs = [t for t in tracks if len(t)]
     if not trs:
-        return []
+        return pa.array([], pa.string())
     t = np.concatenate([tr.t for tr in trs])
     hexid = pa.array(np.repeat([tr.icao24.upper() for tr in trs], [len(tr) for tr in trs]))
     callsign = np.repeat([f"{tr.callsign:<8}" for tr in trs], [len(tr) for tr in trs])
@@ -48,9 +67,9 @@ def sbs_lines(tracks: Iterable[Track]) -> list[str]:
     vr = np.concatenate([tr.vr_fpm for tr in trs]).astype(np.int64)
     ground = np.concatenate([tr.onground for tr in trs])
 
-    ts = pa.array((t * 1000).round().astype("int64"), pa.timestamp("ms"))
-    day = pc.strftime(ts, format="%Y/%m/%d")
-    hms = pc.strftime(ts, format="%H:%M:%S")
+    iso = pa.array(np.datetime_as_string((t * 1000).round().astype("int64").astype("datetime64[ms]"), unit="ms"))
+    day = pc.replace_substring(pc.utf8_slice_codeunits(iso, 0, 10), "-", "/")
+    hms = pc.utf8_slice_codeunits(iso, 11, 23)
     head = _join(hexid, "1", day, hms, day, hms)
     s_lat = _s(np.round(lat, 5))
     s_lon = _s(np.round(lon, 5))
@@ -85,4 +104,4 @@ def sbs_lines(tracks: Iterable[Track]) -> list[str]:
     sub = np.concatenate([np.full(p[0].size, p[1]) for p in parts])
     lines = pa.chunked_array([p[2] for p in parts]).combine_chunks()
     order = np.lexsort((sub, idx, t[idx]))
-    return list(lines.take(pa.array(order)).to_pylist())
+    return lines.take(pa.array(order))

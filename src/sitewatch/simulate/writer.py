@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sitewatch.simulate import layout, records, sea, tracks
-from sitewatch.simulate.sbs import sbs_lines
+from sitewatch.simulate.sbs import write_sbs
 from sitewatch.simulate.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,7 @@ def write_scenario(sc: Scenario, folder: Path, adsb_format: str = "sbs", scenes:
     (folder / "adsb").mkdir(exist_ok=True)
     if adsb_format == "sbs":
         adsb = folder / "adsb" / "regional-feed.SIMULATED.sbs"
-        lines = sbs_lines(received)
-        adsb.write_text("\n".join(lines) + "\n", encoding="ascii")
-        counts["adsb_lines"] = len(lines)
+        counts["adsb_lines"] = write_sbs(adsb, received)
     elif adsb_format == "beast":
         from sitewatch.simulate.beast import write_beast
 
