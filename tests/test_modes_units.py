@@ -188,3 +188,15 @@ def test_surface_quadrant_from_the_feed_region() -> None:
     surf = np.flatnonzero(d.pos_kind[:2000] >= 3)
     assert surf.size > 500 and c["surface_region_reference"] > 0
     assert np.allclose(d.lat[surf], 49.0, atol=0.05) and np.allclose(d.lon[surf], 2.56, atol=0.05)  # LFPG
+
+
+def test_heading_and_vertical_rate_from_airspeed_subtype_reach_positions() -> None:
+    b = bytearray(bytes.fromhex("8DA05F219B06B6AF189400CBC33F"))
+    b[1:4] = bytes.fromhex("40621D")  # the airspeed frame, re-addressed to the position pair's aircraft
+    b[11:14] = b"\0\0\0"
+    b[11:14] = int(C.syndromes(np.frombuffer(bytes(b), np.uint8).reshape(1, 14))[0]).to_bytes(3, "big")
+    frames = ["8D40621D58C382D690C8AC2863A7", b.hex(), "8D40621D58C386435CC412692AD6"]
+    d, _ = decode_hex(frames, [0.0, 5.0, 10.0])
+    assert d.pos_kind[2] == 1
+    assert d.ctx_heading_deg[2] == pytest.approx(243.98, abs=0.01) and d.ctx_vrate_fpm[2] == -2304
+    assert np.isnan(d.ctx_speed_kt[2])  # no ground speed was sent

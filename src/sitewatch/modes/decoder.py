@@ -71,10 +71,11 @@ class Decoded:
     cpr_fmt: np.ndarray  # int8 -1/0/1
     lat_cpr: np.ndarray  # int64
     lon_cpr: np.ndarray
-    # context carried onto position rows: latest velocity (≤ 10 s), callsign, squawk
+    # context carried onto position rows: latest velocity/heading (≤ 10 s), callsign, squawk
     ctx_speed_kt: np.ndarray
     ctx_track_deg: np.ndarray
     ctx_vrate_fpm: np.ndarray
+    ctx_heading_deg: np.ndarray
     ctx_callsign: np.ndarray
     ctx_squawk: np.ndarray
 
@@ -100,7 +101,7 @@ def _empty(n: int) -> Decoded:
         callsign=np.full(n, None, object), category=np.full(n, None, object),
         squawk=np.full(n, -1, np.int32), cpr_fmt=np.full(n, -1, np.int8),
         lat_cpr=np.zeros(n, np.int64), lon_cpr=np.zeros(n, np.int64),
-        ctx_speed_kt=nan.copy(), ctx_track_deg=nan.copy(), ctx_vrate_fpm=nan.copy(),
+        ctx_speed_kt=nan.copy(), ctx_track_deg=nan.copy(), ctx_vrate_fpm=nan.copy(), ctx_heading_deg=nan.copy(),
         ctx_callsign=np.full(n, None, object), ctx_squawk=np.full(n, -1, np.int32),
     )
 
@@ -458,6 +459,16 @@ class ModeSDecoder:
         d.ctx_speed_kt[r[okv]] = d.speed_kt[s]
         d.ctx_track_deg[r[okv]] = d.track_deg[s]
         d.ctx_vrate_fpm[r[okv]] = d.vrate_fpm[s]
+        # heading comes from the airspeed subtypes (3/4), which some aircraft send instead
+        hdg = (d.tc[r] == 19) & ~np.isnan(d.heading_deg[r])
+        if hdg.any():
+            src = self._ffill(hdg, icao, ar)
+            okh = tgt & ~surf & (src >= 0)
+            okh &= d.t[r] - d.t[r[np.maximum(src, 0)]] <= self.velocity_window_s
+            d.ctx_heading_deg[r[okh]] = d.heading_deg[r[src[okh]]]
+            # an aircraft sending only airspeed/heading still gets its vertical rate
+            novr = okh & np.isnan(d.ctx_vrate_fpm[r])
+            d.ctx_vrate_fpm[r[novr]] = d.vrate_fpm[r[src[novr]]]
         ident = _present(d.callsign[r])
         src = self._ffill(ident, icao, ar)
         okc = tgt & (src >= 0)
@@ -486,6 +497,7 @@ class ModeSDecoder:
             live & (d.pos_kind > 0) & (d.onground == 0),
             live & (d.pos_kind > 0) & (d.onground == 1),
             live & (d.tc == 19) & ~np.isnan(d.speed_kt),
+            live & (d.tc == 19) & ~np.isnan(d.heading_deg),
             live & _present(d.callsign),
             live & (d.squawk >= 0),
         ]

@@ -63,4 +63,5 @@ class ForwardFill:
 def _present(v: np.ndarray) -> np.ndarray:
     if v.dtype.kind == "f":
         return ~np.isnan(v)
-    return np.array([x is not None and x != "" for x in v], dtype=bool)
+    # elementwise in C on the object array (None and "" are both "missing")
+    return np.asarray((v != None) & (v != ""), dtype=bool)  # noqa: E711

@@ -83,6 +83,7 @@ class FrameSink:
             "speed_kt": pa.array(d.ctx_speed_kt[rows], pa.float64(), from_pandas=True),
             "track_deg": pa.array(d.ctx_track_deg[rows], pa.float64(), from_pandas=True),
             "vrate_fpm": pa.array(d.ctx_vrate_fpm[rows], pa.float64(), from_pandas=True),
+            "heading_deg": pa.array(d.ctx_heading_deg[rows], pa.float64(), from_pandas=True),
             "onground": pa.array(surf),
             "callsign": pa.array(d.ctx_callsign[rows], pa.string()),
             "squawk": pa.array(squawk, pa.string()),
