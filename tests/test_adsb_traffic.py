@@ -115,3 +115,22 @@ def test_paris_collection_reads_with_onground_flags() -> None:
         ground += sum(1 for v in b.rows.column("onground").to_pylist() if v)
         ids |= set(b.rows.column("id").to_pylist())
     assert n == 284505 and len(ids) >= 200 and ground > 1000
+
+
+def test_zst_and_tar_archives_read_in_place(ws: Workspace, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    import zstandard
+
+    raw = gzip.open(traffic("military/aircraft_carrier.json.gz")).read()
+    (tmp_path / "carrier.json.zst").write_bytes(zstandard.ZstdCompressor().compress(raw))
+    assert _ingest(ws, tmp_path / "carrier.json.zst")["accepted"] == 7335
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("day/carrier.json")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    (tmp_path / "day.tar.zst").write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
+    s = _ingest(ws, tmp_path / "day.tar.zst")
+    assert s["skipped_files"] == 1  # same content as the .zst file: recognised by its hash
