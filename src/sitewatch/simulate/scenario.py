@@ -365,7 +365,7 @@ def _observations() -> list[Observation]:
                     planet, 0.8),
         Observation(_t(17, 14.0), "hmeimim",
                     "An-124 tracked from Russian airspace disappeared off the Syrian coast west of the base; "
-                    "seen heading north six hours later", 1, "A124", None, "Flightradar24 via BBC Verify", 0.7),
+                    "seen heading north six hours later", None, "A124", None, "Flightradar24 via BBC Verify", 0.7),
         Observation(_t(18, 8.0), "hmeimim", "2 × heavy-transport aircraft at the base again", 2, "heavy-transport",
                     "apron", planet, 0.7),
         Observation(_t(18, 12.0), "hmeimim", "more than 100 military vehicles have arrived in recent days", 100,
