@@ -57,28 +57,20 @@ class Runner:
             click.echo(msg, err=True)
 
     def available(self, path: Sequence[str]) -> bool:
-        from sitewatch.cli import root
-
-        cmd: Any = root
-        for p in path:
-            if not isinstance(cmd, click.Group) or p not in cmd.commands:
-                return False
-            cmd = cmd.commands[p]
-        return True
+        """Is ``sitewatch PATH…`` a registered command?"""
+        found, _ = _command_path(path)
+        return found
 
     def run(self, name: str, argv: Sequence[str], workspace: bool = True) -> tuple[int, str]:
         """Run ``sitewatch [-w WS] ARGV``; returns (exit code, captured stdout)."""
         from sitewatch.cli import main
 
-        words = [a for a in argv if not a.startswith("-")]
-        cmd_path = words[:2] if words[:1] in (["ingest"], ["site"], ["models"], ["aircraft"]) else words[:1]
-        if cmd_path[:2] == ["site", "zone"]:
-            cmd_path = ["site", "zone", "add"]
-        if not self.available(cmd_path):
+        found, cmd_path = _command_path(argv)
+        if not found:
             self.steps.append(Step(name, "not available yet", 0.0, f"`sitewatch {' '.join(cmd_path)}` missing"))
             self.say(f"  {name}: not available yet (no `sitewatch {' '.join(cmd_path)}` command)")
             return -1, ""
-        full = (["-w", str(self.workspace)] if workspace else []) + list(argv)
+        full = (["-q"] if self.quiet else []) + (["-w", str(self.workspace)] if workspace else []) + list(argv)
         self.say(f"$ sitewatch {' '.join(_quote(a) for a in full)}")
         buf = io.StringIO()
         t0 = time.perf_counter()
@@ -102,6 +94,22 @@ class Runner:
     def skip(self, name: str, why: str) -> None:
         self.steps.append(Step(name, f"skipped ({why})", 0.0))
         self.say(f"  {name}: skipped — {why}")
+
+
+def _command_path(argv: Sequence[str]) -> tuple[bool, list[str]]:
+    """(registered?, the command words of ``argv``) by walking the CLI's groups."""
+    from sitewatch.cli import root
+
+    node: Any = root
+    path: list[str] = []
+    for tok in argv:
+        if not isinstance(node, click.Group):
+            break
+        path.append(tok)
+        if tok not in node.commands:
+            return False, path
+        node = node.commands[tok]
+    return not isinstance(node, click.Group), path
 
 
 def _quote(a: str) -> str:
