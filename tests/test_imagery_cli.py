@@ -126,3 +126,35 @@ def test_change_refuses_a_site_without_two_aligned_scenes(tmp_path: Path, capsys
     run(capsys, "-w", w, "site", "add", "hmeimim", "--airport", "OSLK")
     code, out, err = run(capsys, "-w", w, "change", "--site", "hmeimim")
     assert code == 2 and out == "" and "two co-registered scenes" in err and "Traceback" not in err
+
+
+def test_plain_image_gets_footprint_from_georeferenced_reference(ws: Workspace, tmp_path: Path) -> None:
+    """A press image (no georeference, no GSD) aligned to a GeoTIFF inherits a lon/lat
+    footprint and a GSD through its homography."""
+    import cv2
+    from shapely import wkt
+
+    from sitewatch.sites import circle_site
+    from sitewatch.sources.base import ReadOptions
+    from sitewatch.store.ingest import ingest_paths
+
+    folder, names, _ = group_boxes("1")
+    rgb = np.ascontiguousarray(cv2.imread(str(folder / names[0]))[:1024, :1024, ::-1])
+    tif = tmp_path / "ref.tif"
+    write_utm_tif(tif, rgb, tags={"ACQUISITIONDATETIME": "2024-12-10T08:00:00Z"})
+    # the press image: the centre 512 px, shrunk to half size (1 m per pixel)
+    png = tmp_path / "press.png"
+    cv2.imwrite(str(png), cv2.resize(rgb[256:768, 256:768, ::-1], (256, 256), interpolation=cv2.INTER_AREA))
+    ws.put_site(circle_site("hmeimim", "airbase", LAT, LON, 6))
+    for p, extra in ((tif, {}), (png, {"time": "2024-12-16T09:00:00Z"})):
+        assert ingest_paths(ws.store, "imagery", [p], opts=ReadOptions(extra={"site": "hmeimim", **extra})).accepted == 1
+    res = {r.scene_id: r for r in C.align_site(ws.store, "hmeimim")}
+    rows = {Path(r["path"]).name: r for r in Q.list_scenes(ws.store, "hmeimim")}
+    press = rows["press.png"]
+    assert res[press["scene_id"]].status == "aligned", res[press["scene_id"]].reason
+    assert press["gsd_m"] == pytest.approx(1.0, rel=0.02)
+    fp = wkt.loads(press["footprint_wkt"])
+    ref_fp = wkt.loads(rows["ref.tif"]["footprint_wkt"])
+    # the centre quarter of the reference: same centre, a quarter of the area
+    assert fp.centroid.distance(ref_fp.centroid) < 2e-6  # about 0.2 m
+    assert fp.area / ref_fp.area == pytest.approx(0.25, rel=0.02)

@@ -110,7 +110,7 @@ def _warp_overlap(scene: dict[str, Any], h: NDArray[np.float64], box: tuple[floa
     to_chip = np.array([[s, 0, -bx0 * s], [0, s, -by0 * s], [0, 0, 1]]) @ h
     side = round(max(scene["width_px"], scene["height_px"]) * C.scale_of(to_chip))
     rgb, so = S.read_overview(scene["path"], max(64, min(side * 2, 8192)))
-    m = to_chip @ np.diag([1 / so, 1 / so, 1.0])
+    m = C.index_h(to_chip @ np.diag([1 / so, 1 / so, 1.0]))
     return np.asarray(cv2.warpPerspective(rgb, m, size, flags=cv2.INTER_AREA), np.uint8)
 
 

@@ -98,6 +98,13 @@ def apply_h(h: F64, xs: Any, ys: Any) -> tuple[F64, F64]:
     return (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / d, (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / d
 
 
+def index_h(h: F64) -> F64:
+    """A homography between corner-convention coordinates (pixel i spans [i, i+1), what
+    ``H`` and the georeference use) as one between pixel indices (what OpenCV warps use)."""
+    t = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    return np.asarray(np.linalg.inv(t) @ h @ t, dtype=float)
+
+
 def scale_of(h: F64) -> float:
     """Linear scale of a homography's affine part (reference px per scene px)."""
     return float(np.sqrt(abs(np.linalg.det(h[:2, :2] / h[2, 2]))))
@@ -210,8 +217,9 @@ def align(
         res.reason = f"only {len(pairs)} feature matches (need {MIN_INLIERS}); scenes may not overlap"
         return res
     idx = np.asarray(pairs)
-    src = p_scn[idx[:, 0]] / s_scn  # full-resolution scene px
-    dst = p_ref[idx[:, 1]] / s_ref  # full-resolution reference px
+    # keypoints are at pixel indices; (i + 0.5) / s is the full-resolution corner coordinate
+    src = (p_scn[idx[:, 0]] + 0.5) / s_scn
+    dst = (p_ref[idx[:, 1]] + 0.5) / s_ref
     if init_h is not None:
         px, py = apply_h(init_h, src[:, 0], src[:, 1])
         near = np.hypot(px - dst[:, 0], py - dst[:, 1]) <= (slack_px or np.inf)
@@ -321,7 +329,7 @@ def _refine(scene_path: str, ref_path: str, h: F64) -> tuple[F64, int, float | N
                 continue
             scn = scn_px.window(sx0, sy0, sx1, sy1)
             t = np.array([[1, 0, sx0], [0, 1, sy0], [0, 0, 1]], dtype=float)
-            m = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=float) @ h @ t
+            m = index_h(np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=float) @ h @ t)
             warped = np.asarray(cv2.warpPerspective(scn, m, (REFINE_WIN, REFINE_WIN),
                                                     flags=cv2.INTER_LINEAR), dtype=np.uint8)
             scn_win = _grey(warped).astype(np.float32)

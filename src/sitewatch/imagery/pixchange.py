@@ -42,7 +42,7 @@ Z_CHANGE = 100.0
 MORPH_M = 2.5  # structuring element side, metres (5 px at 0.5 m)
 MIN_AREA_M2 = 10.0  # smallest changed region kept, m² (40 px at 0.5 m)
 WORK_PX = 1024  # longest side of the reference frame for the pixel comparison (≈ 1.3 m at 0.5 m GSD)
-MAX_ITER = 30
+MAX_ITER = 20  # Nielsen (2007) reports convergence within a few tens; the tolerance usually stops it sooner
 TOL_RHO = 1e-3
 
 
@@ -170,7 +170,7 @@ def _warped(scene: dict[str, Any], h_ref: F64, size: tuple[int, int]) -> tuple[N
 
     side = round(max(size) / max(C.scale_of(h_ref), 1e-6))
     rgb, s = S.read_overview(scene["path"], max(64, min(side, 8192)))
-    m = h_ref @ np.diag([1 / s, 1 / s, 1.0])
+    m = C.index_h(h_ref @ np.diag([1 / s, 1 / s, 1.0]))
     img = cv2.warpPerspective(rgb, m, size, flags=cv2.INTER_LINEAR)
     valid = cv2.warpPerspective(np.ones(rgb.shape[:2], np.uint8), m, size, flags=cv2.INTER_NEAREST) > 0
     return np.asarray(img, np.uint8), np.asarray(valid, bool)
