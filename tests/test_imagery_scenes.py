@@ -95,6 +95,19 @@ def test_windowed_read_matches_pixels(tmp_path: Path) -> None:
     assert np.array_equal(win, rgb[200:260, 100:300])
     edge = S.read_window(tif, 500, 500, 520, 520)  # partly outside: zeros there
     assert np.array_equal(edge[:12, :12], rgb[500:, 500:]) and not edge[12:, :].any()
+    # 16-bit data (as most providers deliver) come back stretched to uint8
+    import rasterio
+
+    with rasterio.open(tif) as src:
+        prof = src.profile
+        data = src.read().astype("uint16") * 40
+    prof.update(dtype="uint16")
+    tif16 = tmp_path / "scene16.tif"
+    with rasterio.open(tif16, "w", **prof) as dst:
+        dst.write(data)
+    w16 = S.read_window(tif16, 100, 200, 300, 260)
+    assert w16.dtype == np.uint8 and w16.shape == (60, 200, 3)
+    assert np.corrcoef(w16.ravel().astype(float), win.ravel().astype(float))[0, 1] > 0.95
     ov, scale = S.read_overview(tif, 128)
     assert ov.shape == (128, 128, 3) and scale == pytest.approx(0.25)
     # the mean of an average-decimated overview equals the image's mean

@@ -102,11 +102,15 @@ def scenes_cmd(ctx: Ctx, site: str | None, fmt: str) -> None:
         d = {k: r.get(k) for k in _SCENE_COLS if k in r}
         d["coreg"] = c.get("status")
         d["residual_px"] = c.get("residual_px")
+        if fmt != "table":
+            d["coreg_reason"] = c.get("reason")
         if fmt == "table":
             d["footprint_wkt"] = "yes" if r.get("footprint_wkt") else None
             d.pop("path")
         out.append(d)
     cols = [c for c in _SCENE_COLS if fmt != "table" or c != "path"]
+    if fmt != "table":
+        cols.append("coreg_reason")
     emit(out, fmt, cols)
 
 
