@@ -35,33 +35,44 @@ def from_hex(text: pa.Array | pa.ChunkedArray | Sequence[str]) -> tuple[np.ndarr
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.string())
-    arr = pc.utf8_trim(arr, characters=" \t*;")
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
     n = len(arr)
-    lengths = pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    padded = pc.fill_null(pc.utf8_rpad(pc.utf8_slice_codeunits(arr, 0, 28), 28, "0"), "0" * 28)
-    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset: padded.offset + n + 1]
-    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)
-    reason = np.full(n, None, dtype=object)
+    offsets, data = _buffers(arr)
     widths = np.diff(offsets)
-    ascii_rows = widths == 28
-    chars = np.zeros((n, 28), dtype=np.uint8)
-    if ascii_rows.all():
-        chars[:] = data[offsets[0]: offsets[0] + 28 * n].reshape(n, 28)
-    else:
-        idx = np.flatnonzero(ascii_rows)
-        starts = offsets[idx]
-        chars[idx] = data[starts[:, None] + np.arange(28)[None, :]]
-        reason[~ascii_rows] = "not hexadecimal"
+    if n and not np.isin(widths, (14, 28)).all():  # wrapped (*…;), blank-padded or bad: trim first
+        arr = pc.utf8_trim(arr, characters=" \t*;")
+        offsets, data = _buffers(arr)
+        widths = np.diff(offsets)
+    # one gather of up to 28 bytes per row straight from the Arrow buffer, "0"-padded
+    pos = np.arange(28, dtype=np.int64)
+    idx = offsets[:-1, None].astype(np.int64) + pos[None, :]
+    inside = pos[None, :] < widths[:, None]
+    chars = np.where(inside, data[np.minimum(idx, max(data.size - 1, 0))] if data.size else 48, 48)
+    chars = chars.astype(np.uint8)
+    lengths = pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    ascii_rows = lengths == widths  # every code point one byte
+    reason = np.full(n, None, dtype=object)
+    reason[~ascii_rows] = "not hexadecimal"
     pairs = _PAIR[chars.view("<u2")]  # (n, 14): one lookup per output byte
     ok_len = (lengths == 14) | (lengths == 28)
     invalid = pairs == 0xFFFF
-    # a 14-digit frame is padded with "0"s, so its second half is valid hex by construction
     bad_digit = invalid.any(axis=1)
     reason[ok_len & bad_digit & ascii_rows] = "not hexadecimal"
-    reason[~ok_len & ascii_rows] = [f"{k} hex digits, a Mode S frame has 14 or 28" for k in lengths[~ok_len & ascii_rows]]
+    wrong = ~ok_len & ascii_rows
+    reason[wrong] = [f"{k} hex digits, a Mode S frame has 14 or 28" for k in lengths[wrong]]
     msg = np.where(invalid, 0, pairs).astype(np.uint8)
     nbytes = np.where(ok_len & ~bad_digit & ascii_rows, lengths // 2, 0).astype(np.int8)
     return msg, nbytes, reason
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Value offsets (n + 1) and the data bytes of a string array."""
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + n + 1]
+    data_buf = arr.buffers()[2]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
 
 
 def from_bytes(rows: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
