@@ -64,7 +64,9 @@ def test_airport_pair_change_marks_aircraft_that_moved() -> None:
     def hit(bx: list[tuple[float, ...]]) -> float:
         return float(np.mean([mask[int(y0):int(y1), int(x0):int(x1)].mean() > 0.2 for x0, y0, x1, y1 in bx]))
 
-    print(f"airport pair: changed {mask.mean():.3f} of the scene; aircraft that moved marked "
+    grey = P.greying_mask(a, b, 1.0)
+    assert grey.mean() < 0.05  # the apron did not turn grey between the dates
+    print(f"airport pair: turned grey {grey.mean():.3f}; changed {mask.mean():.3f} of the scene; aircraft that moved marked "
           f"{hit(moved):.2f} (n={len(moved)}), that stayed {hit(stayed):.2f} (n={len(stayed)})")
     assert hit(moved) >= 0.9 and hit(stayed) <= 0.5 and mask.mean() < 0.15
 
@@ -92,6 +94,14 @@ def test_levir_cd_pixel_f1_measured() -> None:
         marked[label] = float(np.mean(flagged))
         print(f"LEVIR-CD 11 pairs, {label}: pixel F1 {f1:.3f} (precision {tp / max(1, tp + fp):.3f}, "
               f"recall {tp / max(1, tp + fn):.3f}), marked {marked[label]:.3f} of pixels")
+    tp = fp = fn = 0
+    for a, b, g in pairs:
+        m = P.greying_mask(np.ascontiguousarray(a), np.ascontiguousarray(b), 0.5)
+        tp, fp, fn = tp + int((m & g).sum()), fp + int((m & ~g).sum()), fn + int((~m & g).sum())
+    grey_f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+    print(f"LEVIR-CD 11 pairs, turned-grey mask: pixel F1 {grey_f1:.3f} (precision {tp / max(1, tp + fp):.3f}, "
+          f"recall {tp / max(1, tp + fn):.3f}; its floor was chosen on these pairs)")
     print(f"LEVIR-CD: labelled {base:.3f} of pixels; marking every pixel would give F1 {2 * base / (1 + base):.3f}")
+    assert grey_f1 > 2 * base / (1 + base)
     # the default must not call most of a scene changed (a map that marks everything says nothing)
     assert marked["robust IR-MAD (default)"] < 0.5
