@@ -140,6 +140,8 @@ def load(folder: str | Path) -> WatchConfig:
         return WatchConfig()
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{p}: not a readable YAML text ({type(exc).__name__}); fix the file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""

@@ -61,6 +61,8 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
     """A validated :class:`Rule` from YAML ``text`` read from ``path``."""
     try:
         doc = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply; fix the file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import pyarrow as pa
 
 from sitewatch.errors import InputError
 from sitewatch.sources.adsb._common import watch_filtered
@@ -74,6 +75,9 @@ class BeastReader:
         if frames or rejects:
             yield from self._flush(sink, clock, frames, ticks, offs, rejects)
         sink.decoder.counters["beast_clock_reset"] += clock.resets
+        left = sink._delta()  # counts after the last chunk (clock resets, a file of Mode A/C only)
+        if left:
+            yield Batch("positions", pa.table({}), [], left)
         yield from sink.finish()
 
     @staticmethod

@@ -57,7 +57,7 @@ class HexReader:
         if first.lstrip().startswith(b"{"):
             try:
                 obj = json.loads(first)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return 0.3 if b'"frame"' in first or b'"rawmsg"' in first else 0.0
             if isinstance(obj, dict) and any(k in obj for k in ("frame", "rawmsg", "hex")):
                 return 0.9
@@ -196,7 +196,7 @@ def _read_jsonl(src: InputFile, sink: FrameSink) -> Iterator[Batch]:
             obj = json.loads(line)
             if not isinstance(obj, dict):
                 raise ValueError("line is not a JSON object")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             rejects.append(Reject(no, line, f"broken JSON: {exc}"))
             continue
         fr = obj.get("frame", obj.get("rawmsg", obj.get("hex")))

@@ -54,21 +54,23 @@ def _load(src: InputFile) -> Any:
     except json.JSONDecodeError as exc:
         raise FormatError(f"broken JSON at character {exc.pos}: {exc.msg} (truncated download?)",
                           path=src.name) from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise FormatError(f"not JSON text ({type(exc).__name__}: {exc})", path=src.name) from None
 
 
 def _aircraft_row(icao: str, obj: dict[str, Any], fmt: str) -> pa.Table:
     flags = obj.get("dbFlags")
-    mil = bool(int(flags) & 1) if isinstance(flags, int | float) else False
+    mil = bool(int(flags) & 1) if isinstance(flags, int | float) and np.isfinite(flags) and abs(flags) < 2**62 else False
     with contextlib.suppress(ValueError):  # a non-hex id simply has no address range
         mil = mil or bool(military_by_address([int(icao.lstrip("~"), 16)])[0])
     return pa.table({
         "icao24": pa.array([icao], pa.string()),
-        "registration": pa.array([obj.get("r")], pa.string()),
-        "typecode": pa.array([obj.get("t")], pa.string()),
-        "type_name": pa.array([obj.get("desc")], pa.string()),
-        "operator": pa.array([obj.get("ownOp")], pa.string()),
+        "registration": pa.array([_str(obj.get("r"))], pa.string()),
+        "typecode": pa.array([_str(obj.get("t"))], pa.string()),
+        "type_name": pa.array([_str(obj.get("desc"))], pa.string()),
+        "operator": pa.array([_str(obj.get("ownOp"))], pa.string()),
         "military": pa.array([mil]),
-        "category": pa.array([obj.get("category")], pa.string()),
+        "category": pa.array([_str(obj.get("category"))], pa.string()),
         "db_source": pa.array([f"feed:{fmt}"]),
         "t_updated_utc": pa.array([datetime.now(UTC)], _TS),
     })
@@ -91,7 +93,7 @@ class ReadsbTraceReader:
         if not isinstance(doc, dict) or not isinstance(doc.get("trace"), list) or "timestamp" not in doc:
             raise FormatError("not a readsb trace: needs an object with icao, timestamp and trace", path=src.name)
         icao = str(doc.get("icao", "")).lower()
-        base = float(doc["timestamp"])
+        base = _num(doc["timestamp"])
         n = len(doc["trace"])
         dt = np.full(n, np.nan)
         lat, lon, alt = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
@@ -124,7 +126,7 @@ class ReadsbTraceReader:
                     status[i] = (src_type or "") + (";new-leg" if leg else "") or None
                     leg = False
                 callsign[i], squawk[i] = cs, sq
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, KeyError, OverflowError):
                 bad[i] = True
         stale = (flags & 1).astype(bool) & ~bad
         keep = ~stale
@@ -170,14 +172,14 @@ class ReadsbAircraftReader:
         doc = _load(src)
         if not isinstance(doc, dict) or not isinstance(doc.get("aircraft"), list) or "now" not in doc:
             raise FormatError("not a readsb aircraft.json: needs an object with now and aircraft", path=src.name)
-        now = float(doc["now"])
+        now = _num(doc["now"])
         recs = [a for a in doc["aircraft"] if isinstance(a, dict)]
         n = len(recs)
 
         def col(key: str, alt: str | None = None) -> list[Any]:
             return [a.get(key, a.get(alt) if alt else None) for a in recs]
 
-        ages = np.array([_f(a.get("seen_pos", a.get("seen", 0.0))) for a in recs], dtype=np.float64)
+        ages = np.array([_num(a.get("seen_pos", a.get("seen", 0.0))) for a in recs], dtype=np.float64)
         alt_raw = col("alt_baro", "altitude")
         ground = np.array([v == "ground" for v in alt_raw], bool)
         alt = np.array([_num(v) for v in alt_raw], np.float64)
@@ -202,6 +204,10 @@ class ReadsbAircraftReader:
                 if a.get("hex") and (a.get("r") or a.get("t") or a.get("category"))]
         if rows:
             yield Batch("aircraft", pa.concat_tables(rows))
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
 
 
 def _num(v: Any) -> float:

@@ -79,7 +79,8 @@ def read_sbs(src: InputFile, ff: ForwardFill) -> Iterator[Batch]:
             reader = pacsv.open_csv(
                 f,
                 read_options=pacsv.ReadOptions(column_names=NAMES, block_size=16 << 20, use_threads=False),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+                # SBS never quotes: a stray '"' must not swallow the lines after it into one field
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, quote_char=False),
                 convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(NAMES, pa.string())),
             )
         except pa.ArrowInvalid as exc:

@@ -150,18 +150,23 @@ class _CsvAis:
 
         state = _FileState()
         with src.open() as raw:
-            reader = pacsv.open_csv(
-                raw,
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES,
-                                               use_threads=False),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                     strings_can_be_null=True),
-            )
-            first_row = 0
-            for rb in reader:
-                yield from self._convert(rb, found, first_row, invalid, state)
-                first_row += rb.num_rows
+            try:
+                reader = pacsv.open_csv(
+                    raw,
+                    read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES,
+                                                   use_threads=False),
+                    parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+                    convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                         strings_can_be_null=True),
+                )
+                first_row = 0
+                for rb in reader:
+                    yield from self._convert(rb, found, first_row, invalid, state)
+                    first_row += rb.num_rows
+            except pa.ArrowInvalid as exc:  # a header alone (no newline), bytes that are not UTF-8
+                if not head.partition(b"\n")[2].strip():
+                    return
+                raise FormatError(f"not readable as {self.layout.fmt} CSV: {exc}", path=src.name) from None
         if invalid:
             rejects = [Reject(n, text, f"{len(text.split(','))} cells, header has {len(header)}")
                        for n, text in invalid]
@@ -220,7 +225,8 @@ class _CsvAis:
         status = self._status(col("status"), n, counters)
         names = _text(col("name"), n)
         mmsi = np.array(mmsi_txt.to_pylist(), dtype=object)
-        mmsi[keep] = np.char.zfill(mmsi[keep].astype(str), 9).astype(object)
+        if keep.any():
+            mmsi[keep] = np.char.zfill(mmsi[keep].astype(str), 9).astype(object)
         rows = positions_table(
             t_utc_us=t_us[keep], mmsi=mmsi[keep], lat=lat[keep], lon=lon[keep], fmt=self.layout.fmt,
             rec_offset=lines[keep], speed_kt=sog[keep], track_deg=cog[keep], heading_deg=heading[keep],

@@ -158,7 +158,7 @@ class StacItemReader:
         with src.open() as f:
             try:
                 doc = json.loads(f.read().decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                 raise FormatError(f"not valid JSON ({exc})", path=src.name) from None
         if not isinstance(doc, dict):
             raise FormatError("not a STAC Item or ItemCollection", path=src.name)

@@ -193,6 +193,8 @@ class ObservationsYaml:
             text = f.read().decode("utf-8-sig", "replace")
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except RecursionError:
+            raise FormatError("YAML nested too deeply to be observations", path=src.name) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise FormatError(f"not valid YAML ({getattr(exc, 'problem', exc)})", path=src.name,
@@ -218,7 +220,7 @@ class ObservationsYaml:
                 rec = loader.construct_mapping(item, deep=True)
                 rows.append(parse_record({str(k): v for k, v in rec.items()}))
                 offsets.append(lineno)
-            except (ValueError, yaml.YAMLError) as exc:
-                rejects.append(Reject(lineno, raw, str(exc)))
+            except (ValueError, yaml.YAMLError, RecursionError) as exc:
+                rejects.append(Reject(lineno, raw, str(exc) or type(exc).__name__))
         if rows or rejects:
             yield _batch(rows, offsets, rejects)

@@ -45,7 +45,10 @@ class PositionsCsv:
             _, header_line = next(lines)
         except StopIteration:
             raise FormatError("empty file", path=src.name) from None
-        header = [h.strip() for h in next(csv.reader([header_line]))]
+        try:
+            header = [h.strip() for h in next(csv.reader([header_line]), [])]
+        except csv.Error as exc:
+            raise FormatError(f"header is not CSV ({exc})", path=src.name) from None
         missing = [c for c in REQUIRED if c not in header]
         if missing:
             raise FormatError(f"missing columns {missing}; expected at least {list(REQUIRED)}", path=src.name)
@@ -64,7 +67,7 @@ class PositionsCsv:
                     raise ValueError(f"{len(values)} fields, header has {len(header)}")
                 row = {h: _convert(decl.column(h).type, v) for h, v in zip(header, values, strict=True)}
                 _check(row)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, csv.Error) as exc:
                 rejects.append(Reject(lineno, line, str(exc)))
                 continue
             for h in header:

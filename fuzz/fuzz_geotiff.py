@@ -1,0 +1,6 @@
+"""atheris target: the geotiff parser (see fuzz/_target.py)."""
+
+from _target import main
+
+if __name__ == "__main__":
+    main("geotiff")
