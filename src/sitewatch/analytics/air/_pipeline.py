@@ -150,12 +150,25 @@ def run_parquet(paths: list[str | Path], af: Airfields, p: AirParams, use_flags:
 _MEMO: dict[str, Any] = {}
 
 
-def for_context(ctx: AnalysisContext) -> Result:
-    """The pass over the context's ADS-B positions, computed once per analyze run."""
+def _key(ctx: AnalysisContext) -> tuple[Any, ...]:
     p = from_settings(ctx.settings)
     rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
     n = Q.count(ctx.store, rel)
-    key = (id(ctx), id(ctx.store), ctx.t_from, ctx.t_to, n, repr(p), tuple(sorted(ctx.sites)))
+    return (id(ctx), id(ctx.store), ctx.t_from, ctx.t_to, n, repr(p), tuple(sorted(ctx.sites)))
+
+
+def preset(ctx: AnalysisContext, result: Result) -> None:
+    """Make ``result`` (a pass computed elsewhere, e.g. by the Spark engine) the pass that the
+    air analyses of ``ctx`` use."""
+    _MEMO["key"], _MEMO["value"] = _key(ctx), result
+
+
+def for_context(ctx: AnalysisContext) -> Result:
+    """The pass over the context's ADS-B positions, computed once per analyze run."""
+    p = from_settings(ctx.settings)
+    key = _key(ctx)
+    n = int(key[4])
+    rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
     if _MEMO.get("key") != key:
         if n == 0:  # nothing to do: skip loading 28k airfields
             _MEMO["key"], _MEMO["value"] = key, combine([], p)
