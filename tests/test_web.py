@@ -288,3 +288,58 @@ def test_dashboard_in_chromium(browser: Any, tmp_path: Path) -> None:
         assert errors == []
     finally:
         srv.stop()
+
+
+def test_live_feed_streamed_by_the_server_reaches_the_page_stream(tmp_path: Path) -> None:
+    """`serve --adsb-sbs HOST:PORT`: positions from a live receiver arrive on /api/stream."""
+    import socket
+
+    folder = tmp_path / "ws"
+    _seed(folder)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    port = lsock.getsockname()[1]
+    stop = threading.Event()
+
+    def receiver() -> None:  # a dump1090-like SBS feed: one position a second for 4CA2D6
+        conn, _ = lsock.accept()
+        i = 0
+        while not stop.is_set():
+            t = (datetime.now(UTC)).strftime("%Y/%m/%d,%H:%M:%S.000")
+            line = f"MSG,3,1,1,4CA2D6,1,{t},{t},,12000,,,{35.30 + i * 0.001:.4f},35.8000,,,0,0,0,0\r\n"
+            try:
+                conn.sendall(line.encode())
+            except OSError:
+                return
+            i += 1
+            time.sleep(0.2)
+        conn.close()
+
+    threading.Thread(target=receiver, daemon=True).start()
+    import uvicorn
+
+    from sitewatch.web.app import create_app
+
+    app = create_app(folder, host="127.0.0.1", live_poll_s=0.3, live_feeds=[("adsb-sbs", f"127.0.0.1:{port}")])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        base_url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        got: list[str] = []
+        with urllib.request.urlopen(base_url + "/api/stream", timeout=20) as resp:
+            t_end = time.time() + 20
+            for line in resp:
+                got.append(line.decode())
+                if b"4ca2d6" in line or time.time() > t_end:
+                    break
+        assert any("4ca2d6" in g for g in got), got[-5:]
+    finally:
+        stop.set()
+        server.should_exit = True
+        th.join(15)
+        lsock.close()

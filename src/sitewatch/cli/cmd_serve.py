@@ -14,25 +14,35 @@ from sitewatch.errors import InputError
 @click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--poll-s", default=1.0, show_default=True, type=click.FloatRange(0.1, 60),
               help="How often the live stream looks for new positions and events.")
+@click.option("--adsb-beast", metavar="HOST:PORT", multiple=True, help="Stream a Beast feed into the workspace while serving.")
+@click.option("--adsb-sbs", metavar="HOST:PORT", multiple=True, help="Stream an SBS (port 30003) feed while serving.")
+@click.option("--ais-tcp", metavar="HOST:PORT", multiple=True, help="Stream AIS NMEA over TCP while serving.")
+@click.option("--ais-udp", metavar="PORT", multiple=True, help="Receive AIS NMEA on this UDP port while serving.")
 @pass_ctx
-def serve_cmd(ctx: Ctx, host: str, port: int, poll_s: float) -> None:
+def serve_cmd(ctx: Ctx, host: str, port: int, poll_s: float, adsb_beast: tuple[str, ...], adsb_sbs: tuple[str, ...],
+              ais_tcp: tuple[str, ...], ais_udp: tuple[str, ...]) -> None:
     """Serve the dashboard and the JSON API (OpenAPI at /openapi.json).
 
     The server holds the workspace database; DuckDB allows one writing process, so run
-    ingests and `analyze` before, or stop the server while they run.
+    ingests and `analyze` before, or stop the server while they run. Live feeds given
+    with --adsb-beast/--adsb-sbs/--ais-tcp/--ais-udp are streamed in by the server itself
+    and appear on the pages without reload.
 
     \b
     Examples:
       sitewatch serve                       # http://127.0.0.1:8700, no token needed locally
       sitewatch token create --scope read   # then, to share on the network:
       sitewatch serve --host 0.0.0.0 --port 8700
+      sitewatch serve --adsb-beast 127.0.0.1:30005 --ais-tcp 127.0.0.1:10110   # live feeds shown as they arrive
     """
     import uvicorn
 
     from sitewatch.web.app import create_app
     from sitewatch.workspace import resolve_dir
 
-    app = create_app(resolve_dir(ctx.workspace), host=host, live_poll_s=poll_s)
+    feeds = ([("adsb-beast", t) for t in adsb_beast] + [("adsb-sbs", t) for t in adsb_sbs]
+             + [("ais-tcp", t) for t in ais_tcp] + [("ais-udp", t) for t in ais_udp])
+    app = create_app(resolve_dir(ctx.workspace), host=host, live_poll_s=poll_s, live_feeds=feeds)
     click.echo(f"sitewatch dashboard on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning" if not ctx.verbose else "info")
 

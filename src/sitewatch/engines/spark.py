@@ -190,21 +190,14 @@ def _air_events(ws: Any, result: Any) -> list[pa.Table]:
     """Run the registered air analyses on ``result`` (the combined Spark pass)."""
     from sitewatch.analytics import base
     from sitewatch.analytics.air import _pipeline
-    from sitewatch.analytics.air._params import from_settings
-    from sitewatch.store import air_queries as Q
     from sitewatch.store.db import Store
 
     mem = Store()
     for name in ("aircraft", "vessels"):
         mem.insert(name, _identity(ws.store, name), dedupe=False)
     ctx = base.AnalysisContext(mem, ws.sites, ws.settings)
-    p = from_settings(ctx.settings)
-    rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
-    # the driver's store holds no positions: hand the pipeline the Spark result as this
-    # run's memoised pass (the key the pipeline computes for this context)
-    _pipeline._MEMO["key"] = (id(ctx), id(ctx.store), ctx.t_from, ctx.t_to, Q.count(mem, rel), repr(p),
-                              tuple(sorted(ctx.sites)))
-    _pipeline._MEMO["value"] = result
+    # the driver's store holds no positions: the Spark pass is this run's air pass
+    _pipeline.preset(ctx, result)
     out = []
     for name, a in base.discover().items():
         if name.startswith("air."):

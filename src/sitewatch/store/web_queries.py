@@ -98,13 +98,15 @@ def events_since(store: Store, computed_after: datetime | None, limit: int) -> l
                       [computed_after, limit])
 
 
-def positions_after_file(store: Store, file_id: int, limit: int) -> list[dict[str, Any]]:
-    return store.rows("SELECT source, id, t_utc, lat, lon, alt_ft, speed_kt, file_id FROM positions "
-                      "WHERE file_id > ? ORDER BY file_id, t_utc LIMIT ?", [file_id, limit])
+def positions_after_row(store: Store, row: int, limit: int) -> list[dict[str, Any]]:
+    """Positions appended after row ``row`` (DuckDB's rowid grows with appends; a live
+    session keeps one file_id for all its batches, so file_id cannot mark what is new)."""
+    return store.rows("SELECT rowid AS row, source, id, t_utc, lat, lon, alt_ft, speed_kt, file_id FROM positions "
+                      "WHERE rowid > ? ORDER BY rowid LIMIT ?", [row, limit])
 
 
 def high_water(store: Store) -> dict[str, Any]:
-    return {"file_id": int(store.scalar("SELECT coalesce(max(file_id), 0) FROM positions") or 0),
+    return {"row": int(store.scalar("SELECT coalesce(max(rowid), -1) FROM positions") or -1),
             "t_computed": store.scalar("SELECT max(t_computed_utc) FROM events")}
 
 

@@ -81,20 +81,69 @@ def _json(obj: Any, status: int = 200) -> Response:
     return Response(json.dumps(obj, default=default), status_code=status, media_type="application/json")
 
 
-def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: float = 1.0) -> FastAPI:
-    """The app over the workspace at ``workspace``, serving as if bound to ``host``."""
+def _live_threads(store: Any, feeds: list[tuple[str, str]]) -> list[Any]:
+    """Stream objects for ``feeds`` ((kind, HOST:PORT or PORT)), writing into ``store``."""
+    from sitewatch.live._net import parse_hostport
+
+    out: list[Any] = []
+    for kind, target in feeds:
+        if kind in ("adsb-beast", "adsb-sbs"):
+            from sitewatch.live.adsb import AdsbStream
+
+            h, p = parse_hostport(target, f"--{kind}")
+            out.append(AdsbStream(store, kind.split("-")[1], h, p))
+        elif kind == "ais-tcp":
+            from sitewatch.live.ais import AisStream
+
+            out.append(AisStream(store, tcp=parse_hostport(target, "--ais-tcp")))
+        elif kind == "ais-udp":
+            from sitewatch.live.ais import AisStream
+
+            if not target.isdigit() or not 0 < int(target) < 65536:
+                raise SitewatchError(f"--ais-udp {target!r} must be a port number")
+            out.append(AisStream(store, udp_port=int(target)))
+        else:
+            raise SitewatchError(f"unknown live feed {kind!r}")
+    return out
+
+
+def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: float = 1.0,
+               live_feeds: list[tuple[str, str]] | None = None) -> FastAPI:
+    """The app over the workspace at ``workspace``, serving as if bound to ``host``.
+
+    ``live_feeds`` (e.g. ``[("adsb-beast", "127.0.0.1:30005")]``) are streamed into the same
+    workspace by threads of this process while it serves (DuckDB allows one writing process,
+    so the server is where live data must be written for the dashboard to show it).
+    """
+    import contextlib
+    import threading
+
     ws = Workspace.open(workspace)
     store = ws.store
+    streams = _live_threads(store, live_feeds or [])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threads = [threading.Thread(target=st.run, name=f"live-{st.source}", daemon=True) for st in streams]
+        for t in threads:
+            t.start()
+        yield
+        for st in streams:
+            st.stop()
+        for t in threads:
+            t.join(10)
+
     loopback = auth.is_loopback(host)
     if not loopback and not auth.has_tokens(store):
         raise SitewatchError(
             f"refusing to serve on {host}: beyond 127.0.0.1 every request needs a token, and this workspace "
             "has none; create one with `sitewatch token create --scope read`"
         )
-    app = FastAPI(title="sitewatch", version="1", docs_url=None, redoc_url=None,
+    app = FastAPI(title="sitewatch", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Read-only by default. Beyond 127.0.0.1 every request needs "
                               "`Authorization: Bearer <token>`; writes need a token with write scope.")
     app.state.ws = ws
+    app.state.streams = streams
     static = Path(str(resources.files("sitewatch.web").joinpath("static")))
 
     @app.middleware("http")
@@ -347,9 +396,9 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
             yield b": connected\n\n"
             while not await request.is_disconnected():
                 await asyncio.sleep(live_poll_s)
-                pos = await run_in_threadpool(Q.positions_after_file, store, hw["file_id"], 5000)
+                pos = await run_in_threadpool(Q.positions_after_row, store, hw["row"], 5000)
                 if pos:
-                    hw["file_id"] = max(p["file_id"] or 0 for p in pos)
+                    hw["row"] = max(p.pop("row") for p in pos)
                     yield _sse("positions", pos)
                 evs = await run_in_threadpool(Q.events_since, store, hw["t_computed"], 1000)
                 if evs:
