@@ -87,6 +87,19 @@ def test_geotiff_utm_footprint_time_gsd(ws: Workspace, tmp_path: Path) -> None:
     assert not list(ws.folder.glob("*.tif"))
 
 
+def test_simulator_tags_mark_the_scene_simulated(ws: Workspace, tmp_path: Path) -> None:
+    import rasterio
+
+    tif = tmp_path / "sim.tif"
+    write_utm_tif(tif, real_rgb(128), tags={"ACQUISITIONDATETIME": "2024-12-18T09:00:00Z"})
+    with rasterio.open(tif, "r+") as d:
+        d.update_tags(SITEWATCH_SIMULATED="true", PROVIDER="simulator")
+    add_site(ws)
+    assert ingest_paths(ws.store, "imagery", [tif], opts=ReadOptions(extra={"site": "hmeimim"})).accepted == 1
+    (row,) = list_scenes(ws.store)
+    assert row["simulated"] is True and row["provider"] == "simulator"
+
+
 def test_windowed_read_matches_pixels(tmp_path: Path) -> None:
     rgb = real_rgb()
     tif = tmp_path / "scene.tif"

@@ -377,6 +377,7 @@ def scene_row(
     *, scene_id: str, site: str, path: str, sha256: str, info: SceneInfo,
     t_utc: datetime | None, provider: str | None, gsd: float | None,
     cloud_flag: bool | None, meta: dict[str, Any], footprint: Polygon | None = None,
+    simulated: bool = False,
 ) -> dict[str, Any]:
     """One ``scenes`` row (without provenance columns)."""
     fp = footprint if footprint is not None else info.footprint
@@ -385,5 +386,5 @@ def scene_row(
         "sha256": sha256, "gsd_m": gsd, "width_px": info.width_px, "height_px": info.height_px,
         "crs": info.crs, "transform": json.dumps(list(info.transform)) if info.transform else None,
         "footprint_wkt": fp.wkt if fp is not None else None, "coreg": None, "cloud_flag": cloud_flag,
-        "simulated": False, "meta": json.dumps(meta, sort_keys=True, default=str),
+        "simulated": simulated, "meta": json.dumps(meta, sort_keys=True, default=str),
     }

@@ -103,10 +103,14 @@ def image_row(
         "tags": {k: v[:200] for k, v in list(info.tags.items())[:40]},
         **(extra_meta or {}),
     }
+    tags = {k.upper(): v for k, v in info.tags.items()}
     return S.scene_row(
         scene_id=sha256[:16], site=site, path=path, sha256=sha256, info=info, t_utc=t,
-        provider=opts.extra.get("provider") or provider_default, gsd=gsd, cloud_flag=flag, meta=meta,
+        provider=opts.extra.get("provider") or provider_default or tags.get("PROVIDER"), gsd=gsd,
+        cloud_flag=flag, meta=meta,
         footprint=info.footprint if info.footprint is not None else footprint_default,
+        # sitewatch's own simulator marks what it renders, so evidence can never pass it off as real
+        simulated=tags.get("SITEWATCH_SIMULATED", "").lower() == "true",
     )
 
 
