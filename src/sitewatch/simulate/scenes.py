@@ -264,10 +264,11 @@ def render_scene(plan: ScenePlan, sc: Scenario) -> tuple[NDArray[np.uint8], tupl
 def write_geotiff(path: Path, rgb: NDArray[np.uint8], bounds: tuple[float, float, float, float], t: datetime,
                   provider: str) -> None:
     import rasterio
-    from rasterio.transform import from_bounds
+    from rasterio.transform import Affine
 
     h, w = rgb.shape[:2]
-    tf = from_bounds(*bounds, w, h)
+    west, south, east, north = bounds
+    tf = Affine((east - west) / w, 0.0, west, 0.0, -(north - south) / h, north)
     with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:4326",
                        transform=tf, compress="deflate", photometric="RGB") as ds:
         ds.write(rgb.transpose(2, 0, 1))
