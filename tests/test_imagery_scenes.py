@@ -169,6 +169,14 @@ def test_plain_image_world_file_and_corners(ws: Workspace, tmp_path: Path) -> No
     assert wf["gsd_m"] == pytest.approx(1e-5 * 111_195 * np.sqrt(np.cos(np.radians(LAT))), rel=5e-3)
     cr = rows[str(png.resolve())]
     assert wkt.loads(cr["footprint_wkt"]).bounds == pytest.approx((35.0, 35.4, 35.1, 35.5))
+    # a delivery folder as it is: the image again (skipped) and its world file (a sidecar)
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    (folder / "wf.jpg").write_bytes(jpg.read_bytes())
+    (folder / "wf.jgw").write_text((tmp_path / "wf.jgw").read_text())
+    s = ingest_paths(ws.store, "imagery", [folder], opts=ReadOptions(extra=opts))
+    assert (s.failed_files, s.skipped_files, s.accepted) == (0, 1, 0)
+    assert [r.counters for r in s.results if r.format == "sidecar"] == [{"sidecar_files": 1}]
 
 
 def test_stac_item_and_collection(ws: Workspace, tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ records the absolute path and the image's sha256; nothing is copied). Options co
 the georeference), ``provider``, ``crs`` (for a world file without one; default
 EPSG:4326) and ``corners`` (four (lon, lat) pairs TL, TR, BR, BL for a plain image).
 
+Sidecar files (world files, ``.prj``, ``.aux.xml``, overviews …) are recognised and
+skipped, so a provider's delivery folder can be ingested as it is.
+
 Policy: an image without an acquisition time (no tag, no ``time``) or without a site is
 not a scene sitewatch can use: the file fails with a message saying which option to
 pass, and the ingest goes on with the next file. In a STAC ItemCollection each item is a
@@ -143,6 +146,25 @@ class PlainImageReader(_ImageReader):
         if head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n":
             return 0.8
         return 0.0
+
+
+_SIDECARS = (".jgw", ".pgw", ".tfw", ".wld", ".prj", ".aux.xml", ".ovr", ".msk", ".imd", ".rpb", ".xml")
+
+
+@register
+class SidecarReader:
+    """World files, projections, overviews, masks and metadata beside an image: GDAL reads
+    them with the image, so a folder can be ingested as it is. They yield no scene and are
+    logged (format ``sidecar``) so that the summary accounts for every file."""
+
+    kind = "imagery"
+    name = "sidecar"
+
+    def sniff(self, head: bytes, name: str) -> float:
+        return 0.99 if name.lower().endswith(_SIDECARS) else 0.0
+
+    def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
+        yield Batch("scenes", _scene_batch([], [], []).rows, counters={"sidecar_files": 1})
 
 
 @register
