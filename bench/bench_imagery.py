@@ -6,7 +6,7 @@
   against the same ONNX session run on the very same input tensors with nothing around
   it (tiles read and letterboxed beforehand, outside the timing). The ratio is the
   pipeline's overhead: windowed reading and resampling, decoding, NMS.
-* Memory: peak resident memory of a child process detecting aircraft on a
+* Memory: peak resident memory (VmHWM) of a child process detecting aircraft on a
   20,000 × 20,000 px GeoTIFF (1.2 GB of pixels), read by windows.
 
 Run: ``python -m bench imagery`` (needs ../shared; skips with a message otherwise).
@@ -14,7 +14,6 @@ Run: ``python -m bench imagery`` (needs ../shared; skips with a message otherwis
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,8 +36,10 @@ def _mosaic_tif(path: Path, size_px: int, images: list[Path]) -> None:
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
+    from sitewatch.imagery.scenes import gdal_env
+
     tf = from_origin(500_000.0, 3_920_000.0, GSD_M, GSD_M)
-    with rasterio.open(path, "w", driver="GTiff", width=size_px, height=size_px, count=3, dtype="uint8",
+    with gdal_env(), rasterio.open(path, "w", driver="GTiff", width=size_px, height=size_px, count=3, dtype="uint8",
                        crs="EPSG:32636", transform=tf, tiled=True, blockxsize=512, blockysize=512,
                        compress="JPEG", photometric="YCBCR", BIGTIFF="YES") as ds:
         k = 0
@@ -83,7 +84,7 @@ def _throughput(model: Path, tif: Path) -> None:
 
 
 _CHILD = """
-import sys, time, resource, rasterio
+import sys, time
 from sitewatch.detect.raster import RasterioRaster
 from sitewatch.detect.yolo_obb import YoloObbDetector
 from sitewatch.imagery.scenes import open_dataset
@@ -91,7 +92,9 @@ det = YoloObbDetector(sys.argv[1])
 t0 = time.perf_counter()
 with open_dataset(sys.argv[2]) as ds:
     found = det.detect(RasterioRaster(ds), float(sys.argv[3]), classes=["plane"])
-print(len(found), time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM (not ru_maxrss, which Linux carries over from the parent across fork and exec)
+hwm_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(len(found), time.perf_counter() - t0, hwm_kb)
 """
 
 
@@ -117,7 +120,6 @@ def main() -> None:
         _throughput(model, small)
         _mosaic_tif(big, MEMORY_PX, images)
         _memory(model, big)
-    print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
