@@ -29,8 +29,10 @@ reference pixels (``H`` 3×3, row-major) and goes in ``scenes.coreg`` with the r
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -178,6 +180,29 @@ def _match(d1: Any, d2: Any, method: str) -> list[tuple[int, int]]:
     return out
 
 
+def _stamp(path: str) -> tuple[int, int]:
+    """(size, mtime) so that a cached reference is dropped when its file changes."""
+    try:
+        st = os.stat(path)
+        return st.st_size, st.st_mtime_ns
+    except OSError:  # archive members: their archive's changes are caught by the sha256 at ingest
+        return 0, 0
+
+
+# A site's scenes are all aligned to one reference: its features and pixels are computed
+# once per run rather than once per scene (two entries: a few MB of descriptors, ≤ 120 MB of pixels).
+@lru_cache(maxsize=2)
+def _ref_features(path: str, method: str, stamp: tuple[int, int]) -> tuple[F64, Any, float]:
+    rgb, s = S.read_overview(path, WORK_PX)
+    pts, desc = _features(_grey(rgb), method)
+    return pts, desc, s
+
+
+@lru_cache(maxsize=1)
+def _ref_pixels(path: str, stamp: tuple[int, int]) -> _Pixels:
+    return _Pixels(path)
+
+
 def _plausible(h: F64, w: int, hh: int) -> str | None:
     a = h[:2, :2] / h[2, 2]
     sv = np.linalg.svd(a, compute_uv=False)
@@ -202,14 +227,13 @@ def align(
 
     if method not in ("sift", "orb"):
         raise InputError(f"co-registration method {method!r}: choose sift or orb")
-    ref_rgb, s_ref = S.read_overview(ref_path, WORK_PX)
+    p_ref, d_ref, s_ref = _ref_features(ref_path, method, _stamp(ref_path))
     side = WORK_PX
     if scene_gsd and ref_gsd:
         with S.open_dataset(scene_path) as ds:
             full = max(ds.width, ds.height)
         side = max(64, min(full, round(full * s_ref * scene_gsd / ref_gsd)))
     scn_rgb, s_scn = S.read_overview(scene_path, side)
-    p_ref, d_ref = _features(_grey(ref_rgb), method)
     p_scn, d_scn = _features(_grey(scn_rgb), method)
     pairs = _match(d_scn, d_ref, method)
     res = CoregResult("", "", "failed", method=f"{method}+magsac", matches=len(pairs))
@@ -301,7 +325,7 @@ def _refine(scene_path: str, ref_path: str, h: F64) -> tuple[F64, int, float | N
     """Phase-correlate full-resolution windows; return (refined H, windows used, residual)."""
     import cv2
 
-    ref_px, scn_px = _Pixels(ref_path), _Pixels(scene_path)
+    ref_px, scn_px = _ref_pixels(ref_path, _stamp(ref_path)), _Pixels(scene_path)
 
     rw, rh, sw, sh = ref_px.width, ref_px.height, scn_px.width, scn_px.height
     overlap = outline(h, sw, sh).intersection(Polygon([(0, 0), (rw, 0), (rw, rh), (0, rh)]))
