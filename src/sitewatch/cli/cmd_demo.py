@@ -208,11 +208,11 @@ def run_scenario(out: Path, scale: float, seed: int, adsb_format: str, quiet: bo
         adsb_args += ["--start", man.adsb_start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "--airport", "OSLK"]
     r.run("ingest adsb", adsb_args)
     r.run("ingest ais", ["ingest", "ais", str(man.ais), "--format", "nmea"])
-    by_key: dict[tuple[str, str], list[str]] = {}
-    for s in man.scenes:
-        by_key.setdefault((s.site, s.provider), []).append(str(s.path))
-    for (site, provider), paths in sorted(by_key.items()):
-        r.run(f"ingest imagery {site}", ["ingest", "imagery", *paths, "--site", site, "--provider", provider])
+    by_site: dict[str, list[str]] = {}
+    for s in man.scenes:  # time, provider and the SIMULATED mark come from each file's tags
+        by_site.setdefault(s.site, []).append(str(s.path))
+    for site, paths in sorted(by_site.items()):
+        r.run(f"ingest imagery {site}", ["ingest", "imagery", *paths, "--site", site])
     r.run("ingest observations", ["ingest", "observations", str(man.observations)])
     r.run("analyze", ["analyze"])
     if r.available(["detect"]) and man.scenes:
