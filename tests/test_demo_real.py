@@ -67,3 +67,15 @@ def test_real_mode_runs_on_public_samples(tmp_path: Path) -> None:
     events = [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
     # the US Navy C-2A's real track ends with an arrival at NAS North Island
     assert any(e["kind"] == "arrival" and e["site"] == "knzy" for e in events)
+
+
+def test_summary_flags_failed_and_missing_steps(tmp_path: Path) -> None:
+    from sitewatch.cli.cmd_demo import Step, _summary
+
+    r = Runner(tmp_path, quiet=True)
+    r.steps = [Step("a", "ok", 0.1), Step("detect", "skipped (no detector model available)", 0.0)]
+    assert _summary(r) is False  # a missing model degrades the run, it does not fail it
+    r.steps.append(Step("ingest sonar", "not available yet", 0.0))
+    assert _summary(r) is True
+    r.steps = [Step("analyze", "failed (exit 2)", 1.0)]
+    assert _summary(r) is True
