@@ -170,6 +170,11 @@ def test_write_scenario_files(tmp_path: Path, sc: scenario.Scenario) -> None:
     assert all(0x140000 <= int(r["icao24"], 16) <= 0x15FFFF for r in russian)  # Russian address block
     assert all(r["registration"].startswith("RA-") for r in russian)
     assert "SIMULATED" in (tmp_path / "README.SIMULATED.txt").read_text()
+    from sitewatch.reference.aircraft_db import read_tar1090
+
+    rows = {r["icao24"]: r for t in read_tar1090(man.aircraft_db_tar1090) for r in t.to_pylist()}
+    assert {r["icao24"] for r in russian} <= set(rows)
+    assert all(rows[r["icao24"]]["military"] and rows[r["icao24"]]["typecode"] == r["typecode"] for r in russian)
     assert {z for z, _, _ in man.zones["hmeimim"]} == {"runway", "apron", "park-north", "park-south"}
 
 

@@ -209,7 +209,7 @@ def run_scenario(out: Path, scale: float, seed: int, adsb_format: str, quiet: bo
     for site, zones in man.zones.items():
         for zname, kind, path in zones:
             r.run(f"zone {site}/{zname}", ["site", "zone", "add", site, zname, "--geojson", str(path), "--kind", kind])
-    r.run("aircraft load-db", ["aircraft", "load-db", str(man.aircraft_db)])
+    r.run("aircraft load-db", ["aircraft", "load-db", str(man.aircraft_db_tar1090)])
     adsb_args = ["ingest", "adsb", str(man.adsb), "--format", man.adsb_format]
     if man.adsb_format == "beast":
         adsb_args += ["--start", man.adsb_start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "--airport", "OSLK"]

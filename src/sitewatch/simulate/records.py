@@ -7,12 +7,16 @@ Contract:
   simulated``; every row ``simulated=true``).
 * :func:`write_aircraft_db` — the military airframes in the column layout of the OpenSky
   Network's ``aircraftDatabase.csv`` (all fields quoted), ``notes`` saying SIMULATED.
+* :func:`write_tar1090_db` — the same airframes as a tar1090-db folder (``db/<prefix>.js``,
+  gzip-compressed JSON ``{suffix: [registration, type, flags, description]}``; flags
+  ``10`` = military), the layout that carries a military flag (OpenSky's CSV has none).
 * :func:`write_zones` — one GeoJSON Polygon file per zone, for ``sitewatch site zone add``.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
 
@@ -56,6 +60,21 @@ def write_aircraft_db(path: Path, airframes: list[Airframe]) -> Path:
                        categoryDescription="Heavy (> 300000 lbs)" if a.category == "A5" else "")
             w.writerow([row[c] for c in OPENSKY_COLUMNS])
     return path
+
+
+def write_tar1090_db(folder: Path, airframes: list[Airframe]) -> Path:
+    """A tar1090-db folder holding ``airframes`` (deterministic bytes: gzip mtime 0)."""
+    db = folder / "db"
+    db.mkdir(parents=True, exist_ok=True)
+    by_prefix: dict[str, dict[str, list[str]]] = {}
+    for a in airframes:
+        h = a.icao24.upper()
+        desc = f"{a.type_name} (SIMULATED scenario identity)"
+        by_prefix.setdefault(h[:2], {})[h[2:]] = [a.registration, a.typecode, "10" if a.military else "00", desc]
+    for prefix, doc in sorted(by_prefix.items()):
+        raw = json.dumps(doc, sort_keys=True).encode()
+        (db / f"{prefix}.js").write_bytes(gzip.compress(raw, mtime=0))
+    return folder
 
 
 def write_zones(folder: Path, site: Site) -> list[tuple[str, str, Path]]:

@@ -6,7 +6,8 @@ Contract: :func:`write_scenario(scenario, folder, adsb_format, scenes)` writes
   (Beast binary whose 12 MHz counter is 0 at ``Manifest.adsb_start``, the first frame),
 * ``ais/tartus-shore.SIMULATED.nmea`` (tag-blocked ``!AIVDM``),
 * ``imagery/<site>-<time>.SIMULATED.tif`` (GeoTIFF scenes; see :mod:`.scenes`),
-* ``observations.SIMULATED.csv``, ``aircraft-db.SIMULATED.csv``, ``zones/*.geojson``,
+* ``observations.SIMULATED.csv``, ``aircraft-db.SIMULATED.csv`` (OpenSky layout) and
+  ``aircraft-db.SIMULATED/`` (tar1090-db layout), ``zones/*.geojson``,
 * ``README.SIMULATED.txt`` saying how each file was made,
 
 and returns a :class:`Manifest` listing them. Deterministic: same scenario, same bytes
@@ -49,7 +50,8 @@ class Manifest:
     adsb_start: datetime  # Beast: time of the first frame (counter 0), for `ingest adsb --start`
     ais: Path
     observations: Path
-    aircraft_db: Path
+    aircraft_db: Path  # OpenSky aircraftDatabase.csv layout
+    aircraft_db_tar1090: Path  # tar1090-db folder (carries the military flag)
     zones: dict[str, list[tuple[str, str, Path]]]
     scenes: list[SceneFile] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -96,9 +98,11 @@ def write_scenario(sc: Scenario, folder: Path, adsb_format: str = "sbs", scenes:
 
     obs = records.write_observations(folder / "observations.SIMULATED.csv", sc.observations)
     db = records.write_aircraft_db(folder / "aircraft-db.SIMULATED.csv", sc.airframes)
+    tar1090 = records.write_tar1090_db(folder / "aircraft-db.SIMULATED", sc.airframes)
     h, t = layout.site_objects()
     zones = {s.name: records.write_zones(folder / "zones", s) for s in (h, t)}
-    man = Manifest(folder, adsb, adsb_format, adsb_start, ais, obs, db, zones, counts=counts, seconds=secs)
+    man = Manifest(folder, adsb, adsb_format, adsb_start, ais, obs, db, tar1090, zones, counts=counts,
+                   seconds=secs)
 
     if scenes:
         from sitewatch.simulate.scenes import render_all
@@ -122,7 +126,8 @@ def _readme(man: Manifest, sc: Scenario) -> None:
         f"{man.ais.name}: AIS !AIVDM types 1/3/5 with NMEA 4.0 tag blocks (receive time).",
         f"{man.observations.name}: analyst observations as reported in the article,",
         "  sources named as there (Planet Labs / Maxar via BBC Verify, Flightradar24 …).",
-        f"{man.aircraft_db.name}: the military airframes (OpenSky aircraft-database layout).",
+        f"{man.aircraft_db.name}: the military airframes (OpenSky aircraft-database layout);",
+        f"{man.aircraft_db_tar1090.name}/: the same as a tar1090-db folder (with the military flag).",
         "zones/: GeoJSON zones of both sites (schematic layout, not a survey).",
     ]
     if man.scenes:
