@@ -46,7 +46,8 @@ def test_last_line_is_the_report_index(demo: tuple[Path, str]) -> None:
     for site in ("hmeimim", "tartus"):
         rep = out / f"report-{site}.SIMULATED.html"
         assert rep.is_file() and "SIMULATED" in rep.read_text()
-    assert all("SIMULATED" in p.name for p in (out / "raw").rglob("*") if p.is_file())
+    # every raw file's name, or its folder's (tar1090-db files must be named by address prefix)
+    assert all("SIMULATED" in str(p.relative_to(out / "raw")) for p in (out / "raw").rglob("*") if p.is_file())
 
 
 def test_airlift_and_dark_visit_found_by_air_analytics(demo: tuple[Path, str],
