@@ -21,7 +21,8 @@ Confidence (ICD-203 keeps it apart from likelihood): *high* needs three or more 
 sources (ADS-B, AIS, imagery, analysts) pointing the same way, none strongly the other way,
 mean evidence confidence ≥ 0.7 and at least 60 % of the rule's weight observed; *moderate*
 needs two agreeing sources and mean confidence ≥ 0.5; anything else is *low*. Simulated
-evidence caps confidence at low.
+evidence is judged by the same rules (so a simulated scenario exercises the real method) and
+every sentence built on it says SIMULATED.
 """
 
 from __future__ import annotations
@@ -237,9 +238,7 @@ def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
     quality = sum(quals) / len(quals) if quals else 0.0
     simulated = any(bool(evidence[e].get("simulated")) for c in contribs for e in c.evidence if e in evidence)
     coverage = observed_weight / sum(ri.weight for ri in applicable)
-    if simulated:
-        level = "low"
-    elif len(agreeing) >= 3 and not against and quality >= 0.7 and coverage >= 0.6:
+    if len(agreeing) >= 3 and not against and quality >= 0.7 and coverage >= 0.6:
         level = "high"
     elif len(agreeing) >= 2 and quality >= 0.5:
         level = "moderate"
