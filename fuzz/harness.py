@@ -164,6 +164,12 @@ EXTREME = [b"", b"\n", b"[" * 100_000, b'{"a":' * 50_000, b"- " * 30_000 + b"x",
            b'{"icao": "abcdef", "timestamp": "x", "trace": [{"a": 1}, [1e400, 1, 1, 1, 1, 1, 1e400]]}']
 
 
+EXTREME += [  # found by atheris (fuzz/run.py), fixed
+    OPENSKY[0].encode().replace(b"baroalt", b"ba\xf2oalt") + b"\n" + OPENSKY[1].encode() + b"\n",
+    SBS[2].replace("MSG,3,", "MSG,24/12/13,").encode() + b"\n" + SBS[2].encode() + b"\n",
+]
+
+
 def _lines(lines: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 

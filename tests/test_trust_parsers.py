@@ -212,7 +212,11 @@ def test_beast_every_message_accounted(kinds: list[str], rnd: Any) -> None:
     data = bytearray()
     expect = {"frames": 0, "mode_ac": 0, "beast_status": 0, "rejects": 0}
     prev_garbage = False
+    prev = ""
     for i, k in enumerate(kinds):
+        if k == "garbage" and prev == "truncated":
+            continue  # Beast has no length field: bytes after a cut message are read as its payload
+        prev = k
         tick = (i * 1_200_000).to_bytes(6, "big").replace(b"\x1a", b"\x1b")
         if k == "garbage":
             if not prev_garbage:

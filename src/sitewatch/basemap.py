@@ -71,8 +71,8 @@ def land_geojson(bbox: tuple[float, float, float, float], step_deg: float = 1 / 
         import contourpy
     except ImportError as exc:  # a dependency of matplotlib; a broken install gets a clear message
         raise DependencyError(f"the basemap needs contourpy ({exc}); reinstall sitewatch") from None
-    nx = int((x1 - x0) / step_deg) + 1
-    ny = int((y1 - y0) / step_deg) + 1
+    nx = max(2, int((x1 - x0) / step_deg) + 1)  # a box narrower than one step is still a 2×2 grid
+    ny = max(2, int((y1 - y0) / step_deg) + 1)
     if nx * ny > MAX_CELLS:
         f = np.sqrt(nx * ny / MAX_CELLS)
         nx, ny = max(2, int(nx / f)), max(2, int(ny / f))

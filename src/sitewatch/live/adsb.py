@@ -202,7 +202,8 @@ class AdsbStream:
             batches.extend(self._sink.finish())
             self._sink.decoder.counters["clock_resync"] = self._clock.resyncs
         elif self.mode == "sbs" and self._sbs_lines:
-            text = b"\n".join(self._sbs_lines) + b"\n"
+            # bytes that are not UTF-8 (line noise) would fail the whole batch in the CSV parser
+            text = (b"\n".join(self._sbs_lines) + b"\n").decode("utf-8", "replace").encode()
             src = InputFile(self.source, lambda: io.BytesIO(text), len(text))
             batches.extend(read_sbs(src, self._fill))
             if self._rejects:

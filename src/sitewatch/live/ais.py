@@ -154,6 +154,11 @@ class AisStream:
             if not self._done():
                 self.stats.disconnects += 1
                 self._flush()
+                if bytes(self._buf).strip():  # a line cut by the drop: quarantine it, start the next clean
+                    self._pending_rejects.append(Reject(self._next_line, bytes(self._buf[:200]).decode(
+                        "ascii", "replace"), "line cut by a dropped connection"))
+                    self._next_line += 1
+                del self._buf[:]
                 log.warning("AIS feed %s closed; reconnecting in %.1f s", self.source, delay)
                 self._sleep(delay)
                 delay = min(delay * 2, self.backoff_max_s)

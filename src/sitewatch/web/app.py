@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -186,6 +187,12 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         request.state.token = token
         return None
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        # the default handler echoes the input, and an Infinity/NaN in it made the reply itself fail (500)
+        return JSONResponse({"detail": [{k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()]},
+                            status_code=422)
+
     # -- pages -------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
     def index(request: Request, token: str | None = None) -> Response:
@@ -350,7 +357,8 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         if fn is None:
             raise HTTPException(501, "the two-box query is not available in this build")
         try:
-            return _json(fn(store, ws.sites, a, b, timedelta(seconds=min_gap_s), timedelta(seconds=max_gap_s)))
+            area_a, area_b = AQ.parse_area(a, ws.sites, "a"), AQ.parse_area(b, ws.sites, "b")
+            return _json(fn(store, area_a, area_b, min_gap_s, max_gap_s))
         except SitewatchError as exc:
             raise HTTPException(422, str(exc)) from None
 
@@ -361,7 +369,10 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
 
         box = (max(-180.0, lon - span_deg), max(-90.0, lat - span_deg), min(180.0, lon + span_deg),
                min(90.0, lat + span_deg))
-        return _json(land_geojson(box))
+        try:
+            return _json(land_geojson(box))
+        except SitewatchError as exc:  # e.g. a span too small to make a box at that longitude
+            raise HTTPException(422, str(exc)) from None
 
     @app.get("/api/alerts")
     def alerts(limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Response:

@@ -228,6 +228,10 @@ def read_parquet(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterato
 
 
 def read_csv(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterator[Batch]:
+    try:
+        src.head().split(b"\n", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("the header line is not UTF-8 text", path=src.name, offset=1) from None
     first = src.head().split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
     names = [h.strip().strip('"') for h in first.split(",")]
     cmap = pick(names, maps)

@@ -117,8 +117,9 @@ def _batch(t: pa.Table, offs: np.ndarray, ff: ForwardFill) -> Batch:
     counters = {"sbs_other_lines": int((~is_msg).sum())}
     t = t.filter(pa.array(is_msg))
     offs = offs[is_msg]
-    ttype = pc.cast(pc.if_else(pc.equal(t.column("ttype"), ""), None, t.column("ttype")), pa.int8(),
-                    safe=False) if t.num_rows else pa.array([], pa.int8())
+    tt_txt = t.column("ttype")  # a transmission type that is not 1-8 is no type (not an error here)
+    tt_txt = pc.if_else(pc.fill_null(pc.match_substring_regex(tt_txt, r"^[1-8]$"), False), tt_txt, None)
+    ttype = pc.cast(tt_txt, pa.int8()) if t.num_rows else pa.array([], pa.int8())
     tt = _times(t)
     hexid = pc.utf8_lower(pc.utf8_trim_whitespace(t.column("hex"))).to_numpy(zero_copy_only=False)
     tsec = tt.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / 1e6
