@@ -157,8 +157,8 @@ WATCH = ("rules:\n"
 
 
 # Inputs that broke parsers once (each fixed; kept as regression seeds for every target).
-EXTREME = [b"", b"\n", b"[" * 100_000, b'{"a":' * 50_000, b"- " * 30_000 + b"x",
-           b'{"timestamp": 1, "frame": ' + b"[" * 100_000 + b"}\n", b"\xff\xfe\x00r\x00u\x00l\x00e\x00s\x00",
+EXTREME = [b"", b"\n", b"[" * 5_000, b'{"a":' * 5_000, b"- " * 3_000 + b"x",  # deeper than the recursion limit
+           b'{"timestamp": 1, "frame": ' + b"[" * 5_000 + b"}\n", b"\xff\xfe\x00r\x00u\x00l\x00e\x00s\x00",
            b"t_utc,source,id,lat,lon\n" + b'"' + b"x" * 200_000 + b'"\n', b"\x00" * 1000,
            MC_HEADER.encode(), b'{"now": [], "aircraft": [{"seen_pos": [], "lat": 1, "lon": 1, "hex": "abcdef", "r": []}]}',
            b'{"icao": "abcdef", "timestamp": "x", "trace": [{"a": 1}, [1e400, 1, 1, 1, 1, 1, 1e400]]}']

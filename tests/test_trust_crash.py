@@ -300,3 +300,4 @@ def test_analyze_killed_keeps_previous_results_and_rerun_is_identical(tmp_path: 
     assert killed >= KILLS // 2
     _timed(ctx, _child_analyze, str(ws_dir))
     assert _events(ws_dir) == before
+    print(f"analyze: {killed} kill points, {len(before)} events intact each time; uninterrupted run {full_s:.2f} s")
