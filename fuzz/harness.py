@@ -167,7 +167,18 @@ EXTREME = [b"", b"\n", b"[" * 5_000, b'{"a":' * 5_000, b"- " * 3_000 + b"x",  # 
 EXTREME += [  # found by atheris (fuzz/run.py), fixed
     OPENSKY[0].encode().replace(b"baroalt", b"ba\xf2oalt") + b"\n" + OPENSKY[1].encode() + b"\n",
     SBS[2].replace("MSG,3,", "MSG,24/12/13,").encode() + b"\n" + SBS[2].encode() + b"\n",
+    b'{"timestamp": 17340696021769030644, "frame": "8D406B902015A678D4D220AA4BDA"}\n'
+    b'{"timestamp": 1' + b"0" * 400 + b', "frame": "8D406B902015A678D4D220AA4BDA"}\n',
 ]
+_BIG = "1" + "0" * 400  # a JSON/YAML integer beyond float range (float() raises OverflowError)
+EXTREME += [x.replace("BIG", _BIG).encode() for x in [
+    '{"now": BIG, "aircraft": [{"hex": "abcdef", "lat": BIG, "lon": 1, "seen_pos": BIG, "gs": BIG}]}',
+    '{"icao": "abcdef", "timestamp": BIG, "trace": [[BIG, 1, 1, BIG, 1, 1, BIG, 1]]}',
+    '{"type": "Feature", "id": "a", "properties": {"datetime": "2024-12-13T08:15:00Z", "gsd": BIG, '
+    '"eo:cloud_cover": [1]}, "assets": {"visual": {"href": "scene.tif"}}}',
+    "- {t_utc: 2024-12-13, site: x, text: y, count: BIG, confidence: BIG}",
+    "rules:\n  - {name: a, kind: event, event_kind: x, min_confidence: BIG, value: BIG}",
+    "name: routine\ntitle: t\nstatement: s\nprior: BIG\nsingle_source_cap: [1]\nindicators: []\n"]]
 
 
 def _lines(lines: list[str]) -> bytes:

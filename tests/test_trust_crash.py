@@ -217,7 +217,7 @@ def test_stream_killed_loses_at_most_the_uncommitted_batch(tmp_path: Path) -> No
         Workspace.init(ws_dir).close()
         feed = _Feed(rate)
         try:
-            assert _kill_at(ctx, rnd.uniform(0.5, 1.5), _child_stream, str(ws_dir), feed.port,
+            assert _kill_at(ctx, rnd.uniform(1.0, 2.0), _child_stream, str(ws_dir), feed.port,
                             ready=lambda f=feed: f.sent > 0)
         finally:
             feed.close()

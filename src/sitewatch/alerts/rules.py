@@ -106,7 +106,7 @@ def parse_rule(d: Any, where: str = "watch.yaml") -> Rule:
         if "military" in kw and not isinstance(kw["military"], bool):
             raise ValueError("military must be true or false")
         rule = Rule(**kw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{where}: rule {name!r}: {exc}") from None
     if rule.op not in OPS:
         raise ConfigError(f"{where}: rule {name!r}: op {rule.op!r} is not one of {' '.join(OPS)}")

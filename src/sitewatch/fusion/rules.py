@@ -81,10 +81,13 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
     stem = Path(path).stem
     if name != stem and not path.startswith("<"):
         raise ConfigError(f"{path}: name {name!r} must match the file name {stem!r}")
-    prior = float(need("prior", (int, float)))
+    raw_prior = need("prior", (int, float))
+    try:
+        prior, cap = float(raw_prior), float(doc.get("single_source_cap", 0.79))
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{path}: prior and single_source_cap must be numbers") from None
     if not 0.0 < prior < 1.0:
         raise ConfigError(f"{path}: prior {prior} must be strictly between 0 and 1")
-    cap = float(doc.get("single_source_cap", 0.79))
     if not 0.5 <= cap <= 0.99:
         raise ConfigError(f"{path}: single_source_cap {cap} must be in 0.5..0.99")
     items = need("indicators", list)
@@ -104,7 +107,7 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
                               f"must be one of {', '.join(DIRECTIONS)}")
         try:
             weight = float(it.get("weight", 1.0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{path}: indicators item {i} ({ind}): weight must be a number") from None
         if not 0.0 < weight <= 5.0:
             raise ConfigError(f"{path}: indicators item {i} ({ind}): weight {weight} must be in (0, 5]")

@@ -218,7 +218,7 @@ def _read_jsonl(src: InputFile, sink: FrameSink) -> Iterator[Batch]:
 
 
 def _loose_times(values: list[Any]) -> pa.Array:
-    if all(isinstance(v, int | float) for v in values):
-        return pa.array(values, pa.float64())
+    if all(isinstance(v, int | float) for v in values):  # JSON ints beyond int64/float range are no time
+        return pa.array([float(v) if abs(v) < 1e300 else None for v in values], pa.float64())
     return pa.array([None if v is None else str(v) for v in values], pa.string())
 

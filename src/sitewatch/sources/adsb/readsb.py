@@ -213,9 +213,7 @@ def _str(v: Any) -> str | None:
 def _num(v: Any) -> float:
     if isinstance(v, bool) or v is None:
         return np.nan
-    if isinstance(v, int | float):
-        return float(v)
     try:
         return float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer beyond float range
         return np.nan

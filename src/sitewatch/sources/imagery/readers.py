@@ -231,14 +231,22 @@ class StacItemReader:
                 footprint = shape(item["geometry"])
             except Exception as exc:  # shapely raises several types
                 raise InputError(f"item {item.get('id')!r}: bad geometry ({exc})") from None
-        gsd = props.get("gsd")
+        gsd = _fnum(props.get("gsd"))
         return image_row(
             str(path.resolve()), _sha256(path), opts, "stac", t_default=t,
-            gsd_default=float(gsd) if gsd is not None else None, provider_default=provider,
+            gsd_default=gsd, provider_default=provider,
             extra_meta={"stac_id": item.get("id"), "stac": {k: v for k, v in props.items()
                                                                if _small(v)}},
-            cloud_hint=(cc is not None and float(cc) > 100 * S.CLOUD_FRAC), footprint_default=footprint,
+            cloud_hint=(_fnum(cc) or 0.0) > 100 * S.CLOUD_FRAC, footprint_default=footprint,
         )
+
+
+def _fnum(v: Any) -> float | None:
+    """A STAC number, or None when it is missing or not a number (a list, text, 10**400)."""
+    try:
+        return float(v) if v is not None and not isinstance(v, bool) else None
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _small(v: object) -> bool:

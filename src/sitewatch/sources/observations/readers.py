@@ -100,8 +100,8 @@ def _number(v: Any, name: str) -> float | None:
         return None
     try:
         return float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} {v!r} is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} {str(v)[:40]!r} is not a number") from None
 
 
 def _time(v: Any) -> datetime:
