@@ -181,6 +181,14 @@ EXTREME += [x.replace("BIG", _BIG).encode() for x in [
     "name: routine\ntitle: t\nstatement: s\nprior: BIG\nsingle_source_cap: [1]\nindicators: []\n"]]
 
 
+REGRESSIONS = Path(__file__).resolve().parent / "regressions"  # atheris reproducers: <target>-crash-<sha1>
+
+
+def regressions(target: str) -> list[bytes]:
+    """The saved atheris reproducers of ``target`` (each crashed once; all are fixed)."""
+    return [p.read_bytes() for p in sorted(REGRESSIONS.glob(f"{target}-crash-*"))]
+
+
 def _lines(lines: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 

@@ -25,7 +25,7 @@ def run_target(name: str, seconds: int, artifacts: Path) -> dict[str, object]:
     from fuzz import harness as H
 
     corpus = Path(tempfile.mkdtemp(prefix=f"corpus-{name}-"))
-    for i, s in enumerate(H.TARGETS[name].seeds() + [x for x in H.EXTREME if len(x) < 4096]):
+    for i, s in enumerate(H.TARGETS[name].seeds() + [x for x in H.EXTREME if len(x) < 4096] + H.regressions(name)):
         (corpus / f"seed{i}").write_bytes(s)
     artifacts.mkdir(parents=True, exist_ok=True)
     script = HERE / f"fuzz_{name.replace('-', '_')}.py"

@@ -146,7 +146,7 @@ def test_parser_never_crashes_and_quarantines_with_reasons(name: str) -> None:
     for s in target.seeds():  # the seeds themselves are good input
         out = H.drive(target, s)
         assert out.error is None and (out.n_rows or target.kind == "config"), (name, out.error)
-    for x in H.EXTREME:  # regression inputs: deep nesting, bad encodings, huge fields, wrong types
+    for x in H.EXTREME + H.regressions(name):  # inputs that once crashed a parser
         H.drive(target, x)
     rss0 = _rss_mb()
 

@@ -158,8 +158,12 @@ def describe(
                 "with --crs (e.g. --crs EPSG:32636)", path=str(path))
     footprint = gsd = None
     if transform is not None and ds_crs is not None:
-        footprint = footprint_lonlat(ds_crs, transform, w, h)
-        gsd = gsd_m(ds_crs, transform, w, h)
+        try:
+            footprint = footprint_lonlat(ds_crs, transform, w, h)
+            gsd = gsd_m(ds_crs, transform, w, h)
+        except Exception as exc:  # rasterio/PROJ raise several types (e.g. an engineering CRS)
+            raise InputError(f"the image's CRS cannot be turned into longitude/latitude ({str(exc)[:120]}); "
+                             "give --crs or --corners", path=str(path)) from None
     return SceneInfo(w, h, info_bands, dtype, ds_crs, transform, footprint, gsd, t, t_src,
                      {**tags, **{f"IMAGERY:{k}": v for k, v in imagery.items()}})
 

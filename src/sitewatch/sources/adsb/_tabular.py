@@ -234,6 +234,9 @@ def read_csv(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterator[Ba
         raise FormatError("the header line is not UTF-8 text", path=src.name, offset=1) from None
     first = src.head().split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
     names = [h.strip().strip('"') for h in first.split(",")]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise FormatError(f"columns {dup} appear more than once in the header", path=src.name, offset=1)
     cmap = pick(names, maps)
     if cmap is None:
         raise FormatError(_missing_msg(names, maps), path=src.name, offset=1)
