@@ -119,7 +119,10 @@ def run(ws: Any, input_dir: str | Path, out_dir: str | Path, master: str = "loca
         piece_schema = "piece binary"
 
         def air_kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            table = pa.Table.from_batches(list(batches))
+            got = list(batches)
+            if not got:  # an empty partition (more partitions than aircraft)
+                return
+            table = pa.Table.from_batches(got)
             if table.num_rows == 0:
                 return
             piece = _pipeline.process(_track_table(table), af, p, use_flags)
@@ -140,7 +143,10 @@ def run(ws: Any, input_dir: str | Path, out_dir: str | Path, master: str = "loca
         ev_schema = schema.EVENTS.arrow_schema()
 
         def sea_kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            table = pa.Table.from_batches(list(batches))
+            got = list(batches)
+            if not got:
+                return
+            table = pa.Table.from_batches(got)
             if table.num_rows == 0:
                 return
             for t in _sea_events(table, _from_ipc(vessel_ipc), sites, settings):
