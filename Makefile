@@ -13,8 +13,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+# the application's dependencies are pinned with hashes (requirements/app.txt, from pip-compile)
+$(STAMP): pyproject.toml requirements/app.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/app.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 # tests also need the oracles (pyModeS, pyais), the browser driver and the Spark engine
