@@ -112,6 +112,8 @@ def open_dataset(path: str | Path) -> Iterator[Any]:
                 yield ds
         except RasterioIOError as exc:
             raise FormatError(f"not an image GDAL can read ({exc})", path=name) from None
+        except UnicodeDecodeError:  # a tag or CRS text in the file that is not UTF-8
+            raise FormatError("the image's metadata is not UTF-8 text (a damaged file?)", path=name) from None
 
 
 def _member_bytes(name: str) -> bytes:

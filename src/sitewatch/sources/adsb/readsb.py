@@ -60,8 +60,8 @@ def _load(src: InputFile) -> Any:
 
 def _aircraft_row(icao: str, obj: dict[str, Any], fmt: str) -> pa.Table:
     flags = obj.get("dbFlags")
-    mil = bool(int(flags) & 1) if isinstance(flags, int | float) and np.isfinite(flags) and abs(flags) < 2**62 else False
-    with contextlib.suppress(ValueError):  # a non-hex id simply has no address range
+    mil = bool(int(flags) & 1) if isinstance(flags, int | float) and abs(flags) < 2**62 else False  # not NaN/inf
+    with contextlib.suppress(ValueError, OverflowError):  # a non-hex (or too long) id has no address range
         mil = mil or bool(military_by_address([int(icao.lstrip("~"), 16)])[0])
     return pa.table({
         "icao24": pa.array([icao], pa.string()),
