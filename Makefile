@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SAMPLES := .cache/samples/.fetched
 export SITEWATCH_CACHE ?= $(CURDIR)/.cache
 
-.PHONY: demo test bench lint fuzz clean venv samples
+.PHONY: demo test bench lint audit fuzz clean venv samples
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -49,8 +49,16 @@ fuzz: $(STAMP)
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools fuzz
 	$(BIN)/mypy
+	-$(MAKE) --no-print-directory audit
+
+# Known vulnerabilities in the pinned application dependencies. --strict fails when a package
+# cannot be looked up, so a sandbox without the vulnerability database fails loudly instead of
+# reporting an empty "clean" (lint shows the outcome without stopping on it).
+audit: $(TEST_STAMP)
+	$(BIN)/python -m pip install -q pip-audit
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r requirements/app.txt
 
 clean:
 	rm -rf $(VENV) .cache demo-out
