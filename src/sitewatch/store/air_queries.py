@@ -164,14 +164,9 @@ def aircraft_info(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]
     if not ids:
         return {}
     t = pa.table({"icao24": pa.array(sorted(set(ids)), pa.string())})
-    with store._lock:
-        store.con.register("_sw_ids", t)
-        try:
-            rows = store.con.execute(
-                "SELECT a.icao24, a.registration, a.typecode, a.type_name, a.operator, a.military "
-                "FROM aircraft a JOIN _sw_ids USING (icao24)").fetchall()
-        finally:
-            store.con.unregister("_sw_ids")
+    rows = store.query_with(
+        "_sw_ids", t, "SELECT a.icao24, a.registration, a.typecode, a.type_name, a.operator, a.military "
+        "FROM aircraft a JOIN _sw_ids USING (icao24)")
     keys = ("icao24", "registration", "typecode", "type_name", "operator", "military")
     return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
 
@@ -181,14 +176,9 @@ def callsigns(store: Store, ids: Sequence[str]) -> dict[str, str]:
     if not ids:
         return {}
     t = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
-    with store._lock:
-        store.con.register("_sw_ids", t)
-        try:
-            rows = store.con.execute(
-                "SELECT id, mode(callsign) FROM positions JOIN _sw_ids USING (id) "
-                "WHERE source = 'adsb' AND callsign IS NOT NULL GROUP BY id").fetchall()
-        finally:
-            store.con.unregister("_sw_ids")
+    rows = store.query_with(
+        "_sw_ids", t, "SELECT id, mode(callsign) FROM positions JOIN _sw_ids USING (id) "
+        "WHERE source = 'adsb' AND callsign IS NOT NULL GROUP BY id")
     return {r[0]: r[1] for r in rows if r[1]}
 
 

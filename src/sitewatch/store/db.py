@@ -133,6 +133,22 @@ class Store:
         return int(self.scalar(f'SELECT count(*) FROM "{table}"'))
 
     @contextmanager
+    def registered(self, name: str, data: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``data`` visible to SQL as view ``name`` for the block (the store's lock held)."""
+        with self._lock:
+            self.con.register(name, data)
+            try:
+                yield self.con
+            finally:
+                self.con.unregister(name)
+
+    def query_with(self, name: str, data: pa.Table, query: str,
+                   params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run ``query`` with ``data`` registered as view ``name``; return all rows."""
+        with self.registered(name, data) as con:
+            return con.execute(query, params or []).fetchall()
+
+    @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """BEGIN … COMMIT, or ROLLBACK when the block raises (or the process dies)."""
         with self._lock:

@@ -50,19 +50,14 @@ def position_files(store: Store, refs: pa.Table) -> dict[str, dict[str, Any]]:
     ``*.SIMULATED.*``; a format or options may also say so)."""
     if refs.num_rows == 0:
         return {}
-    with store._lock:
-        store.con.register("_sw_refs", refs)
-        try:
-            res = store.con.execute(
-                "SELECT r.key, l.path, l.sha256, min(p.rec_offset), max(p.rec_offset), "
+    res = store.query_with(
+        "_sw_refs", refs,
+        "SELECT r.key, l.path, l.sha256, min(p.rec_offset), max(p.rec_offset), "
                 "bool_or(coalesce(l.format ILIKE '%sim%' OR l.path ILIKE '%simulated%' "
                 "OR l.options ILIKE '%\"simulated\": true%', false)) "
                 "FROM _sw_refs r JOIN positions p ON p.source = r.source AND p.id = r.id "
                 "AND p.t_utc BETWEEN r.t_from AND r.t_to JOIN ingest_log l ON l.file_id = p.file_id "
-                "GROUP BY r.key, l.path, l.sha256 ORDER BY r.key, l.path"
-            ).fetchall()
-        finally:
-            store.con.unregister("_sw_refs")
+                "GROUP BY r.key, l.path, l.sha256 ORDER BY r.key, l.path")
     out: dict[str, dict[str, Any]] = {}
     for key, path, sha, first, last, sim in res:
         d = out.setdefault(key, {"sha256": [], "files": [], "simulated": False})
@@ -244,20 +239,15 @@ def tracks_for(store: Store, refs: pa.Table, max_points: int = 400) -> dict[str,
     t_from, t_to; returns key → thinned (t_utc, lat, lon) points in time order."""
     if refs.num_rows == 0:
         return {}
-    with store._lock:
-        store.con.register("_sw_trefs", refs)
-        try:
-            rows = store.con.execute(
-                "WITH p AS (SELECT r.key, p.t_utc, p.lat, p.lon, "
+    rows = store.query_with(
+        "_sw_trefs", refs,
+        "WITH p AS (SELECT r.key, p.t_utc, p.lat, p.lon, "
                 "row_number() OVER (PARTITION BY r.key ORDER BY p.t_utc) - 1 AS i, "
                 "count(*) OVER (PARTITION BY r.key) AS n FROM _sw_trefs r JOIN positions p "
                 "ON p.source = r.source AND p.id = r.id AND p.t_utc BETWEEN r.t_from AND r.t_to) "
                 "SELECT key, t_utc, lat, lon FROM p WHERE n <= ? OR i % CAST(ceil(n / ?) AS BIGINT) = 0 "
                 "OR i = n - 1 ORDER BY key, t_utc",
-                [max_points, max_points],
-            ).fetchall()
-        finally:
-            store.con.unregister("_sw_trefs")
+                [max_points, max_points])
     out: dict[str, list[tuple[datetime, float, float]]] = {}
     for key, t, lat, lon in rows:
         out.setdefault(str(key), []).append((t, float(lat), float(lon)))

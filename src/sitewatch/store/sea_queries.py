@@ -80,11 +80,8 @@ def _speed_cte(src: str = "p") -> str:
 
 @contextmanager
 def _registered(store: Store, name: str, table: pa.Table) -> Iterator[None]:
-    store.con.register(name, table)
-    try:
+    with store.registered(name, table):
         yield
-    finally:
-        store.con.unregister(name)
 
 
 def anchor_cells(lat: np.ndarray, lon: np.ndarray, radius_m: float) -> pa.Table:
