@@ -26,6 +26,7 @@ leave to others) and pyais maps a few malformed payloads to message classes we r
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -91,47 +92,70 @@ def _line(who: str, n: int, cpu: float, wall: float) -> str:
     return f"  {who:<12} {n:>10,} messages  cpu {cpu:6.2f} s = {n / cpu:>10,.0f}/s   wall {wall:6.2f} s = {n / wall:>10,.0f}/s"
 
 
+def compare(label: str, ours: Callable[[], int], theirs: Callable[[], int], rounds: int) -> None:
+    """Both sides, alternating, ``rounds`` times (a shared machine drifts: the median of each
+    side and of the per-round ratios are reported, with every round's ratio)."""
+    o_cpu, o_wall, p_cpu, p_wall, ratios = [], [], [], [], []
+    n_o = n_p = 0
+    for _ in range(rounds):
+        c, w, n_o = timed(ours)
+        o_cpu.append(c)
+        o_wall.append(w)
+        c, w, n_p = timed(theirs)
+        p_cpu.append(c)
+        p_wall.append(w)
+        ratios.append((n_o / o_cpu[-1]) / (n_p / p_cpu[-1]))
+    med = statistics.median
+    print(label)
+    print(_line("sitewatch", n_o, med(o_cpu), med(o_wall)))
+    print(_line("pyais 3.3.1", n_p, med(p_cpu), med(p_wall)))
+    print(f"  ratio sitewatch/pyais: {(n_o / med(o_cpu)) / (n_p / med(p_cpu)):.1f}x (cpu, medians)  "
+          f"{(n_o / med(o_wall)) / (n_p / med(p_wall)):.1f}x (wall, medians)  per round (cpu): "
+          + " ".join(f"{r:.1f}x" for r in ratios))
+
+
 def main() -> None:
     want = int(os.environ.get("SITEWATCH_BENCH_AIS_SENTENCES", "1000000"))
+    rounds = int(os.environ.get("SITEWATCH_BENCH_AIS_ROUNDS", "3"))
     data, n_sent = corpus(want)
-    print(f"input: {n_sent:,} NMEA sentences ({len(data) / 1e6:.1f} MB), the pyais sample files repeated")
+    print(f"input: {n_sent:,} NMEA sentences ({len(data) / 1e6:.1f} MB), the pyais sample files repeated; "
+          f"{rounds} rounds, each side in turn; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     try:
         from pyais.stream import IterMessages
     except ImportError:
-        print("pyais not installed (pip install pyais==3.3.1): sitewatch only")
-        IterMessages = None
+        IterMessages = None  # type: ignore[assignment,misc]
     from sitewatch.aisdec import decode_buffer
     from sitewatch.sources.ais.nmea import NmeaParser
 
-    NmeaParser().feed(data[:100_000], 1)  # warm-up: imports and first calls, both sides
-    print("1. end to end (text lines -> decoded messages)")
-    cpu_o, wall_o, (n_o, n_pos) = timed(lambda: run_ours(data))
-    print(_line("sitewatch", n_o, cpu_o, wall_o) + f"  ({n_pos:,} positions)")
+    NmeaParser().feed(data[:100_000], 1)  # warm-up: imports and first calls
+    positions: list[int] = []
+
+    def ours_e2e() -> int:
+        n, n_pos = run_ours(data)
+        positions.append(n_pos)
+        return n
+
     if IterMessages is None:
+        print("pyais not installed (pip install pyais==3.3.1): sitewatch only")
+        cpu_o, wall_o, n_o = timed(ours_e2e)
+        print(_line("sitewatch", n_o, cpu_o, wall_o) + f"  ({positions[-1]:,} positions)")
         return
     lines = data.split(b"\n")
+    run_pyais(list(IterMessages(lines[:2000])))  # warm-up
 
     def pyais_e2e() -> int:
         return run_pyais(list(IterMessages(lines)))
 
-    cpu_p, wall_p, n_p = timed(pyais_e2e)
-    print(_line("pyais 3.3.1", n_p, cpu_p, wall_p))
-    print(f"  ratio sitewatch/pyais: {(n_o / cpu_o) / (n_p / cpu_p):.1f}x (cpu)  "
-          f"{(n_o / wall_o) / (n_p / wall_p):.1f}x (wall)")
+    compare("1. end to end (text lines -> decoded messages)", ours_e2e, pyais_e2e, rounds)
+    print(f"  (sitewatch also built the Arrow tables: {positions[-1]:,} position rows)")
 
-    print("2. decoder only (the same complete messages)")
     msgs = [m for m in IterMessages(lines) if m.payload]
     lens = np.fromiter((len(m.payload) for m in msgs), dtype=np.int64, count=len(msgs))
     buf = np.frombuffer(b"".join(m.payload for m in msgs), dtype=np.uint8)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
     fills = np.fromiter((m.fill_bits for m in msgs), dtype=np.int64, count=len(msgs))
-    cpu_d, wall_d, d = timed(lambda: decode_buffer(buf, starts, lens, fills))
-    n_d = int(d.ok.sum())
-    print(_line("sitewatch", n_d, cpu_d, wall_d))
-    cpu_q, wall_q, n_q = timed(lambda: run_pyais(msgs))
-    print(_line("pyais 3.3.1", n_q, cpu_q, wall_q))
-    print(f"  ratio sitewatch/pyais: {(n_d / cpu_d) / (n_q / cpu_q):.1f}x (cpu)  "
-          f"{(n_d / wall_d) / (n_q / wall_q):.1f}x (wall)")
+    compare("2. decoder only (the same complete messages)",
+            lambda: int(decode_buffer(buf, starts, lens, fills).ok.sum()), lambda: run_pyais(msgs), rounds)
 
 
 if __name__ == "__main__":

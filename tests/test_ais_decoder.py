@@ -135,3 +135,21 @@ def test_type_24_part_2_is_rejected() -> None:
     # type 24 ('H'), then zeros; '8' (001000) as bits 36-41 puts 10 in the part number bits 38-39
     d = decode([b"H00000" + b"8" + b"0" * 20], [0])
     assert d.reason[0] == "type 24 with part number 2 or 3"
+
+
+def test_a_bad_character_anywhere_rejects_only_its_message() -> None:
+    """Characters past a layout's last field are still checked, message by message."""
+    rnd = random.Random(7)
+    payloads, expect_bad = [], []
+    for _ in range(400):
+        t = rnd.choice([1, 5, 18, 24])
+        n = rnd.choice([28, 29, 40, 71, 80, 90])
+        p = bytearray([_ALPHABET[t]]) + bytearray(rnd.choice(_ALPHABET) for _ in range(n - 1))
+        bad = rnd.random() < 0.3
+        if bad:
+            p[rnd.randrange(7, n)] = rnd.choice(b"XYZ[\\]^_!{|}~ ")
+        payloads.append(bytes(p))
+        expect_bad.append(bad)
+    d = decode(payloads, [0] * len(payloads))
+    got_bad = d.reason == "character outside the AIS payload alphabet"
+    assert got_bad.tolist() == expect_bad

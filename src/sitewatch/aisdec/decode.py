@@ -153,22 +153,32 @@ def _field_at(pbuf: U8, starts: I64, lengths: I64, fill: I64, nb: I64, o: int, w
 
 
 def _matrix(pbuf: U8, starts: I64, lengths: I64, fill: I64, n_sym: int) -> tuple[U8, npt.NDArray[np.bool_]]:
-    """(messages × n_sym) 6-bit symbols, and which messages hold a character outside the alphabet.
+    """(n_sym × messages) 6-bit symbols, and which messages hold a character outside the alphabet.
 
     Rows are gathered from a sliding-window view of the padded bytes (one row copy per
-    message, no index matrix), then mapped through the armour table; symbols past each
+    message, no index matrix), then de-armoured; symbols past each
     message's end and its fill bits are zero.
     """
     windows = np.lib.stride_tricks.sliding_window_view(pbuf, n_sym)
-    mat = _ARMOUR[windows[starts]]
+    # de-armour by arithmetic (uint8, wrapping), a few times faster than a 256-entry lookup:
+    # '0'..'W' → 0..39, '`'..'w' → 40..63; anything else lands on 40..47 or above 71 (bad)
+    mat: U8 = windows[starts] - np.uint8(48)
+    bad_sym = (mat > 71) | ((mat - np.uint8(40)) < 8)
+    mat -= (mat > 47).view(np.uint8) << np.uint8(3)
     short = np.flatnonzero(lengths < n_sym)
     if len(short):
-        cols = np.arange(n_sym)
-        mat[short] = np.where(cols[None, :] < lengths[short, None], mat[short], 0)
-    bad = (mat == 255).any(axis=1)
-    for k in np.flatnonzero(lengths > n_sym).tolist():  # characters beyond the layout (rare)
-        s0 = int(starts[k])
-        bad[k] |= bool((_ARMOUR[pbuf[s0 + n_sym:s0 + int(lengths[k])]] == 255).any())
+        inside = np.arange(n_sym)[None, :] < lengths[short, None]
+        mat[short] = np.where(inside, mat[short], 0)
+        bad_sym[short] &= inside
+    bad: npt.NDArray[np.bool_] = np.asarray(bad_sym.any(axis=1))
+    long = np.flatnonzero(lengths > n_sym)  # characters beyond the layout: checked, not decoded
+    if len(long):
+        extra = lengths[long] - n_sym
+        first = np.cumsum(extra) - extra  # where each message's run starts in the gathered bytes
+        pos = np.arange(int(extra.sum())) - np.repeat(first, extra) + np.repeat(starts[long] + n_sym, extra)
+        v = pbuf[pos] - np.uint8(48)
+        outside = ((v > 71) | ((v - np.uint8(40)) < 8)).view(np.uint8)
+        bad[long] |= np.maximum.reduceat(outside, first) > 0
     if bad.any():
         mat[bad] = 0
     # clear the fill bits of each message's last symbol
@@ -177,16 +187,23 @@ def _matrix(pbuf: U8, starts: I64, lengths: I64, fill: I64, n_sym: int) -> tuple
     if len(rows):
         keep = (0x3F << fill[rows]) & 0x3F
         mat[rows, last[rows]] &= keep.astype(np.uint8)
-    return mat, bad
+    # symbol-major (n_sym × messages): every field reads whole contiguous rows, not a
+    # 1-in-n_sym column that drags the whole matrix through the cache
+    return np.ascontiguousarray(mat.T), bad
 
 
-def _extract(mat: U8, o: int, w: int) -> I64:
+def _extract(sym: U8, o: int, w: int) -> I64:
+    """Bits ``[o, o + w)`` of every message from a symbol-major matrix (see :func:`_matrix`)."""
     s0, s1 = o // 6, (o + w - 1) // 6
-    acc = mat[:, s0].astype(np.int64)
-    for s in range(s0 + 1, s1 + 1):
-        acc = (acc << 6) | mat[:, s]
+    acc = sym[s0].astype(np.int64)
+    for s in range(s0 + 1, s1 + 1):  # in place: no temporary per symbol
+        acc <<= 6
+        acc |= sym[s]
     shift = 6 * (s1 - s0 + 1) - (o - 6 * s0) - w
-    return (acc >> shift) & ((1 << w) - 1)
+    if shift:
+        acc >>= shift
+    acc &= (1 << w) - 1
+    return acc
 
 
 def _decode_group(g: Group, pbuf: U8, starts: I64, lengths: I64, fill: I64, nbits: I64,
@@ -197,7 +214,7 @@ def _decode_group(g: Group, pbuf: U8, starts: I64, lengths: I64, fill: I64, nbit
     if bad.any():  # a character outside the alphabet: the message is rejected, not decoded
         code[g.index[bad]] = _BAD_CHAR
         g.index = g.index[~bad]
-        mat = mat[~bad]
+        mat = mat[:, ~bad]
     idx = g.index
     nb = nbits[idx]
     short_msgs = bool((nb < total).any())
@@ -210,16 +227,19 @@ def _decode_group(g: Group, pbuf: U8, starts: I64, lengths: I64, fill: I64, nbit
                 g.valid[name] = o < nb
             continue
         raw = _extract(mat, o, w)
-        avail = np.full(len(idx), w, dtype=np.int64)
+        avail: I64 | None = None  # bits present, where a message ends inside the field
         if short_msgs:
             cut = (o + w > nb) & (o < nb)
             if cut.any():
                 avail = np.where(cut, nb - o, w)
                 raw = np.where(cut, raw >> np.clip(o + w - nb, 0, w), raw)
             g.valid[name] = o < nb
-        if kind in ("i", "ll", "ll600", "rot"):
-            sign = (raw >> np.maximum(avail - 1, 0)) & 1
-            raw = np.where((sign == 1) & (avail > 0), raw - (np.int64(1) << avail), raw)
+        if kind in ("i", "ll", "ll600", "rot"):  # two's complement
+            if avail is None:  # every message holds all w bits: subtract 2**w where the top bit is set
+                raw -= (raw >> (w - 1)) << w
+            else:
+                sign = (raw >> np.maximum(avail - 1, 0)) & 1
+                raw = np.where((sign == 1) & (avail > 0), raw - (np.int64(1) << avail), raw)
         g.cols[name] = _convert(raw, kind)
 
 
@@ -247,7 +267,7 @@ def _convert(raw: I64, kind: str) -> np.ndarray:
 
 def _text(mat: U8, o: int, w: int, nb: I64 | None) -> npt.NDArray[np.object_]:
     k = w // 6
-    codes = np.empty((mat.shape[0], k), dtype=np.uint8)
+    codes = np.empty((mat.shape[1], k), dtype=np.uint8)  # mat is symbol-major
     for j in range(k):
         oj = o + 6 * j
         v = _extract(mat, oj, 6)

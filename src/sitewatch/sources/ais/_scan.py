@@ -66,7 +66,7 @@ def scan(data: bytes) -> tuple[npt.NDArray[np.uint8], Scan]:
     b, e = bang[li], ends[li]
 
     def at(i: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-        return buf[np.clip(i, 0, n_buf - 1)]
+        return buf[i]  # every probe below lies in [bang, end) of a line at least 18 bytes long
 
     c0 = b + 6
     c2 = c0 + 4
@@ -78,15 +78,15 @@ def scan(data: bytes) -> tuple[npt.NDArray[np.uint8], Scan]:
         & (at(c5) == 44) & (c5 > c4) & (at(c5 + 2) == ord("*"))
         & (at(b + 3) == ord("V")) & (at(b + 4) == ord("D")) & ((at(b + 5) == ord("M")) | (at(b + 5) == ord("O")))
     )
-    li, b, e, c2, c3, c4, c5 = (x[shape] for x in (li, b, e, c2, c3, c4, c5))
-    cnt = buf[b + 7].astype(np.int64) - 48
-    num = buf[b + 9].astype(np.int64) - 48
-    fill = buf[c5 + 1].astype(np.int64) - 48
-    digits = (cnt >= 0) & (cnt <= 9) & (num >= 0) & (num <= 9) & (fill >= 0) & (fill <= 9)
-    li, b, e, c2, c3, c4, c5 = (x[digits] for x in (li, b, e, c2, c3, c4, c5))
-    cnt, num, fill = cnt[digits], num[digits], fill[digits]
-    seq = np.where(c3 - c2 == 2, buf[c2 + 1], -1).astype(np.int64)
-    chan = np.where(c4 - c3 == 2, buf[c3 + 1], -1).astype(np.int64)
+    cnt = at(b + 7).astype(np.int64) - 48
+    num = at(b + 9).astype(np.int64) - 48
+    fill = at(c5 + 1).astype(np.int64) - 48
+    ok = shape & (cnt >= 0) & (cnt <= 9) & (num >= 0) & (num <= 9) & (fill >= 0) & (fill <= 9)
+    li, b, e, c2, c3, c4, c5, cnt, num, fill = (x[ok] for x in (li, b, e, c2, c3, c4, c5, cnt, num, fill))
+    # int64 before choosing: np.where(…, uint8, -1) would give 255 for an empty field, a key
+    # the line-by-line path (−1) does not share — fragments of one message would not meet
+    seq = np.where(c3 - c2 == 2, buf[c2 + 1].astype(np.int64), -1)
+    chan = np.where(c4 - c3 == 2, buf[c3 + 1].astype(np.int64), -1)
     # checksum: XOR of the bytes after '!' up to '*' (at c5 + 2), one reduce over all sentences
     if len(li):
         bounds = np.empty(2 * len(li), dtype=np.int64)

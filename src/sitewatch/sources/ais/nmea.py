@@ -39,8 +39,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sitewatch.aisdec import Decoded, decode_buffer
+from sitewatch.sources.ais._assembly import chains
 from sitewatch.sources.ais._common import coord_ok, mmsi_text, positions_table, reports_table
-from sitewatch.sources.ais._scan import scan
+from sitewatch.sources.ais._scan import Scan, scan
 from sitewatch.sources.ais._sentences import (
     Assembler,
     Fragment,
@@ -50,7 +51,7 @@ from sitewatch.sources.ais._sentences import (
     tag_block_time,
     xor_ok,
 )
-from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register
+from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, rejects_of
 
 CHUNK_BYTES = 8 << 20
 _VDM = (b"VDM", b"VDO")
@@ -90,8 +91,17 @@ class NmeaParser:
         buf, sc = scan(data)
         ls, le = sc.line_start, sc.line_end
 
+        chunk_text: list[str] = []
+
+        def text_of(a: int, b: int) -> str:
+            """``data[a:b]`` as text: the chunk is decoded once ("replace" maps each byte to one
+            character, so byte offsets are character offsets)."""
+            if not chunk_text:
+                chunk_text.append(data.decode("ascii", "replace"))
+            return chunk_text[0][a:b]
+
         def text(k: int) -> str:
-            return data[ls[k]:le[k]].decode("ascii", "replace")
+            return text_of(int(ls[k]), int(le[k]))
 
         # -- regular sentences: times from what precedes the '!' (tag block, logger time) ----
         n_reg = len(sc.line)
@@ -108,7 +118,17 @@ class NmeaParser:
         # -- irregular lines, one by one ------------------------------------------------------
         frags: list[Fragment] = []  # multi-sentence fragments and irregular sentences
         pghp: list[tuple[int, float]] = []
-        for k in sc.irregular.tolist():
+        irr = sc.irregular
+        head = buf[np.minimum(ls[irr][:, None] + np.arange(5), max(len(buf) - 1, 0))] if len(irr) else \
+            np.zeros((0, 5), dtype=np.uint8)
+        comment, dollar = head[:, 0] == 35, head[:, 0] == 36  # '#', '$' (irregular lines are not blank)
+        is_pghp = dollar & (le[irr] - ls[irr] >= 5) & (head[:, 1:] == np.frombuffer(b"PGHP", np.uint8)).all(axis=1)
+        for key, n in (("comment_lines", int(comment.sum())), ("other_nmea_sentences", int((dollar & ~is_pghp).sum()))):
+            if n:
+                counters[key] = counters.get(key, 0) + n
+        for k in irr[is_pghp].tolist():
+            self._pghp(data[ls[k]:le[k]].strip(), k, pghp, counters)
+        for k in irr[~comment & ~dollar].tolist():
             self._irregular(data[ls[k]:le[k]].strip(), k, first_line, frags, pghp, rejects, counters)
         # -- times from $PGHP (for the next sentence) and reception --------------------------
         sent_lines = np.concatenate([sc.line, np.array([f.line for f in frags], dtype=np.int64)])
@@ -144,17 +164,22 @@ class NmeaParser:
         drop |= impossible
         single = ~drop & (sc.frag_cnt == 1)
         multi = np.flatnonzero(~drop & (sc.frag_cnt > 1))
-        cols = (sc.line[multi], sc.bang[multi], le[sc.line[multi]], sc.frag_cnt[multi], sc.frag_num[multi],
-                sc.pay_start[multi], sc.pay_start[multi] + sc.pay_len[multi], sc.fill[multi], t_reg[multi],
-                sc.seq[multi], sc.chan[multi])
-        for ln, b0, b1, cnt, num, p0, p1, fl, tt, sq, ch in zip(*(c.tolist() for c in cols), strict=True):
-            frags.append(Fragment(ln, data[b0:b1], cnt, num, data[p0:p1], fl, tt, True, (sq, ch), first_line + ln))
-        # -- multi-sentence messages and irregular singles (Python, few) -------------------
+        # keys with a message open from the last chunk, or with irregular fragments, are joined
+        # fragment by fragment (the Assembler); all others as whole columns (exactly the same rules)
+        m_key = (sc.seq[multi] + 1) * 512 + (sc.chan[multi] + 1)
+        slow_keys = [(a + 1) * 512 + (b + 1) for a, b in
+                     {*self.assembler.pending, *(f.key for f in frags if f.frag_cnt > 1)}
+                     if -1 <= a <= 255 and -1 <= b <= 255]
+        slow = np.isin(m_key, slow_keys) if slow_keys else np.zeros(len(multi), dtype=bool)
+        frags.extend(self._fragments(data, sc, le, t_reg, multi[slow], first_line))
         extra: list[bytes] = []
         x_line: list[int] = []
         x_fill: list[int] = []
         x_t: list[float] = []
         x_raw: list[bytes] = []
+        self._join_columns(data, sc, le, t_reg, multi[~slow], m_key[~slow], first_line, text_of, rejects,
+                           (extra, x_line, x_fill, x_t, x_raw))
+        # -- irregular sentences and the keys above, one by one (few) ------------------------
         frags.sort(key=lambda f: f.line)
         for f in frags:
             if not f.chk_ok and not self.keep_bad_checksum:
@@ -167,9 +192,8 @@ class NmeaParser:
                 continue
             done, dropped = self.assembler.add(f.key, f) if f.frag_cnt > 1 else ([f], [])
             for g in dropped:
-                rejects.append(Reject(g.abs_line, g.sentence.decode("ascii", "replace"),
-                                      f"incomplete multi-sentence message (fragment {g.frag_num} of "
-                                      f"{g.frag_cnt} without the others)"))
+                rejects.append(Reject(g.abs_line, g.sentence.decode("ascii", "replace"), _incomplete(g.frag_num,
+                                                                                                     g.frag_cnt)))
             if done:
                 times = [g.t_s for g in done if g.t_s == g.t_s]
                 extra.append(b"".join(g.payload for g in done))
@@ -194,12 +218,57 @@ class NmeaParser:
 
         def raw_of(idx: np.ndarray) -> list[str]:
             """The raw text of messages ``idx`` (for quarantine), in one pass."""
-            xs = is_x[idx].tolist()
+            if not len(idx):
+                return []
+            xs = is_x[idx]
             lo, hi = ls[line[idx]].tolist(), le[line[idx]].tolist()
-            return [(x_raw[x - 1] if x else data[a:b]).decode("ascii", "replace")
-                    for x, a, b in zip(xs, lo, hi, strict=True)]
+            if not xs.any():
+                return [text_of(a, b) for a, b in zip(lo, hi, strict=True)]
+            return [(x_raw[x - 1].decode("ascii", "replace") if x else text_of(a, b))
+                    for x, a, b in zip(xs.tolist(), lo, hi, strict=True)]
 
         return self._decode(full, start, length, fill, t_msg, line + first_line, raw_of, rejects, counters)
+
+    @staticmethod
+    def _fragments(data: bytes, sc: Scan, le: np.ndarray, t_reg: np.ndarray, rows: np.ndarray,
+                   first_line: int) -> list[Fragment]:
+        """Regular sentences ``rows`` as :class:`Fragment` objects (for the one-by-one path)."""
+        cols = (sc.line[rows], sc.bang[rows], le[sc.line[rows]], sc.frag_cnt[rows], sc.frag_num[rows],
+                sc.pay_start[rows], sc.pay_start[rows] + sc.pay_len[rows], sc.fill[rows], t_reg[rows],
+                sc.seq[rows], sc.chan[rows])
+        return [Fragment(ln, data[b0:b1], cnt, num, data[p0:p1], fl, tt, True, (sq, ch), first_line + ln)
+                for ln, b0, b1, cnt, num, p0, p1, fl, tt, sq, ch in zip(*(c.tolist() for c in cols), strict=True)]
+
+    def _join_columns(self, data: bytes, sc: Scan, le: np.ndarray, t_reg: np.ndarray, rows: np.ndarray,
+                      keys: np.ndarray, first_line: int, text_of: Callable[[int, int], str],
+                      rejects: list[Reject], out: tuple[list[bytes], list[int], list[int], list[float], list[bytes]]
+                      ) -> None:
+        """Multi-sentence messages from regular sentences ``rows`` (keys with nothing open)."""
+        if not len(rows):
+            return
+        ch = chains(keys, sc.frag_num[rows], sc.frag_cnt[rows])
+        so = rows[ch.order]  # scan rows, sorted by (key, line)
+        orphan = so[ch.orphans]
+        b0, b1 = sc.bang[orphan].tolist(), le[sc.line[orphan]].tolist()
+        rejects.extend(rejects_of(
+            (first_line + sc.line[orphan]).tolist(), [text_of(a, b) for a, b in zip(b0, b1, strict=True)],
+            [_incomplete(n, c) for n, c in zip(sc.frag_num[orphan].tolist(), sc.frag_cnt[orphan].tolist(),
+                                                strict=True)]))
+        keep = so[np.concatenate([ch.open, *(np.arange(a, b + 1) for a, b in
+                                               zip(ch.first.tolist(), ch.last.tolist(), strict=True))])]
+        frag = {f.line: f for f in self._fragments(data, sc, le, t_reg, keep, first_line)}
+        for f in (frag[ln] for ln in sc.line[so[ch.open]].tolist()):  # open at the end: carried over
+            self.assembler.pending.setdefault(f.key, []).append(f)
+        extra, x_line, x_fill, x_t, x_raw = out
+        lines = sc.line[so].tolist()
+        for a, b in zip(ch.first.tolist(), ch.last.tolist(), strict=True):
+            done = [frag[ln] for ln in lines[a:b + 1]]
+            times = [g.t_s for g in done if g.t_s == g.t_s]
+            extra.append(b"".join(g.payload for g in done))
+            x_line.append(done[0].line)
+            x_fill.append(done[-1].fill)
+            x_t.append(times[0] if times else float("nan"))
+            x_raw.append(b"\n".join(g.sentence for g in done))
 
     def _prefix(self, prefix: bytes, counters: dict[str, int]) -> tuple[float | None, str]:
         """Time from a tag block and/or logger timestamp before the '!': (time, reason if bad)."""
@@ -232,6 +301,14 @@ class NmeaParser:
             return None
         return t
 
+    def _pghp(self, line: bytes, k: int, pghp: list[tuple[int, float]], counters: dict[str, int]) -> None:
+        """A Gatehouse ``$PGHP`` line: its time, for the sentence that follows."""
+        pt, ok = pghp_time(line)
+        if not ok:
+            counters["pghp_bad_checksum"] = counters.get("pghp_bad_checksum", 0) + 1
+        elif self._plausible(pt, counters) is not None and pt is not None:
+            pghp.append((k, pt))
+
     def _irregular(self, line: bytes, k: int, first_line: int, frags: list[Fragment],
                    pghp: list[tuple[int, float]], rejects: list[Reject], counters: dict[str, int]) -> None:
         """One line the scan could not take: comment, $PGHP, other NMEA, odd sentence, garbage."""
@@ -240,11 +317,7 @@ class NmeaParser:
             counters["comment_lines"] = counters.get("comment_lines", 0) + 1
             return
         if line[:5] == b"$PGHP":
-            pt, ok = pghp_time(line)
-            if not ok:
-                counters["pghp_bad_checksum"] = counters.get("pghp_bad_checksum", 0) + 1
-            elif self._plausible(pt, counters) is not None and pt is not None:
-                pghp.append((k, pt))
+            self._pghp(line, k, pghp, counters)
             return
         if line[:1] == b"$":
             counters["other_nmea_sentences"] = counters.get("other_nmea_sentences", 0) + 1
@@ -300,7 +373,7 @@ class NmeaParser:
         t_s = self._times(times, lines, counters)
         d = decode_buffer(buf, start, length, fill)
         bad = np.flatnonzero(~d.ok)
-        rejects.extend(map(Reject, lines[bad].tolist(), raw_of(bad), d.reason[bad].tolist()))
+        rejects.extend(rejects_of(lines[bad].tolist(), raw_of(bad), d.reason[bad].tolist()))
         counts = np.bincount(d.msg_type[d.ok], minlength=64)
         for ty in np.flatnonzero(counts).tolist():
             c = counts[ty]
@@ -466,6 +539,18 @@ def _masked_list(values: np.ndarray, valid: np.ndarray | None) -> list[Any]:
     return out
 
 
+_INCOMPLETE: dict[tuple[int, int], str] = {}
+
+
+def _incomplete(num: int, cnt: int) -> str:
+    """The quarantine reason of an orphan fragment (one string per (number, count))."""
+    why = _INCOMPLETE.get((num, cnt))
+    if why is None:
+        why = _INCOMPLETE[(num, cnt)] = (f"incomplete multi-sentence message (fragment {num} of {cnt} "
+                                         "without the others)")
+    return why
+
+
 def _key(field: bytes) -> int:
     """Sequence id or channel as the scan sees it: its byte value, −1 when empty."""
     return int.from_bytes(field, "big") if field else -1
@@ -482,6 +567,8 @@ def _names_at(pos_i: np.ndarray, pos_m: np.ndarray, uniq: np.ndarray, inverse: n
     if events and len(pos_i):
         ev_i = np.array([e[0] for e in events], dtype=np.int64)
         ev_m = np.array([e[1] for e in events], dtype=np.int64)
+        named = np.flatnonzero(np.isin(pos_m, ev_m))  # only these positions can take a name from this chunk
+        pos_i, pos_m = pos_i[named], pos_m[named]
         all_m = np.concatenate([ev_m, pos_m])
         all_i = np.concatenate([ev_i, pos_i])
         is_pos = np.concatenate([np.zeros(len(ev_i), np.int64), np.ones(len(pos_i), np.int64)])
@@ -496,7 +583,7 @@ def _names_at(pos_i: np.ndarray, pos_m: np.ndarray, uniq: np.ndarray, inverse: n
         hit = np.flatnonzero((ptr >= grp_start) & (is_pos[order] == 1))
         base = len(values)
         values.extend(e[2] for e in events)
-        idx[order[hit] - len(ev_i)] = base + order[ptr[hit]]
+        idx[named[order[hit] - len(ev_i)]] = base + order[ptr[hit]]
     return pc.take(pa.array(values, pa.string()), pa.array(idx, pa.int64()))
 
 
