@@ -37,15 +37,22 @@ def _workspace(folder: Path, target_rows: int) -> int:
     ingest_paths(ws.store, "adsb", [carrier, refuel], "traffic")
     ingest_paths(ws.store, "ais", [vb], "traj")
     n0 = ws.store.count("positions")
-    reps = max(0, -(-target_rows // n0) - 1)
-    for r in range(1, reps + 1):  # replicas: new ids (prefix), shifted by r days
+    # the replicated block: the first four days of the real files (whole tracks), copied once
+    # into a temporary table so the replicas (shifted by whole days) never feed later replicas
+    ws.store.sql("CREATE TEMP TABLE bench_block AS SELECT * FROM positions WHERE t_utc < "
+                 "(SELECT min(t_utc) + INTERVAL 4 DAY FROM positions) AND file_id IS NOT NULL AND file_id <= 3")
+    m = int(ws.store.scalar("SELECT count(*) FROM bench_block"))
+    reps = max(0, round((target_rows - n0) / m)) if m else 0
+    step = 64  # replicas per statement: bounded memory, few statements at 100 M rows
+    for r0 in range(1, reps + 1, step):  # replicas: new ids (prefix), shifted by r days
+        r1 = min(reps, r0 + step - 1)
         ws.store.sql(
-            "INSERT INTO positions SELECT t_utc + to_days(?::INTEGER), source, "
-            "CASE WHEN source = 'adsb' THEN printf('%06x', (('0x' || id)::INTEGER + ? * 4099) % 16777216) "
-            "ELSE printf('%09d', (id::BIGINT + ? * 1000003) % 1000000000) END, lat, lon, alt_ft, speed_kt, "
+            "INSERT INTO positions SELECT t_utc + to_days(r::INTEGER), source, "
+            "CASE WHEN source = 'adsb' THEN printf('%06x', (('0x' || id)::INTEGER + r * 4099) % 16777216) "
+            "ELSE printf('%09d', (id::BIGINT + r * 1000003) % 1000000000) END, lat, lon, alt_ft, speed_kt, "
             "track_deg, onground, vrate_fpm, heading_deg, callsign, squawk, status, time_inferred, format, "
-            "file_id, rec_offset FROM positions WHERE t_utc < (SELECT min(t_utc) + INTERVAL 4 DAY FROM positions) "
-            "AND file_id IS NOT NULL AND file_id <= 3", [r, r, r])
+            "file_id, rec_offset FROM bench_block CROSS JOIN range(?, ?) AS g(r)", [r0, r1 + 1])
+    ws.store.sql("DROP TABLE bench_block")
     n = ws.store.count("positions")
     ws.close()
     return n
