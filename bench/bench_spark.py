@@ -2,13 +2,13 @@
 
 Input: the real C-2A and C-135FR tracks (traffic 2.13) and the Virginia Beach AIS
 (tracktable-data) replicated to each size in ``SITEWATCH_BENCH_SPARK_SIZES`` (default
-``250000,1000000``; each replica gets its own ICAO addresses / MMSIs and a shift of whole
-days). For each size: the embedded engine runs the air analyses and the per-vessel sea
-analyses on the workspace; Spark runs the same on the GeoParquet export
-(``export positions --format geoparquet``, timed separately). Prints positions/s of each
-engine, the ratio, and how each grows with size. Wall-clock and process CPU time are both
-printed (the JVM's CPU is not in the Python process' figure: compare wall clocks on an idle
-machine).
+``250000,1000000``); each replica gets its own ICAO addresses / MMSIs and a shift of whole
+days. ``SITEWATCH_BENCH_SPARK_ENGINES=embedded`` runs only the embedded engine. For each
+size: the embedded engine runs the air analyses and the per-vessel sea analyses on the
+workspace; Spark runs the same on the GeoParquet export (``export positions --format
+geoparquet``, timed separately). Prints positions/s of each engine (wall clock: the JVM's
+CPU is not in this process' CPU time, so compare on an idle machine), the ratio, the events
+found, and how each engine's time grows with size.
 """
 
 from __future__ import annotations
@@ -84,15 +84,23 @@ def main() -> None:
     from sitewatch.store import geoparquet
     from sitewatch.store.export import position_batches
 
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    sess = SP.session("local[2]")
+    engines = set(os.environ.get("SITEWATCH_BENCH_SPARK_ENGINES", "embedded,spark").split(","))
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; engines: "
+          f"{', '.join(sorted(engines))}")
+    sess = SP.session("local[2]") if "spark" in engines else None
     rows = []
     try:
         for size in sizes:
             tmp = Path(tempfile.mkdtemp(prefix="bench-spark-"))
             try:
+                t0 = time.perf_counter()
                 n = _workspace(tmp / "ws", size)
-                t_emb = _embedded(tmp / "ws")
+                print(f"{n:>11,} positions in the workspace ({time.perf_counter() - t0:.1f} s)", flush=True)
+                t_emb = _embedded(tmp / "ws") if "embedded" in engines else float("nan")
+                if sess is None:
+                    print(f"{n:>11,} positions: embedded {n / t_emb:>10,.0f} pos/s ({t_emb:6.1f} s)", flush=True)
+                    rows.append((n, t_emb, float("nan"), float("nan"), 0))
+                    continue
                 ws = Workspace.open(tmp / "ws")
                 t0 = time.perf_counter()
                 cols = tuple(c for c in SP.POSITION_COLUMNS)
@@ -105,11 +113,12 @@ def main() -> None:
                 rows.append((n, t_emb, t_exp, t_spark, r.events))
                 print(f"{n:>11,} positions: embedded {n / t_emb:>10,.0f} pos/s ({t_emb:6.1f} s) | "
                       f"spark local[2] {n / t_spark:>10,.0f} pos/s ({t_spark:6.1f} s; export {t_exp:5.1f} s) | "
-                      f"embedded/spark = {t_spark / t_emb:5.2f}x | {r.events} events")
+                      f"embedded/spark = {t_spark / t_emb:5.2f}x | {r.events} events", flush=True)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
     finally:
-        sess.stop()
+        if sess is not None:
+            sess.stop()
     if len(rows) >= 2:
         (n1, e1, _, s1, _), (n2, e2, _, s2, _) = rows[0], rows[-1]
         print(f"growth {n1:,} → {n2:,} positions (x{n2 / n1:.1f}): embedded time x{e2 / e1:.2f}, "
