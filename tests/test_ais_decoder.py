@@ -153,3 +153,29 @@ def test_a_bad_character_anywhere_rejects_only_its_message() -> None:
     d = decode(payloads, [0] * len(payloads))
     got_bad = d.reason == "character outside the AIS payload alphabet"
     assert got_bad.tolist() == expect_bad
+
+
+def test_blocks_join_to_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large inputs are decoded block by block: the joined result is the one-block result."""
+    import importlib
+
+    dec = importlib.import_module("sitewatch.aisdec.decode")
+    rnd = random.Random(11)
+    payloads, fills = [], []
+    for _ in range(3000):
+        t = rnd.choice([1, 3, 5, 18, 19, 24, 27, 4, 8, 0])
+        n = rnd.choice([10, 28, 30, 60, 71, rnd.randrange(1, 90)])
+        payloads.append(bytes([_ALPHABET[t]]) + bytes(rnd.choice(_ALPHABET + b"!") for _ in range(n - 1)))
+        fills.append(rnd.randrange(7))
+    whole = decode(payloads, fills)
+    monkeypatch.setattr(dec, "BLOCK", 97)
+    parts = decode(payloads, fills)
+    assert parts.msg_type.tolist() == whole.msg_type.tolist()
+    assert parts.reason.tolist() == whole.reason.tolist() and parts.other.tolist() == whole.other.tolist()
+    assert parts.groups.keys() == whole.groups.keys()
+    for name, g in whole.groups.items():
+        h = parts.groups[name]
+        assert h.index.tolist() == g.index.tolist()
+        for k, col in g.cols.items():
+            assert h.cols[k].tolist() == col.tolist(), (name, k)
+            assert h.present(k).tolist() == g.present(k).tolist(), (name, k)
