@@ -216,3 +216,23 @@ def test_export_positions_csv_parquet_and_site_filter(ws: Workspace, tmp_path: P
     ws2 = Workspace.init(tmp_path / "ws2")
     s = ingest_paths(ws2.store, "positions", [out_csv, out])
     assert s.accepted == 300 and s.duplicates == inside
+
+
+def test_memory_limit_from_settings_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[settings.store] memory_limit`` (or SITEWATCH_MEMORY_LIMIT) caps DuckDB; a bad value is named."""
+    from sitewatch.errors import ConfigError
+    from sitewatch.workspace import Workspace
+
+    monkeypatch.delenv("SITEWATCH_MEMORY_LIMIT", raising=False)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.config["settings"]["store"] = {"memory_limit": "300MB"}
+    ws.save()
+    ws.close()
+    with Workspace.open(tmp_path / "ws") as w:
+        assert w.store.scalar("SELECT current_setting('memory_limit')") == "286.1 MiB"  # 300 MB in MiB
+    monkeypatch.setenv("SITEWATCH_MEMORY_LIMIT", "1GiB")
+    with Workspace.open(tmp_path / "ws") as w:
+        assert w.store.scalar("SELECT current_setting('memory_limit')") == "1.0 GiB"
+    monkeypatch.setenv("SITEWATCH_MEMORY_LIMIT", "half the RAM; DROP TABLE positions")
+    with Workspace.open(tmp_path / "ws") as w, pytest.raises(ConfigError, match="memory_limit"):
+        _ = w.store

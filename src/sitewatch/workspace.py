@@ -91,7 +91,9 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path, read_only=self.read_only)
+            limit = os.environ.get("SITEWATCH_MEMORY_LIMIT") or self.setting("store.memory_limit")
+            self._store = Store(self.db_path, read_only=self.read_only,
+                                memory_limit=None if limit in (None, "") else str(limit))
         return self._store
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ records the schema version. Connections run with ``TimeZone='UTC'``.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,14 +20,23 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sitewatch.errors import StoreError
+from sitewatch.errors import ConfigError, StoreError
 from sitewatch.store import schema as S
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 class Store:
     """One DuckDB database holding every table of a workspace."""
 
-    def __init__(self, path: str | Path = ":memory:", read_only: bool = False) -> None:
+    def __init__(self, path: str | Path = ":memory:", read_only: bool = False,
+                 memory_limit: str | None = None) -> None:
+        """``memory_limit`` (e.g. ``"4GB"``) caps DuckDB's buffer pool; beyond it, sorts and
+        joins spill to a temporary folder beside the database. Default: DuckDB's, 80 % of RAM."""
+        limit = None if memory_limit is None else str(memory_limit).strip()
+        if limit is not None and not _MEMORY.match(limit):
+            raise ConfigError(f"memory limit {memory_limit!r} is not a size: write it like '4GB', '512MB' or "
+                              "'2.5GiB' (setting [settings.store] memory_limit or SITEWATCH_MEMORY_LIMIT)")
         self.path = str(path)
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -38,6 +48,8 @@ class Store:
                 "If another sitewatch process (serve, stream) holds it, stop it or open read-only."
             ) from exc
         self.con.execute("SET TimeZone='UTC'")
+        if limit is not None:
+            self.con.execute(f"SET memory_limit = '{limit}'")  # checked against _MEMORY above
         if not read_only:
             self.migrate()
 
