@@ -70,6 +70,19 @@ def _embedded(folder: Path) -> float:
     return dt
 
 
+def _same_events(folder: Path, spark_events: Path) -> str:
+    """Do both engines' events carry the same ids? (the row-by-row check is the test's)"""
+    import pyarrow.parquet as pq
+
+    ws = Workspace.open(folder, read_only=True)
+    ours = {r["event_id"] for r in ws.store.rows("SELECT event_id FROM events")}
+    ws.close()
+    theirs = set(pq.read_table(spark_events, columns=["event_id"]).column("event_id").to_pylist())
+    if ours == theirs:
+        return f"same {len(ours):,} event ids"
+    return f"DIFFERENT events: {len(ours - theirs):,} only embedded, {len(theirs - ours):,} only Spark"
+
+
 def main() -> None:
     sizes = [int(s) for s in os.environ.get("SITEWATCH_BENCH_SPARK_SIZES", "250000,1000000").split(",")]
     try:
@@ -111,9 +124,10 @@ def main() -> None:
                 t_spark = time.perf_counter() - t0
                 ws.close()
                 rows.append((n, t_emb, t_exp, t_spark, r.events))
+                same = _same_events(tmp / "ws", tmp / "out" / "events.parquet") if "embedded" in engines else ""
                 print(f"{n:>11,} positions: embedded {n / t_emb:>10,.0f} pos/s ({t_emb:6.1f} s) | "
                       f"spark local[2] {n / t_spark:>10,.0f} pos/s ({t_spark:6.1f} s; export {t_exp:5.1f} s) | "
-                      f"embedded/spark = {t_spark / t_emb:5.2f}x | {r.events} events", flush=True)
+                      f"embedded/spark = {t_spark / t_emb:5.2f}x | {r.events} events; {same}", flush=True)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
     finally:
