@@ -47,6 +47,12 @@ class Reject(NamedTuple):
     offset_unit: str = "line"
 
 
+def seekable(f: IO[bytes]) -> IO[bytes]:
+    """``f`` itself when it can seek (a plain file), else its bytes in memory (a stream out of
+    a compressed file or an archive): what a format read from its end, like Parquet, needs."""
+    return f if hasattr(f, "seek") and f.seekable() else io.BytesIO(f.read())
+
+
 def rejects_of(offsets: Iterable[int], raws: Iterable[str], reasons: Iterable[str],
                offset_unit: str = "line") -> list[Reject]:
     """Many :class:`Reject` at once (columns in, tuples out: what a bulk decoder needs)."""

@@ -14,7 +14,6 @@ listing the columns expected.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ import pyarrow.parquet as pq
 
 from sitewatch.errors import FormatError
 from sitewatch.sources.adsb._common import BATCH_ROWS, epoch_to_ts, iso_to_ts, positions_batch
-from sitewatch.sources.base import Batch, InputFile, Reject
+from sitewatch.sources.base import Batch, InputFile, Reject, seekable
 
 M_TO_FT = 1.0 / 0.3048
 MPS_TO_KT = 3600.0 / 1852.0
@@ -206,7 +205,7 @@ def _loose_array(values: list[Any]) -> pa.Array:
 
 def read_parquet(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterator[Batch]:
     with src.open() as f:
-        data = f if hasattr(f, "seek") and f.seekable() else io.BytesIO(f.read())
+        data = seekable(f)
         try:
             pf = pq.ParquetFile(data)
         except (pa.ArrowInvalid, OSError) as exc:

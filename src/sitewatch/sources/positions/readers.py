@@ -8,7 +8,6 @@ time, an id that is empty, or lat/lon out of range are quarantined with their li
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sitewatch.errors import FormatError
-from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, text_lines
+from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, seekable, text_lines
 from sitewatch.store import schema
 
 REQUIRED = ("t_utc", "source", "id", "lat", "lon")
@@ -98,7 +97,7 @@ class PositionsParquet:
 
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
         with src.open() as f:
-            data = io.BytesIO(f.read()) if not hasattr(f, "seek") else f
+            data = seekable(f)
             pf = pq.ParquetFile(data)
             names = pf.schema_arrow.names
             missing = [c for c in REQUIRED if c not in names]
