@@ -6,8 +6,11 @@ Contract: :func:`run` reads whole-aircraft partitions (bounded memory), builds
 (:func:`.gaps.gaps_from_tracks`, the NumPy twin of the SQL in
 :func:`sitewatch.store.air_queries.gaps`) and the coverage-map keys; then finalises the
 site events (runway inference needs all of them) and classifies the gaps against the
-coverage map of every partition. :func:`for_context` memoises the result for one
-``sitewatch analyze`` run, so the ``air.flights``, ``air.site-events`` and ``air.dark-gaps``
+coverage map of every partition. Gaps that are seen ground stays
+(:func:`.gaps.seen_ground_stays`: bracketed by an arrival and a departure at one airfield, or
+lost and reacquired on the ground there) are set apart per partition, next to the site events
+they are judged with, and are not classified: :attr:`Result.ground_stays` lists them with their
+reason. :func:`for_context` memoises the result for one ``sitewatch analyze`` run, so the ``air.flights``, ``air.site-events`` and ``air.dark-gaps``
 analyses share one pass.
 """
 
@@ -40,6 +43,8 @@ class Result:
     n_rows: int = 0
     n_stale: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    ground_stays: list[dict[str, Any]] = field(default_factory=list)
+    """Gaps set apart as seen ground stays (not dark): subject, airfield, times, rule, reason."""
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Piece:
     n_rows: int
     n_stale: int
     seconds: dict[str, float]
+    ground_stays: list[dict[str, Any] | None] = field(default_factory=list)
+    """Per row of ``gap_rows``: the seen ground stay it is (not a dark gap), else None."""
 
 
 def process(part: pa.Table, af: Airfields, p: AirParams, use_flags: bool = True) -> Piece:
@@ -67,14 +74,16 @@ def process(part: pa.Table, af: Airfields, p: AirParams, use_flags: bool = True)
     raw = SE.detect(tr, af, p, use_flags)
     t3 = time.perf_counter()
     gap_rows = G.gaps_from_tracks(tr, p)
+    stays = G.seen_ground_stays(gap_rows, raw, af, p)  # whole aircraft here: their events are all here
     keys = G.CoverageMap.keys_of(tr, p.coverage_cell_deg, p.coverage_bin_s)
     t4 = time.perf_counter()
     return Piece(legs, raw, gap_rows, keys, part.num_rows, tr.n_stale,
-                 {"tracks": t1 - t0, "legs": t2 - t1, "site_events": t3 - t2, "gaps": t4 - t3})
+                 {"tracks": t1 - t0, "legs": t2 - t1, "site_events": t3 - t2, "gaps": t4 - t3}, stays)
 
 
 def combine(pieces: Iterable[Piece], p: AirParams) -> Result:
-    """Finalise site events over all partitions and classify the gaps on the whole coverage map."""
+    """Finalise site events over all partitions and classify the gaps on the whole coverage map
+    (all but the seen ground stays, which go to :attr:`Result.ground_stays`)."""
     import time
 
     pieces = list(pieces)
@@ -85,7 +94,16 @@ def combine(pieces: Iterable[Piece], p: AirParams) -> Result:
     t0 = time.perf_counter()
     events = SE.finalize([e for pc_ in pieces for e in pc_.raw_events], p)
     gap_events: list[dict[str, Any]] = []
-    gap_rows = [pc_.gap_rows for pc_ in pieces if pc_.gap_rows.num_rows]
+    gap_rows: list[pa.Table] = []
+    ground_stays: list[dict[str, Any]] = []
+    for pc_ in pieces:
+        rows, stays = pc_.gap_rows, pc_.ground_stays
+        if rows.num_rows and len(stays) == rows.num_rows:
+            ground_stays += [s for s in stays if s is not None]
+            rows = rows.filter(pa.array([s is None for s in stays], pa.bool_()))
+        if rows.num_rows:
+            gap_rows.append(rows)
+    ground_stays.sort(key=lambda s: (s["t_start"], s["subject"]))
     if gap_rows:
         cov = G.CoverageMap(np.concatenate([pc_.cov_keys for pc_ in pieces]), p.coverage_cell_deg,
                             p.coverage_bin_s)
@@ -94,7 +112,7 @@ def combine(pieces: Iterable[Piece], p: AirParams) -> Result:
     legs = [pc_.legs for pc_ in pieces if pc_.legs.num_rows]
     leg_table = pa.concat_tables(legs) if legs else schema.FLIGHTS.arrow_schema().empty_table()
     return Result(leg_table, events, gap_events, sum(pc_.n_rows for pc_ in pieces),
-                  sum(pc_.n_stale for pc_ in pieces), secs)
+                  sum(pc_.n_stale for pc_ in pieces), secs, ground_stays)
 
 
 def run(partitions: Iterable[pa.Table], af: Airfields, p: AirParams, use_flags: bool = True) -> Result:

@@ -13,10 +13,23 @@ transponder switched off, ``details.cause`` one of ``likely transponder-off``,
 ``coverage gap``, ``undetermined`` or ``landed (ground stay unseen)``: readsb's heuristic
 (low and descending at loss, low and climbing at reacquisition, ``details.landing_suspected``)
 explains the gap by a landing, and the probability of an in-flight switch-off drops.
+
+:func:`seen_ground_stays` sets apart, before classification, the gaps that are **seen
+ground stays**, not dark episodes: many receivers do not hear aircraft on the ground, so a
+track often stops just after touchdown and resumes at take-off. A gap is a seen ground stay
+when (1) it is bracketed by an arrival at an airfield and a departure from the same airfield
+by the same aircraft, with no other movement in between, or (2) it is lost and reacquired
+on the ground at the same airfield (at most :data:`GROUND_STAY_MAX_AGL_FT` above its
+elevation, within :data:`GROUND_STAY_MAX_FIELD_M` of it and :data:`GROUND_STAY_MAX_MOVE_M`
+apart). Such a gap yields no ``dark-gap`` event (hence no dark visit); it is returned with
+its reason (counted by the pipeline and logged by the analysis), and the bracketing arrival
+and departure carry it in ``details.ground_stay``.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +38,13 @@ import pyarrow as pa
 
 from sitewatch import geo
 from sitewatch.analytics.air import _tracks as T
+from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.analytics.base import AnalysisContext, events_table, position_ref, register_analysis
 from sitewatch.store import air_queries as Q
 from sitewatch.store.db import Store
+
+log = logging.getLogger(__name__)
 
 ANALYSIS = "air.dark-gaps"
 MAX_BINS_PER_GAP = 240  # bins sampled evenly inside very long gaps: bounded work per gap
@@ -189,6 +205,130 @@ def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams) -> list[dict[str, A
     return out
 
 
+# -- seen ground stays --------------------------------------------------------------------------
+GROUND_STAY_MAX_AGL_FT = 500.0
+"""Lost and reacquired at most this far above the airfield's elevation: on the ground or
+rolling (pressure altitude on the ground is off the elevation by up to a few hundred feet
+with the QNH; the on-ground reports of the demo sit at 150 ft at OSLK, elevation 157 ft)."""
+GROUND_STAY_MAX_MOVE_M = 3000.0
+"""... and at most this far apart: within one aerodrome (a taxi from stand to runway)."""
+GROUND_STAY_MAX_FIELD_M = 4000.0
+"""... both within this distance of the airfield's reference point (runway thresholds of
+large airports lie 2-4 km from it; the same radius as an arrival inferred from a track lost
+above the runway, :data:`.site_events.INFERRED_MAX_DIST_M`)."""
+MOVEMENT_KINDS = ("arrival", "departure", "touch-and-go", "approach")
+"""Site events that move an aircraft to or from the ground (overflights do not)."""
+_EPS_S = 1e-3
+
+
+def _by_subject(site_events: list[dict[str, Any]]) -> dict[str, tuple[list[dict[str, Any]], np.ndarray,
+                                                                         np.ndarray, np.ndarray, np.ndarray]]:
+    """Per aircraft: its movement events sorted by start, their starts, the running maximum
+    of their ends, and the order and values of the ends sorted."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in site_events:
+        if e["kind"] in MOVEMENT_KINDS:
+            groups.setdefault(str(e["subject"]), []).append(e)
+    out = {}
+    for ident, evs in groups.items():
+        evs.sort(key=lambda e: (e["t_start_s"], e["t_end_s"]))
+        ts = np.array([e["t_start_s"] for e in evs], dtype=np.float64)
+        te = np.array([e["t_end_s"] for e in evs], dtype=np.float64)
+        order = np.argsort(te, kind="stable")
+        out[ident] = (evs, ts, np.maximum.accumulate(te), order, te[order])
+    return out
+
+
+def seen_ground_stays(gap_rows: pa.Table, site_events: list[dict[str, Any]], af: Airfields,
+                      p: AirParams) -> list[dict[str, Any] | None]:
+    """For each gap row (:func:`gaps_from_tracks`), the seen ground stay that explains it, else None.
+
+    ``site_events`` are the raw events of the same partition (:func:`.site_events.detect`:
+    ``t_start_s``/``t_end_s`` in seconds, ``details.airfield``). A gap is a ground stay when
+
+    1. **bracketed**: the aircraft's last movement event (:data:`MOVEMENT_KINDS`) ending by
+       the loss is an arrival at airfield X (touched down, or lost right above the runway),
+       its first one starting at or after the reacquisition is a departure from X (heard on
+       the ground before taking off), and no movement event overlaps the gap; or
+    2. **on the ground at the airfield**: lost and reacquired within
+       :data:`GROUND_STAY_MAX_FIELD_M` of the same airfield, at most
+       :data:`GROUND_STAY_MAX_MOVE_M` apart, each end at most :data:`GROUND_STAY_MAX_AGL_FT`
+       above the field's elevation (or, altitude unknown, at taxi speed).
+
+    A gap lost on the ground and reacquired in the air (or the reverse) stays a dark gap:
+    the aircraft may have flown during it. The arrival before and the departure after a stay
+    at the same airfield get ``details.ground_stay`` (mutated in place): the airfield, the
+    unheard stretches and their total.
+    """
+    n = gap_rows.num_rows
+    out: list[dict[str, Any] | None] = [None] * n
+    if n == 0:
+        return out
+    g = {c: np.asarray(gap_rows.column(c).to_numpy(zero_copy_only=False), dtype=np.float64)
+         for c in gap_rows.column_names if c != "id"}
+    ids = [str(x) for x in gap_rows.column("id").to_pylist()]
+    # rule 2, vectorised: both ends low, close together, at the same airfield
+    n0 = af.nearest(g["lat0"], g["lon0"], GROUND_STAY_MAX_FIELD_M)
+    n1 = af.nearest(g["lat1"], g["lon1"], GROUND_STAY_MAX_FIELD_M)
+    same = (n0.idx >= 0) & (n0.idx == n1.idx)
+    elev = af.elevation_ft[np.maximum(n0.idx, 0)] if af.codes.size else np.zeros(n)
+
+    def low(alt: np.ndarray, spd: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(alt), alt - elev <= GROUND_STAY_MAX_AGL_FT,
+                            np.isfinite(spd) & (spd <= p.taxi_max_kt))
+
+    move = np.asarray(geo.haversine_m(g["lat0"], g["lon0"], g["lat1"], g["lon1"]), dtype=np.float64)
+    on_ground = same & low(g["alt0_ft"], g["speed0_kt"]) & low(g["alt1_ft"], g["speed1_kt"]) & \
+        (move <= GROUND_STAY_MAX_MOVE_M)
+    subj = _by_subject(site_events)
+    for i in range(n):
+        t0, t1 = float(g["t0_s"][i]), float(g["t1_s"][i])
+        prev: dict[str, Any] | None = None
+        nxt: dict[str, Any] | None = None
+        overlap = False
+        if ids[i] in subj:
+            evs, ts, te_run, order, te_sorted = subj[ids[i]]
+            j = int(np.searchsorted(te_sorted, t0 + _EPS_S, side="right")) - 1
+            prev = evs[int(order[j])] if j >= 0 else None
+            k = int(np.searchsorted(ts, t1 - _EPS_S, side="left"))
+            nxt = evs[k] if k < len(evs) else None
+            # a movement starting before the reacquisition and ending after the loss
+            overlap = k > 0 and bool(te_run[k - 1] > t0 + _EPS_S)
+        arr = prev if prev is not None and prev["kind"] == "arrival" and prev["details"].get("airfield") else None
+        dep = nxt if nxt is not None and nxt["kind"] == "departure" and nxt["details"].get("airfield") else None
+        rule, code = None, None
+        if arr is not None and dep is not None and not overlap and \
+                arr["details"]["airfield"] == dep["details"]["airfield"]:
+            rule, code = "bracketed", str(arr["details"]["airfield"])
+            reason = f"ground stay at {code} bracketed by arrival and departure"
+        elif on_ground[i]:
+            rule, code = "on-ground", str(af.codes[n0.idx[i]])
+            reason = (f"ground stay at {code}: lost and reacquired on the ground there, "
+                      f"{move[i]:,.0f} m apart")
+        if rule is None or code is None:
+            continue
+        ts0, ts1 = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(t1, UTC)
+        site = af.site_for_code(code)
+        if site is None:
+            site = af.site_of(g["lat0"][i], g["lon0"][i])[0]
+        stay = {
+            "subject": ids[i], "airfield": code, "site": site, "t_start": ts0, "t_end": ts1,
+            "duration_s": t1 - t0, "rule": rule, "reason": reason, "distance_m": float(move[i]),
+            "lost": {"lat": float(g["lat0"][i]), "lon": float(g["lon0"][i]), "alt_ft": _fin(g["alt0_ft"][i])},
+            "reacquired": {"lat": float(g["lat1"][i]), "lon": float(g["lon1"][i]),
+                           "alt_ft": _fin(g["alt1_ft"][i])},
+        }
+        out[i] = stay
+        for e in (arr, dep):  # the arrival before and the departure after, at this airfield
+            if e is None or overlap or e["details"]["airfield"] != code:
+                continue
+            gs = e["details"].setdefault("ground_stay", {"airfield": code, "unheard": [], "unheard_s": 0.0})
+            gs["unheard"].append({"t_from": ts0, "t_to": ts1, "duration_s": t1 - t0, "rule": rule})
+            gs["unheard_s"] = float(gs["unheard_s"]) + (t1 - t0)
+    return out
+
+
 def _fin(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
@@ -224,6 +364,14 @@ def dark_gaps(ctx: AnalysisContext) -> pa.Table:
     """Gaps in aircraft tracks, told apart as coverage gaps or likely transponder-off."""
     from sitewatch.analytics.air import _pipeline
 
-    evs = [dict(e) for e in _pipeline.for_context(ctx).gap_events]
+    res = _pipeline.for_context(ctx)
+    if res.ground_stays:  # set apart, never silently: they are not dark, but say so
+        reasons = Counter(f"ground stay at {s['airfield']} ({s['rule']})" for s in res.ground_stays)
+        log.info("%s: %d gaps are seen ground stays, not dark gaps: %s", ANALYSIS, len(res.ground_stays),
+                 "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
+        for s in res.ground_stays:
+            log.debug("%s: %s %s to %s: %s", ANALYSIS, s["subject"], s["t_start"].isoformat(),
+                      s["t_end"].isoformat(), s["reason"])
+    evs = [dict(e) for e in res.gap_events]
     attach_sites(evs, ctx)
     return events_table(evs, ANALYSIS)
