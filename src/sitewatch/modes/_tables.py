@@ -2,7 +2,9 @@
 
 * :data:`ALTITUDE_FT` — the 13-bit Mode S altitude code (AC: C1 A1 C2 A2 C4 A4 M B1 Q B2
   D2 B4 D4) → feet, NaN where invalid/unknown; Q=1 is 25 ft linear, Q=0 Gillham (100 ft),
-  M=1 (metric) unsupported → NaN. ICAO Annex 10 Vol IV §3.1.2.6.5.4.
+  M=1 metres: the 12 bits other than M are the height in metres, converted to whole feet
+  (``int(m * 3.28084)``, as pyModeS 2.x's ``altitude``/``altcode``; pyModeS 3 returns
+  None). ICAO Annex 10 Vol IV §3.1.2.6.5.4.
 * :data:`SQUAWK` — the 13-bit identity code (C1 A1 C2 A2 C4 A4 X B1 D1 B2 D2 B4 D4) → the
   Mode A code as an int whose octal digits are ABCD (e.g. 0o7700).
 * :data:`CALLSIGN_CHARS` — the 6-bit ICAO character set (``#`` = invalid).
@@ -16,6 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+FT_PER_M = 3.28084
 
 
 def _gray_to_int(n: int) -> int:
@@ -31,8 +35,8 @@ def _altitude(ac: int) -> float:
         return math.nan
     m_bit = (ac >> 6) & 1
     q_bit = (ac >> 4) & 1
-    if m_bit:
-        return math.nan
+    if m_bit:  # metres: the 12 bits without M, binary
+        return float(int((((ac >> 7) << 6) | (ac & 0x3F)) * FT_PER_M))
     if q_bit:
         n = ((ac >> 2) & 0x7E0) | ((ac >> 1) & 0x10) | (ac & 0xF)
         return float(n * 25 - 1000)

@@ -19,7 +19,13 @@ Per chunk, with NumPy only (no loop over frames):
 3. CPR: each position frame is paired with the latest opposite-parity frame of the same
    aircraft at most ``pair_window_s`` before it (global decoding, the frame's own zone);
    frames left over are decoded locally against the nearest good position of the same
-   aircraft within ``local_window_s`` (before or after: a file can look ahead).
+   aircraft within ``local_window_s`` (before or after: a file can look ahead); frames
+   still left (a lone frame, an aircraft heard in one parity only) are decoded locally
+   against the receiver's ``reference`` when one is given, and kept only where the result
+   lies within the unambiguous range of it (:data:`REF_RANGE_AIR_NM` airborne,
+   :data:`REF_RANGE_SURFACE_NM` surface; ``cpr_ref_out_of_range`` otherwise). Such rows
+   have ``cpr_ref`` set (counter ``positions_ref``), as pyModeS's ``position_with_ref``,
+   rs1090 and dump1090 decode them.
    Surface frames need a reference: the receiver's (``reference``), else the
    aircraft's own last airborne fix, else the region of the feed's airborne fixes.
 4. Positions implying more than ``max_speed_kmh`` (plus ``margin_km`` for CPR
@@ -36,7 +42,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from sitewatch.geo import haversine_m
+from sitewatch.geo import NM_M, haversine_m
 from sitewatch.modes import cpr, crc
 from sitewatch.modes import fields as F
 
@@ -44,6 +50,8 @@ _LONG_DF = np.array([16, 17, 18, 19, 20, 21, 24])
 _SHORT_DF = np.array([0, 4, 5, 11])
 KIND_AIR_GLOBAL, KIND_AIR_LOCAL, KIND_SURF_GLOBAL, KIND_SURF_LOCAL = 1, 2, 3, 4
 REGION_SPAN_DEG = 20.0  # airborne fixes spread less than this: one receiver's region
+REF_RANGE_AIR_NM = 180.0  # local decoding is unambiguous within half a latitude zone (DO-260B §A.1.7.5)
+REF_RANGE_SURFACE_NM = 45.0  # the same for the 90-degree surface zones (§A.1.7.6)
 
 
 @dataclass
@@ -59,6 +67,7 @@ class Decoded:
     lat: np.ndarray
     lon: np.ndarray
     pos_kind: np.ndarray  # int8: 0 none, 1/2 airborne global/local, 3/4 surface global/local
+    cpr_ref: np.ndarray  # bool: decoded locally against the receiver reference (pos_kind 2/4)
     alt_ft: np.ndarray
     speed_kt: np.ndarray
     track_deg: np.ndarray
@@ -96,7 +105,7 @@ def _empty(n: int) -> Decoded:
     return Decoded(
         t=np.zeros(n), df=np.full(n, -1, np.int16), icao=np.zeros(n, np.uint32), ok=np.zeros(n, bool),
         non_icao=np.zeros(n, bool), tc=np.full(n, -1, np.int16), lat=nan.copy(), lon=nan.copy(),
-        pos_kind=np.zeros(n, np.int8), alt_ft=nan.copy(), speed_kt=nan.copy(), track_deg=nan.copy(),
+        pos_kind=np.zeros(n, np.int8), cpr_ref=np.zeros(n, bool), alt_ft=nan.copy(), speed_kt=nan.copy(), track_deg=nan.copy(),
         vrate_fpm=nan.copy(), heading_deg=nan.copy(), onground=np.full(n, -1, np.int8),
         callsign=np.full(n, None, object), category=np.full(n, None, object),
         squawk=np.full(n, -1, np.int32), cpr_fmt=np.full(n, -1, np.int8),
@@ -154,7 +163,7 @@ class ModeSDecoder:
         d = self._fields(all_msg, all_nb, all_t, is_new)
         # the tail keeps its accepted positions and context; only new rows are decoded
         if m:
-            for name in ("lat", "lon", "pos_kind"):
+            for name in ("lat", "lon", "pos_kind", "cpr_ref"):
                 getattr(d, name)[:m] = getattr(self._tail, name)
         self._positions(d, is_new)
         self._context(d)
@@ -336,16 +345,46 @@ class ModeSDecoder:
                 if rows.size:
                     la, lo_ = fn(f[rows], latc[rows], lonc[rows], lat[ref[rows]], lon[ref[rows]])
                     lat[rows], lon[rows], kind[rows] = la, lo_, k
+        by_ref = np.where(fixed[P], d.cpr_ref[P], False)
+        if self.reference is not None:
+            rows = np.flatnonzero(new & np.isnan(lat))
+            if rows.size:
+                la, lo_ = self._against_reference(f[rows], latc[rows], lonc[rows], surf[rows])
+                lat[rows], lon[rows] = la, lo_
+                kind[rows] = np.where(surf[rows], KIND_SURF_LOCAL, KIND_AIR_LOCAL)
+                by_ref[rows] = ~np.isnan(la)
         got = new & ~np.isnan(lat)
         c["cpr_unpaired"] += int((new & ~got).sum())
         self._jump_filter(d.icao[P], tt, lat, lon, fixed[P], new)
         d.lat[P] = np.where(new | fixed[P], lat, d.lat[P])
         d.lon[P] = np.where(new | fixed[P], lon, d.lon[P])
         d.pos_kind[P] = np.where(new | fixed[P], np.where(np.isnan(lat), 0, kind), d.pos_kind[P])
+        by_ref &= ~np.isnan(lat)
+        d.cpr_ref[P] = np.where(new | fixed[P], by_ref, d.cpr_ref[P])
         c["positions_global"] += int((new & ((kind == KIND_AIR_GLOBAL) | (kind == KIND_SURF_GLOBAL))
                                       & ~np.isnan(lat)).sum())
         c["positions_local"] += int((new & ((kind == KIND_AIR_LOCAL) | (kind == KIND_SURF_LOCAL))
-                                     & ~np.isnan(lat)).sum())
+                                     & ~np.isnan(lat) & ~by_ref).sum())
+        if by_ref.any():
+            c["positions_ref"] += int((new & by_ref).sum())
+
+    def _against_reference(self, fmt: np.ndarray, lat_c: np.ndarray, lon_c: np.ndarray,
+                           surf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Local decoding of single frames against the receiver reference; NaN beyond its range."""
+        assert self.reference is not None
+        rlat, rlon = self.reference
+        lat, lon = np.full(fmt.size, np.nan), np.full(fmt.size, np.nan)
+        for is_surf, fn, limit_nm in ((False, cpr.airborne_local, REF_RANGE_AIR_NM),
+                                      (True, cpr.surface_local, REF_RANGE_SURFACE_NM)):
+            rows = np.flatnonzero(surf == is_surf)
+            if rows.size == 0:
+                continue
+            la, lo = fn(fmt[rows], lat_c[rows], lon_c[rows], np.full(rows.size, rlat), np.full(rows.size, rlon))
+            with np.errstate(invalid="ignore"):
+                near = haversine_m(la, lo, rlat, rlon) < limit_nm * NM_M  # NaN compares False
+            self.counters["cpr_ref_out_of_range"] += int((~near & ~np.isnan(la)).sum())
+            lat[rows], lon[rows] = np.where(near, la, np.nan), np.where(near, lo, np.nan)
+        return lat, lon
 
     def _surface_refs(self, icao: np.ndarray, lat: np.ndarray, lon: np.ndarray, surf: np.ndarray,
                       rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -119,7 +119,7 @@ def surveillance_field(msg: np.ndarray) -> np.ndarray:
 
 
 def altitude_code(code13: np.ndarray) -> np.ndarray:
-    """13-bit altitude code → feet (NaN when unknown or metric)."""
+    """13-bit altitude code → feet (NaN when unknown; metric codes converted from metres)."""
     return ALTITUDE_FT[code13]
 
 

@@ -7,7 +7,10 @@ chunk into
 * a ``positions`` batch: one row per frame that yielded a position, with the frame's
   altitude, the latest velocity (≤ 10 s), callsign and squawk of the aircraft, the
   format name and the frame's line/byte offset; ``time_inferred`` when the file's times
-  were built from ``--start``;
+  were built from ``--start``; ``status`` says how the CPR position was decoded
+  (:data:`CPR_STATUS`): ``cpr-global`` (an even/odd pair), ``cpr-local`` (one frame
+  against the aircraft's own recent fix) or ``cpr-ref`` (one frame against the receiver
+  reference, ``--ref``/``--airport``: a lone frame or an aircraft heard in one parity);
 * at :meth:`FrameSink.finish`, one ``aircraft`` batch for the file: address, ADS-B
   emitter category (from identification messages), military flag from the address ranges;
 * the decoder's counters for the chunk (CRC repairs and failures, CPR pairing, jumps).
@@ -29,6 +32,7 @@ from sitewatch.reference.aircraft_db import military_by_address
 from sitewatch.sources.base import Batch, ReadOptions, Reject
 
 CHUNK_FRAMES = 200_000
+CPR_STATUS = ("cpr-global", "cpr-local", "cpr-ref")  # positions.status of decoded frames
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -73,6 +77,7 @@ class FrameSink:
         squawk = np.char.mod("%04o", np.maximum(sq, 0)).astype(object)
         squawk[sq < 0] = None
         n = rows.size
+        how = np.where(d.cpr_ref[rows], 2, np.where(np.isin(d.pos_kind[rows], (1, 3)), 0, 1))
         return pa.table({
             "t_utc": pa.array(t_us, pa.timestamp("us", tz="UTC")),
             "source": pa.repeat(pa.scalar("adsb"), n),
@@ -87,6 +92,8 @@ class FrameSink:
             "onground": pa.array(surf),
             "callsign": pa.array(d.ctx_callsign[rows], pa.string()),
             "squawk": pa.array(squawk, pa.string()),
+            "status": pa.DictionaryArray.from_arrays(pa.array(how, pa.int8()),
+                                                     pa.array(CPR_STATUS)).cast(pa.string()),
             "time_inferred": pa.repeat(pa.scalar(self.time_inferred), n),
             "format": pa.repeat(pa.scalar(self.fmt), n),
             "rec_offset": pa.array(offsets[rows], pa.int64()),
