@@ -30,6 +30,9 @@ def export_positions(ctx: Ctx, fmt: str, out: str, partition: str, site: str | N
                      t_to: str | None, source: str | None) -> None:
     """Export positions: t_utc, source, id, lat, lon, alt_ft, speed_kt, track_deg, onground.
 
+    CSV times are ISO 8601 UTC with microseconds (2024-12-05T22:00:00.000000Z), typed as
+    timestamps by DuckDB, pandas and GDAL; GeoParquet geometry is lon/lat WGS84 (OGC:CRS84).
+
     \b
     Examples:
       sitewatch export positions --format csv --out hmeimim.csv --site hmeimim --from 2024-12-01
@@ -56,7 +59,10 @@ def export_positions(ctx: Ctx, fmt: str, out: str, partition: str, site: str | N
         decl = schema.POSITIONS.arrow_schema()
         sch = pa.schema([decl.field(c) for c in POSITION_COLUMNS])
         if fmt == "csv":
+            from sitewatch.fusion.export import iso_times
+
             sch = csv_schema(sch)
+            batches = (iso_times(rb) for rb in batches)  # t_utc as ISO 8601 UTC text, one form for every row
         bar = progress(ctx, desc="export", unit="row")
         try:
             n = write_batches(batches, sch, out, fmt, on_batch=bar.update)

@@ -286,28 +286,37 @@ def _folder_or_none(ctx: Ctx) -> Any:
         return None
 
 
+_EXPORT_FORMATS = ["geojson", "kml", "csv", "parquet", "geoparquet"]
+_FORMAT_HELP = ("Output format. Times are ISO 8601 UTC (…T12:59:55.000000Z) in text formats; "
+                "geoparquet adds a WKB point geometry column (lon/lat WGS84).")
+
+
 @export_group.command("events")
-@click.option("--format", "fmt", type=click.Choice(["geojson", "kml", "csv", "parquet"]), required=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(_EXPORT_FORMATS), required=True, help=_FORMAT_HELP)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically).")
 @click.option("--site", help="Only events at this site.")
 @click.option("--from", "t_from", metavar="T", help="Events ending at or after T (ISO 8601 UTC).")
 @click.option("--to", "t_to", metavar="T", help="Events starting before T (ISO 8601 UTC).")
+@click.option("--layers", type=click.Choice(["single", "split"]), default="single", show_default=True,
+              help="geojson only: single = points and tracks in one file (mixed geometry); split = "
+                   "NAME.points.geojson and NAME.tracks.geojson beside --out NAME.geojson.")
 @pass_ctx
-def export_events(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str | None, t_to: str | None) -> None:
-    """Export events; GeoJSON and KML include each event's track (KML: gx:Track, for Google Earth).
+def export_events(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str | None, t_to: str | None,
+                  layers: str) -> None:
+    """Export events; GeoJSON and KML include each event's track (KML: gx:Track with altitudes,
+    for Google Earth; KML fields are ExtendedData, so GIS tools show them as attributes).
 
     \b
     Examples:
       sitewatch export events --format kml --out hmeimim.kml --site hmeimim
       sitewatch export events --format geojson --out events.geojson --from 2024-12-01
+      sitewatch export events --format geojson --layers split --out events.geojson   # for QGIS
     """
-    _export(ctx, "events", fmt, out, site, t_from, t_to)
+    _export(ctx, "events", fmt, out, site, t_from, t_to, layers)
 
 
 @export_group.command("evidence")
-@click.option("--format", "fmt", type=click.Choice(["geojson", "kml", "csv", "parquet"]), required=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(_EXPORT_FORMATS), required=True, help=_FORMAT_HELP)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically).")
 @click.option("--site", help="Only this site's evidence (rebuilt first).")
 @click.option("--from", "t_from", metavar="T", help="From this time (ISO 8601 UTC).")
@@ -325,7 +334,7 @@ def export_evidence(ctx: Ctx, fmt: str, out: str, site: str | None, t_from: str 
 
 
 def _export(ctx: Ctx, what: str, fmt: str, out: str, site: str | None, t_from: str | None,
-            t_to: str | None) -> None:
+            t_to: str | None, layers: str = "single") -> None:
     from sitewatch.fusion import evidence as E
     from sitewatch.fusion.export import export
 
@@ -335,7 +344,8 @@ def _export(ctx: Ctx, what: str, fmt: str, out: str, site: str | None, t_from: s
         if what == "evidence":
             targets = [ws.site(site)] if site else list(ws.sites.values())
             E.refresh(ws.store, targets, _near_km(ws))
-        summary = export(ws.store, what, fmt, out, site, parse_time(t_from, "--from"), parse_time(t_to, "--to"))
+        summary = export(ws.store, what, fmt, out, site, parse_time(t_from, "--from"), parse_time(t_to, "--to"),
+                         layers)
     click.echo(dumps(summary))
 
 

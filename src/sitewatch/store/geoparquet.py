@@ -1,11 +1,12 @@
 """Positions as GeoParquet, partitioned by UTC day and a coarse spatial cell (for Spark/DuckDB).
 
 Layout: ``OUT/day=YYYY-MM-DD/cell=<lat>_<lon>/part-*.parquet`` (hive partitioning), each file
-a GeoParquet 1.1 file: a ``geometry`` column of WKB points (lon, lat; OGC:CRS84), a
-``bbox`` covering column (struct xmin/ymin/xmax/ymax) declared in the ``geo`` metadata so
-readers can prune by bounding box, and every positions column. The cell is the 1° grid
-square ``floor(lat)_floor(lon)`` (e.g. ``35_035``): coarse enough for few files per day,
-fine enough that a site's data lives in one or a handful of cells.
+a GeoParquet 1.1 file: a ``geometry`` column of WKB points (lon, lat; OGC:CRS84, the spec's
+default, hence no ``crs`` key), a ``bbox`` covering column (struct xmin/ymin/xmax/ymax)
+declared in the ``geo`` metadata so readers can prune by bounding box, and every positions
+column. The cell is the 1° grid square ``floor(lat)_floor(lon)`` (e.g. ``35_035``): coarse
+enough for few files per day, fine enough that a site's data lives in one or a handful of
+cells.
 
 Written into ``OUT.partial`` and renamed when complete: an interrupted export leaves no
 half-written dataset under ``OUT``.
@@ -40,20 +41,18 @@ def wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.binary(), n, [None, offsets, buf])
 
 
-def geo_metadata() -> dict[str, object]:
-    return {
-        "version": GEO_VERSION,
-        "primary_column": "geometry",
-        "columns": {
-            "geometry": {
-                "encoding": "WKB",
-                "geometry_types": ["Point"],
-                "crs": None,  # null = OGC:CRS84 (lon/lat WGS84) per the GeoParquet spec
-                "covering": {"bbox": {"xmin": ["bbox", "xmin"], "ymin": ["bbox", "ymin"],
-                                      "xmax": ["bbox", "xmax"], "ymax": ["bbox", "ymax"]}},
-            }
-        },
-    }
+def geo_metadata(covering: bool = True) -> dict[str, object]:
+    """The ``geo`` file metadata for a ``geometry`` column of WKB points in lon/lat WGS84.
+
+    ``crs`` is left out on purpose: the spec reads a *missing* key as OGC:CRS84 (lon/lat
+    WGS84, what we write), whereas ``"crs": null`` means an *unknown* CRS (geopandas then
+    loads the data with no CRS at all). ``covering`` declares the ``bbox`` struct column.
+    """
+    column: dict[str, object] = {"encoding": "WKB", "geometry_types": ["Point"]}
+    if covering:
+        column["covering"] = {"bbox": {"xmin": ["bbox", "xmin"], "ymin": ["bbox", "ymin"],
+                                       "xmax": ["bbox", "xmax"], "ymax": ["bbox", "ymax"]}}
+    return {"version": GEO_VERSION, "primary_column": "geometry", "columns": {"geometry": column}}
 
 
 def _augment(rb: pa.RecordBatch, partition: tuple[str, ...]) -> pa.RecordBatch:
