@@ -124,3 +124,21 @@ def test_references_carry_lines_and_pixel_boxes(tmp_path: Path) -> None:
     assert rows["air.arrival"]["files"] == [{"path": str(f), "sha256": store.scalar("SELECT sha256 FROM ingest_log"),
                                              "first": 2, "last": 3}]
     assert rows["imagery.count"]["boxes_px"] == [[10.0, 20.0, None, None], [11.0, 20.0, None, None]]
+
+
+def test_scene_count_rows_add_up_and_every_zone_has_a_row() -> None:
+    """Each detection is in exactly one count row, so a scene's rows of a class add up to its
+    total; every zone gets a vehicle row (zero included), which is what observes a zone."""
+    store = Store()
+    sc = Scenario()
+    sc.scene(date(2024, 12, 5), {("large-vehicle", "north-park"): 5, ("large-vehicle", None): 3,
+                                 ("plane", "apron"): 2})
+    sc.write(store)
+    rows = [r for r in E.build(store, hmeimim()).rows.to_pylist() if r["kind"] == "imagery.count"]
+    refs = [(json.loads(r["ref"]), r["value"]) for r in rows]
+    large = {ref["zone"]: v for ref, v in refs if ref["class"] == "large-vehicle"}
+    assert large == {"north-park": 5, None: 3, "apron": 0}
+    small = {ref["zone"]: v for ref, v in refs if ref["class"] == "small-vehicle"}
+    assert small == {None: 0, "north-park": 0, "apron": 0}
+    assert {ref["zone"]: v for ref, v in refs if ref["class"] == "plane"} == {"apron": 2}
+    assert {ref["zone"]: v for ref, v in refs if ref["class"] == "ship"} == {None: 0}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+import math
+from datetime import date
 from pathlib import Path
+from statistics import NormalDist
 
 import pytest
 
@@ -61,18 +63,27 @@ def test_baseline_score_and_sentence_on_the_known_pattern() -> None:
     s = series(store)
     dep = s["heavy_departures"]
     assert dep.value == 6 and dep.baseline_median == 0 and dep.baseline_n >= 60
-    assert dep.score is not None and dep.score > 3
-    assert dep.sentence.startswith("heavy-lift departures: 6 in 3 observed days")
-    assert "90-day median of 0 a day" in dep.sentence
+    assert (dep.window_from, dep.window_to) == (date(2024, 12, 11), date(2024, 12, 13))
+    # a quiet baseline (a departure every 20 days) against six in three days: a count-model tail
+    assert dep.score is not None and dep.score > 3 and dep.score_method in ("poisson", "negbin")
+    assert dep.sentence.startswith("heavy-lift departures: 6 from 2024-12-11 to 2024-12-13 "
+                                   "(3-day window of observed days) (baseline: 90-day median 0 a day, mean 0.")
     veh = s["vehicles@north-park"]
     assert veh.value == 112 and veh.baseline_median == pytest.approx(21, abs=1) and (veh.score or 0) > 10
+    assert veh.baseline_n == 10  # the ten weekly scenes: nothing else observes the zone
     quay = s["ships_at_quay"]
     # the quay emptied on the 12th; with segments of at least 3 observations and only two
     # empty days so far, the shift is placed at the last possible split (the 11th)
     assert quay.value == 0 and quay.change_points[-1] == {"day": date(2024, 12, 11), "before_median": 3.0,
                                                          "after_median": 0.0, "t": -3.92}
-    # the emptying quay is a recent downward shift: the rules read it as the trough of the fortnight
-    assert quay.trough_score == -3.92 and quay.trough_basis == "level shift" and "low -3.9" in quay.sentence
+    # the shift has its own sentence, cited to the days from the shift on; it is not a trough
+    assert (quay.shift_day, quay.shift_t, quay.shift_before, quay.shift_after) == (date(2024, 12, 11), -3.92, 3.0, 0.0)
+    assert quay.shift_sentence.startswith("ships in port (AIS): level shift on 2024-12-11: median 0 over the "
+                                          "observed days from 2024-12-11 to 2024-12-13 (baseline: median 3 ")
+    # the trough is the first empty day: 0 against a Poisson of 3 a day, P(X <= 0) = e^-3
+    assert quay.trough_basis == "value" and quay.trough_day == date(2024, 12, 12)
+    assert quay.trough_score == pytest.approx(NormalDist().inv_cdf(math.exp(-3)), abs=0.01)
+    assert "level shift" not in quay.sentence and "low" not in quay.sentence
 
 
 def test_robust_statistics_by_hand() -> None:
@@ -83,8 +94,7 @@ def test_robust_statistics_by_hand() -> None:
     assert I.change_points([0, 0, 0, 9, 0, 0, 0, 0]) == []  # a spike is not a level shift
 
 
-def test_aircraft_on_the_ground_by_type_from_imagery_and_analysts(tmp_path: Path) -> None:
-
+def test_aircraft_on_the_ground_by_type_from_imagery_and_analysts_apart(tmp_path: Path) -> None:
     store = Store()
     sc = Scenario()
     sid = sc.scene(date(2024, 12, 6), {("plane", "apron"): 7})
@@ -95,13 +105,18 @@ def test_aircraft_on_the_ground_by_type_from_imagery_and_analysts(tmp_path: Path
     obs = tmp_path / "obs.csv"
     obs.write_text("2024-12-13, hmeimim, 2 × A124 on apron, Maxar, https://example.org/x\n")
     ingest_paths(store, "observations", [obs])
-    s = series(store, None)["aircraft_on_ground"]
+    all_series = series(store, None)
+    s = all_series["aircraft_on_ground"]
     days = {d.day: d for d in s.days}
-    assert days[date(2024, 12, 6)].value == 7 and days[date(2024, 12, 13)].value == 2
+    # detections only: the analyst's report is not an imagery observation of the 13th
+    assert days[date(2024, 12, 6)].value == 7 and days[date(2024, 12, 13)].status == "not observed"
     assert days[date(2024, 12, 9)].status == "not observed"
-    assert s.value == 2 and s.breakdown == {"A124": 2.0}
-    at6 = I.by_name(I.compute(store, hmeimim(), datetime(2024, 12, 7, tzinfo=UTC)))["aircraft_on_ground"]
-    assert at6.breakdown == {"plane": 5.0, "A124": 2.0} and "by type: 5 plane, 2 A124" in at6.sentence
+    assert s.value == 7 and s.value_day == date(2024, 12, 6) and s.breakdown == {"plane": 5.0, "A124": 2.0}
+    assert "by type: 5 plane, 2 A124" in s.sentence
+    rep = all_series["aircraft_reported"]
+    assert rep.sensor == "analyst" and rep.value == 2 and rep.value_day == date(2024, 12, 13)
+    assert len(rep.evidence) == 1 and rep.breakdown == {"A124": 2.0}
+    assert not set(rep.evidence) & set(s.evidence)
 
 
 def test_quiet_days_are_footnoted_to_the_coverage_that_saw_them() -> None:

@@ -285,8 +285,12 @@ def _ts(v: Any) -> datetime | None:
 
 # -- imagery ---------------------------------------------------------------------------
 # A scene becomes an ``imagery.scene`` row; once a detector has run over it (``detect_runs``),
-# each watched class becomes an ``imagery.count`` per zone (zero included) or, where the GSD
-# cannot resolve the class, an ``imagery.limit``. Scenes never detected count nothing.
+# its detections become ``imagery.count`` rows, one per (zone or none, class, top type), each
+# detection in exactly one row, so a scene's rows of a class add up to its total. Zeros are
+# rows too: for each vehicle class a zero row for every zone without one, and for every
+# watched class a site-wide (zone none) zero row when the scene has none of it anywhere.
+# Where the GSD cannot resolve a class, the zero is an ``imagery.limit`` instead (not a count).
+# Scenes never detected count nothing: no count rows, so no zone or site observation.
 
 def _from_imagery(store: Store, site: Site, skipped: Counter[str]) -> list[dict[str, Any]]:
     scenes = {s["scene_id"]: s for s in Q.site_scenes(store, site.name)}
@@ -385,6 +389,10 @@ def _count_row(site: Site, s: Mapping[str, Any], zone: str | None, cls: str, top
 
 
 # -- observations ----------------------------------------------------------------------
+# One ``analyst.observation`` row per observation, ``value`` its count (``None`` when the text
+# gives none) and ``ref`` its class and zone as written. These are reports, not detections:
+# indicators keep them in their own series and never add them to imagery counts or treat
+# a zone an analyst named as an imagery observation of that zone.
 
 def _from_observations(store: Store, site: Site) -> list[dict[str, Any]]:
     out = []

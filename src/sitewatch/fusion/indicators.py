@@ -7,25 +7,76 @@ zone for vehicles): one :class:`Day` per UTC day with a value, or ``None`` and t
 was too coarse for the class). A day without observation is never a zero.
 
 Indicators are registered with :func:`indicator` (a dict filled by a decorator). Two
-aggregations: ``sum`` indicators count events (arrivals, departures, gaps) and are judged on
-the total of the last ``short_days`` observed days; ``level`` indicators are counts of things
-present (aircraft on the ground, vehicles, ships at the quay) and are judged on the latest
-observed value.
+aggregations: ``sum`` indicators count events (arrivals, departures, gaps, dark visits) and
+are judged on the total of the last ``short_days`` observed days; ``level`` indicators count
+things present on a day (aircraft, vehicles or ships on one image, ships on a port visit,
+vessels loitering offshore) and are judged on the latest observed day.
 
-Baseline: the observed values of the trailing ``window_days`` before each day (not the day
-itself): median and MAD (robust to the very bursts we look for). Score = (x - median) / scale
-with scale = max(1.4826 · MAD, sqrt(max(median, 1))): 1.4826 makes MAD a standard deviation
-under normal noise; the square-root floor is the Poisson noise of a count, so a quiet series
-(median 0, MAD 0) does not turn every single event into an infinite score. Fewer than
-``min_baseline`` observed days (7 for daily feeds, 3 for imagery and analysts) → no score.
+What a day's value is, and which evidence rows back it (each series lists the row kinds it
+counts in :attr:`Series.kinds`):
+
+- event sums: the number of event rows that began that day;
+- episodes (``ships_at_quay``, ``loitering``): the distinct vessels whose episode overlaps
+  the day (an episode spans every day from its start to its end, or to the last day of
+  data while it is open), cited to those episode rows;
+- imagery (``aircraft_on_ground``, ``vehicles``, ``ships_imaged``): detections only: the
+  total of one scene (the day's largest), cited to exactly that scene's count rows of the
+  series' classes, whose values sum to the value. A zone series (``vehicles@park-north``)
+  is observed only on days with a detected scene that has count rows for that zone;
+- analyst observations have their own indicators (``aircraft_reported``,
+  ``vehicles_reported``, ``ships_reported``, sensor ``analyst``): the largest count
+  reported that day, cited to exactly that row. Detections and analyst counts are never
+  added or merged into one number.
+
+A zero rests on the rows that show the sensor saw the area (``air.coverage`` /
+``sea.coverage`` of those days, or an imagery scene's zero-count rows).
+
+Baseline: the observed values of the trailing ``window_days`` before each day (or before
+the first day of a ``sum`` window), never the day itself: median, MAD, mean and variance.
+Fewer than ``min_baseline`` observed days (7 for daily feeds, 3 for imagery and analysts)
+→ no score. Scores keep one meaning: standard deviations of a normal variable with the same
+tail probability (+3 ≈ one-sided p 0.00135). The rule:
+
+- ``sum`` indicators, and ``level`` indicators whose baseline spread is smaller than a
+  count's own noise (1.4826 · MAD < sqrt(max(median, 1)), e.g. a quiet all-zero baseline),
+  use a count model: the observed count x against a Poisson with the baseline's mean rate
+  (times the window's days), or a negative binomial with the baseline's mean and variance
+  (method of moments) when the variance exceeds the mean. Score = Φ⁻¹(1 − P(X ≥ x)) when
+  the upper tail is the smaller one (never below 0), −Φ⁻¹(1 − P(X ≤ x)) when the lower one
+  is (never above 0). A baseline with no event at all is given a rate of half an event over
+  its days, so one event is surprising but never infinitely so; scores are computed from
+  log tail probabilities and are always finite.
+- ``level`` indicators with a healthy baseline spread use the robust score
+  (x − median) / (1.4826 · MAD) (1.4826 makes MAD a standard deviation under normal noise).
+
+:attr:`Day.score_method` / :attr:`Series.score_method` say which (``poisson``, ``negbin``,
+``mad``).
+
+Footnotes: every number a sentence states about the data is recomputable from that
+sentence's own evidence: :attr:`Series.sentence` from :attr:`Series.evidence` (rows of
+:attr:`Series.kinds` inside ``window_from``..``window_to``: a sum's value is the number of
+those rows, a level's the sum of one scene's / one report's values or the distinct vessels
+of the episodes overlapping the day; a zero cites the coverage rows of its days),
+:attr:`Series.peak_sentence` from ``peak_evidence``, ``trough_sentence`` from
+``trough_evidence``, ``shift_sentence`` from ``shift_evidence`` (each observed day from the
+shift on). A sentence states its value first, then only its window's dates, the window's
+length ("3-day window of observed days"), an imagery split by type that adds up to the
+value, and one parenthesis opening with "baseline:" for the derived figures (median, mean,
+earlier observed days, score and its model). :func:`check_series` verifies all of this.
+
+Recent extremes: the highest and lowest score of windows (sum) or days (level) ending in
+the last :data:`RECENT_DAYS`, each with its own value, window, rows and sentence.
 
 Change points: binary segmentation of the observed values (largest standardised difference of
-segment medians and means, segments of at least 3 observations, threshold 3.5 standard errors).
+segment medians and means, segments of at least 3 observations, threshold 3.5 standard errors);
+the latest one is stated in ``shift_sentence``, cited to the rows of every observed day from
+the shift on. It is not a peak or trough (its statistic is not a tail probability).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +84,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from scipy import stats as sps
+from scipy.special import logsumexp, ndtri_exp
 
 from sitewatch.fusion.evidence import VEHICLE_CLASSES, near_bbox
 from sitewatch.reference import types as actypes
@@ -42,13 +95,15 @@ from sitewatch.store.db import Store
 
 WINDOW_DAYS = 90
 SHORT_DAYS = 3
-RECENT_DAYS = 14  # a burst or a level shift within two weeks still bears on the judgement
+RECENT_DAYS = 14  # a burst within two weeks still bears on the judgement
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × 1.4826 = its standard deviation
 CP_THRESHOLD = 3.5
 CP_MIN_SEGMENT = 3
 MIN_BASELINE = {"adsb": 7, "ais": 7, "imagery": 3, "analyst": 3}
+EMPTY_BASELINE_EVENTS = 0.5  # rate of a baseline with no event: half an event over its days
 
 Row = Mapping[str, Any]
+Extracted = dict[str, dict[date, tuple[float, list[str]]]]
 
 
 @dataclass
@@ -58,16 +113,23 @@ class Day:
     day: date
     value: float | None
     status: str  # observed | not observed | not resolvable
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # rows behind the value (coverage rows for a zero)
     baseline_median: float | None = None
     baseline_mad: float | None = None
     baseline_n: int = 0
     score: float | None = None
+    baseline_mean: float | None = None
+    baseline_var: float | None = None
+    score_method: str | None = None  # poisson | negbin | mad
 
 
 @dataclass
 class Series:
-    """One indicator of one site: its days, where it shifted level, and its state at ``as_of``."""
+    """One indicator of one site: its days, where it shifted level, and its state at ``as_of``.
+
+    ``sentence`` states ``value`` over ``window_from``..``window_to`` and is backed by
+    ``evidence`` alone; ``peak_*``, ``trough_*`` and ``shift_*`` are self-contained the same way.
+    """
 
     name: str
     label: str
@@ -76,7 +138,7 @@ class Series:
     days: list[Day]
     as_of: date
     value: float | None = None  # window total (sum) or latest observed value (level)
-    value_day: date | None = None
+    value_day: date | None = None  # last day of the window (sum) or the value's day (level)
     score: float | None = None
     baseline_median: float | None = None
     baseline_mean: float | None = None
@@ -86,13 +148,45 @@ class Series:
     evidence: list[str] = field(default_factory=list)
     change_points: list[dict[str, Any]] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
-    breakdown: dict[str, float] = field(default_factory=dict)  # imagery: latest count by type/class
-    peak_score: float | None = None  # highest score of the last RECENT_DAYS (windows, days, shifts)
-    peak_day: date | None = None
-    peak_basis: str = ""
+    breakdown: dict[str, float] = field(default_factory=dict)  # value by type/class, from ``evidence``
+    peak_score: float | None = None  # highest score of the windows/days ending in the last RECENT_DAYS
+    peak_day: date | None = None  # = peak_window_to
+    peak_basis: str = ""  # "3-day total" | "value"
     trough_score: float | None = None  # lowest score of the last RECENT_DAYS
     trough_day: date | None = None
     trough_basis: str = ""
+    # -- what the stated numbers cover ---------------------------------------------------
+    window_from: date | None = None  # sum: first observed day of the short window; level: value day
+    window_to: date | None = None  # sum: last observed day of the short window; level: value day
+    kinds: list[str] = field(default_factory=list)  # evidence kinds counted (coverage rows back zeros)
+    score_method: str | None = None  # poisson | negbin | mad
+    baseline_var: float | None = None
+    peak_value: float | None = None
+    peak_window_from: date | None = None
+    peak_window_to: date | None = None
+    peak_evidence: list[str] = field(default_factory=list)
+    peak_sentence: str = ""
+    peak_baseline_median: float | None = None  # the baseline the peak was judged against
+    peak_baseline_mean: float | None = None
+    peak_baseline_n: int = 0
+    peak_score_method: str | None = None
+    trough_value: float | None = None
+    trough_window_from: date | None = None
+    trough_window_to: date | None = None
+    trough_evidence: list[str] = field(default_factory=list)
+    trough_sentence: str = ""
+    trough_baseline_median: float | None = None
+    trough_baseline_mean: float | None = None
+    trough_baseline_n: int = 0
+    trough_score_method: str | None = None
+    shift_day: date | None = None  # latest change point: first day of the new level
+    shift_t: float | None = None  # its signed standardised statistic (not a tail-probability score)
+    shift_before: float | None = None  # median of the observed days before (baseline)
+    shift_after: float | None = None  # median of the observed days from shift_day to shift_window_to
+    shift_window_from: date | None = None
+    shift_window_to: date | None = None
+    shift_evidence: list[str] = field(default_factory=list)
+    shift_sentence: str = ""
 
     def as_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -106,22 +200,27 @@ class IndicatorDef:
     label: str
     sensor: str
     aggregate: str  # sum | level
-    extract: Callable[[Sequence[Row], Site], dict[str, dict[date, tuple[float, list[str]]]]]
+    extract: Callable[[Sequence[Row], Site], Extracted]
     doc: str
+    kinds: tuple[str, ...] = ()  # evidence kinds the value counts
+    count_by: str = "rows"  # rows: each cited row (or episode) counts one; values: rows' values add up
 
 
 INDICATORS: dict[str, IndicatorDef] = {}
 
 
-def indicator(name: str, label: str, sensor: str, aggregate: str
-              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def indicator(name: str, label: str, sensor: str, aggregate: str, kinds: Sequence[str] = (),
+              count_by: str = "rows") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register an extractor: ``(evidence rows, site) -> {series name: {day: (value, ids)}}``.
 
     Only days the extractor saw something are returned; which days count as observed (and
     therefore zero when absent) is decided from sensor coverage by :func:`compute`.
+    ``kinds`` are the evidence kinds the value counts; ``count_by`` whether each cited row
+    counts one (events, episodes) or the rows' values add up (imagery and analyst counts).
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        INDICATORS[name] = IndicatorDef(name, label, sensor, aggregate, fn, (fn.__doc__ or "").strip())
+        INDICATORS[name] = IndicatorDef(name, label, sensor, aggregate, fn, (fn.__doc__ or "").strip(),
+                                        tuple(kinds), count_by)
         return fn
 
     return deco
@@ -132,7 +231,7 @@ def _day(t: datetime) -> date:
 
 
 def _events(rows: Sequence[Row], kinds: Iterable[str], pred: Callable[[Row], bool] | None = None,
-            name: str = "") -> dict[str, dict[date, tuple[float, list[str]]]]:
+            name: str = "") -> Extracted:
     ks = set(kinds)
     out: dict[date, tuple[float, list[str]]] = {}
     for r in rows:
@@ -143,77 +242,86 @@ def _events(rows: Sequence[Row], kinds: Iterable[str], pred: Callable[[Row], boo
     return {name: out}
 
 
-@indicator("heavy_arrivals", "heavy-lift arrivals", "adsb", "sum")
+MOVEMENT_KINDS = ("air.arrival", "air.departure", "air.touch-and-go", "air.approach", "air.dark-visit")
+
+
+@indicator("heavy_arrivals", "heavy-lift arrivals", "adsb", "sum", ["air.arrival"])
 def _heavy_arrivals(rows: Sequence[Row], site: Site) -> Any:
     """Arrivals of heavy military airlifters (An-124, Il-76, C-17 …)."""
     return _events(rows, ["air.arrival"], lambda r: bool(r["ref"].get("heavy")), "heavy_arrivals")
 
 
-@indicator("heavy_departures", "heavy-lift departures", "adsb", "sum")
+@indicator("heavy_departures", "heavy-lift departures", "adsb", "sum", ["air.departure"])
 def _heavy_departures(rows: Sequence[Row], site: Site) -> Any:
     """Departures of heavy military airlifters."""
     return _events(rows, ["air.departure"], lambda r: bool(r["ref"].get("heavy")), "heavy_departures")
 
 
-@indicator("dark_visits", "dark visits (inferred)", "adsb", "sum")
+@indicator("dark_visits", "dark visits (inferred)", "adsb", "sum", ["air.dark-visit"])
 def _dark_visits(rows: Sequence[Row], site: Site) -> Any:
     """Aircraft that went dark near the site and reappeared: inferred unreported visits."""
     return _events(rows, ["air.dark-visit"], None, "dark_visits")
 
 
-@indicator("military_movements", "military aircraft movements", "adsb", "sum")
+@indicator("military_movements", "military aircraft movements", "adsb", "sum", MOVEMENT_KINDS)
 def _military(rows: Sequence[Row], site: Site) -> Any:
     """Arrivals, departures, touch-and-goes and approaches of military aircraft."""
-    kinds = ["air.arrival", "air.departure", "air.touch-and-go", "air.approach", "air.dark-visit"]
-    return _events(rows, kinds, lambda r: bool(r["ref"].get("military")), "military_movements")
+    return _events(rows, MOVEMENT_KINDS, lambda r: bool(r["ref"].get("military")), "military_movements")
 
 
-@indicator("adsb_gaps", "ADS-B gaps near the site", "adsb", "sum")
+@indicator("adsb_gaps", "ADS-B gaps near the site", "adsb", "sum", ["air.dark-gap"])
 def _adsb_gaps(rows: Sequence[Row], site: Site) -> Any:
     """Transponder gaps (dark gaps) of aircraft near the site."""
     return _events(rows, ["air.dark-gap"], None, "adsb_gaps")
 
 
-@indicator("vessel_departures", "vessel departures", "ais", "sum")
+@indicator("vessel_departures", "vessel departures", "ais", "sum", ["sea.vessel-departure"])
 def _vessel_departures(rows: Sequence[Row], site: Site) -> Any:
     """Vessels leaving the port."""
     return _events(rows, ["sea.vessel-departure"], None, "vessel_departures")
 
 
-@indicator("loitering", "vessels loitering offshore", "ais", "sum")
-def _loitering(rows: Sequence[Row], site: Site) -> Any:
-    """Vessels loitering offshore (waiting, holding in international waters)."""
-    return _events(rows, ["sea.loitering"], None, "loitering")
-
-
-@indicator("ais_gaps", "AIS gaps near the site", "ais", "sum")
+@indicator("ais_gaps", "AIS gaps near the site", "ais", "sum", ["sea.ais-gap"])
 def _ais_gaps(rows: Sequence[Row], site: Site) -> Any:
     """AIS transmission gaps of vessels near the site."""
     return _events(rows, ["sea.ais-gap"], None, "ais_gaps")
 
 
-@indicator("ships_at_quay", "ships in port (AIS)", "ais", "level")
-def _ships_in_port(rows: Sequence[Row], site: Site) -> Any:
-    """Distinct vessels on a port visit on each day (a visit spans every day it overlaps)."""
+def _episodes(rows: Sequence[Row], kind: str, name: str) -> Extracted:
+    """Distinct subjects with an episode of ``kind`` overlapping each day; an open episode
+    runs to the last day of data."""
     per_day: dict[date, dict[str, str]] = defaultdict(dict)
     last = max((_day(r["t_end"] or r["t_start"]) for r in rows), default=None)
-    for r in rows:
-        if r["kind"] != "sea.port-visit":
+    for r in sorted(rows, key=lambda r: (r["t_start"], r["evidence_id"])):
+        if r["kind"] != kind:
             continue
         d0 = _day(r["t_start"])
-        d1 = _day(r["t_end"]) if r["t_end"] is not None else (last or d0)
+        d1 = _day(r["t_end"]) if r["t_end"] is not None else max(last or d0, d0)
         d = d0
         while d <= d1:
             per_day[d][str(r["subject"] or r["evidence_id"])] = r["evidence_id"]
             d += timedelta(days=1)
-    return {"ships_at_quay": {d: (float(len(v)), sorted(set(v.values()))) for d, v in per_day.items()}}
+    return {name: {d: (float(len(v)), sorted(set(v.values()))) for d, v in per_day.items()}}
 
 
-def _imagery_level(rows: Sequence[Row], classes: Callable[[str], bool], by_zone: bool,
-                   analyst: Callable[[Row], bool] | None, name: str
-                   ) -> dict[str, dict[date, tuple[float, list[str]]]]:
-    # per (series, scene): total count; a day's value is the largest scene total that day
-    scene_tot: dict[tuple[str, str, date], tuple[float, list[str]]] = {}
+@indicator("loitering", "vessels loitering offshore", "ais", "level", ["sea.loitering"])
+def _loitering(rows: Sequence[Row], site: Site) -> Any:
+    """Distinct vessels loitering offshore on each day (waiting, holding in international
+    waters; an episode spans every day it overlaps, so ongoing holding counts every day)."""
+    return _episodes(rows, "sea.loitering", "loitering")
+
+
+@indicator("ships_at_quay", "ships in port (AIS)", "ais", "level", ["sea.port-visit"])
+def _ships_in_port(rows: Sequence[Row], site: Site) -> Any:
+    """Distinct vessels on a port visit on each day (a visit spans every day it overlaps)."""
+    return _episodes(rows, "sea.port-visit", "ships_at_quay")
+
+
+def _imagery_level(rows: Sequence[Row], classes: Callable[[str], bool], by_zone: bool, name: str
+                   ) -> Extracted:
+    """Per series (and zone) and day: the largest total of one scene, with exactly that
+    scene's count rows. Detections only; analyst observations are separate indicators."""
+    scene_rows: dict[tuple[str, str, date], list[Row]] = defaultdict(list)
     for r in rows:
         if r["kind"] != "imagery.count" or not classes(str(r["ref"].get("class"))):
             continue
@@ -222,24 +330,24 @@ def _imagery_level(rows: Sequence[Row], classes: Callable[[str], bool], by_zone:
         if by_zone and zone:
             keys.append(f"{name}@{zone}")
         for k in keys:
-            key = (k, str(r["ref"].get("scene_id")), _day(r["t_start"]))
-            v, ids = scene_tot.get(key, (0.0, []))
-            scene_tot[key] = (v + float(r["value"] or 0.0), [*ids, r["evidence_id"]])
+            scene_rows[(k, str(r["ref"].get("scene_id")), _day(r["t_start"]))].append(r)
     out: dict[str, dict[date, tuple[float, list[str]]]] = defaultdict(dict)
-    for (k, _scene, d), (v, ids) in scene_tot.items():
+    for (k, _scene, d), rs in sorted(scene_rows.items()):
+        v = float(sum(float(r["value"] or 0.0) for r in rs))
         if d not in out[k] or v > out[k][d][0]:
-            out[k][d] = (v, ids)
-    if analyst is not None:
-        per: dict[date, tuple[float, list[str]]] = {}
-        for r in rows:
-            if r["kind"] == "analyst.observation" and r["value"] is not None and analyst(r):
-                d = _day(r["t_start"])
-                v, ids = per.get(d, (0.0, []))
-                per[d] = (max(v, float(r["value"])), [*ids, r["evidence_id"]])
-        for d, (v, ids) in per.items():
-            cur = out[name].get(d)
-            out[name][d] = (max(v, cur[0]), [*cur[1], *ids]) if cur else (v, ids)
+            out[k][d] = (v, [r["evidence_id"] for r in rs])
     return dict(out)
+
+
+def _analyst_level(rows: Sequence[Row], pred: Callable[[Row], bool], name: str) -> Extracted:
+    """Per day: the largest count analysts reported, cited to exactly that observation."""
+    best: dict[date, Row] = {}
+    for r in sorted(rows, key=lambda r: (r["t_start"], r["evidence_id"])):
+        if r["kind"] == "analyst.observation" and r["value"] is not None and pred(r):
+            d = _day(r["t_start"])
+            if d not in best or float(r["value"]) > float(best[d]["value"]):
+                best[d] = r
+    return {name: {d: (float(r["value"]), [r["evidence_id"]]) for d, r in best.items()}}
 
 
 def _is_aircraft_class(c: str | None) -> bool:
@@ -248,26 +356,53 @@ def _is_aircraft_class(c: str | None) -> bool:
     return c.lower() in ("plane", "aircraft", "helicopter") or actypes.lookup(c.upper()) is not None
 
 
-@indicator("aircraft_on_ground", "aircraft on the ground (imagery)", "imagery", "level")
+_IMAGERY_CLASSES: dict[str, Callable[[str], bool]] = {
+    "aircraft_on_ground": lambda c: c in ("plane", "helicopter"),
+    "vehicles": lambda c: c in VEHICLE_CLASSES,
+    "ships_imaged": lambda c: c == "ship",
+}
+
+
+@indicator("aircraft_on_ground", "aircraft on the ground (imagery)", "imagery", "level", ["imagery.count"],
+           "values")
 def _aircraft_on_ground(rows: Sequence[Row], site: Site) -> Any:
-    """Aircraft counted on the site's imagery (and by analysts reading imagery)."""
-    return _imagery_level(rows, lambda c: c in ("plane", "helicopter"), False,
-                          lambda r: _is_aircraft_class(r["ref"].get("class")), "aircraft_on_ground")
+    """Aircraft detected on the site's imagery (one scene's total per day)."""
+    return _imagery_level(rows, _IMAGERY_CLASSES["aircraft_on_ground"], False, "aircraft_on_ground")
 
 
-@indicator("vehicles", "vehicles (imagery)", "imagery", "level")
+@indicator("vehicles", "vehicles (imagery)", "imagery", "level", ["imagery.count"], "values")
 def _vehicles(rows: Sequence[Row], site: Site) -> Any:
-    """Large and small vehicles on the site's imagery, in total and by zone."""
-    return _imagery_level(rows, lambda c: c in VEHICLE_CLASSES, True,
-                          lambda r: "vehicle" in str(r["ref"].get("class") or "").lower(), "vehicles")
+    """Large and small vehicles detected on the site's imagery, in total and by zone."""
+    return _imagery_level(rows, _IMAGERY_CLASSES["vehicles"], True, "vehicles")
 
 
-@indicator("ships_imaged", "ships on imagery", "imagery", "level")
+@indicator("ships_imaged", "ships on imagery", "imagery", "level", ["imagery.count"], "values")
 def _ships_imaged(rows: Sequence[Row], site: Site) -> Any:
-    """Ships counted on the site's imagery."""
-    return _imagery_level(rows, lambda c: c == "ship", False,
-                          lambda r: str(r["ref"].get("class") or "").lower() in ("ship", "warship", "vessel"),
-                          "ships_imaged")
+    """Ships detected on the site's imagery."""
+    return _imagery_level(rows, _IMAGERY_CLASSES["ships_imaged"], False, "ships_imaged")
+
+
+@indicator("aircraft_reported", "aircraft reported by analysts", "analyst", "level", ["analyst.observation"],
+           "values")
+def _aircraft_reported(rows: Sequence[Row], site: Site) -> Any:
+    """Aircraft counted by analysts (class an aircraft or a known aircraft type)."""
+    return _analyst_level(rows, lambda r: _is_aircraft_class(r["ref"].get("class")), "aircraft_reported")
+
+
+@indicator("vehicles_reported", "vehicles reported by analysts", "analyst", "level", ["analyst.observation"],
+           "values")
+def _vehicles_reported(rows: Sequence[Row], site: Site) -> Any:
+    """Vehicles counted by analysts (class containing "vehicle")."""
+    return _analyst_level(rows, lambda r: "vehicle" in str(r["ref"].get("class") or "").lower(),
+                          "vehicles_reported")
+
+
+@indicator("ships_reported", "ships reported by analysts", "analyst", "level", ["analyst.observation"],
+           "values")
+def _ships_reported(rows: Sequence[Row], site: Site) -> Any:
+    """Ships counted by analysts (class ship, warship or vessel)."""
+    return _analyst_level(rows, lambda r: str(r["ref"].get("class") or "").lower() in ("ship", "warship", "vessel"),
+                          "ships_reported")
 
 
 # -- observed days -----------------------------------------------------------------------
@@ -279,7 +414,7 @@ def observed_days(rows: Sequence[Row], coverage: Sequence[Row]) -> dict[str, set
         out[str(c["source"])].add(c["day"])
     for r in rows:
         if r["kind"] in ("imagery.count", "imagery.limit", "imagery.scene"):
-            continue  # imagery days are decided per class below
+            continue  # imagery days are decided per class (and zone) below
         out[str(r["sensor"])].add(_day(r["t_start"]))
     return out
 
@@ -287,31 +422,29 @@ def observed_days(rows: Sequence[Row], coverage: Sequence[Row]) -> dict[str, set
 COVERAGE_KINDS = ("air.coverage", "sea.coverage")
 
 
-def _imagery_status(rows: Sequence[Row], classes: Callable[[str], bool]) -> tuple[set[date], set[date]]:
-    """(days with a countable scene, days whose scenes could not resolve the classes)."""
+def _imagery_status(rows: Sequence[Row], classes: Callable[[str], bool], zone: str | None = None
+                    ) -> tuple[set[date], set[date]]:
+    """(days with a countable scene, days whose scenes could not resolve the classes), over
+    the whole site or, with ``zone``, over that zone's count rows only."""
     countable: set[date] = set()
     limited: set[date] = set()
     for r in rows:
-        if r["kind"] == "imagery.count" and classes(str(r["ref"].get("class"))):
-            if r["ref"].get("resolvable") is not False:
-                countable.add(_day(r["t_start"]))
-            else:
-                limited.add(_day(r["t_start"]))
-        elif r["kind"] == "imagery.limit" and classes(str(r["ref"].get("class"))):
+        if r["kind"] not in ("imagery.count", "imagery.limit") or not classes(str(r["ref"].get("class"))):
+            continue
+        if zone is not None and r["ref"].get("zone") != zone:
+            continue
+        if r["kind"] == "imagery.count" and r["ref"].get("resolvable") is not False:
+            countable.add(_day(r["t_start"]))
+        else:
             limited.add(_day(r["t_start"]))
     return countable, limited - countable
-
-
-_IMAGERY_CLASSES: dict[str, Callable[[str], bool]] = {
-    "aircraft_on_ground": lambda c: c in ("plane", "helicopter"),
-    "vehicles": lambda c: c in VEHICLE_CLASSES,
-    "ships_imaged": lambda c: c == "ship",
-}
 
 
 # -- statistics --------------------------------------------------------------------------
 
 def robust_scale(median: float, mad: float) -> float:
+    """The old floor-protected scale (MAD as a standard deviation, at least a count's Poisson
+    noise); still what the charts draw as the band. Scores no longer divide by the floor."""
     return max(MAD_TO_SIGMA * mad, math.sqrt(max(median, 1.0)))
 
 
@@ -320,6 +453,75 @@ def baseline(values: Sequence[float]) -> tuple[float, float]:
     a = np.asarray(values, dtype=float)
     med = float(np.median(a))
     return med, float(np.median(np.abs(a - med)))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Trailing baseline of one day or window."""
+
+    median: float
+    mad: float
+    mean: float
+    var: float  # sample variance (n - 1), 0 for one value
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Baseline:
+        a = np.asarray(values, dtype=float)
+        med, mad = baseline(a.tolist())
+        return cls(med, mad, float(a.mean()), float(a.var(ddof=1)) if len(a) > 1 else 0.0, len(a))
+
+    @property
+    def rate(self) -> float:
+        """Mean per day for the count model; half an event over the baseline's days when empty."""
+        return self.mean if self.mean > 0 else EMPTY_BASELINE_EVENTS / max(self.n, 1)
+
+    @property
+    def healthy_spread(self) -> bool:
+        """Whether the MAD is at least a count's own noise (then the robust score is used for levels)."""
+        return MAD_TO_SIGMA * self.mad >= math.sqrt(max(self.median, 1.0)) and self.mad > 0
+
+
+def _log_tails(x: int, dist: Any, mean: float, sd: float) -> tuple[float, float]:
+    """(log P(X >= x), log P(X <= x)), summed from log probabilities where scipy underflows."""
+    log_up = float(dist.logsf(x - 1)) if x > 0 else 0.0
+    if not math.isfinite(log_up) or log_up < -700:
+        ks = np.arange(x, x + int(50 + 40 * sd + 10 * math.sqrt(x + 1)) + 2000)
+        log_up = float(logsumexp(dist.logpmf(ks)))
+    log_lo = float(dist.logcdf(x))
+    if not math.isfinite(log_lo) or log_lo < -700:
+        log_lo = float(logsumexp(dist.logpmf(np.arange(0, x + 1))))
+    return min(log_up, 0.0), min(log_lo, 0.0)
+
+
+def count_score(x: float, rate: float, var: float | None = None, k: int = 1) -> tuple[float, str]:
+    """Score of count ``x`` over ``k`` days against a baseline of ``rate`` a day (variance
+    ``var`` a day): Poisson, or negative binomial (method of moments) when ``var > rate``.
+
+    Returns (score, method): the standard-normal quantile of the smaller tail probability,
+    positive for the upper tail P(X >= x), negative for the lower P(X <= x), 0 when the
+    smaller tail is above one half. Always finite.
+    """
+    rate = max(float(rate), 1e-12)
+    n_obs = max(0, round(float(x)))
+    if var is not None and var > rate:
+        size = rate * rate / (var - rate) * k  # k independent days add their sizes
+        p = rate / var
+        dist, method = sps.nbinom(size, p), "negbin"
+        sd = math.sqrt(var * k)
+    else:
+        dist, method = sps.poisson(rate * k), "poisson"
+        sd = math.sqrt(rate * k)
+    log_up, log_lo = _log_tails(n_obs, dist, rate * k, sd)
+    if log_up < log_lo:
+        return max(0.0, -float(ndtri_exp(log_up))), method
+    return min(0.0, float(ndtri_exp(log_lo))), method
+
+
+def _score(x: float, b: Baseline, level: bool, k: int = 1) -> tuple[float, str]:
+    if level and b.healthy_spread:
+        return (x - b.median) / (MAD_TO_SIGMA * b.mad), "mad"
+    return count_score(x, b.rate, b.var, k)
 
 
 def change_points(values: Sequence[float], threshold: float = CP_THRESHOLD,
@@ -407,51 +609,61 @@ def compute_from_rows(rows: Sequence[Row], coverage: Sequence[Row], site: Site, 
     for r in rows:
         if r["kind"] in COVERAGE_KINDS:
             coverage_ids[(str(r["sensor"]), _day(r["t_start"]))].append(r["evidence_id"])
+    by_id = {r["evidence_id"]: r for r in rows}
     wanted = set(only or INDICATORS)
     out: list[Series] = []
     for name, defn in INDICATORS.items():
         if name not in wanted:
             continue
         extracted = defn.extract(rows, site)
-        if defn.sensor == "imagery":
-            countable, limited = _imagery_status(rows, _IMAGERY_CLASSES[name])
-            analyst_days = {d for v in extracted.values() for d in v} - countable
-            obs, lim = countable | analyst_days, limited - analyst_days
-        else:
-            obs, lim = observed[defn.sensor], set()
         names = sorted(extracted) if extracted else [name]
         if name not in names:
             names.insert(0, name)
         for sname in names:
             vals = extracted.get(sname, {})
+            if defn.sensor == "imagery":
+                zone = sname.split("@", 1)[1] if "@" in sname else None
+                obs, lim = _imagery_status(rows, _IMAGERY_CLASSES[name], zone)
+            elif defn.sensor == "analyst":
+                obs, lim = set(vals), set()  # an analyst reports what they counted, nothing else
+            else:
+                obs, lim = observed[defn.sensor], set()
             label = defn.label if "@" not in sname else f"{defn.label.split(' (')[0]} in zone {sname.split('@')[1]}"
-            out.append(_series(sname, label, defn, vals, obs, lim, first_day, last_day,
-                               window_days, short_days, site, coverage_ids))
-    by_id = {r["evidence_id"]: r for r in rows}
-    for x in out:
-        if x.sensor == "imagery" and x.evidence:
-            _breakdown(x, by_id)
+            s = _series(sname, label, defn, vals, obs, lim, first_day, last_day,
+                        window_days, short_days, coverage_ids)
+            if defn.count_by == "values" and s.evidence:
+                _breakdown(s, by_id)
+            out.append(s)
     return out
 
 
 def _breakdown(s: Series, by_id: Mapping[str, Row]) -> None:
-    """Latest imagery count by aircraft type (or class); cited rows with objects first."""
+    """The value by aircraft type (or class), from exactly the cited rows; rows with objects first."""
     ev = [by_id[i] for i in s.evidence if i in by_id]
     ev.sort(key=lambda r: -(r["value"] or 0.0))
     s.evidence = [r["evidence_id"] for r in ev]
-    counts: dict[str, float] = defaultdict(float)
-    for r in ev:
-        if r["value"]:
-            counts[str(r["ref"].get("type") or r["ref"].get("class") or "?")] += float(r["value"])
-    s.breakdown = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    s.breakdown = _split(ev)
     if len(s.breakdown) > 1 and s.status == "observed":
         s.sentence += " (by type: " + ", ".join(f"{_fmt(v)} {k}" for k, v in s.breakdown.items()) + ")"
 
 
+def _split(rows: Iterable[Row]) -> dict[str, float]:
+    counts: dict[str, float] = defaultdict(float)
+    for r in rows:
+        if r["kind"] not in COVERAGE_KINDS and r["value"]:
+            counts[str(r["ref"].get("type") or r["ref"].get("class") or "?")] += float(r["value"])
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _kinds(defn: IndicatorDef) -> list[str]:
+    return list(defn.kinds)
+
+
 def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple[float, list[str]]],
             observed: set[date], limited: set[date], first_day: date, last_day: date,
-            window_days: int, short_days: int, site: Site,
+            window_days: int, short_days: int,
             coverage_ids: Mapping[tuple[str, date], list[str]] | None = None) -> Series:
+    coverage_ids = coverage_ids or {}
     # the series starts early enough to give the first reported day a full baseline window
     start = min(first_day, *(d for d in vals), *(d for d in observed if d <= last_day)) if (
         vals or observed) else first_day
@@ -460,26 +672,28 @@ def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple
     while d <= last_day:
         if d in vals:
             days.append(Day(d, vals[d][0], "observed", list(vals[d][1])))
-        elif d in observed:
-            days.append(Day(d, 0.0, "observed"))
+        elif d in observed:  # a zero rests on the coverage that saw the area
+            days.append(Day(d, 0.0, "observed", list(coverage_ids.get((defn.sensor, d), []))))
         elif d in limited:
             days.append(Day(d, None, "not resolvable"))
         else:
             days.append(Day(d, None, "not observed"))
         d += timedelta(days=1)
     min_n = MIN_BASELINE.get(defn.sensor, 7)
+    level = defn.aggregate == "level"
     obs_idx = [i for i, x in enumerate(days) if x.value is not None]
     for i in obs_idx:
         day = days[i]
         lo = day.day - timedelta(days=window_days)
-        hist = [x.value for x in days[:i] if x.value is not None and x.day >= lo]
+        hist = [float(x.value) for x in days[:i] if x.value is not None and x.day >= lo]
+        day.baseline_n = len(hist)
         if len(hist) >= min_n:
-            med, mad = baseline([float(h) for h in hist if h is not None])
-            day.baseline_median, day.baseline_mad, day.baseline_n = med, mad, len(hist)
-            day.score = (float(day.value or 0.0) - med) / robust_scale(med, mad)
-        else:
-            day.baseline_n = len(hist)
-    s = Series(name, label, defn.sensor, defn.aggregate, [x for x in days if x.day >= first_day], last_day)
+            b = Baseline.of(hist)
+            day.baseline_median, day.baseline_mad = b.median, b.mad
+            day.baseline_mean, day.baseline_var = b.mean, b.var
+            day.score, day.score_method = _score(float(day.value or 0.0), b, level)
+    s = Series(name, label, defn.sensor, defn.aggregate, [x for x in days if x.day >= first_day], last_day,
+               kinds=_kinds(defn))
     cps = change_points_t([float(days[i].value or 0.0) for i in obs_idx])
     for k, t in cps:
         before = [float(days[i].value or 0.0) for i in obs_idx[:k]]
@@ -489,55 +703,85 @@ def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple
     if limited:
         s.limits.append(f"{label}: not countable on the imagery of "
                         f"{', '.join(str(x) for x in sorted(limited)[-3:])} (GSD too coarse)")
-    _judge(s, days, window_days, short_days, min_n, coverage_ids)
-    _recent_extremes(s, days, window_days, short_days, min_n)
+    observed_days_ = [days[i] for i in obs_idx]
+    _judge(s, days, observed_days_, window_days, short_days, min_n)
+    _recent_extremes(s, observed_days_, window_days, short_days, min_n)
+    _shift(s, observed_days_, cps)
     return s
 
 
-def _sum_window(observed: Sequence[Day], end: int, window_days: int, short_days: int, min_n: int
-                ) -> tuple[float, float | None, float | None, float | None, int, list[Day]]:
-    """(total, score, median, mean, baseline days, window) of the ``short_days`` observed days
-    ending at index ``end`` of ``observed`` against the trailing baseline before them."""
-    window = list(observed[max(0, end - short_days + 1):end + 1])
+@dataclass
+class _Claim:
+    """One stated value: its window, its rows, its score against the baseline before it."""
+
+    value: float
+    window: list[Day]
+    evidence: list[str]
+    score: float | None
+    method: str | None
+    base: Baseline | None
+    n_hist: int
+
+
+def _window_evidence(window: Sequence[Day], total: float) -> list[str]:
+    """The rows counted in a window; for a zero, the rows that show the area was seen."""
+    if total:
+        return [e for x in window if x.value for e in x.evidence]
+    return [e for x in window for e in x.evidence]
+
+
+def _sum_claim(observed: Sequence[Day], end: int, window_days: int, short_days: int, min_n: int) -> _Claim:
+    """The ``short_days`` observed days ending at index ``end`` against the trailing baseline
+    before their first day."""
+    start = max(0, end - short_days + 1)
+    window = list(observed[start:end + 1])
     total = float(sum(x.value or 0.0 for x in window))
     first_w = window[0].day
-    hist = [float(x.value or 0.0) for x in observed[:max(0, end - short_days + 1)]
-            if x.day >= first_w - timedelta(days=window_days)]
+    hist = [float(x.value or 0.0) for x in observed[:start] if x.day >= first_w - timedelta(days=window_days)]
+    ev = _window_evidence(window, total)
     if len(hist) < min_n:
-        return total, None, None, None, len(hist), window
-    med, mad = baseline(hist)
-    k = len(window)
-    return total, (total - k * med) / (robust_scale(med, mad) * math.sqrt(k)), med, float(np.mean(hist)), \
-        len(hist), window
+        return _Claim(total, window, ev, None, None, None, len(hist))
+    b = Baseline.of(hist)
+    score, method = _score(total, b, False, len(window))
+    return _Claim(total, window, ev, score, method, b, len(hist))
 
 
-def _recent_extremes(s: Series, days: list[Day], window_days: int, short_days: int, min_n: int) -> None:
-    """Highest and lowest score of the last :data:`RECENT_DAYS`: a burst last week, or a level
-    shift (its change-point statistic), still bears on the judgement after the score relaxes."""
-    lo_day = s.as_of - timedelta(days=RECENT_DAYS - 1)
-    cands: list[tuple[float, date, str]] = []
-    if s.aggregate == "sum":
-        observed = [x for x in days if x.value is not None]
-        for i, x in enumerate(observed):
-            if x.day >= lo_day:
-                _, sc, _, _, _, _ = _sum_window(observed, i, window_days, short_days, min_n)
-                if sc is not None:
-                    cands.append((sc, x.day, f"{short_days}-day total"))
+def _level_claim(day: Day) -> _Claim:
+    b = None
+    if day.baseline_median is not None:
+        b = Baseline(day.baseline_median, day.baseline_mad or 0.0, day.baseline_mean or 0.0,
+                     day.baseline_var or 0.0, day.baseline_n)
+    return _Claim(float(day.value or 0.0), [day], list(day.evidence), day.score, day.score_method, b,
+                  day.baseline_n)
+
+
+_METHOD_WORD = {"poisson": "Poisson tail", "negbin": "negative-binomial tail", "mad": "robust MAD"}
+
+
+def _claim_sentence(s: Series, c: _Claim, window_days: int, min_n: int, as_of: date | None = None) -> str:
+    """One self-contained sentence: the value over its window (backed by ``c.evidence``) and,
+    in one parenthesis opening with "baseline:", the derived figures it is judged against.
+
+    Outside that parenthesis the only numbers are the value, the window's dates and its
+    length in observed days (written "N-day window"), and an imagery split by type.
+    """
+    if c.base is None:
+        base = f" (baseline: none yet, {c.n_hist} earlier observed days of the {min_n} needed)"
     else:
-        cands += [(float(x.score), x.day, "value") for x in days if x.day >= lo_day and x.score is not None]
-    cands += [(float(cp["t"]), cp["day"], "level shift") for cp in s.change_points if cp["day"] >= lo_day]
-    if s.score is not None and s.value_day is not None:
-        cands.append((float(s.score), s.value_day, "latest"))
-    if not cands:
-        return
-    hi, lo = max(cands), min(cands)
-    s.peak_score, s.peak_day, s.peak_basis = round(hi[0], 2), hi[1], hi[2]
-    s.trough_score, s.trough_day, s.trough_basis = round(lo[0], 2), lo[1], lo[2]
-    cur = s.score if s.score is not None else 0.0
-    if hi[0] >= cur + 1.0 and hi[0] >= 2.0:
-        s.sentence += f"; peak {hi[0]:+.1f} on {hi[1]} ({hi[2]}, within {RECENT_DAYS} days)"
-    if lo[0] <= cur - 1.0 and lo[0] <= -2.0:
-        s.sentence += f"; low {lo[0]:+.1f} on {lo[1]} ({lo[2]}, within {RECENT_DAYS} days)"
+        unit = " a day" if s.aggregate == "sum" else ""
+        mean = f"{c.base.mean:.2f}" if s.aggregate == "sum" else f"{c.base.mean:.1f}"
+        base = (f" (baseline: {window_days}-day median {_fmt(c.base.median)}{unit}, mean {mean} over "
+                f"{c.base.n} earlier observed days; score {c.score:+.1f}, {_METHOD_WORD.get(c.method or '', c.method)})")
+    if s.aggregate == "sum":
+        a, b = c.window[0].day, c.window[-1].day
+        k = len(c.window)
+        if a == b:
+            return f"{s.label}: {_fmt(c.value)} on {a}{base}"
+        gaps = "" if (b - a).days + 1 == k else ", not consecutive"
+        return f"{s.label}: {_fmt(c.value)} from {a} to {b} ({k}-day window of observed days{gaps}){base}"
+    d = c.window[0].day
+    latest = " (latest observation)" if as_of is not None and as_of > d else ""
+    return f"{s.label}: {_fmt(c.value)} on {d}{latest}{base}"
 
 
 def _fmt(v: float | None) -> str:
@@ -546,10 +790,8 @@ def _fmt(v: float | None) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.1f}"
 
 
-def _judge(s: Series, days: list[Day], window_days: int, short_days: int, min_n: int,
-           _coverage_ids: Mapping[tuple[str, date], list[str]] | None = None) -> None:
-    _coverage_ids = _coverage_ids or {}
-    observed = [x for x in days if x.value is not None]
+def _judge(s: Series, days: list[Day], observed: list[Day], window_days: int, short_days: int,
+           min_n: int) -> None:
     if not observed:
         s.status = "not observed"
         lim = [x for x in days if x.status == "not resolvable"]
@@ -557,52 +799,71 @@ def _judge(s: Series, days: list[Day], window_days: int, short_days: int, min_n:
                       f"{s.label}: not observed (no {_SENSOR_WORD[s.sensor]} of the site in this period)")
         return
     s.status = "observed"
-    if s.aggregate == "sum":
-        total, score, med, mean, nhist, window = _sum_window(observed, len(observed) - 1, window_days,
-                                                             short_days, min_n)
-        s.value, s.value_day = total, window[-1].day
-        s.evidence = [e for x in window for e in x.evidence]
-        first_w, k = window[0].day, len(window)
-        span = (window[-1].day - first_w).days + 1
-        if score is not None and med is not None and mean is not None:
-            s.baseline_median, s.baseline_mean, s.baseline_n, s.score = med, mean, nhist, score
-            s.sentence = (f"{s.label}: {_fmt(total)} in {k} observed day{'s' if k > 1 else ''} "
-                          f"({first_w} to {window[-1].day}, {span} calendar days) against a {window_days}-day "
-                          f"median of {_fmt(med)} a day (mean {mean:.2f}, {nhist} observed days); "
-                          f"score {score:+.1f}")
-        else:
-            s.sentence = (f"{s.label}: {_fmt(total)} in {k} observed day(s) to {window[-1].day}; "
-                          f"no baseline yet ({nhist} observed days before, {min_n} needed)")
-    else:
-        last = observed[-1]
-        s.value, s.value_day, s.evidence = last.value, last.day, list(last.evidence)
-        s.baseline_median, s.baseline_n, s.score = last.baseline_median, last.baseline_n, last.score
-        prior = [float(x.value or 0.0) for x in observed[:-1]
-                 if x.day >= last.day - timedelta(days=window_days)]
+    c = (_sum_claim(observed, len(observed) - 1, window_days, short_days, min_n) if s.aggregate == "sum"
+         else _level_claim(observed[-1]))
+    s.value, s.value_day = c.value, c.window[-1].day
+    s.window_from, s.window_to = c.window[0].day, c.window[-1].day
+    s.evidence = list(c.evidence)
+    s.score, s.score_method = c.score, c.method
+    s.baseline_n = c.n_hist
+    if c.base is not None:
+        s.baseline_median, s.baseline_mean, s.baseline_var = c.base.median, c.base.mean, c.base.var
+    elif s.aggregate == "level":
+        lo = observed[-1].day - timedelta(days=window_days)
+        prior = [float(x.value or 0.0) for x in observed[:-1] if x.day >= lo]
         s.baseline_mean = float(np.mean(prior)) if prior else None
-        prev = f" (previous {_fmt(observed[-2].value)} on {observed[-2].day})" if len(observed) > 1 else ""
-        stale = (s.as_of - last.day).days
-        when = f"on {last.day}" + (f", {stale} day{'s' if stale > 1 else ''} before the as-of day"
-                                   if stale > 0 else "")
-        if last.score is not None:
-            s.sentence = (f"{s.label}: {_fmt(last.value)} {when}{prev} against a {window_days}-day median of "
-                          f"{_fmt(last.baseline_median)} ({last.baseline_n} observations); score {last.score:+.1f}")
-        else:
-            s.sentence = (f"{s.label}: {_fmt(last.value)} {when}{prev}; no baseline yet "
-                          f"({last.baseline_n} earlier observations, {min_n} needed)")
-    if not s.evidence and s.aggregate == "sum" and s.status == "observed":
-        # a quiet window rests on the sensor having seen the area on those days
-        s.evidence = [e for x in observed[-short_days:] for e in _coverage_ids.get((s.sensor, x.day), [])]
-    if not s.evidence:
-        # a zero rests on the last evidence seen before it (the visits that ended, the last count)
-        last_seen = [x for x in observed if x.evidence]
-        if last_seen:
-            s.evidence = list(last_seen[-1].evidence)
-            s.sentence += f"; last evidence on {last_seen[-1].day}"
-    if s.change_points:
-        cp = s.change_points[-1]
-        s.sentence += (f"; level shift on {cp['day']} from a median of {_fmt(cp['before_median'])} "
-                       f"to {_fmt(cp['after_median'])}")
+    s.sentence = _claim_sentence(s, c, window_days, min_n, s.as_of)
+
+
+def _recent_extremes(s: Series, observed: list[Day], window_days: int, short_days: int, min_n: int) -> None:
+    """Highest and lowest score of the windows (sum) or days (level) ending in the last
+    :data:`RECENT_DAYS`: a burst last week still bears on the judgement after the score relaxes.
+    Each comes with its own value, window, rows and sentence."""
+    lo_day = s.as_of - timedelta(days=RECENT_DAYS - 1)
+    cands: list[_Claim] = []
+    for i, x in enumerate(observed):
+        if x.day < lo_day:
+            continue
+        c = (_sum_claim(observed, i, window_days, short_days, min_n) if s.aggregate == "sum"
+             else _level_claim(x))
+        if c.score is not None:
+            cands.append(c)
+    if not cands:
+        return
+    basis = f"{short_days}-day total" if s.aggregate == "sum" else "value"
+    hi = max(cands, key=lambda c: (float(c.score or 0.0), c.window[-1].day))
+    lo = min(cands, key=lambda c: (float(c.score or 0.0), -c.window[-1].day.toordinal()))
+    s.peak_score, s.peak_day, s.peak_basis = round(float(hi.score or 0.0), 2), hi.window[-1].day, basis
+    s.peak_value, s.peak_window_from, s.peak_window_to = hi.value, hi.window[0].day, hi.window[-1].day
+    s.peak_evidence, s.peak_sentence = list(hi.evidence), _claim_sentence(s, hi, window_days, min_n)
+    s.peak_baseline_median = hi.base.median if hi.base else None
+    s.peak_baseline_mean = hi.base.mean if hi.base else None
+    s.peak_baseline_n, s.peak_score_method = hi.n_hist, hi.method
+    s.trough_score, s.trough_day, s.trough_basis = round(float(lo.score or 0.0), 2), lo.window[-1].day, basis
+    s.trough_value, s.trough_window_from, s.trough_window_to = lo.value, lo.window[0].day, lo.window[-1].day
+    s.trough_evidence, s.trough_sentence = list(lo.evidence), _claim_sentence(s, lo, window_days, min_n)
+    s.trough_baseline_median = lo.base.median if lo.base else None
+    s.trough_baseline_mean = lo.base.mean if lo.base else None
+    s.trough_baseline_n, s.trough_score_method = lo.n_hist, lo.method
+
+
+def _shift(s: Series, observed: list[Day], cps: Sequence[tuple[int, float]]) -> None:
+    """The latest change point in its own sentence, cited to every observed day from it on."""
+    if not cps:
+        return
+    k, t = cps[-1]
+    before = [float(x.value or 0.0) for x in observed[:k]]
+    after_days = observed[k:]
+    after = [float(x.value or 0.0) for x in after_days]
+    s.shift_day, s.shift_t = after_days[0].day, round(t, 2)
+    s.shift_before, s.shift_after = float(np.median(before)), float(np.median(after))
+    s.shift_window_from, s.shift_window_to = after_days[0].day, after_days[-1].day
+    s.shift_evidence = list(dict.fromkeys(e for x in after_days for e in x.evidence))  # episodes span days
+    unit = " a day" if s.aggregate == "sum" else ""
+    s.shift_sentence = (f"{s.label}: level shift on {s.shift_day}: median {_fmt(s.shift_after)}{unit} over the "
+                        f"observed days from {s.shift_window_from} to {s.shift_window_to} (baseline: median "
+                        f"{_fmt(s.shift_before)}{unit} over the {len(before)} observed days before; shift statistic "
+                        f"{t:+.1f})")
 
 
 _SENSOR_WORD = {"adsb": "ADS-B coverage", "ais": "AIS coverage", "imagery": "imagery", "analyst": "analyst report"}
@@ -610,3 +871,164 @@ _SENSOR_WORD = {"adsb": "ADS-B coverage", "ais": "AIS coverage", "imagery": "ima
 
 def by_name(series: Iterable[Series]) -> dict[str, Series]:
     return {s.name: s for s in series}
+
+
+# -- footnote checker --------------------------------------------------------------------
+
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# what a sentence may state besides its value: dates (checked against the window), the
+# window's length, the labelled baseline parenthesis, signed scores, the by-type split
+# (checked against the rows on its own)
+_SET_ASIDE = (r"\(baseline:[^)]*\)", r"\b\d{4}-\d{2}-\d{2}\b", r"\b\d+-day\b", r"\(by type:[^)]*\)",
+              r"[+\-]\d+(?:\.\d+)?")
+_EPISODE_KINDS = ("sea.port-visit", "sea.loitering")
+
+
+def _row_days(r: Row, episode: bool) -> tuple[date, date]:
+    d0 = _day(r["t_start"])
+    if episode:
+        return d0, (_day(r["t_end"]) if r["t_end"] is not None else date.max)
+    return d0, d0
+
+
+def _per_day(s: Series, rows: Sequence[Row], a: date, b: date) -> dict[date, float]:
+    """Each day of [a, b] that the rows show, with the value recomputed from those rows alone."""
+    out: dict[date, float] = {}
+    subjects: dict[date, set[str]] = defaultdict(set)
+    for r in rows:
+        episode = s.aggregate == "level" and r["kind"] in _EPISODE_KINDS
+        d0, d1 = _row_days(r, episode)
+        d0, d1 = max(d0, a), min(d1, b)
+        d = d0
+        while d <= d1:
+            out.setdefault(d, 0.0)
+            if r["kind"] in s.kinds:
+                if episode:
+                    subjects[d].add(str(r["subject"] or r["evidence_id"]))
+                elif s.aggregate == "sum":
+                    out[d] += 1.0
+                else:
+                    out[d] += float(r["value"] or 0.0)
+            d += timedelta(days=1)
+    for d, subj in subjects.items():
+        out[d] = float(len(subj))
+    return out
+
+
+def _check_claim(s: Series, tag: str, value: float | None, a: date | None, b: date | None,
+                 ids: Sequence[str], sentence: str, rows_by_id: Mapping[str, Row], median: bool = False
+                 ) -> list[str]:
+    p: list[str] = []
+    where = f"{s.name} {tag}"
+    if value is None:
+        if ids:
+            p.append(f"{where}: evidence without a value")
+        return p
+    if a is None or b is None or a > b:
+        return [f"{where}: no window for value {_fmt(value)}"]
+    if s.aggregate == "level" and not median and a != b:
+        p.append(f"{where}: a level value must cover one day, not {a} to {b}")
+    missing = [i for i in ids if i not in rows_by_id]
+    if missing:
+        p.append(f"{where}: cites unknown rows {missing[:3]}")
+    rows = [rows_by_id[i] for i in ids if i in rows_by_id]
+    if len(set(ids)) != len(ids):
+        p.append(f"{where}: cites a row twice")
+    if not rows:
+        p.append(f"{where}: {_fmt(value)} with no evidence")
+    counted = [r for r in rows if r["kind"] in s.kinds]
+    for r in rows:
+        if r["kind"] not in s.kinds and r["kind"] not in COVERAGE_KINDS:
+            p.append(f"{where}: cites {r['evidence_id']} of kind {r['kind']}, not one of {s.kinds}")
+        if r["kind"] in COVERAGE_KINDS and not median and counted:
+            p.append(f"{where}: cites coverage {r['evidence_id']} next to counted rows")
+        episode = s.aggregate == "level" and r["kind"] in _EPISODE_KINDS
+        d0, d1 = _row_days(r, episode)
+        if d1 < a or d0 > b:
+            p.append(f"{where}: cites {r['evidence_id']} of {d0} outside {a}..{b}")
+    per_day = _per_day(s, rows, a, b)
+    if median:
+        got = float(np.median(list(per_day.values()))) if per_day else None
+        if got is None or abs(got - value) > 1e-9:
+            p.append(f"{where}: states a median of {_fmt(value)}, the cited rows give {_fmt(got)}")
+    elif s.aggregate == "sum":
+        if abs(len(counted) - value) > 1e-9:
+            p.append(f"{where}: states {_fmt(value)}, cites {len(counted)} rows of {s.kinds}")
+    else:
+        got = per_day.get(a, 0.0)
+        if abs(got - value) > 1e-9:
+            p.append(f"{where}: states {_fmt(value)} on {a}, the cited rows give {_fmt(got)}")
+        scenes = {str(r["ref"].get("scene_id")) for r in counted if r["kind"] == "imagery.count"}
+        if len(scenes) > 1:
+            p.append(f"{where}: adds {len(scenes)} scenes into one value")
+    if sentence:
+        if not median and not sentence.startswith(f"{s.label}: {_fmt(value)} "):
+            p.append(f"{where}: sentence does not state {_fmt(value)} first: {sentence!r}")
+        for ds in _DATE.findall(sentence):
+            d = date.fromisoformat(ds)
+            if not a <= d <= b:
+                p.append(f"{where}: sentence states {ds}, outside its window {a}..{b}")
+        for ds in sorted({str(a), str(b)}):
+            if ds not in sentence:
+                p.append(f"{where}: sentence does not state its window day {ds}")
+        k = re.search(r"\((\d+)-day window of observed days", sentence)
+        if k and not median:
+            n_days, span = int(k.group(1)), (b - a).days + 1
+            with_rows = {_day(r["t_start"]) for r in counted}
+            if not len(with_rows) <= n_days <= span:
+                p.append(f"{where}: {n_days} observed days cannot hold rows of {len(with_rows)} days in {span}")
+        rest = sentence.replace(s.label, " ", 1)
+        for pat in _SET_ASIDE:
+            rest = re.sub(pat, " ", rest)
+        stray = [n for n in _NUMBER.findall(rest) if n != _fmt(value)]
+        if stray:
+            p.append(f"{where}: sentence states {', '.join(stray)}, which its rows do not give")
+        m = re.search(r"\(by type: ([^)]*)\)", sentence)
+        if m:
+            stated = {k: float(v) for v, k in (x.split(" ", 1) for x in m.group(1).split(", "))}
+            got_split = _split(counted)
+            if stated != got_split:
+                p.append(f"{where}: by-type split {stated} is not that of the cited rows {got_split}")
+            if abs(sum(stated.values()) - value) > 1e-9:
+                p.append(f"{where}: by-type split adds to {_fmt(sum(stated.values()))}, not {_fmt(value)}")
+    elif value is not None:
+        p.append(f"{where}: no sentence")
+    return p
+
+
+def check_series(series: Series, rows_by_id: Mapping[str, Row]) -> list[str]:
+    """Problems with the footnotes of ``series`` (empty when every stated number is backed).
+
+    For the sentence and the peak, trough and shift sentences: the window is set (one day for
+    a level); every cited row exists, is of the series' ``kinds`` (or coverage, backing a zero)
+    and lies in the window; the value is recomputed from the cited rows alone (sum: rows
+    counted; level: the rows' values of one scene / report, or distinct vessels of the
+    episodes overlapping the day; shift: the median of the per-day values); the sentence
+    states that value first, states only dates inside its window, and a by-type split that
+    is the cited rows' and adds up to the value.
+    """
+    s = series
+    p: list[str] = []
+    if s.status != "observed":
+        if s.value is not None or s.evidence:
+            p.append(f"{s.name}: not observed but states {s.value} with {len(s.evidence)} rows")
+        return p
+    p += _check_claim(s, "sentence", s.value, s.window_from, s.window_to, s.evidence, s.sentence, rows_by_id)
+    if s.breakdown and abs(sum(s.breakdown.values()) - float(s.value or 0.0)) > 1e-9:
+        p.append(f"{s.name}: breakdown {s.breakdown} does not add to {_fmt(s.value)}")
+    if s.breakdown and s.breakdown != _split(rows_by_id[i] for i in s.evidence if i in rows_by_id):
+        p.append(f"{s.name}: breakdown is not that of the cited rows")
+    if s.peak_score is not None:
+        p += _check_claim(s, "peak", s.peak_value, s.peak_window_from, s.peak_window_to, s.peak_evidence,
+                          s.peak_sentence, rows_by_id)
+    if s.trough_score is not None:
+        p += _check_claim(s, "trough", s.trough_value, s.trough_window_from, s.trough_window_to,
+                          s.trough_evidence, s.trough_sentence, rows_by_id)
+    if s.shift_day is not None:
+        p += _check_claim(s, "shift", s.shift_after, s.shift_window_from, s.shift_window_to, s.shift_evidence,
+                          s.shift_sentence, rows_by_id, median=True)
+    for bad in ("(previous", "; peak", "; low ", "; level shift", "last evidence on"):
+        if bad in s.sentence:
+            p.append(f"{s.name}: sentence carries {bad!r}, whose numbers are not in its evidence")
+    return p
