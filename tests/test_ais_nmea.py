@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 from functools import reduce
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import shared
 from sitewatch.sources.base import Batch, ReadOptions, detect, iter_inputs
@@ -85,6 +88,10 @@ def test_mixed_file_tag_blocks_multisentence_and_garbage() -> None:
     assert reasons["not an NMEA sentence"] == 2  # 'foobar', 'IamNotAnAisMessage1111'
     assert reasons["checksum mismatch (or no *hh checksum)"] == 1  # '...,013' has no *hh
     assert _counter(batches, "other_nmea_sentences") == 4  # $GPGGA, $GPRTE, $GPR00, $IIMWV
+    # counted, and quarantined with a reason: nothing is silently counted away
+    assert [k for k in reasons if k.startswith("not an AIS")] == [
+        "not an AIS sentence ($GPGGA)", "not an AIS sentence ($GPRTE)", "not an AIS sentence ($GPR00)",
+        "not an AIS sentence ($IIMWV)"]
     reports = _rows(batches, "vessel_reports")
     names = {r["mmsi"]: r for r in reports}
     assert names["351759000"]["name"] == "EVER DIADEM" and names["351759000"]["imo"] == 9134270
@@ -221,3 +228,107 @@ def test_columnar_joining_equals_the_assembler_across_chunks(seed: int) -> None:
     assert len(want_msgs) > 20 and len(want_orphans) > 20
     assert got_msgs == want_msgs
     assert got_orphans == want_orphans
+
+
+# -- AISHub receiver suffix, $AIVDM, sentences that are not AIS --------------------------------------
+
+AISHUB_T = datetime(2012, 7, 18, 0, 0, tzinfo=UTC)  # 1342569600
+
+
+def _dollar(body: str) -> str:
+    """The non-encapsulated form: ``$AIVDM,…*hh`` (same checksum rule)."""
+    return "$" + _nmea(body)[1:]
+
+
+@pytest.mark.parametrize("copies", [1, 300])  # a few lines one by one, many as columns
+def test_aishub_receiver_suffix_gives_the_time(tmp_path: Path, copies: int) -> None:
+    p = tmp_path / "aishub.nmea"
+    lines = []
+    for i in range(copies):
+        lines += [f"{T1},raishub,{1342569600 + i}", f"{T5[0]},raishub,{1342569600 + i}",
+                  f"{T5[1]},raishub,{1342569601 + i}"]
+    p.write_text("\n".join(lines) + "\n")
+    batches = _read(p)
+    rows, reports = _rows(batches), _rows(batches, "vessel_reports")
+    assert not _reasons(batches)  # once "9 fields, expected 7" on every line
+    assert len(rows) == copies and len(reports) == copies
+    assert rows[0]["t_utc"] == AISHUB_T and not rows[0]["time_inferred"] and rows[0]["id"] == "367309370"
+    assert rows[-1]["t_utc"] == datetime.fromtimestamp(1342569600 + copies - 1, UTC)
+    assert reports[0]["t_utc"] == AISHUB_T  # a message's time is its first fragment's
+    assert _counter(batches, "receiver_suffix") == 3 * copies
+
+
+@pytest.mark.parametrize("copies", [1, 300])
+def test_suffix_time_precedence_and_bad_suffixes(tmp_path: Path, copies: int) -> None:
+    p = tmp_path / "mixed.nmea"
+    block = [
+        _tag("s:rx1,c:1733637600") + T1 + ",raishub,1342569600",  # the tag block's c: wins
+        T1 + ",raishub,0000000042",  # implausible: counted, the time comes from before it
+        T1 + ",1342569660",  # a bare trailing time (no receiver)
+        T1 + ",raishub",  # a receiver without a time
+        T1 + ",rx!x,1342569600",  # not suffix fields: quarantined
+    ]
+    p.write_text("\n".join(block * copies) + "\n")
+    batches = _read(p)
+    times = [r["t_utc"] for r in _rows(batches)]
+    assert times[:4] == [datetime.fromtimestamp(1733637600, UTC)] * 2 + [
+        datetime.fromtimestamp(1342569660, UTC)] * 2
+    assert _counter(batches, "implausible_time") == copies
+    assert _reasons(batches) == {
+        "unrecognised text after the checksum (expected ,RECEIVER,TIME or ,TIME)": copies}
+    assert sorted(r.offset for b in batches for r in b.rejects) == [5 + 5 * k for k in range(copies)]
+
+
+def test_dollar_aivdm_is_decoded_and_other_sentences_are_quarantined(tmp_path: Path) -> None:
+    p = tmp_path / "feed.nmea"
+    good = _dollar("AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M,0")
+    lines = [
+        good,
+        _dollar("AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M,0") + ",raishub,1342569600",
+        _tag("c:1733637600") + good,
+        _dollar("AIVDM,1,1,,B,15NBj>PP1gG>1PVKTD#UJOv00<0M,0"),  # not a normal payload
+        _dollar("AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M"),  # a field short
+        _nmea("GPSD,1,2,3"),
+        _nmea("AIALR,000000.00,001,A,V,AIS: UTC Lost"),
+        _dollar("GPGGA,184353.07,1929.045,S,02410.506,E,1,04,2.6,100.00,M,-33.9,M,,0000"),
+    ]
+    p.write_text("\n".join(lines) + "\n")
+    batches = _read(p, start=START)
+    rows = _rows(batches)
+    assert [r["id"] for r in rows] == ["367309370"] * 3
+    assert rows[1]["t_utc"] == AISHUB_T and rows[2]["t_utc"] == datetime.fromtimestamp(1733637600, UTC)
+    q = sorted((r.offset, r.reason) for b in batches for r in b.rejects)
+    assert [o for o, _ in q] == [4, 5, 6, 7, 8]
+    assert q[0][1] == "character outside the AIS payload alphabet"
+    assert q[1][1] == "VDM/VDO sentence with 6 fields, expected 7"
+    assert [why for _, why in q[2:]] == ["not an AIS sentence (!GPSD)", "not an AIS sentence (!AIALR)",
+                                         "not an AIS sentence ($GPGGA)"]
+    assert _counter(batches, "other_ais_sentences") == 2 and _counter(batches, "other_nmea_sentences") == 1
+
+
+LINE_KINDS = ["good", "suffix", "dollar", "dollar_suffix", "gpsd", "gpgga", "bad_suffix", "junk", "comment"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(LINE_KINDS), min_size=1, max_size=80), st.integers(1, 3))
+def test_every_line_is_a_row_a_quarantine_row_or_a_comment(kinds: list[str], chunks: int) -> None:
+    """Whatever the mix and the chunking, each line is a position, a quarantine row with its
+    line number, or a comment — never only counted."""
+    from sitewatch.sources.ais.nmea import NmeaParser
+
+    text = {"good": T1, "suffix": T1 + ",raishub,1342569600",
+            "dollar": _dollar("AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M,0"),
+            "dollar_suffix": _dollar("AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M,0") + ",rx,1342569600",
+            "gpsd": _nmea("GPSD,1,2"), "gpgga": _dollar("GPGGA,1,2,3"), "bad_suffix": T1 + ",a*b",
+            "junk": "hello, world", "comment": "# note"}
+    lines = [text[k] for k in kinds]
+    parser = NmeaParser(start_s=START.timestamp())
+    n_pos, offsets = 0, []
+    bounds = sorted({0, len(lines), *[len(lines) * c // chunks for c in range(1, chunks)]})
+    for a, b in pairwise(bounds):
+        r = parser.feed(("\n".join(lines[a:b]) + "\n").encode(), a + 1)
+        n_pos += r.positions.num_rows
+        offsets += [x.offset for x in r.rejects]
+    decoded = {"good", "suffix", "dollar", "dollar_suffix"}
+    assert n_pos == sum(k in decoded for k in kinds)
+    assert sorted(offsets) == [i + 1 for i, k in enumerate(kinds) if k not in decoded and k != "comment"]

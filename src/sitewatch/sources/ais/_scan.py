@@ -2,10 +2,13 @@
 
 :func:`scan` finds, without a Python loop over lines, every line whose sentence has the
 regular shape ``!ttVDx,N,K,[S],[C],PAYLOAD,F*HH`` (two-letter talker, single-digit counts,
-at most one character of sequence id and channel), found by position — the ``!`` at the
-start of the line or after a prefix (a tag block or a logger time: the caller's business).
-A comma inside the payload is left to the decoder, which rejects it as a bad character. Everything else is
-returned as "irregular" line numbers for the line-by-line path.
+at most one character of sequence id and channel), found by position — the ``!`` (or the
+``$`` of the non-encapsulated ``$AIVDM`` form some feeds write) at the start of the line, or
+the ``!`` after a prefix (a tag block or a logger time: the caller's business). The
+sentence may be followed by a suffix after its checksum (``…*08,raishub,1342569600``, as
+AISHub writes: receiver and UNIX time), whose start is returned (``suffix``) for the caller
+to read. A comma inside the payload is left to the decoder, which rejects it as a bad
+character. Everything else is returned as "irregular" line numbers for the line-by-line path.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Scan:
     fill: I64
     chk_ok: npt.NDArray[np.bool_]
     irregular: I64  # line indices for the slow path (non-blank, not a regular sentence)
+    suffix: I64  # regular sentences: where the text after the checksum starts (= line end when none)
 
 
 def scan(data: bytes) -> tuple[npt.NDArray[np.uint8], Scan]:
@@ -51,37 +55,34 @@ def scan(data: bytes) -> tuple[npt.NDArray[np.uint8], Scan]:
         starts, ends = starts[:-1], ends[:-1]
     if n_buf == 0:
         z = np.zeros(0, dtype=np.int64)
-        return buf, Scan(z, z, z, z, z, z, z, z, z, z, z, np.zeros(0, bool), z)
+        return buf, Scan(z, z, z, z, z, z, z, z, z, z, z, np.zeros(0, bool), z, z)
     cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
     ends = ends - cr
     nonblank = ends > starts
     # where the sentence starts: the first byte, or after a prefix (tag block, logger time)
     first = buf[np.minimum(starts, n_buf - 1)]
-    bang = np.where(nonblank & (first == 33), starts, -1)
+    bang = np.where(nonblank & ((first == 33) | (first == 36)), starts, -1)  # '!' or '$'
     for k in np.flatnonzero(nonblank & (first != 33) & ((first == 92) | ((first >= 48) & (first <= 57)))).tolist():
         bang[k] = data.find(b"!", int(starts[k]), int(ends[k]))
     # the regular shape, by position: !ttVDx,N,K,[S],[C],PAYLOAD,F*HH
     cand = (bang >= 0) & (ends - bang >= 18)  # '!AIVDM,1,1,,,,0*hh' is the shortest
     li = np.flatnonzero(cand)
     b, e = bang[li], ends[li]
-
-    def at(i: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-        return buf[i]  # every probe below lies in [bang, end) of a line at least 18 bytes long
-
-    c0 = b + 6
-    c2 = c0 + 4
-    c3 = np.where(at(c2 + 1) == 44, c2 + 1, c2 + 2)
-    c4 = np.where(at(c3 + 1) == 44, c3 + 1, c3 + 2)
-    c5 = e - 5
-    shape = (
-        (at(c0) == 44) & (at(c0 + 2) == 44) & (at(c2) == 44) & (at(c3) == 44) & (at(c4) == 44)
-        & (at(c5) == 44) & (c5 > c4) & (at(c5 + 2) == ord("*"))
-        & (at(b + 3) == ord("V")) & (at(b + 4) == ord("D")) & ((at(b + 5) == ord("M")) | (at(b + 5) == ord("O")))
-    )
-    cnt = at(b + 7).astype(np.int64) - 48
-    num = at(b + 9).astype(np.int64) - 48
-    fill = at(c5 + 1).astype(np.int64) - 48
-    ok = shape & (cnt >= 0) & (cnt <= 9) & (num >= 0) & (num <= 9) & (fill >= 0) & (fill <= 9)
+    ok, cols = _shape(buf, b, e)
+    # lines that failed only because text follows the checksum: cut there, try again
+    retry = np.flatnonzero(~ok)
+    retry = retry[buf[e[retry] - 3] != 42]  # a bare sentence has its '*' there
+    if retry.size:
+        e2 = _sentence_ends(data, buf, b[retry], e[retry])
+        moved = (e2 < e[retry]) & (e2 - b[retry] >= 18)
+        retry, e2 = retry[moved], e2[moved]
+        ok2, cols2 = _shape(buf, b[retry], e2)
+        retry, e2 = retry[ok2], e2[ok2]
+        ok[retry] = True
+        e[retry] = e2
+        for c, c2_ in zip(cols, cols2, strict=True):
+            c[retry] = c2_[ok2]
+    c2, c3, c4, c5, cnt, num, fill = cols
     li, b, e, c2, c3, c4, c5, cnt, num, fill = (x[ok] for x in (li, b, e, c2, c3, c4, c5, cnt, num, fill))
     # int64 before choosing: np.where(…, uint8, -1) would give 255 for an empty field, a key
     # the line-by-line path (−1) does not share — fragments of one message would not meet
@@ -100,4 +101,46 @@ def scan(data: bytes) -> tuple[npt.NDArray[np.uint8], Scan]:
     regular = np.zeros(len(starts), dtype=bool)
     regular[li] = True
     irregular = np.flatnonzero(nonblank & ~regular)
-    return buf, Scan(starts, ends, li, b, cnt, num, seq, chan, c4 + 1, c5 - c4 - 1, fill, chk_ok, irregular)
+    return buf, Scan(starts, ends, li, b, cnt, num, seq, chan, c4 + 1, c5 - c4 - 1, fill, chk_ok, irregular, e)
+
+
+def _shape(buf: npt.NDArray[np.uint8], b: I64, e: I64) -> tuple[npt.NDArray[np.bool_], list[I64]]:
+    """Whether each sentence ``[b, e)`` has the regular shape, and its comma positions
+    ``c2, c3, c4, c5`` (before the sequence id, channel, payload, fill bits), counts and fill."""
+
+    def at(i: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        return buf[i]  # every probe below lies in [bang, end) of a line at least 18 bytes long
+
+    c0 = b + 6
+    c2 = c0 + 4
+    c3 = np.where(at(c2 + 1) == 44, c2 + 1, c2 + 2)
+    c4 = np.where(at(c3 + 1) == 44, c3 + 1, c3 + 2)
+    c5 = e - 5
+    shape = (
+        (at(c0) == 44) & (at(c0 + 2) == 44) & (at(c2) == 44) & (at(c3) == 44) & (at(c4) == 44)
+        & (at(c5) == 44) & (c5 > c4) & (at(c5 + 2) == ord("*"))
+        & (at(b + 3) == ord("V")) & (at(b + 4) == ord("D")) & ((at(b + 5) == ord("M")) | (at(b + 5) == ord("O")))
+    )
+    cnt = at(b + 7).astype(np.int64) - 48
+    num = at(b + 9).astype(np.int64) - 48
+    fill = at(c5 + 1).astype(np.int64) - 48
+    ok = shape & (cnt >= 0) & (cnt <= 9) & (num >= 0) & (num <= 9) & (fill >= 0) & (fill <= 9)
+    return ok, [c2, c3, c4, c5, cnt, num, fill]
+
+
+_FEW_SUFFIXES = 256  # below this many lines to search, a find per line beats a pass over the chunk
+
+
+def _sentence_ends(data: bytes, buf: npt.NDArray[np.uint8], b: I64, e: I64) -> I64:
+    """End of the sentence in each line ``[b, e)``: where a suffix after the checksum begins
+    (the last ``*`` of the line followed by two characters and a comma), else the line end."""
+    if b.size < _FEW_SUFFIXES:
+        star = np.array([data.rfind(b"*", x, y) for x, y in zip(b.tolist(), e.tolist(), strict=True)],
+                        dtype=np.int64)
+    else:
+        stars = np.flatnonzero(buf == 42)
+        j = np.searchsorted(stars, e) - 1
+        star = np.where(j >= 0, stars[np.maximum(j, 0)], -1)
+    ok = (star >= b) & (star + 3 < e)
+    ok[ok] = buf[star[ok] + 3] == 44
+    return np.where(ok, star + 3, e)

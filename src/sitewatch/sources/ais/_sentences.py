@@ -8,12 +8,18 @@ A line may carry, around one ``!xxVDM``/``!xxVDO`` sentence:
 * a **logger timestamp** before the sentence, separated by a blank, comma, semicolon or tab:
   UNIX seconds (``1733637600.123``) or ISO 8601 (``2024-12-08T06:00:00Z``,
   ``2024-12-08 06:00:00.123``; no zone means UTC);
-* a **trailing UNIX time** after the checksum (``…*5C,1733637600``), as some receivers write.
+* a **suffix** after the checksum: a trailing UNIX time (``…*5C,1733637600``), as some
+  receivers write, or AISHub's receiver name and time (``…*08,raishub,1342569600``): the
+  time is the sentence's receive time (like a tag block's ``c:``, which wins when both are
+  there); the receiver name has no column in the store and is only counted
+  (``receiver_suffix``). Text after the checksum that is not such fields is quarantined.
 
-A ``$PGHP`` (Gatehouse) line gives the time of the sentence that follows it. Comment lines
-(``#``) and blank lines are skipped; other ``$`` sentences (GPS, wind …) and ``!`` sentences
-that are not VDM/VDO are counted and skipped. Times outside 1995–2100 are not trusted
-(counter ``implausible_time``).
+The sentence is ``!xxVDM``/``!xxVDO`` or the non-encapsulated ``$xxVDM``/``$xxVDO`` form some
+feeds write (decoded the same way). A ``$PGHP`` (Gatehouse) line gives the time of the
+sentence that follows it. Comment lines (``#``) and blank lines are skipped; any other
+sentence (``$GPGGA``, ``!GPSD``, ``!AIALR`` …) is counted (``other_nmea_sentences`` for ``$``,
+``other_ais_sentences`` for ``!``) and quarantined as "not an AIS sentence (…)". Times
+outside 1995–2100 are not trusted (counter ``implausible_time``).
 
 Multi-sentence messages are joined by (sequence id, channel): fragment 1 opens a message,
 fragment k must follow k−1; a fragment out of order, a new fragment 1 over an unfinished
@@ -42,6 +48,37 @@ for _i, _ch in enumerate(b"abcdef"):
 _ISO = re.compile(
     rb"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?\s*(Z|[+-]\d{2}:?\d{2})?$")
 _EPOCH = re.compile(rb"^\d{9,10}(?:\.\d+)?$|^\d{13}$")
+
+
+_SUFFIX_FIELD = re.compile(rb"^[^!$*\\,]*$")
+
+
+def split_suffix(sentence: bytes) -> tuple[bytes, bytes]:
+    """(sentence up to its ``*hh``, the text after it) — the text is empty when there is none."""
+    star = sentence.rfind(b"*")
+    if star < 0 or len(sentence) <= star + 3 or sentence[star + 3:star + 4] != b",":
+        return sentence, b""
+    return sentence[:star + 3], sentence[star + 3:]
+
+
+def suffix_time(text: bytes) -> tuple[float | None, bool]:
+    """(UNIX time or None, recognised) of the text after a sentence's checksum.
+
+    Recognised: comma-separated fields (receiver names, a time) with no ``!``, ``$``, ``*`` or
+    backslash; the last field, when it is an epoch or ISO time, is the time.
+    """
+    if text[:1] != b",":
+        return None, False
+    fields = text[1:].split(b",")
+    if not all(_SUFFIX_FIELD.match(f) for f in fields):
+        return None, False
+    return parse_time_text(fields[-1]), True
+
+
+def not_ais_reason(sentence: bytes) -> str:
+    """Quarantine reason for a sentence that carries no AIS message (``$GPGGA``, ``!GPSD`` …)."""
+    head = sentence.split(b",", 1)[0].split(b"*", 1)[0].strip()[:16]
+    return f"not an AIS sentence ({head.decode('ascii', 'replace')})"
 
 
 def checksum_ok(sentences: list[bytes]) -> npt.NDArray[np.bool_]:

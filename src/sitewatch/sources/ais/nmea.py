@@ -1,6 +1,7 @@
 """AIS in NMEA 0183 (``!AIVDM``/``!AIVDO`` and other talkers), decoded by :mod:`sitewatch.aisdec`.
 
-Lines and envelopes (tag blocks, ``$PGHP``, logger timestamps) are described in
+Lines and envelopes (tag blocks, ``$PGHP``, logger timestamps, suffixes after the checksum
+such as AISHub's ``,receiver,time``, ``$AIVDM``, other sentences) are described in
 :mod:`._sentences`. Lines are read in chunks; each chunk's sentences are checked, joined
 and decoded as whole columns.
 
@@ -43,11 +44,16 @@ from sitewatch.sources.ais._assembly import chains
 from sitewatch.sources.ais._common import coord_ok, mmsi_text, positions_table, reports_table
 from sitewatch.sources.ais._scan import Scan, scan
 from sitewatch.sources.ais._sentences import (
+    T_MAX_S,
+    T_MIN_S,
     Assembler,
     Fragment,
+    not_ais_reason,
     parse_time_text,
     pghp_time,
     plausible,
+    split_suffix,
+    suffix_time,
     tag_block_time,
     xor_ok,
 )
@@ -58,6 +64,7 @@ _VDM = (b"VDM", b"VDO")
 _POSITION_LAYOUTS = ("class_a", "class_b", "class_b_ext", "long_range")
 _STATIC_LAYOUTS = ("static_voyage", "class_b_ext", "static_a", "static_b", "static_b_aux")
 _LINE_MS = 1e-3  # "file order": one millisecond per line after --start
+_FEW_SUFFIXES = 256  # from this many suffixed sentences in a chunk on, their times are read as columns
 
 
 @dataclass
@@ -115,20 +122,33 @@ class NmeaParser:
                 drop[k] = True
             elif t is not None:
                 t_reg[k] = t
+        # -- text after the checksum (AISHub's ",receiver,time", a trailing time) -------------
+        sfx = np.flatnonzero((sc.suffix < le[sc.line]) & ~drop)
+        if len(sfx):
+            t_sfx, why_sfx = self._suffixes(data, buf, sc.suffix[sfx], le[sc.line[sfx]], counters)
+            for k, why in zip(sfx[why_sfx != ""].tolist(), why_sfx[why_sfx != ""].tolist(), strict=True):
+                rejects.append(Reject(first_line + int(sc.line[k]), text(int(sc.line[k])), why))
+                drop[k] = True
+            take = ~np.isnan(t_sfx) & np.isnan(t_reg[sfx])  # a tag block's or logger's time wins
+            t_reg[sfx[take]] = t_sfx[take]
         # -- irregular lines, one by one ------------------------------------------------------
         frags: list[Fragment] = []  # multi-sentence fragments and irregular sentences
         pghp: list[tuple[int, float]] = []
         irr = sc.irregular
-        head = buf[np.minimum(ls[irr][:, None] + np.arange(5), max(len(buf) - 1, 0))] if len(irr) else \
-            np.zeros((0, 5), dtype=np.uint8)
+        head = buf[np.minimum(ls[irr][:, None] + np.arange(6), max(len(buf) - 1, 0))] if len(irr) else \
+            np.zeros((0, 6), dtype=np.uint8)
         comment, dollar = head[:, 0] == 35, head[:, 0] == 36  # '#', '$' (irregular lines are not blank)
-        is_pghp = dollar & (le[irr] - ls[irr] >= 5) & (head[:, 1:] == np.frombuffer(b"PGHP", np.uint8)).all(axis=1)
-        for key, n in (("comment_lines", int(comment.sum())), ("other_nmea_sentences", int((dollar & ~is_pghp).sum()))):
+        is_pghp = dollar & (le[irr] - ls[irr] >= 5) & (head[:, 1:5] == np.frombuffer(b"PGHP", np.uint8)).all(axis=1)
+        vdx = dollar & (head[:, 3] == 86) & (head[:, 4] == 68) & ((head[:, 5] == 77) | (head[:, 5] == 79))  # $xxVDM/O
+        other = dollar & ~is_pghp & ~vdx
+        for key, n in (("comment_lines", int(comment.sum())), ("other_nmea_sentences", int(other.sum()))):
             if n:
                 counters[key] = counters.get(key, 0) + n
+        for k in irr[other].tolist():
+            rejects.append(Reject(first_line + k, text(k), not_ais_reason(data[ls[k]:le[k]])))
         for k in irr[is_pghp].tolist():
             self._pghp(data[ls[k]:le[k]].strip(), k, pghp, counters)
-        for k in irr[~comment & ~dollar].tolist():
+        for k in irr[~comment & (~dollar | vdx)].tolist():
             self._irregular(data[ls[k]:le[k]].strip(), k, first_line, frags, pghp, rejects, counters)
         # -- times from $PGHP (for the next sentence) and reception --------------------------
         sent_lines = np.concatenate([sc.line, np.array([f.line for f in frags], dtype=np.int64)])
@@ -292,6 +312,44 @@ class NmeaParser:
         tb = self._plausible(tb, counters)
         return (tb if tb is not None else self._plausible(t, counters)), ""
 
+    def _suffixes(self, data: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray,
+                  counters: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Times (NaN: none) and quarantine reasons ("" when fine) of the texts ``data[start:end]``
+        after the checksums of regular sentences; AISHub's ``,receiver,TIME`` (10-digit UNIX
+        seconds) as whole columns, anything else one by one."""
+        n = len(start)
+        t = np.full(n, np.nan)
+        why = np.full(n, "", dtype=object)
+        slow = np.ones(n, dtype=bool)
+        if n >= _FEW_SUFFIXES:
+            last = np.flatnonzero(buf == 44)  # the last comma of each suffix opens its time field
+            lc = last[np.searchsorted(last, end) - 1]
+            digits = buf[np.minimum(lc[:, None] + 1 + np.arange(10), len(buf) - 1)].astype(np.int64) - 48
+            odd = np.flatnonzero((buf == 33) | (buf == 36) | (buf == 92))  # '!', '$', '\\' in a suffix: not ours
+            clean = odd[np.minimum(np.searchsorted(odd, start), len(odd) - 1)] >= end if len(odd) else \
+                np.ones(n, dtype=bool)
+            fast = (end - lc == 11) & ((digits >= 0) & (digits <= 9)).all(axis=1) & clean
+            secs = digits @ (10 ** np.arange(9, -1, -1, dtype=np.int64))
+            t[fast] = np.where((secs[fast] >= T_MIN_S) & (secs[fast] <= T_MAX_S), secs[fast], np.nan)
+            bad_t = int((fast & np.isnan(t)).sum())
+            if bad_t:
+                counters["implausible_time"] = counters.get("implausible_time", 0) + bad_t
+            counters["receiver_suffix"] = counters.get("receiver_suffix", 0) + int(fast.sum())
+            slow = ~fast
+        for k in np.flatnonzero(slow).tolist():
+            tk, wk = self._suffix(data[int(start[k]):int(end[k])].rstrip(), counters)
+            t[k] = np.nan if tk is None else tk
+            why[k] = wk
+        return t, why
+
+    def _suffix(self, suffix: bytes, counters: dict[str, int]) -> tuple[float | None, str]:
+        """Time from the text after a sentence's checksum: (time, reason if unrecognised)."""
+        t, ok = suffix_time(suffix)
+        if not ok:
+            return None, "unrecognised text after the checksum (expected ,RECEIVER,TIME or ,TIME)"
+        counters["receiver_suffix"] = counters.get("receiver_suffix", 0) + 1
+        return self._plausible(t, counters), ""
+
     @staticmethod
     def _plausible(t: float | None, counters: dict[str, int]) -> float | None:
         if t is None:
@@ -319,10 +377,7 @@ class NmeaParser:
         if line[:5] == b"$PGHP":
             self._pghp(line, k, pghp, counters)
             return
-        if line[:1] == b"$":
-            counters["other_nmea_sentences"] = counters.get("other_nmea_sentences", 0) + 1
-            return
-        bang = line.find(b"!")
+        bang = _sentence_start(line)
         if bang < 0:
             rejects.append(Reject(lineno, line.decode("ascii", "replace"), "not an NMEA sentence"))
             return
@@ -332,15 +387,18 @@ class NmeaParser:
             if why:
                 rejects.append(Reject(lineno, line.decode("ascii", "replace"), why))
                 return
-        sentence = line[bang:]
-        parts = sentence.split(b",")
-        if len(parts) == 8 and parts[7].strip().isdigit():  # trailing UNIX time after the checksum
-            tt = self._plausible(float(parts[7]), counters)
+        sentence, suffix = split_suffix(line[bang:])
+        if suffix:
+            tt, why = self._suffix(suffix.rstrip(), counters)
+            if why:
+                rejects.append(Reject(lineno, line.decode("ascii", "replace"), why))
+                return
             t = t if t is not None else tt
-            sentence = sentence[: sentence.rfind(b",")]
-            parts = parts[:7]
-        if parts[0][-3:] not in _VDM:
-            counters["other_ais_sentences"] = counters.get("other_ais_sentences", 0) + 1
+        parts = sentence.split(b",")
+        if parts[0][-3:] not in _VDM or len(parts[0]) != 6:
+            key = "other_nmea_sentences" if sentence[:1] == b"$" else "other_ais_sentences"
+            counters[key] = counters.get(key, 0) + 1
+            rejects.append(Reject(lineno, line.decode("ascii", "replace"), not_ais_reason(sentence)))
             return
         if len(parts) != 7:
             rejects.append(Reject(lineno, line.decode("ascii", "replace"),
@@ -549,6 +607,12 @@ def _incomplete(num: int, cnt: int) -> str:
         why = _INCOMPLETE[(num, cnt)] = (f"incomplete multi-sentence message (fragment {num} of {cnt} "
                                          "without the others)")
     return why
+
+
+def _sentence_start(line: bytes) -> int:
+    """Where the sentence starts (its ``!`` or ``$``, after any prefix), −1 when there is none."""
+    found = [i for i in (line.find(b"!"), line.find(b"$")) if i >= 0]
+    return min(found) if found else -1
 
 
 def _key(field: bytes) -> int:
