@@ -11,16 +11,18 @@ raises :class:`~sitewatch.errors.FormatError` naming it.
 
 Inputs: :func:`iter_inputs` expands folders, ``.gz``/``.zst``/``.bz2``/``.xz`` files and
 ``.tar``/``.tar.gz``/``.tgz``/``.tar.zst`` archives into :class:`InputFile` objects that
-stream their (decompressed) bytes; nothing is unpacked to disk.
+stream their (decompressed) bytes; nothing is unpacked to disk. A compressed file or archive
+cut short (an interrupted download) or corrupt raises :class:`~sitewatch.errors.InputError`
+naming it and the byte where its data end (:mod:`sitewatch.sources.compressed`) when it is
+read; where that happens while the inputs are being listed (a file too short to sniff, an
+archive's member), the :class:`InputFile` yielded for it raises that error when opened, so
+the other inputs of the same call are still read.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
 import io
-import lzma
 import os
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
@@ -29,11 +31,12 @@ from datetime import datetime
 from functools import partial
 from itertools import repeat
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol, runtime_checkable
+from typing import IO, Any, NamedTuple, Protocol, cast, runtime_checkable
 
 import pyarrow as pa
 
-from sitewatch.errors import FormatError, InputError
+from sitewatch.errors import FormatError, InputError, SitewatchError
+from sitewatch.sources.compressed import Guarded, codec_of, open_decompressed
 
 SNIFF_BYTES = 64 * 1024
 
@@ -190,27 +193,6 @@ def detect(kind: str, src: InputFile, fmt: str = "auto") -> Reader:
 
 # -- opening inputs --------------------------------------------------------------------
 
-_COMPRESSED: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {}
-
-
-def _zstd_open(raw: IO[bytes]) -> IO[bytes]:
-    import zstandard
-
-    return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[no-any-return]
-
-
-def _magic_decompressor(head: bytes) -> Callable[[IO[bytes]], IO[bytes]] | None:
-    if head[:2] == b"\x1f\x8b":
-        return lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        return _zstd_open
-    if head[:3] == b"BZh":
-        return lambda raw: bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
-    if head[:6] == b"\xfd7zXZ\x00":
-        return lambda raw: lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
-    return None
-
-
 def _is_tar(stream_head: bytes) -> bool:
     return len(stream_head) >= 262 and stream_head[257:262] == b"ustar"
 
@@ -231,43 +213,78 @@ def iter_inputs(paths: Iterable[str | Path], recursive: bool = True) -> Iterator
 
 
 def _open_file(path: Path) -> Iterator[InputFile]:
+    name = str(path)
     with open(path, "rb") as f:
         head = f.read(512)
-    dec = _magic_decompressor(head)
+    codec = codec_of(head)
+    file_size = os.path.getsize(path)
 
     def opener() -> IO[bytes]:
         raw = open(path, "rb")
-        return dec(raw) if dec else raw
+        return open_decompressed(raw, codec, name, file_size) if codec else raw
 
     inner_head = head
-    if dec is not None:
-        with opener() as stream:
-            inner_head = stream.read(512)
+    if codec is not None:
+        try:
+            with opener() as stream:
+                inner_head = stream.read(512)
+        except SitewatchError as exc:  # cut or corrupt within its first bytes
+            yield broken_input(name, exc)
+            return
     if _is_tar(inner_head):
-        yield from _tar_members(str(path), opener)
+        yield from _tar_members(name, opener, file_size)
         return
-    name = str(path)
-    size = None if dec else os.path.getsize(path)
-    yield InputFile(name, opener, size)
+    yield InputFile(name, opener, None if codec else file_size)
 
 
-def _tar_members(name: str, opener: Callable[[], IO[bytes]]) -> Iterator[InputFile]:
+def broken_input(name: str, exc: SitewatchError) -> InputFile:
+    """An input that could not even be listed: opening it raises ``exc`` (which names it)."""
+
+    def fail() -> IO[bytes]:
+        raise exc
+
+    return InputFile(name, fail)
+
+
+def _tar_members(name: str, opener: Callable[[], IO[bytes]], size: int) -> Iterator[InputFile]:
     # Stream mode ("r|") reads members in order without seeking; each member's bytes are
     # read once into memory only for members below the limit, larger ones are re-streamed.
-    with opener() as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
-        for member in tar:
-            if not member.isfile() or member.name.rsplit("/", 1)[-1].startswith("."):
-                continue
-            mname = f"{name}!{member.name}"
-            if member.size <= 64 * 1024 * 1024:
-                fobj = tar.extractfile(member)
-                data = fobj.read() if fobj else b""
-                inner = _magic_decompressor(data[:8])
-                if inner is not None:
-                    data = inner(io.BytesIO(data)).read()
-                yield InputFile(mname, _bytes_opener(data), len(data))
-            else:
-                yield InputFile(mname, _member_opener(name, opener, member.name), member.size)
+    # An archive cut short yields the members before the cut, then one input that fails.
+    at = name
+    try:
+        with opener() as raw, tarfile.open(fileobj=_tar_guard(raw, name, size), mode="r|") as tar:
+            for member in tar:
+                if not member.isfile() or member.name.rsplit("/", 1)[-1].startswith("."):
+                    continue
+                at = mname = f"{name}!{member.name}"
+                if member.size <= 64 * 1024 * 1024:
+                    yield _small_member(mname, tar, member, size)
+                else:
+                    yield InputFile(mname, _member_opener(name, opener, member.name), member.size)
+                at = name
+    except SitewatchError as exc:
+        yield broken_input(at, exc)
+    except tarfile.TarError as exc:
+        yield broken_input(at, InputError(f"not a readable tar archive ({exc}); nothing of it was ingested",
+                                          path=name))
+
+
+def _tar_guard(raw: IO[bytes], name: str, size: int) -> IO[bytes]:
+    """The archive stream with data errors named (a plain tar is its own raw stream)."""
+    return raw if isinstance(raw, Guarded) else cast(IO[bytes], Guarded(raw, name, "tar", size))
+
+
+def _small_member(mname: str, tar: tarfile.TarFile, member: tarfile.TarInfo, size: int) -> InputFile:
+    """A member read into memory (decompressed when it is itself compressed); ``size``: the archive's."""
+    fobj = tar.extractfile(member)
+    data = Guarded(cast(IO[bytes], fobj), mname, "tar", size).read() if fobj else b""
+    codec = codec_of(data[:8])
+    if codec is not None:
+        try:
+            data = open_decompressed(io.BytesIO(data), codec, mname, len(data)).read()
+        except SitewatchError as exc:  # this member is cut or corrupt; the next ones may be fine
+            return broken_input(mname, exc)
+    return InputFile(mname, _bytes_opener(data), len(data))
 
 
 def _bytes_opener(data: bytes) -> Callable[[], IO[bytes]]:
@@ -285,8 +302,9 @@ def _member_opener(
                 f = tar.extractfile(m)
                 if f is None:
                     break
-                inner = _magic_decompressor(f.peek(8) if hasattr(f, "peek") else b"")
-                return inner(f) if inner else f  # type: ignore[arg-type]
+                codec = codec_of(f.peek(8) if hasattr(f, "peek") else b"")
+                member = cast(IO[bytes], Guarded(cast(IO[bytes], f), f"{name}!{member_name}", "tar"))
+                return open_decompressed(member, codec, f"{name}!{member_name}", m.size) if codec else member
         raise InputError(f"member {member_name} vanished from the archive", path=name)
 
     return open_member

@@ -9,8 +9,10 @@ For each logical input file:
    killed process) rolls the whole file back, so a crash leaves nothing of it;
 3. records already in the store (same natural key, e.g. an overlapping trace) are
    counted as ``duplicates`` and not inserted twice;
-4. a file that is not in the format at all is reported (``failed_files``) and the
-   ingest goes on with the next file.
+4. a file that is not in the format at all, or that cannot be read to its end (a
+   compressed file cut short by an interrupted download, corrupt data: the error names
+   the file and the byte where its data end), is rolled back whole, reported
+   (``failed_files``, one line) and the ingest goes on with the next file.
 
 :func:`ingest_paths` returns an :class:`IngestSummary` whose :meth:`~IngestSummary.as_json`
 is the one JSON line the CLI prints.
@@ -105,7 +107,8 @@ def ingest_paths(
             result = ingest_file(store, kind, src, fmt, opts, progress)
         except SitewatchError as exc:
             result = FileResult(src.name, None, error=str(exc))
-            log.error("%s", exc)
+            # the caller's hook reports it (the CLI prints one line); else the log does
+            log.log(logging.DEBUG if on_file else logging.ERROR, "%s", exc)
         summary.add(result)
         if on_file:
             on_file(result)
