@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sitewatch.cli import main
 from sitewatch.workspace import Workspace
@@ -136,3 +138,168 @@ def test_every_zstd_frame_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[
     p.write_bytes(c.compress(_nmea(100)) + c.compress(_nmea(100, t0=1733640000)))
     code, out, err = _cli(capsys, "-w", w, "ingest", "ais", str(p))
     assert code == 0 and json.loads(out)["accepted"] == 200, err
+
+
+# -- hex frame CSVs: layouts told by their content ----------------------------------------------
+
+T0 = 1733637600.0  # 2024-12-08 06:00 UTC
+
+
+def _frames(n: int = 120) -> list[tuple[float, str]]:
+    """(time, hex) of an aircraft flying east at 450 kt: alternating even/odd airborne
+    positions every 0.5 s, plus a 56-bit DF11 every tenth frame (14 hex digits)."""
+    from sitewatch.simulate.modes import airborne_position_me, df17
+
+    out = []
+    for i in range(n):
+        t = T0 + 0.5 * i
+        if i % 10 == 9:
+            out.append((t, "5d4840d6a3b2c1"))  # DF11 all-call reply (its CRC need not be right)
+            continue
+        lon = 35.9 + i * 0.5 * 450 / 3600 / 60 / 0.81
+        out.append((t, df17("4840d6", airborne_position_me(35.4, lon, 12000, odd=bool(i % 2))).hex()))
+    return out
+
+
+def _read_all(path: Path) -> tuple[list[tuple[object, ...]], list[str], dict[str, int]]:
+    from sitewatch.sources.base import ReadOptions, detect, iter_inputs
+
+    src = next(iter_inputs([path]))
+    reader = detect("adsb", src)
+    assert reader.name == "hex"
+    rows: list[tuple[object, ...]] = []
+    reasons: list[str] = []
+    counters: dict[str, int] = {}
+    for b in reader.read(src, ReadOptions()):
+        if b.table == "positions" and b.rows.num_rows:
+            rows += list(zip(*(b.rows.column(c).to_pylist() for c in ("t_utc", "lat", "lon", "rec_offset")),
+                             strict=True))
+        reasons += [r.reason for r in b.rejects]
+        for k, v in b.counters.items():
+            counters[k] = counters.get(k, 0) + v
+    return rows, reasons, counters
+
+
+def _canonical(tmp_path: Path, frames: list[tuple[float, str]]) -> list[tuple[object, ...]]:
+    p = tmp_path / "canon.csv"
+    p.write_text("ts,hex\n" + "".join(f"{t!r},{f}\n" for t, f in frames))
+    rows, reasons, _ = _read_all(p)
+    assert rows and not reasons
+    return [(t, la, lo, off - 1) for t, la, lo, off in rows]  # line numbers without its header
+
+
+def _time_text(t: float, kind: str) -> str:
+    from datetime import UTC, datetime
+
+    if kind == "ms":
+        return str(round(t * 1000))
+    if kind == "iso":
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return repr(t)
+
+
+EXTRA = {  # other columns receivers write, by kind: (header name, value for frame i)
+    "addr": ("icao", lambda i: "4840d6"),
+    "type": ("df", lambda i: "17" if i % 10 != 9 else "11"),
+    "signal": ("rssi", lambda i: f"-{12 + i % 7}.5"),
+    "text": ("rx", lambda i: "station-1"),
+    "serial": ("n", lambda i: str(i)),
+}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(sorted(EXTRA)), max_size=4), st.data(),
+       st.sampled_from(["s", "ms", "iso"]), st.sampled_from([",", "\t", ";", "|"]),
+       st.booleans(), st.booleans(), st.booleans())
+def test_headerless_layouts_read_like_the_canonical_csv(
+        extra: list[str], data: st.DataObject, time_kind: str, delim: str, quoted: bool, wrapped: bool,
+        unknown_header: bool) -> None:
+    """Any mix of extra columns, in any order, time as seconds/ms/ISO, any delimiter, frame quoted
+    or dump1090-wrapped, with or without a header of unknown names: the same positions as TIME,HEX."""
+    import tempfile
+
+    frames = _frames()
+    order = data.draw(st.permutations(["time", "frame", *extra]))
+    rows = []
+    for i, (t, f) in enumerate(frames):
+        fr = f"*{f};" if wrapped else f
+        fr = f'"{fr}"' if quoted else fr
+        vals = {"time": _time_text(t, time_kind), "frame": fr}
+        rows.append(delim.join(vals[c] if c in vals else EXTRA[c][1](i) for c in order))
+    head = [delim.join({"time": "when", "frame": "payload"}.get(c) or EXTRA[c][0] for c in order)] \
+        if unknown_header else []
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "frames.txt"
+        p.write_text("\n".join(head + rows) + "\n")
+        got, reasons, counters = _read_all(p)
+        want = _canonical(Path(tmp), frames)
+    shift = 1 if unknown_header else 0
+    assert not reasons
+    assert counters["hex_time_column"] == order.index("time") + 1
+    assert counters["hex_frame_column"] == order.index("frame") + 1
+    assert [(t, la, lo, off - shift) for t, la, lo, off in got] == want
+
+
+def test_relative_times_and_plain_time_hex_still_read(tmp_path: Path) -> None:
+    frames = _frames(40)
+    p = tmp_path / "rel.csv"
+    p.write_text("".join(f"{t - T0:.3f},{f}\n" for t, f in frames))
+    rows, reasons, counters = _read_all(p)
+    assert rows and not reasons and counters["hex_time_column"] == 1
+
+
+@pytest.mark.parametrize(("lines", "why"), [
+    (["{t},{f},{t2}"], "columns 1 and 3 all hold times, and they disagree"),
+    (["{t},{f},{f2}"], "columns 2 and 3 all hold 14/28-hex-digit frames, with different values"),
+    (["abc,{f},x"], "no column holds times"),
+    (["{r},{f},-12.5"], "columns 1 and 3 all hold numbers"),
+])
+def test_ambiguous_layouts_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               lines: list[str], why: str) -> None:
+    w = _ws(tmp_path, capsys)
+    frames = _frames(30)
+    amb = tmp_path / "amb.csv"
+    amb.write_text("".join(lines[0].format(t=t, t2=t + 7200, f=f, f2=frames[-1 - i][1], r=i * 0.5) + "\n"
+                           for i, (t, f) in enumerate(frames)))
+    good = tmp_path / "good.csv"
+    good.write_text("".join(f"{t},{f}\n" for t, f in frames))
+    code, out, err = _cli(capsys, "-w", w, "ingest", "adsb", str(amb), str(good))
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"error: {amb} (line 1): hex frames, but the columns are ambiguous: ")
+    assert why in err and "add a header line naming the time and the frame column" in err
+    summary = json.loads(out)
+    assert summary["files"] == 1 and summary["failed_files"] == 1 and summary["accepted"] > 0
+
+
+def test_sniffed_columns_are_logged_and_kept_in_ingest_stats(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from sitewatch.store.ingest import ingest_paths
+
+    p = tmp_path / "rx.tsv"
+    p.write_text("".join(f'4840d6\t"{f}"\t{t}\t-9.5\n' for t, f in _frames()))
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        with caplog.at_level(logging.INFO, logger="sitewatch.sources.adsb.hexframes"):
+            s = ingest_paths(ws.store, "adsb", [p])
+        assert s.failed_files == 0 and s.rejected == 0 and s.accepted > 50
+        assert "time from column 3 (epoch seconds), frame from column 2" in caplog.text
+        assert "tab-delimited, 4 columns, no header" in caplog.text
+        stats = dict(ws.store.sql("SELECT name, value FROM ingest_stats"))
+        assert stats["hex_time_column"] == 3 and stats["hex_frame_column"] == 2
+    finally:
+        ws.close()
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.lists(st.text(st.characters(codec="ascii", exclude_characters="\n\r"), max_size=30),
+                         min_size=1, max_size=5), min_size=1, max_size=20))
+def test_sniffer_never_raises_and_answers_in_range(rows: list[list[str]]) -> None:
+    from sitewatch.sources.adsb import _hexlayout
+    from sitewatch.sources.adsb.hexframes import HexReader
+
+    head = "\n".join(",".join(r) for r in rows).encode()
+    out = _hexlayout.sniff(head)
+    assert out is None or isinstance(out, _hexlayout.Layout | _hexlayout.Ambiguous)
+    assert 0.0 <= HexReader().sniff(head, "x.csv") <= 1.0

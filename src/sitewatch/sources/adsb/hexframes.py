@@ -5,7 +5,13 @@ Layouts (detected from the first line):
 * **CSV with a header** naming a time column (``ts``, ``timestamp``, ``time``, ``t``,
   ``mintime``) and a frame column (``hex``, ``frame``, ``rawmsg``, ``msg``, ``message``,
   ``raw``); other columns are ignored;
-* **CSV without header**: ``TIME,HEX`` per line;
+* **delimited text whose columns the content tells** (:mod:`._hexlayout`): ``TIME,HEX``,
+  the frame quoted, further columns (address, type code, signal level …) anywhere, tab,
+  ``;``, ``|`` or blank delimiters, a header of names we do not know. The column holding
+  14/28-hex-digit frames and the one holding times (epoch s/ms, ISO 8601) are found on the
+  first lines; the ingest log says which were taken (``-v``) and ``ingest_stats`` keeps them
+  (``hex_time_column``, ``hex_frame_column``, 1-based). Columns that cannot be told apart
+  are a one-line error naming the file and saying to add a header;
 * **JSON lines**: ``{"timestamp": 1720248189.52, "frame": "8f39…"}`` (also ``ts``/``time``,
   ``hex``/``rawmsg``).
 
@@ -19,7 +25,7 @@ not quarantined: on a radio channel that is noise, not a broken file.
 from __future__ import annotations
 
 import json
-import re
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +36,7 @@ import pyarrow.csv as pacsv
 
 from sitewatch.errors import FormatError
 from sitewatch.modes.frames import from_hex
+from sitewatch.sources.adsb import _hexlayout
 from sitewatch.sources.adsb._common import watch_filtered
 from sitewatch.sources.adsb._frames import CHUNK_FRAMES, FrameSink
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, text_lines
@@ -37,7 +44,7 @@ from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, regist
 FORMAT = "hex"
 TIME_COLS = ("ts", "timestamp", "time", "t", "mintime")
 FRAME_COLS = ("hex", "frame", "rawmsg", "msg", "message", "raw")
-_HEADERLESS = re.compile(rb"^\s*\d[\d.:TZ+\- ]*\s*,\s*\*?[0-9a-fA-F]{14}([0-9a-fA-F]{14})?;?\s*$")
+log = logging.getLogger(__name__)
 
 
 def _header_cols(first: str) -> tuple[int, int] | None:
@@ -64,7 +71,10 @@ class HexReader:
             return 0.0
         if _header_cols(first.decode("utf-8", "replace")) is not None:
             return 0.9
-        return 0.8 if _HEADERLESS.match(first) else 0.0
+        layout = _hexlayout.sniff(head)
+        if isinstance(layout, _hexlayout.Layout):
+            return 0.8
+        return 0.5 if layout is not None else 0.0  # frames, ambiguous columns: read() says why
 
     @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
@@ -73,13 +83,32 @@ class HexReader:
         if first.lstrip().startswith(b"{"):
             yield from _read_jsonl(src, sink)
         else:
-            hdr = _header_cols(first.decode("utf-8", "replace"))
-            if hdr is None and not _HEADERLESS.match(first):
-                raise FormatError("not hex frames: expected a CSV header with a time and a frame column "
-                                  f"({'/'.join(TIME_COLS)}; {'/'.join(FRAME_COLS)}) or TIME,HEX lines",
-                                  path=src.name, offset=1)
-            yield from _read_csv(src, sink, hdr)
+            layout = _layout(src, first.decode("utf-8", "replace"))
+            if not layout.named:
+                log.info("%s: raw frames, %s", src.name, layout.summary)
+                yield Batch("positions", pa.table({}), [], {"hex_time_column": layout.time_col + 1,
+                                                            "hex_frame_column": layout.frame_col + 1})
+            yield from _read_csv(src, sink, layout)
         yield from sink.finish()
+
+
+_WHAT_TO_DO = (f"add a header line naming the time and the frame column (time: {'/'.join(TIME_COLS)}; "
+               f"frame: {'/'.join(FRAME_COLS)}), or give TIME,HEX lines")
+
+
+def _layout(src: InputFile, first: str) -> _hexlayout.Layout:
+    """The columns to read: named by a header, else told by the content (or a FormatError)."""
+    hdr = _header_cols(first)
+    if hdr is not None:
+        return _hexlayout.Layout(",", len(first.split(",")), hdr[0], hdr[1], True, "", named=True)
+    found = _hexlayout.sniff(src.head())
+    if isinstance(found, _hexlayout.Layout):
+        return found
+    if found is None:
+        raise FormatError(f"not hex frames: no column holds 14/28-hex-digit Mode S frames; {_WHAT_TO_DO}",
+                          path=src.name, offset=1)
+    raise FormatError(f"hex frames, but the columns are ambiguous: {found.why}; {_WHAT_TO_DO}",
+                      path=src.name, offset=1)
 
 
 def _chunk(sink: FrameSink, times: pa.Array, frames: pa.Array, offsets: np.ndarray, raw: list[str] | None,
@@ -125,7 +154,7 @@ def _times(col: pa.Array) -> np.ndarray:
     return np.where(np.isfinite(v) & (np.abs(v) < 4e9), v, np.nan)
 
 
-def _read_csv(src: InputFile, sink: FrameSink, hdr: tuple[int, int] | None) -> Iterator[Batch]:
+def _read_csv(src: InputFile, sink: FrameSink, layout: _hexlayout.Layout) -> Iterator[Batch]:
     bad: list[Reject] = []
 
     def on_invalid(row: Any) -> str:
@@ -133,19 +162,22 @@ def _read_csv(src: InputFile, sink: FrameSink, hdr: tuple[int, int] | None) -> I
                           f"{row.actual_columns} fields, expected {row.expected_columns}"))
         return "skip"
 
-    first_line = 2 if hdr is not None else 1
+    first_line = 2 if layout.header else 1
+    names = [f"f{i}" for i in range(layout.ncols)]
+    keep = [names[layout.time_col], names[layout.frame_col]]
     with src.open() as f:
-        read_opts = pacsv.ReadOptions(block_size=16 << 20, use_threads=False,
-                                      autogenerate_column_names=hdr is None)
+        read_opts = pacsv.ReadOptions(block_size=16 << 20, use_threads=False, column_names=names,
+                                      skip_rows=1 if layout.header else 0)
         try:
             reader = pacsv.open_csv(
                 f, read_options=read_opts,
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(column_types=_string_types(src, hdr)),
+                parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(keep, pa.string()),
+                                                     include_columns=keep),
             )
         except pa.ArrowInvalid as exc:
             raise FormatError(f"CSV cannot be parsed: {exc}", path=src.name) from None
-        ti, fi = hdr if hdr is not None else (0, 1)
+        ti, fi = 0, 1  # the kept columns, in include_columns order
         line = first_line
         pending: list[pa.RecordBatch] = []
         n_pending = 0
@@ -174,13 +206,6 @@ def _read_csv(src: InputFile, sink: FrameSink, hdr: tuple[int, int] | None) -> I
                 break
         if bad:
             yield Batch("positions", pa.table({}), list(bad))
-
-
-def _string_types(src: InputFile, hdr: tuple[int, int] | None) -> dict[str, pa.DataType]:
-    first = src.head().split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
-    if hdr is None:
-        return {f"f{i}": pa.string() for i in range(len(first.split(",")))}
-    return {c.strip(): pa.string() for c in first.split(",")}
 
 
 def _read_jsonl(src: InputFile, sink: FrameSink) -> Iterator[Batch]:
