@@ -273,3 +273,48 @@ def test_vessel_identity_in_summary_and_details() -> None:
     out = port_visits.port_visits(AnalysisContext(s, {"harbour": port_site()}))
     assert out.column("summary").to_pylist()[0].startswith("ADMIRAL TEST (MMSI 273000001, government, watchlist)")
     assert details(out)[0]["vessel"]["flag"] == "RU"
+
+
+# -- sites of every kind: a stop in a site's watch area is a visit to it -----------------------------
+
+STOP_LEGS = [(0.0, 10_000, 1800, 0), (0.0, 1.0, 7200, 0), (0.0, 12_000, 2400, 0)]  # in, 2 h at PORT, out
+
+
+def _site_events(out: pa.Table, site: str) -> list[dict[str, Any]]:
+    return [d for d, s in zip(details(out), out.column("site").to_pylist(), strict=True) if s == site]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "sql"])
+@pytest.mark.parametrize("kind", ["other", "depot", "airbase"])
+def test_point_site_of_any_kind_gets_the_visit(engine: str, kind: str) -> None:
+    """``site add quay7 --point LAT,LON --kind other``: ships that stop inside it visit it."""
+    s = store_with(track("244000060", STOP_LEGS))
+    site = circle_site("quay7", kind, PORT[0], PORT[1], 2.0)
+    out = port_visits.port_visits(AnalysisContext(s, {"quay7": site}, settings={"sea": {"engine": engine}}))
+    d = _site_events(out, "quay7")
+    assert len(d) == 1 and d[0]["layer"] == "site" and d[0]["confidence_level"] == 4
+    assert d[0]["stopped_h"] == pytest.approx(2.0, abs=0.05)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "sql"])
+def test_visit_needs_the_stay_inside_the_area(engine: str) -> None:
+    """A 2 km site 2.6 km from where the ship stopped: within GFW's 3 km entry radius of its
+    point, but not in its area — no visit. A 10 km site whose point is 6 km away: a visit."""
+    s = store_with(track("244000061", STOP_LEGS))
+    la, lo = geo.destination(PORT[0], PORT[1], 90.0, 2600.0)
+    small = circle_site("near", "other", float(la), float(lo), 2.0)
+    la, lo = geo.destination(PORT[0], PORT[1], 90.0, 6000.0)
+    big = circle_site("range", "other", float(la), float(lo), 10.0)
+    out = port_visits.port_visits(AnalysisContext(s, {"near": small, "range": big},
+                                                  settings={"sea": {"engine": engine}}))
+    assert _site_events(out, "near") == []
+    d = _site_events(out, "range")
+    assert len(d) == 1 and d[0]["confidence_level"] >= 3
+
+
+def test_overlapping_sites_each_get_the_visit() -> None:
+    s = store_with(track("244000062", STOP_LEGS))
+    sites = {"harbour": port_site(), "base": circle_site("base", "airbase", PORT[0] + 0.01, PORT[1], 5.0)}
+    out = port_visits.port_visits(AnalysisContext(s, sites))
+    assert len(_site_events(out, "harbour")) == 1 and len(_site_events(out, "base")) == 1
+    assert len(set(out.column("event_id").to_pylist())) == out.num_rows

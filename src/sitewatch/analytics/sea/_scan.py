@@ -107,28 +107,34 @@ def _runsum(x: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
 
 def visit_rows(store: Store, layers: Sequence[tuple[np.ndarray, np.ndarray]], entry_m: float, exit_m: float,
                stop_kt: float, move_kt: float, port_gap_s: float, max_gap_s: float, t_from: datetime | None = None,
-               t_to: datetime | None = None, rows_per_batch: int = 1_000_000) -> list[list[dict[str, Any]]]:
+               t_to: datetime | None = None, rows_per_batch: int = 1_000_000,
+               radii: Sequence[tuple[float, float]] | None = None) -> list[list[dict[str, Any]]]:
     """For each layer of anchors (lat, lon), the rows of :func:`sea_queries.port_visit_rows`
-    (as dicts), computed with NumPy in one pass over the positions shared by all layers."""
+    (as dicts), computed with NumPy in one pass over the positions shared by all layers.
+
+    ``radii`` gives each layer its own (entry, exit) radii in metres (a watched site's area);
+    by default every layer has ``entry_m``/``exit_m``.
+    """
     from scipy.spatial import cKDTree
 
+    radii = list(radii) if radii is not None else [(entry_m, exit_m)] * len(layers)
     trees = [cKDTree(_xyz(np.asarray(la, float), np.asarray(lo, float))) if len(la) > _FEW else None
              for la, lo in layers]
-    chord_max = 2 * EARTH_RADIUS_M * np.sin(exit_m / (2 * EARTH_RADIUS_M)) * (1 + 1e-9)
     out: list[list[dict[str, Any]]] = [[] for _ in layers]
     if not any(len(la) for la, _ in layers):
         return out
     for c in vessel_chunks(store, t_from, t_to, rows_per_batch):
         xyz = _xyz(c.lat, c.lon) if any(t is not None for t in trees) else None
-        for k, ((la, lo), tree) in enumerate(zip(layers, trees, strict=True)):
+        for k, ((la, lo), tree, (r_in, r_out)) in enumerate(zip(layers, trees, radii, strict=True)):
             if tree is not None:
+                chord_max = 2 * EARTH_RADIUS_M * np.sin(r_out / (2 * EARTH_RADIUS_M)) * (1 + 1e-9)
                 chord, anchor = tree.query(xyz, distance_upper_bound=chord_max)
                 d = np.where(np.isinf(chord), np.inf, _arc(np.where(np.isinf(chord), 0.0, chord)))
             elif len(la):
-                d, anchor = _nearest_few(c, np.asarray(la, float), np.asarray(lo, float), exit_m)
+                d, anchor = _nearest_few(c, np.asarray(la, float), np.asarray(lo, float), r_out)
             else:
                 continue
-            out[k] += _chunk_visits(c, d, anchor, entry_m, exit_m, stop_kt, move_kt, port_gap_s, max_gap_s)
+            out[k] += _chunk_visits(c, d, anchor, r_in, r_out, stop_kt, move_kt, port_gap_s, max_gap_s)
     return out
 
 

@@ -1,8 +1,12 @@
 """``port-visit`` events: when a vessel arrived at and left a port, Global Fishing Watch style.
 
 Ports are (a) every watched site of kind ``port`` (its point is the anchorage; events
-carry ``site``) and (b) every port of the bundled World Port Index (``site`` is NULL
-unless the visit lies in a watched site's area). The method follows GFW's port events
+carry ``site``), (b) every other watched site, whatever its kind (``airbase``, ``depot``,
+``other``): a vessel that stops in its watch area visits it — each such site is its own
+anchor layer, with the entry radius widened to reach the whole area (exit 1 km beyond),
+and only visits whose mean position lies in the area are kept — and (c) every port of the
+bundled World Port Index (``site`` is the watched site whose area holds the port, else the
+one whose area holds the visit, else NULL). The method follows GFW's port events
 (GFW technical documentation, "Anchorages, voyages and port visits",
 https://globalfishingwatch.github.io/GFW_technical_documentation/Anchorages-and-voyages.html):
 
@@ -34,7 +38,7 @@ Two engines compute the same visits (``[settings.sea] engine``): ``numpy`` (defa
 sorted pass: :mod:`._scan`) and ``sql`` (DuckDB window functions:
 :func:`sitewatch.store.sea_queries.port_visit_rows`, the reference for a Spark port).
 
-A WPI visit that overlaps in time a visit of the same vessel to a watched port site whose
+A WPI visit that overlaps in time a visit of the same vessel to a watched site whose
 point is within ``site_merge_km`` of the WPI port is dropped: the site's event says it.
 """
 
@@ -44,11 +48,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import shapely
 
 from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
 from sitewatch.analytics.sea import _scan
+from sitewatch.sites import Site
 from sitewatch.store import sea_queries
 
 ANALYSIS = "sea.port-visits"
@@ -77,11 +83,13 @@ def visits(ctx: AnalysisContext, anchor_lat: np.ndarray, anchor_lon: np.ndarray,
 
 
 def visits_by_layer(ctx: AnalysisContext, layers: list[tuple[np.ndarray, np.ndarray]],
-                    p: dict[str, float]) -> list[list[dict[str, Any]]]:
+                    p: dict[str, float], radii: list[tuple[float, float]] | None = None
+                    ) -> list[list[dict[str, Any]]]:
     """Visits to each set of anchors (each is its own state machine), one pass over the data.
 
     Anchors at identical coordinates (the WPI lists a few ports twice) are merged into the
-    first of them, so ties never make the result depend on the engine.
+    first of them, so ties never make the result depend on the engine. ``radii``: (entry,
+    exit) in metres per layer, by default ``entry_km``/``exit_km`` for all.
     """
     firsts, uniq = [], []
     for la, lo in layers:
@@ -90,16 +98,18 @@ def visits_by_layer(ctx: AnalysisContext, layers: list[tuple[np.ndarray, np.ndar
         first_idx = np.sort(first_idx)
         firsts.append(first_idx)
         uniq.append((pts[first_idx, 0], pts[first_idx, 1]))
-    args = (p["entry_km"] * 1000, p["exit_km"] * 1000, p["stop_kt"])
+    radii = radii or [(p["entry_km"] * 1000, p["exit_km"] * 1000)] * len(layers)
     if C.engine(ctx) == "sql":
         out = []
-        for la, lo in uniq:
-            tbl = sea_queries.port_visit_rows(ctx.store, la, lo, *args, p["move_kt"], p["port_gap_h"] * 3600,
-                                              p["max_port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
+        for (la, lo), (r_in, r_out) in zip(uniq, radii, strict=True):
+            tbl = sea_queries.port_visit_rows(ctx.store, la, lo, r_in, r_out, p["stop_kt"], p["move_kt"],
+                                              p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600, ctx.t_from,
+                                              ctx.t_to)
             out.append(tbl.to_pylist() if tbl.num_rows else [])
     else:
-        out = _scan.visit_rows(ctx.store, uniq, *args, p["move_kt"], p["port_gap_h"] * 3600,
-                               p["max_port_gap_h"] * 3600, ctx.t_from, ctx.t_to)
+        out = _scan.visit_rows(ctx.store, uniq, p["entry_km"] * 1000, p["exit_km"] * 1000, p["stop_kt"],
+                               p["move_kt"], p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600, ctx.t_from,
+                               ctx.t_to, radii=radii)
     for rows, first_idx in zip(out, firsts, strict=True):
         for r in rows:
             r["has_exit"] = r["exit_t"] is not None
@@ -120,35 +130,48 @@ def port_visits(ctx: AnalysisContext) -> pa.Table:
 
     p = C.params(ctx, "port_visit", DEFAULTS)
     sites = C.port_sites(ctx)
+    others = [s for _, s in sorted(ctx.sites.items()) if s.kind != "port"]
     labels, plat, plon = ports.arrays()
-    site_rows, wpi_rows = visits_by_layer(
-        ctx, [(np.array([s.lat for s in sites]), np.array([s.lon for s in sites])), (plat, plon)], p)
-
-    # site visits per vessel, to drop WPI duplicates of the same stay
-    by_vessel: dict[str, list[tuple[Any, Any, int]]] = {}
-    for r in site_rows:
-        if r["level"] >= p["min_confidence"]:
-            by_vessel.setdefault(r["id"], []).append((r["t_first"], r["exit_t"] or r["t_last"], r["anchor"]))
-    info = C.vessel_labels(ctx, [r["id"] for r in site_rows + wpi_rows])
-    events = []
-    for r in site_rows:
-        if r["level"] < p["min_confidence"]:
-            continue
-        s = sites[r["anchor"]]
-        events.append(_event(r, s.label or s.name, s.name, "site", p, info))
+    default = (p["entry_km"] * 1000, p["exit_km"] * 1000)
+    site_rows, wpi_rows, *other_rows = visits_by_layer(
+        ctx, [(np.array([s.lat for s in sites]), np.array([s.lon for s in sites])), (plat, plon),
+              *((np.array([s.lat]), np.array([s.lon])) for s in others)],
+        p, [default, default, *(_area_radii(s, p) for s in others)])
+    # visits to the watched sites, as (site, row); a site of another kind only where it holds the stay
+    at_sites = [(sites[r["anchor"]], r) for r in site_rows if r["level"] >= p["min_confidence"]]
+    at_sites += [(s, r) for s, rows in zip(others, other_rows, strict=True) for r in rows
+                 if r["level"] >= p["min_confidence"] and bool(s.contains(r["lat"], r["lon"]))]
+    info = C.vessel_labels(ctx, [r["id"] for r in [*site_rows, *wpi_rows, *(x for rows in other_rows for x in rows)]])
+    events = [_event(r, s.label or s.name, s.name, "site", p, info) for s, r in at_sites]
+    by_vessel: dict[str, list[tuple[Site, dict[str, Any]]]] = {}  # to drop WPI duplicates of the same stay
+    for s, r in at_sites:
+        by_vessel.setdefault(r["id"], []).append((s, r))
     for r in wpi_rows:
-        if r["level"] < p["min_confidence"]:
+        if r["level"] < p["min_confidence"] or _site_says_it(r, by_vessel.get(r["id"], []), plat, plon, p):
             continue
         a = r["anchor"]
-        t1 = r["exit_t"] or r["t_last"]
-        dup = any(t0 <= t1 and r["t_first"] <= e1
-                  and float(geo.haversine_m(sites[k].lat, sites[k].lon, plat[a], plon[a])) <= p["site_merge_km"] * 1000
-                  for t0, e1, k in by_vessel.get(r["id"], []))
-        if dup:
-            continue
-        site = C.site_at(ctx.sites.values(), float(plat[a]), float(plon[a]))
+        site = C.site_at(ctx.sites.values(), float(plat[a]), float(plon[a])) or \
+            C.site_at(ctx.sites.values(), r["lat"], r["lon"])
         events.append(_event(r, str(labels[a]), site, "wpi", p, info))
     return events_table(events, ANALYSIS)
+
+
+def _area_radii(site: Site, p: dict[str, float]) -> tuple[float, float]:
+    """(entry, exit) radii in metres around a site's point that reach its whole watch area."""
+    xy = shapely.get_coordinates(site.area)
+    reach = float(np.max(geo.haversine_m(site.lat, site.lon, xy[:, 1], xy[:, 0]))) if len(xy) else 0.0
+    entry = max(p["entry_km"] * 1000, reach)
+    return entry, entry + (p["exit_km"] - p["entry_km"]) * 1000
+
+
+def _site_says_it(r: dict[str, Any], same_vessel: list[tuple[Site, dict[str, Any]]], plat: np.ndarray,
+                  plon: np.ndarray, p: dict[str, float]) -> bool:
+    """Whether a WPI visit is the same stay as one of the vessel's visits to a watched site nearby."""
+    a = r["anchor"]
+    t1 = r["exit_t"] or r["t_last"]
+    return any(v["t_first"] <= t1 and r["t_first"] <= (v["exit_t"] or v["t_last"])
+               and float(geo.haversine_m(s.lat, s.lon, plat[a], plon[a])) <= p["site_merge_km"] * 1000
+               for s, v in same_vessel)
 
 
 def _event(r: dict[str, Any], port: str, site: str | None, layer: str, p: dict[str, float],
