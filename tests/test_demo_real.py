@@ -67,6 +67,26 @@ def test_real_mode_runs_on_public_samples(tmp_path: Path) -> None:
     events = [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
     # the US Navy C-2A's real track ends with an arrival at NAS North Island
     assert any(e["kind"] == "arrival" and e["site"] == "knzy" for e in events)
+    # real-data controls: a real day at Paris-CDG and real AIS at Naval Station Norfolk are not
+    # withdrawals, build-ups or evacuations; no non-routine hypothesis may exceed 0.5, the
+    # probabilities of each set sum to 1 and every sentence's numbers are backed by its rows
+    from sitewatch.fusion import footnotes as F
+    from sitewatch.store import fusion_queries as Q
+    from sitewatch.workspace import Workspace
+
+    for site in ("lfpg", "ns-norfolk", "knzy", "lfmi"):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            code = main(["-w", str(out / "workspace"), "assess", site, "--format", "json"])
+        assert code == 0
+        items = json.loads(buf.getvalue())
+        assert abs(sum(a["probability"] for a in items) - 1.0) < 1e-9
+        high = {a["hypothesis"]: round(a["probability"], 3) for a in items
+                if a["hypothesis"] != "routine" and a["probability"] > 0.5}
+        assert not high, (site, high, items[0]["judgement"]["text"])
+        with Workspace.open(out / "workspace", read_only=True) as w:
+            rows = {r["evidence_id"]: r for r in Q.list_evidence(w.store, site)}
+            assert F.check(items, rows, [w.site(site).label]) == [], site
 
 
 def test_summary_flags_failed_and_missing_steps(tmp_path: Path) -> None:

@@ -99,3 +99,34 @@ def _withdrawal(doc: object) -> object:
             if found is not None:
                 return found
     return None
+
+
+def test_competing_judgements_on_the_demo(demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's bar: Hmeimim leads with withdrawal, reinforcement <= 0.15, the leading
+    judgement cites the An-124's dark visit; Tartus's leader cites the departures and the
+    loitering offshore; every sentence's numbers are backed by its footnotes."""
+    from sitewatch.fusion import footnotes as F
+    from sitewatch.workspace import Workspace
+
+    ws = str(demo[0] / "workspace")
+    docs = {}
+    for site in ("hmeimim", "tartus"):
+        code, out = _cli(capsys, "-w", ws, "assess", site, "--format", "json")
+        assert code == 0
+        docs[site] = json.loads(out)
+        assert abs(sum(a["probability"] for a in docs[site]) - 1.0) < 1e-9
+    hm = {a["hypothesis"]: a for a in docs["hmeimim"]}
+    lead = docs["hmeimim"][0]
+    assert lead["hypothesis"] == "withdrawal" and hm["reinforcement"]["probability"] <= 0.15
+    an124 = scenario.AN124[2].icao24
+    cited = [lead["footnotes"][i] for i in lead["judgement"]["evidence"]]
+    assert any(r["kind"] == "air.dark-visit" and r["subject"] == an124 for r in cited)
+    ta = docs["tartus"][0]
+    kinds = {ta["footnotes"][i]["kind"] for i in ta["judgement"]["evidence"]}
+    assert {"sea.vessel-departure", "sea.loitering"} <= kinds, kinds
+    with Workspace.open(ws, read_only=True) as w:
+        from sitewatch.store import fusion_queries as Q
+
+        for site, items in docs.items():
+            rows = {r["evidence_id"]: r for r in Q.list_evidence(w.store, site)}
+            assert F.check(items, rows, [w.site(site).label]) == []

@@ -1,24 +1,33 @@
-"""Rules on hand-made histories whose answer is known; revisions when late evidence arrives."""
+"""Competing hypotheses on hand-made histories whose answer is known; the Bayes arithmetic by
+hand; ACH; footnote integrity; what-ifs and revisions."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import math
+from datetime import UTC, date, datetime, timedelta
 
-import pyarrow as pa
 import pytest
 
 from sitewatch.errors import ConfigError
 from sitewatch.fusion import assessment as A
+from sitewatch.fusion import footnotes as F
+from sitewatch.fusion import items as IT
 from sitewatch.fusion import rules as R
+from sitewatch.sites import circle_site
 from sitewatch.store import fusion_queries as Q
+from sitewatch.store import web_queries as W
 from sitewatch.store.db import Store
 from test_fusion_scenario import AS_OF, Scenario, build
 
-HEDGED = {"unlikely", "roughly even chance", "likely"}
+SET = {"withdrawal", "reinforcement", "evacuation", "repositioning", "exercise", "routine", "other"}
 
 
 def by_rule(items: list[A.Assessment]) -> dict[str, A.Assessment]:
     return {a.hypothesis: a for a in items}
+
+
+def rows_of(store: Store, site: str) -> dict[str, dict[str, object]]:
+    return {r["evidence_id"]: r for r in Q.list_evidence(store, site)}
 
 
 def test_icd203_words_cover_the_scale() -> None:
@@ -29,135 +38,225 @@ def test_icd203_words_cover_the_scale() -> None:
     assert A.likelihood_word(0.99) == "almost certain"
 
 
-def test_clear_withdrawal_pattern_is_likely_or_very_likely_with_high_confidence() -> None:
+def test_shipped_set_is_exhaustive_and_each_item_distribution_sums_to_one() -> None:
+    rules = R.load_all()
+    assert set(rules) == SET
+    for r in rules.values():
+        for it, dist in r.expects.items():
+            assert abs(sum(dist.values()) - 1.0) < 1e-9, (r.name, it)
+            assert set(dist) == set(IT.ITEMS[it].states)
+
+
+@pytest.mark.parametrize("pattern", ["withdrawal", "mixed", "none"])
+def test_probabilities_of_one_assessment_sum_to_one(pattern: str) -> None:
+    store = Store()
+    site = build(store, pattern)
+    items = A.assess(store, site, R.load_all(), AS_OF)
+    assert {a.hypothesis for a in items} == SET
+    assert math.isclose(sum(a.probability for a in items), 1.0, abs_tol=1e-9)
+    assert [a.rank for a in items] == list(range(1, 8))
+    assert sum(a.leading for a in items) == 1
+
+
+def test_clear_withdrawal_leads_and_cites_the_dark_visit() -> None:
     store = Store()
     site = build(store, "withdrawal")
-    res = by_rule(A.assess(store, site, R.load_all(), AS_OF))
+    items = A.assess(store, site, R.load_all(), AS_OF)
+    res = by_rule(items)
     w = res["withdrawal"]
-    assert w.likelihood in ("likely", "very likely")
-    assert w.confidence == "high" and w.sources_agreeing == ["adsb", "ais", "imagery"]
-    assert res["reinforcement"].probability < w.probability
-    assert res["routine"].likelihood in ("unlikely", "very unlikely", "roughly even chance")
-    # every sentence is footnoted to evidence rows that exist
-    ids = {r["evidence_id"] for r in Q.list_evidence(store, "hmeimim")}
-    for s in [w.judgement, w.confidence_sentence, *w.supporting]:
-        assert s.evidence and set(s.evidence) <= ids
-    kinds = {r["kind"] for r in Q.list_evidence(store, "hmeimim", ids=w.judgement.evidence)}
-    assert "air.departure" in kinds
-    assert any("Next useful observation" in c for c in w.change_judgement)
+    assert items[0].hypothesis == "withdrawal" and w.leading
+    assert w.probability > 0.5 and res["reinforcement"].probability < 0.2
+    rows = rows_of(store, site.name)
+    cited = [rows[e] for e in w.judgement.evidence]
+    assert any(r["kind"] == "air.dark-visit" for r in cited), "the decisive dark visit is cited"
+    backing = [rows[e]["kind"] for x in w.supporting for e in x.evidence]
+    assert "sea.vessel-departure" in backing and "imagery.count" in backing
+    # the same heavy-lift surge supports withdrawal and reinforcement alike: the ACH shows it
+    ach = w.ach
+    airlift = next(x for x in ach["rows"] if x["item"] == "airlift")
+    assert airlift["state"] == "up"
+    assert airlift["cells"]["withdrawal"]["consistency"] == airlift["cells"]["reinforcement"]["consistency"]
+    assert ach["separator"]["between"] == [items[0].hypothesis, items[1].hypothesis]
+
+
+def test_quiet_history_is_routine_and_nothing_else_above_half() -> None:
+    store = Store()
+    site = build(store, "none")
+    items = A.assess(store, site, R.load_all(), AS_OF)
+    res = by_rule(items)
+    assert items[0].hypothesis == "routine"
+    assert all(a.probability <= 0.5 for a in items if a.hypothesis != "routine")
+    assert res["withdrawal"].probability < 0.1
 
 
 def test_mixed_evidence_is_hedged() -> None:
     store = Store()
     site = build(store, "mixed")
-    w = by_rule(A.assess(store, site, R.load_all(), AS_OF))["withdrawal"]
-    assert w.likelihood in HEDGED and w.confidence != "high"
-    assert w.sources_agreeing and w.sources_against  # the disagreement is said, not hidden
-    assert "the other way" in w.confidence_sentence.text
+    items = A.assess(store, site, R.load_all(), AS_OF)
+    assert items[0].probability < 0.8
+    assert items[0].confidence in ("low", "moderate")
 
 
-def test_quiet_history_is_routine_and_no_withdrawal() -> None:
-    store = Store()
-    site = build(store, "none")
-    res = by_rule(A.assess(store, site, R.load_all(), AS_OF))
-    assert res["routine"].likelihood in ("likely", "very likely")
-    assert res["withdrawal"].likelihood in ("unlikely", "very unlikely")
+def _two(expect_a: dict[str, float], expect_b: dict[str, float], prior_a: float = 0.5) -> list[R.Rule]:
+    def rule(name: str, prior: float, exp: dict[str, float]) -> R.Rule:
+        return R.Rule(name, name, "{site}", prior, {"airlift": exp}, (), "<test>", name, False)
+
+    return [rule("a", prior_a, expect_a), rule("b", 1 - prior_a, expect_b)]
 
 
-def test_single_source_cannot_exceed_its_cap() -> None:
-    store = Store()
-    sc = Scenario()
-    d = date(2024, 10, 1)
-    while d < date(2024, 12, 14):  # ADS-B only: no AIS, no imagery
-        sc.cover(d)
-        d += timedelta(days=1)
-    for n in range(8):
-        sc.event("departure", date(2024, 12, 11) + timedelta(days=n % 3), "151a01", hour=n + 1, typecode="A124")
-    sc.write(store)
-    from test_fusion_scenario import hmeimim
-
-    w = by_rule(A.assess(store, hmeimim(), R.load_all(), AS_OF))["withdrawal"]
-    assert w.sources_agreeing == ["adsb"] and w.probability <= 0.80 + 1e-9 and w.confidence == "low"
-    assert any("not observed" in m for m in w.missing)
+def _obs(state: str, reliability: float, item: str = "airlift") -> IT.Observation:
+    d = IT.ITEMS[item]
+    return IT.Observation(item, d.label, d.sensor, state, "observed", reliability, "t", [], [])
 
 
-def test_late_evidence_reissues_with_a_revision_entry() -> None:
-    store = Store()
-    site = build(store, "mixed")
-    rules = R.load_all()
-    first = by_rule(A.assess(store, site, rules, AS_OF))["withdrawal"]
-    assert first.revision == 1 and first.changes == {"reason": "first issue"}
-    again = by_rule(A.assess(store, site, rules, AS_OF))["withdrawal"]
-    assert again.revision == 1  # nothing new: no new revision
-    late = Scenario()  # AIS data about 11–12 Dec arrives late: the port emptied
-    for k in range(5):
-        late.event("vessel-departure", date(2024, 12, 12), f"27390000{k}", "vessel", hour=4 + k)
-    late.scene(date(2024, 12, 13), {("large-vehicle", "north-park"): 90, ("plane", "apron"): 5})
-    store.insert("events", pa.concat_tables([
-        __import__("sitewatch.analytics.base", fromlist=["x"]).events_table(late.events, "sea.port-events")]))
-    store.insert("scenes", pa.Table.from_pylist(late.scenes))
-    store.insert("detections", pa.Table.from_pylist(late.detections))
-    second = by_rule(A.assess(store, site, rules, AS_OF))["withdrawal"]
-    assert second.revision == 2 and second.probability > first.probability
-    assert second.changes is not None and second.changes["added_count"] >= 5
-    assert "arrived after revision 1" in second.changes["reason"] and "sea.vessel-departure" in second.changes["reason"]
-    hist = Q.assessment_revisions(store, "hmeimim", "withdrawal", AS_OF)
-    assert [h["revision"] for h in hist] == [1, 2] and hist[1]["changes"]["likelihood"][0] == first.likelihood
-    assert [h["revision"] for h in second.history] == [1, 2]
+def test_bayes_by_hand() -> None:
+    site = circle_site("x", "airbase", 35.0, 36.0)
+    rules = _two({"up": 0.8, "usual": 0.15, "down": 0.05}, {"up": 0.1, "usual": 0.8, "down": 0.1}, prior_a=0.2)
+    t = datetime(2024, 12, 1, tzinfo=UTC)
+    out = by_rule(A.judge_set(rules, site, [_obs("up", 1.0)], t, {}))
+    # 0.2 × 0.8 / (0.2 × 0.8 + 0.8 × 0.1) = 0.16 / 0.24
+    assert out["a"].probability == pytest.approx(0.16 / 0.24)
+    # reliability 0.5: L_eff = 0.5 L + 0.5 × mean(0.8, 0.1) → a: 0.625, b: 0.275
+    out = by_rule(A.judge_set(rules, site, [_obs("up", 0.5)], t, {}))
+    assert out["a"].probability == pytest.approx(0.2 * 0.625 / (0.2 * 0.625 + 0.8 * 0.275))
 
 
-def test_text_rendering_footnotes_every_sentence() -> None:
+def test_correlated_items_are_not_counted_twice() -> None:
+    site = circle_site("x", "airbase", 35.0, 36.0)
+    t = datetime(2024, 12, 1, tzinfo=UTC)
+    r = [R.Rule("a", "a", "{site}", 0.5, {"vehicles": {"up": 0.8, "usual": 0.1, "down": 0.1},
+                                          "vehicles_reported": {"up": 0.8, "usual": 0.1, "down": 0.1}},
+                (), "<t>", "a", False),
+         R.Rule("b", "b", "{site}", 0.5, {"vehicles": {"up": 0.2, "usual": 0.7, "down": 0.1},
+                                          "vehicles_reported": {"up": 0.2, "usual": 0.7, "down": 0.1}},
+                (), "<t>", "b", False)]
+    one = by_rule(A.judge_set(r, site, [_obs("up", 1.0, "vehicles")], t, {}))["a"].probability
+    both = by_rule(A.judge_set(r, site, [_obs("up", 1.0, "vehicles"), _obs("up", 1.0, "vehicles_reported")],
+                               t, {}))["a"].probability
+    independent = 0.8 * 0.8 / (0.8 * 0.8 + 0.2 * 0.2)
+    assert one == pytest.approx(0.8)
+    assert one < both < independent  # the imagery count and the analysts' reading of it: one group
+    lo = 2 * math.log(4.0) / (1 + A.RHO_CORRELATED)
+    assert both == pytest.approx(1 / (1 + math.exp(-lo)))
+
+
+def test_non_diagnostic_evidence_moves_nothing() -> None:
+    site = circle_site("x", "airbase", 35.0, 36.0)
+    t = datetime(2024, 12, 1, tzinfo=UTC)
+    rules = _two({"up": 0.5, "usual": 0.4, "down": 0.1}, {"up": 0.5, "usual": 0.4, "down": 0.1}, prior_a=0.3)
+    out = A.judge_set(rules, site, [_obs("up", 1.0)], t, {})
+    assert by_rule(out)["a"].probability == pytest.approx(0.3)
+    assert out[0].ach["non_diagnostic"] == ["airlift"]
+
+
+def test_old_evidence_gives_insufficient_current_evidence() -> None:
     store = Store()
     site = build(store, "withdrawal")
-    items = A.assess(store, site, R.load_all(), AS_OF)
-    ev = {r["evidence_id"]: r for r in Q.list_evidence(store, "hmeimim")}
-    text = A.render_text(items, ev)
-    assert "very likely" in text or "likely" in text
-    notes = [ln for ln in text.splitlines() if ln.startswith("  [")]
-    assert notes and all("fx:" in n for n in notes)
-    for line in text.splitlines():
-        if line.startswith(("  + ", "  - ")) and "not observed" not in line:
-            assert "[" in line.rsplit(")", 1)[-1], line
+    items = A.assess(store, site, R.load_all(), datetime(2030, 1, 1, tzinfo=UTC), issue=False)
+    assert all(a.status == A.INSUFFICIENT and a.likelihood == A.INSUFFICIENT for a in items)
+    priors = {r.name: r.prior_for(site.kind) for r in R.load_all().values()}
+    z = sum(priors.values())
+    assert {a.hypothesis: round(a.probability, 9) for a in items} == {h: round(p / z, 9) for h, p in priors.items()}
+    assert "insufficient current evidence" in items[0].judgement.text and "%" in items[0].judgement.text
+
+
+def test_what_if_is_not_issued_and_never_replaces_the_current_assessment() -> None:
+    store = Store()
+    site = build(store, "withdrawal")
+    cur = A.assess(store, site, R.load_all(), AS_OF)
+    n = store.count("assessments")
+    assert n == 7
+    what_if = A.assess(store, site, R.load_all(), datetime(1990, 1, 1, tzinfo=UTC), issue=False)
+    assert store.count("assessments") == n and all(a.what_if for a in what_if)
+    shown = W.latest_assessments(store, site.name)
+    assert {r["hypothesis"] for r in shown} == SET
+    assert shown[0]["hypothesis"] == cur[0].hypothesis
+    assert math.isclose(sum(r["probability"] for r in shown), 1.0, abs_tol=1e-9)
+
+
+def test_late_evidence_reissues_every_hypothesis_with_a_revision_entry() -> None:
+    store = Store()
+    site = build(store, "withdrawal")
+    first = by_rule(A.assess(store, site, R.load_all(), AS_OF))
+    again = by_rule(A.assess(store, site, R.load_all(), AS_OF))
+    assert again["withdrawal"].revision == first["withdrawal"].revision == 1
+    sc = Scenario()
+    sc.event("departure", date(2024, 12, 13), "151a09", hour=22, typecode="A124")
+    sc.write(store)
+    late = by_rule(A.assess(store, site, R.load_all(), AS_OF))
+    assert all(a.revision == 2 for a in late.values())
+    assert "new evidence row" in str((late["routine"].changes or {}).get("reason"))
+
+
+def test_footnotes_back_every_sentence_and_the_checker_catches_tampering() -> None:
+    for pattern in ("withdrawal", "mixed", "none"):
+        store = Store()
+        site = build(store, pattern)
+        items = A.assess(store, site, R.load_all(), AS_OF)
+        rows = rows_of(store, site.name)
+        assert F.check(items, rows, [site.label]) == [], pattern
+    a = items[0]
+    j = a.as_json()
+    s = next(x for x in j["supporting"] + j["against"] + j["neutral"] if x["claims"] and x["evidence"])
+    bad = dict(s, claims=[dict(c, value=c["value"] + 1) for c in s["claims"]])
+    assert F.check_sentence(bad["text"], bad["evidence"], bad["claims"], rows)
+    out_of_window = [i for i, r in rows.items() if r["t_start"] < AS_OF - timedelta(days=60)][:1]
+    assert F.check_sentence(s["text"], s["evidence"] + out_of_window, s["claims"], rows)
 
 
 def test_rules_validate_with_clear_messages(tmp_path: object) -> None:
-    shipped = R.shipped()
-    assert set(shipped) == {"withdrawal", "reinforcement", "evacuation", "routine"}
-    with pytest.raises(ConfigError, match="unknown indicator 'heavy_arivals'"):
-        R.parse("name: x\ntitle: x\nstatement: s\nprior: 0.2\nindicators:\n"
-                "  - {indicator: heavy_arivals, direction: up}\n", "<test>")
-    with pytest.raises(ConfigError, match="direction 'sideways'"):
-        R.parse("name: x\ntitle: x\nstatement: s\nprior: 0.2\nindicators:\n"
-                "  - {indicator: heavy_arrivals, direction: sideways}\n", "<test>")
-    with pytest.raises(ConfigError, match="line 2"):
-        R.parse("name: x\n  bad: [\n", "<test>")
-    with pytest.raises(ConfigError, match="prior"):
-        R.parse("name: x\ntitle: x\nstatement: s\nprior: 1.5\nindicators: []\n", "<test>")
+    ok = ("name: t\ntitle: T\nstatement: x {site}\nprior: 0.1\nexpects:\n"
+          "  airlift: {up: 0.5, usual: 0.4, down: 0.1}\n")
+    r = R.parse(ok, "<t>")
+    assert r.likelihood("airlift", "up") == 0.5 and r.likelihood("vehicles", "up") == pytest.approx(1 / 3)
+    with pytest.raises(ConfigError, match="sum to 1"):
+        R.parse(ok.replace("0.1}", "0.3}"), "<t>")
+    with pytest.raises(ConfigError, match="unknown evidence item 'nope'"):
+        R.parse(ok.replace("airlift", "nope"), "<t>")
+    with pytest.raises(ConfigError, match="states must be exactly up, usual, down"):
+        R.parse(ok.replace("usual", "steady"), "<t>")
+    with pytest.raises(ConfigError, match="old format"):
+        R.parse("name: t\ntitle: T\nstatement: x\nprior: 0.1\nindicators: []\n", "<t>")
+    with pytest.raises(ConfigError, match="line"):
+        R.parse("name: [\n", "<t>")
 
 
-def test_effective_score_keeps_material_recent_readings_only() -> None:
-    from datetime import date as _date
-
-    from sitewatch.fusion.indicators import Series
-
-    burst = Series("x", "x", "adsb", "sum", [], _date(2024, 12, 13), score=0.5, peak_score=4.0, trough_score=-0.5)
-    assert A.effective_score(burst, "up") == 4.0  # last week's airlift still counts
-    assert A.effective_score(burst, "down") == 0.5  # a -0.5 wobble is not evidence of a fall
-    assert A.effective_score(burst, "steady") == 4.0
-    drop = Series("y", "y", "imagery", "level", [], _date(2024, 12, 13), score=-3.0, peak_score=1.0,
-                  trough_score=-3.0)
-    assert A.effective_score(drop, "up") == -3.0  # an earlier +1 never masks today's fall
+def test_items_apply_only_to_their_site_kinds() -> None:
+    assert "airlift" in [d.name for d in IT.applicable("airbase")]
+    assert "airlift" not in [d.name for d in IT.applicable("port")]
+    assert "ships_in_port" in [d.name for d in IT.applicable("port")]
+    assert "navy_nearby" in [d.name for d in IT.applicable("airbase")]
 
 
-def test_indicators_apply_only_to_their_site_kinds() -> None:
+def test_text_shows_as_of_set_and_matrix() -> None:
     store = Store()
-    build(store, "withdrawal")
-    from dataclasses import replace
+    site = build(store, "withdrawal")
+    items = A.assess(store, site, R.load_all(), AS_OF)
+    text = A.render_text(items, rows_of(store, site.name))
+    assert "assessment as of 2024-12-14T00:00:00Z" in text
+    assert "probabilities sum to 100%" in text and "ACH matrix" in text and "Bottom line:" in text
+    assert "Evidence:" in text and "[1]" in text
 
-    from test_fusion_scenario import hmeimim
 
-    port = replace(hmeimim(), kind="port")
-    w = by_rule(A.assess(store, port, R.load_all(), AS_OF, issue=False))["withdrawal"]
-    used = {c.indicator for c in w.contributions}
-    assert "heavy_departures" not in used and "vessel_departures" in used and "vehicles" in used
-    assert "adsb" not in w.sources_agreeing
+def test_ongoing_loitering_counts_as_holding_offshore() -> None:
+    store = Store()
+    sc = Scenario()
+    d = date(2024, 11, 20)
+    while d < date(2024, 12, 14):
+        sc.cover(d, "ais")
+        d += timedelta(days=1)
+    for k in range(3):
+        sc.event("vessel-departure", date(2024, 12, 2), f"27311{k}", "vessel", hour=5 + k, government=True)
+        sc.event("loitering", date(2024, 12, 2), f"27311{k}", "vessel", hour=9,
+                 t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
+    sc.write(store)
+    site = build(Store(), "none")
+    from sitewatch.fusion import evidence as EV
+
+    EV.refresh(store, [site])
+    _, rows, _series, obs = A.items_for(store, site, AS_OF)
+    navy = next(o for o in obs if o.item == "navy_offshore")
+    assert navy.state == "holding", navy.text  # began 12 days ago, still under way
+    assert "3 holding offshore" in navy.text
+    assert F.check_sentence(navy.text, navy.evidence, [c.as_json() for c in navy.claims],
+                            {r["evidence_id"]: r for r in rows}) == []

@@ -63,12 +63,17 @@ def test_indicators_and_assess(wsw: Workspace, capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "-w", w, "assess", "hmeimim", "--at", "2024-12-14", "--format", "json")
     items = json.loads(out)
     assert code == 0 and items[0]["hypothesis"] == "withdrawal" and items[0]["likelihood"] in ("likely", "very likely")
+    assert abs(sum(a["probability"] for a in items) - 1.0) < 1e-9 and len(items) == 7
     assert set(items[0]["judgement"]["evidence"]) <= set(items[0]["footnotes"])
-    assert items[0]["revision"] == 1
-    code, out, _ = run(capsys, "-w", w, "assess", "hmeimim", "--at", "2024-12-14", "--rule", "withdrawal",
+    assert items[0]["revision"] == 0 and items[0]["what_if"]  # --at is a what-if: not issued
+    assert items[0]["ach"]["rows"] and items[0]["as_of"].startswith("2024-12-14")
+    code, out, _ = run(capsys, "-w", w, "assess", "hmeimim", "--at", "2024-12-14", "--save", "--rule", "withdrawal",
                        "--history")
-    assert code == 0 and "Withdrawal or drawdown of forces: it is" in out and "Evidence:" in out
+    assert code == 0 and "Withdrawal or drawdown of forces (the leading hypothesis): it is" in out
+    assert "Evidence:" in out and "ACH matrix" in out and "assessment as of 2024-12-14T00:00:00Z" in out
     assert "Revision history:" in out and "withdrawal r1" in out
+    code, _, err = run(capsys, "-w", w, "assess", "hmeimim", "--save")
+    assert code == 2 and "--at" in err
     code, out, _ = run(capsys, "-w", w, "timeline", "hmeimim", "--format", "ndjson")
     kinds = {json.loads(x)["kind"] for x in out.splitlines()}
     assert code == 0 and "air.departure" in kinds and "air.coverage" not in kinds
@@ -80,18 +85,18 @@ def test_rules_list_show_edit(ws: Workspace, capsys: pytest.CaptureFixture[str],
                               ) -> None:
     w = str(ws.folder)
     code, out, _ = run(capsys, "-w", w, "rules", "list", "--format", "json")
-    assert code == 0 and {r["name"] for r in json.loads(out)} == {"withdrawal", "reinforcement", "evacuation",
-                                                                 "routine"}
+    assert code == 0 and {r["name"] for r in json.loads(out)} == {
+        "withdrawal", "reinforcement", "evacuation", "repositioning", "exercise", "routine", "other"}
     code, out, _ = run(capsys, "-w", w, "rules", "show", "withdrawal")
-    assert code == 0 and "heavy_departures" in out
+    assert code == 0 and "dark_transport" in out and "expects:" in out
     code, out, _ = run(capsys, "-w", w, "rules", "edit", "withdrawal", "--path-only")
     path = Path(out.strip())
     assert code == 0 and path.is_file() and path.parent == Path(w) / "rules"
-    path.write_text(path.read_text().replace("prior: 0.20", "prior: 0.35"))
+    path.write_text(path.read_text().replace("prior: 0.08", "prior: 0.35"))
     code, out, _ = run(capsys, "-w", w, "rules", "list", "--format", "json")
     mine = next(r for r in json.loads(out) if r["name"] == "withdrawal")
     assert mine["prior"] == 0.35 and mine["source"] == str(path)
-    path.write_text(path.read_text().replace("    direction: up", "    direction: sideways", 1))
+    path.write_text(path.read_text().replace("{up:", "{sideways:", 1))
     code, _, err = run(capsys, "-w", w, "rules", "list")
     assert code == 2 and "sideways" in err and str(path) in err
     code, _, err = run(capsys, "-w", w, "rules", "show", "withdrawl")

@@ -38,8 +38,9 @@ def test_report_is_one_self_contained_file(report: tuple[Path, ReportResult]) ->
     order = [html.index(f'id="{s}"') for s in ("assessment", "map-section", "indicators", "timeline",
                                               "imagery", "evidence", "methodology")]
     assert order == sorted(order)
-    assert "Withdrawal or drawdown of forces: it is very likely" in html or \
-        "Withdrawal or drawdown of forces: it is likely" in html
+    assert re.search(r"Bottom line: Withdrawal or drawdown of forces \(the leading hypothesis\): it is (very )?likely",
+                     html)
+    assert "Analysis of competing hypotheses" in html and "probabilities sum to 100%" in html
     # every footnote link lands on a row of the evidence table
     targets = set(re.findall(r'href="#(ev-\d+)"', html))
     rows = set(re.findall(r'<tr id="(ev-\d+)"', html))

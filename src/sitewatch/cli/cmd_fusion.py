@@ -146,44 +146,62 @@ def indicators_cmd(ctx: Ctx, site: str, at: str | None, t_from: str | None, days
 
 @click.command("assess")
 @click.argument("site")
-@click.option("--at", "at", metavar="T", help="As of this time (exclusive; default: end of the last evidence day).")
-@click.option("--rule", "rule_names", multiple=True, help="Only these hypotheses (default: every rule).")
+@click.option("--at", "at", metavar="T",
+              help="What-if: as of this time (exclusive). Not saved, and never replaces the current "
+                   "assessment, unless --save.")
+@click.option("--save", is_flag=True, help="Store a what-if (--at) as an issued revision too.")
+@click.option("--rule", "rule_names", multiple=True,
+              help="Only show these hypotheses (the whole set is always judged: they compete).")
 @click.option("--history", is_flag=True, help="Show the revision history of each hypothesis (text) / include it (json).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @pass_ctx
-def assess_cmd(ctx: Ctx, site: str, at: str | None, rule_names: tuple[str, ...], history: bool, fmt: str) -> None:
-    """Assess SITE against each hypothesis rule: an ICD-203 likelihood, a separate
-    confidence level, every sentence footnoted to evidence, and what would change it.
+def assess_cmd(ctx: Ctx, site: str, at: str | None, save: bool, rule_names: tuple[str, ...], history: bool,
+               fmt: str) -> None:
+    """Assess SITE: one exhaustive set of competing hypotheses (withdrawal, reinforcement,
+    evacuation, precautionary repositioning, exercise or rotation, routine, other) whose
+    probabilities sum to 1, with the ACH matrix, the linchpins of the leading judgement,
+    the observation that would best separate the top two, and every sentence footnoted to
+    the evidence rows its numbers are computed from.
 
-    A new revision is issued (and kept) whenever the evidence about times before the
-    as-of time changed since the last one (late data); otherwise the last one stands.
+    Without --at the assessment is as of the end of the last evidence day and a new
+    revision is issued (and kept) whenever the evidence, the hypothesis files or the result
+    changed. With --at it is a what-if: shown, not saved (add --save to keep it). With no
+    fresh evidence the answer is "insufficient current evidence", not a probability.
 
     \b
     Examples:
       sitewatch assess hmeimim
-      sitewatch assess hmeimim --at 2024-12-14 --format json
+      sitewatch assess hmeimim --format json
+      sitewatch assess hmeimim --at 2024-12-14          # what-if, not saved
       sitewatch assess tartus --rule withdrawal --history
     """
     from sitewatch.fusion import assessment as A
     from sitewatch.fusion import rules as R
     from sitewatch.store import fusion_queries as Q
 
+    if save and not at:
+        raise click.UsageError("--save only applies to a what-if (--at T); the current assessment is always saved")
     with ctx.open() as ws:
         s = ws.site(site)
         rules = R.load_all(ws.folder)
-        if rule_names:
-            rules = {n: R.get(n, ws.folder) for n in rule_names}
-        items = A.assess(ws.store, s, rules, parse_time(at, "--at"), _near_km(ws), _window(ws))
+        wanted = set(rule_names)
+        for n in wanted:
+            R.get(n, ws.folder)  # unknown names fail with the list of known ones
+        items = A.assess(ws.store, s, rules, parse_time(at, "--at"), _near_km(ws), _window(ws),
+                         issue=(at is None) or save)
         ev = {r["evidence_id"]: r for r in Q.list_evidence(ws.store, s.name)}
+    if wanted:
+        items = [a for a in items if a.hypothesis in wanted]
     if fmt == "json":
         out = []
         for a in sorted(items, key=lambda x: -x.probability):
             j = a.as_json()
             if not history:
                 j.pop("history")
-            j["footnotes"] = {i: {k: ev[i][k] for k in ("t_start", "kind", "text", "sensor", "provider",
-                                                         "file_sha256", "confidence", "simulated", "ref")}
+            j["footnotes"] = {i: {k: ev[i][k] for k in ("t_start", "t_end", "kind", "text", "sensor", "provider",
+                                                         "file_sha256", "confidence", "simulated", "ref", "value",
+                                                         "subject")}
                               for i in a.evidence_ids() if i in ev}
             out.append(j)
         click.echo(dumps(out))
@@ -206,7 +224,8 @@ def _iso(v: Any) -> str:
 
 @click.group("rules")
 def rules_group() -> None:
-    """Hypothesis rules (withdrawal, reinforcement, evacuation, routine) in YAML."""
+    """The competing hypotheses (withdrawal, reinforcement, evacuation, repositioning,
+    exercise, routine, other) in YAML: list, show, edit, calibrate."""
 
 
 @rules_group.command("list")
@@ -223,7 +242,8 @@ def rules_list(ctx: Ctx, fmt: str) -> None:
     from sitewatch.fusion import rules as R
 
     folder = _folder_or_none(ctx)
-    emit([{"name": r.name, "title": r.title, "prior": r.prior, "indicators": len(r.indicators),
+    emit([{"name": r.name, "title": r.title, "prior": r.prior, "items": len(r.expects),
+           "site_kinds": ",".join(r.site_kinds) or "all",
            "source": "shipped" if r.shipped else r.path} for r in R.load_all(folder).values()], fmt)
 
 
@@ -274,6 +294,52 @@ def rules_edit(ctx: Ctx, name: str, path_only: bool) -> None:
     except ConfigError as exc:
         raise ConfigError(f"{exc} (the file is kept; fix it and run `sitewatch rules edit {name}` again)") from None
     click.echo(str(path))
+
+
+@rules_group.command("calibrate")
+@click.option("--runs", type=click.IntRange(6, 100_000), default=300, show_default=True,
+              help="Number of randomised SIMULATED scenarios.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same scenarios).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+@pass_ctx
+def rules_calibrate(ctx: Ctx, runs: int, seed: int, fmt: str) -> None:
+    """Check that the hypotheses' probabilities mean what they say: generate RUNS randomised
+    SIMULATED scenarios (every hypothesis but the remainder, airbases and ports, varied timing,
+    coverage outages, decoys such as a rotation's airlift burst), assess each with the
+    workspace's current hypothesis files and score the result: top-1 accuracy, multi-class
+    Brier score (0 best, 2 worst) and, per probability bin, how often the hypothesis was
+    true. Targets: top-1 >= 0.90, Brier <= 0.20, every bin with >= 20 cases within 0.10.
+
+    \b
+    Examples:
+      sitewatch rules calibrate --runs 300 --seed 1
+      sitewatch rules calibrate --runs 60 --seed 7 --format json > calibration.json
+    """
+    from sitewatch.fusion import rules as R
+    from sitewatch.simulate import calibration as C
+
+    folder = _folder_or_none(ctx)
+    rules = R.load_all(folder)
+    with click.progressbar(length=runs, label="SIMULATED scenarios", file=sys.stderr) as bar:
+        res = C.calibrate(rules, runs, seed, progress=lambda n: bar.update(1))
+    res["seed"] = seed
+    res["simulated"] = True
+    if fmt == "json":
+        click.echo(dumps(res))
+        return
+    lines = [f"Calibration on {res['runs']} SIMULATED scenarios (seed {seed}):",
+             f"  top-1 accuracy {res['top1_accuracy']:.3f} (target >= 0.90)",
+             f"  Brier score    {res['brier']:.3f} (target <= 0.20; 0 best, 2 worst)",
+             "  reliability (stated probability vs how often true):"]
+    for b in res["reliability"]:
+        if b["n"]:
+            flag = "" if b["n"] < 20 or b["gap"] <= 0.10 else "  <- off by more than 0.10"
+            lines.append(f"    {b['bin'][0]:.1f}-{b['bin'][1]:.1f}: n={b['n']:5}  stated {b['mean_p']:.3f}  "
+                         f"true {b['observed']:.3f}{flag}")
+    lines.append("  per true hypothesis: " + ", ".join(f"{t} {v['top1_accuracy']:.2f}"
+                                                       for t, v in res["per_truth"].items()))
+    click.echo("\n".join(lines))
 
 
 def _folder_or_none(ctx: Ctx) -> Any:

@@ -1,28 +1,39 @@
-"""Rule-based assessments in the words of ICD-203, with confidence and revision history.
+"""Competing hypotheses, judged by Bayes over evidence items, in the words of ICD-203.
 
-Contract: :func:`judge` applies one :class:`~sitewatch.fusion.rules.Rule` to a site's
-indicator series and returns an :class:`Assessment`: a probability, its ICD-203 likelihood
-expression, a separate analytic confidence (high/moderate/low), sentences each footnoted to
-the evidence ids behind it, the indicators not observed and what would change the judgement.
-:func:`assess` refreshes the evidence, computes the indicators, judges every rule and issues
-a new *revision* in the ``assessments`` table only when the evidence considered changed
-(late data about times before ``as_of``), recording what changed and why.
+Contract: :func:`judge_set` takes the hypotheses that apply to a site (one mutually exclusive
+and exhaustive set, :mod:`sitewatch.fusion.rules`, with an explicit remainder ``other``) and
+the site's evidence items (:mod:`sitewatch.fusion.items`) and returns one :class:`Assessment`
+per hypothesis; their ``probability`` fields sum to 1. :func:`assess` refreshes the evidence,
+computes indicators and items, judges the set and, when ``issue`` is true, stores a new
+*revision* of the whole set whenever the evidence, the rules or the result changed.
 
-Scoring (transparent on purpose, the weights live in the rule files): each rule indicator
-with a baseline contributes ``weight × strength`` log-odds, strength = score / 3 clipped to
-[-1, 1] (``up``), its negative (``down``), or 1 - |score| / 1.5 clipped to [-1, 1]
-(``steady``); the probability is the logistic of logit(prior) + the sum. One independent
-source alone cannot take the probability past the rule's ``single_source_cap`` (0.79 by
-default, the top of "likely"): a single sensor can be spoofed, switched off or misread. When independent sources
-pull opposite ways the log-odds are shrunk toward zero (even chance) by up to 60 % in
-proportion to how balanced the disagreement is, so mixed evidence gives a hedged judgement.
+The model (what a number means here):
 
-Confidence (ICD-203 keeps it apart from likelihood): *high* needs three or more independent
-sources (ADS-B, AIS, imagery, analysts) pointing the same way, none strongly the other way,
-mean evidence confidence ≥ 0.7 and at least 60 % of the rule's weight observed; *moderate*
-needs two agreeing sources and mean confidence ≥ 0.5; anything else is *low*. Simulated
-evidence is judged by the same rules (so a simulated scenario exercises the real method) and
-every sentence built on it says SIMULATED.
+* ``P(H | E) ∝ prior(H) × Π_groups (Π_items L_eff(state | H)) ** w_group``;
+  ``L(state | H)`` is the probability the hypothesis file gives the observed state of the item.
+* Reliability ``r`` of an observation (sensor confidence × freshness, see items): the state is
+  taken at face value with probability ``r``, otherwise the item says nothing:
+  ``L_eff = r × L + (1 − r) × mean_H L``.
+* Items that watch one thing are correlated (the vehicle count on imagery, the analysts'
+  reading of the same parks and the staging item built on it; heavy airlift and military
+  flying on one ADS-B feed): the ``k`` diagnostic items of one group share the weight
+  ``w = 1 / (1 + ρ (k − 1))``, ρ = :data:`RHO_CORRELATED`: two readings of one thing are not two
+  independent witnesses.
+* An item whose effective likelihoods differ by less than :data:`NON_DIAGNOSTIC_RATIO`
+  between the hypotheses is *non-diagnostic* (Heuer): listed, weight 0, it moves nothing.
+* No fresh, diagnostic evidence at all → ``status`` "insufficient current evidence": the
+  probabilities shown are the priors, and no likelihood word is claimed.
+
+ACH (Heuer): the matrix of items × hypotheses with each cell's likelihood and consistency
+(CC/C/N/I/II relative to the mean over hypotheses), each item's diagnosticity (max/min
+effective likelihood), inconsistency scores, the *linchpins* of the leading judgement (items
+whose removal changes the leader) and the observation that would best separate the two
+leading hypotheses (largest Hellinger distance between their predicted states).
+
+Confidence (ICD-203 keeps it apart from likelihood): *high* needs the leader ahead of the
+runner-up by a factor ≥ 3, three or more independent sources favouring it, none strongly
+against, mean reliability ≥ 0.7 and no linchpin; *moderate* needs a factor ≥ 1.5, two sources
+and reliability ≥ 0.5; otherwise *low*.
 """
 
 from __future__ import annotations
@@ -31,12 +42,13 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sitewatch.fusion import evidence as EV
 from sitewatch.fusion import indicators as IND
-from sitewatch.fusion.rules import Rule
+from sitewatch.fusion import items as IT
+from sitewatch.fusion.rules import REMAINDER, Rule
 from sitewatch.sites import Site
 from sitewatch.store import fusion_queries as Q
 from sitewatch.store.db import Store
@@ -52,13 +64,12 @@ ICD203 = (
     (0.95, "very likely"),
     (1.01, "almost certain"),
 )
-MATERIAL = 2.0  # |score| from which a reading of the last two weeks still counts after it passed
-SATURATION = 3.0  # robust standard deviations at which an indicator counts in full
-STRONG = 0.25  # |log-odds| from one source that counts as that source pointing one way
-P_CEILING = 0.949  # indicator rules never say "almost certain" ...
-P_FLOOR = 0.051  # ... nor "almost no chance": that takes direct confirmation
-HEDGE = 0.6  # how far balanced disagreement between sources pulls log-odds toward zero
-MAX_FOOTNOTES_PER_SENTENCE = 6
+INSUFFICIENT = "insufficient current evidence"
+RHO_CORRELATED = 0.5
+NON_DIAGNOSTIC_RATIO = 1.25
+MIN_TOTAL_RELIABILITY = 0.5  # below this, summed over diagnostic items: insufficient evidence
+STRONG_NATS = 0.2  # net log-likelihood from one source that counts as that source pointing one way
+MAX_FOOTNOTES_PER_SENTENCE = 8
 SENSOR_NAMES = {"adsb": "ADS-B", "ais": "AIS", "imagery": "imagery", "analyst": "analyst reports"}
 
 
@@ -73,21 +84,26 @@ def likelihood_word(p: float) -> str:
 class Sentence:
     text: str
     evidence: list[str] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
 class Contribution:
-    indicator: str
+    """One evidence item's pull on one hypothesis: ``log_odds`` = weighted log of its
+    effective likelihood under this hypothesis minus the mean over all hypotheses (nats)."""
+
+    indicator: str  # the evidence item
     series: str
     label: str
     sensor: str
-    direction: str
-    weight: float
+    direction: str  # the observed state
+    weight: float  # reliability × the source's correlation weight
     score: float | None
     log_odds: float
     sentence: str
     evidence: list[str]
     status: str
+    likelihood: float = 0.0  # P(state | this hypothesis) from the hypothesis file
 
 
 @dataclass
@@ -115,66 +131,36 @@ class Assessment:
     issued: datetime | None = None
     changes: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "assessed"  # assessed | insufficient current evidence
+    rank: int = 0
+    prior: float = 0.0
+    leading: bool = False
+    evidence_through: datetime | None = None  # the latest evidence considered
+    ach: dict[str, Any] = field(default_factory=dict)
+    what_if: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def sentences(self) -> list[Sentence]:
+        return [self.judgement, self.confidence_sentence, *self.supporting, *self.against, *self.neutral]
+
     def evidence_ids(self) -> list[str]:
         ids: list[str] = []
-        for s in [self.judgement, self.confidence_sentence, *self.supporting, *self.against, *self.neutral]:
+        for s in self.sentences():
             ids += [e for e in s.evidence if e not in ids]
         return ids
 
 
-def _strength(direction: str, score: float) -> float:
-    if direction == "up":
-        return max(-1.0, min(1.0, score / SATURATION))
-    if direction == "down":
-        return max(-1.0, min(1.0, -score / SATURATION))
-    return max(-1.0, min(1.0, 1.0 - abs(score) / 1.5))
-
-
-def effective_score(s: IND.Series, direction: str) -> float | None:
-    """The score a rule reads: the current one, unless a *material* reading of the last two
-    weeks (|score| ≥ :data:`MATERIAL`: a burst, a level shift) speaks more strongly for the
-    rule's direction (``up``: the peak, ``down``: the trough, ``steady``: either extreme).
-    A fluctuation within normal never masks a strong current reading the other way."""
-    cur = s.score
-    if direction == "up" and s.peak_score is not None and s.peak_score >= MATERIAL:
-        return max(s.peak_score, cur if cur is not None else s.peak_score)
-    if direction == "down" and s.trough_score is not None and s.trough_score <= -MATERIAL:
-        return min(s.trough_score, cur if cur is not None else s.trough_score)
-    if direction == "steady":
-        extremes = [x for x in (s.peak_score, s.trough_score) if x is not None and abs(x) >= MATERIAL]
-        if extremes:
-            return max([*extremes, *([cur] if cur is not None else [])], key=abs)
-    return cur
-
-
-def _pick(series: Sequence[IND.Series], indicator: str, direction: str) -> IND.Series | None:
-    """The series a rule reads for ``indicator``: the site-wide one, unless one of its zones
-    (``vehicles@north-park``) reads materially more strongly for ``direction`` (vehicles
-    massing in one park while the rest of the site is quiet)."""
-    base = next((s for s in series if s.name == indicator), None)
-    zones = [s for s in series if s.name.startswith(indicator + "@")]
-
-    def strength(s: IND.Series) -> float:
-        sc = effective_score(s, direction)
-        if sc is None:
-            return -math.inf
-        return abs(sc) if direction == "steady" else _strength(direction, sc)
-
-    if base is None or base.status != "observed":
-        obs = [z for z in zones if z.status == "observed"]
-        if obs:
-            return max(obs, key=strength)
-        return base or (zones[0] if zones else None)
-    best = max(zones, key=strength, default=None)
-    if best is not None:
-        sc = effective_score(best, direction)
-        if sc is not None and abs(sc) >= MATERIAL and strength(best) > strength(base):
-            return best
-    return base
+@dataclass
+class _Scored:
+    obs: IT.Observation
+    lik: dict[str, float]  # raw P(state | H)
+    eff: dict[str, float]  # reliability-mixed
+    llr: dict[str, float]  # weighted, centred log-likelihood (nats)
+    weight: float
+    diagnosticity: float
+    diagnostic: bool
 
 
 def _cite(ids: Iterable[str], limit: int = MAX_FOOTNOTES_PER_SENTENCE) -> list[str]:
@@ -187,104 +173,272 @@ def _cite(ids: Iterable[str], limit: int = MAX_FOOTNOTES_PER_SENTENCE) -> list[s
     return out
 
 
-def judge(rule: Rule, site: Site, series: Sequence[IND.Series], as_of: datetime,
-          evidence: Mapping[str, Mapping[str, Any]]) -> Assessment:
-    """Apply ``rule`` to ``series``; ``evidence`` maps evidence id → row (for quality/simulated)."""
-    contribs: list[Contribution] = []
-    missing: list[str] = []
-    observed_weight = 0.0
-    applicable = [ri for ri in rule.indicators if ri.applies_to(site.kind)] or list(rule.indicators)
-    for ri in applicable:
-        s = _pick(series, ri.indicator, ri.direction)
-        if s is None or s.status != "observed":
-            label = s.label if s is not None else IND.INDICATORS[ri.indicator].label
-            why = s.sentence if s is not None else f"{label}: not observed"
-            missing.append(why)
+def _score_items(rules: Sequence[Rule], obs: Sequence[IT.Observation]) -> list[_Scored]:
+    """Likelihoods, reliability mixing, diagnosticity and the per-source correlation weight."""
+    names = [r.name for r in rules]
+    out: list[_Scored] = []
+    for o in obs:
+        if o.state is None:
             continue
-        observed_weight += ri.weight
-        score = effective_score(s, ri.direction)
-        lo = 0.0 if score is None else ri.weight * _strength(ri.direction, score)
-        ev = list(s.evidence)
-        if score is not None and score != s.score:
-            day = s.peak_day if score == s.peak_score else s.trough_day
-            ev = _cite([e for d in s.days if d.day == day for e in d.evidence] + ev, 12)
-        contribs.append(Contribution(ri.indicator, s.name, s.label, s.sensor, ri.direction, ri.weight,
-                                     score, lo, f"{s.sentence} ({ri.why})" if ri.why else s.sentence,
-                                     ev, "no baseline" if score is None else "scored"))
-    prior_lo = math.log(rule.prior / (1 - rule.prior))
-    total = sum(c.log_odds for c in contribs)
+        lik = {r.name: r.likelihood(o.item, o.state) for r in rules}
+        mean = sum(lik.values()) / len(lik)
+        eff = {h: o.reliability * lik[h] + (1.0 - o.reliability) * mean for h in names}
+        ratio = max(eff.values()) / max(min(eff.values()), 1e-12)
+        out.append(_Scored(o, lik, eff, {h: 0.0 for h in names}, 0.0, ratio, ratio >= NON_DIAGNOSTIC_RATIO))
+    by_group: dict[str, int] = {}
+    for x in out:
+        if x.diagnostic:
+            g = IT.ITEMS[x.obs.item].group
+            by_group[g] = by_group.get(g, 0) + 1
+    for x in out:
+        if not x.diagnostic:
+            continue
+        k = by_group[IT.ITEMS[x.obs.item].group]
+        x.weight = 1.0 / (1.0 + RHO_CORRELATED * (k - 1))
+        logs = {h: math.log(x.eff[h]) for h in names}
+        m = sum(logs.values()) / len(logs)
+        x.llr = {h: x.weight * (logs[h] - m) for h in names}
+    return out
+
+
+def _posterior(rules: Sequence[Rule], kind: str, scored: Sequence[_Scored],
+               skip: str | None = None) -> dict[str, float]:
+    priors = {r.name: r.prior_for(kind) for r in rules}
+    z = sum(priors.values())
+    logp = {h: math.log(p / z) for h, p in priors.items()}
+    for x in scored:
+        if x.diagnostic and x.obs.item != skip:
+            for h in logp:
+                logp[h] += x.llr[h]
+    top = max(logp.values())
+    w = {h: math.exp(v - top) for h, v in logp.items()}
+    tot = sum(w.values())
+    return {h: v / tot for h, v in w.items()}
+
+
+def _consistency(lik: float, mean: float) -> str:
+    r = lik / mean if mean > 0 else 1.0
+    if r >= 2.0:
+        return "CC"
+    if r >= 1.25:
+        return "C"
+    if r <= 0.25:
+        return "II"
+    if r <= 0.67:
+        return "I"
+    return "N"
+
+
+def _ach(rules: Sequence[Rule], kind: str, scored: Sequence[_Scored], post: Mapping[str, float],
+         observations: Sequence[IT.Observation]) -> dict[str, Any]:
+    names = [r.name for r in rules]
+    rows: list[dict[str, Any]] = []
+    incons = {h: 0.0 for h in names}
+    for x in scored:
+        mean = sum(x.lik.values()) / len(x.lik)
+        cells = {h: {"likelihood": round(x.lik[h], 3), "consistency": _consistency(x.lik[h], mean)} for h in names}
+        for h in names:
+            c = cells[h]["consistency"]
+            if x.diagnostic and c in ("I", "II"):
+                incons[h] += (2.0 if c == "II" else 1.0) * x.obs.reliability * x.weight
+        rows.append({"item": x.obs.item, "label": x.obs.label, "state": x.obs.state, "sensor": x.obs.sensor,
+                     "reliability": round(x.obs.reliability, 3), "weight": round(x.weight, 3),
+                     "diagnosticity": round(x.diagnosticity, 2), "diagnostic": x.diagnostic, "cells": cells,
+                     "text": x.obs.text, "evidence": _cite(x.obs.evidence)})
+    rows.sort(key=lambda r: (not r["diagnostic"], -float(r["diagnosticity"] or 0.0)))
+    order = sorted(names, key=lambda h: -post[h])
+    lead, second = order[0], order[1]
+    linchpins = []
+    for x in scored:
+        if not x.diagnostic:
+            continue
+        without = _posterior(rules, kind, scored, skip=x.obs.item)
+        new_lead = max(without, key=lambda h: without[h])
+        entry = {"item": x.obs.item, "label": x.obs.label, "state": x.obs.state,
+                 "leader_without": new_lead, "probability_without": round(without[new_lead], 3),
+                 "lead_probability_without": round(without[lead], 3)}
+        if new_lead != lead:
+            linchpins.append(entry)
+    separator = _separator(rules, lead, second, observations)
+    return {"hypotheses": names, "order": order, "rows": rows,
+            "inconsistency": {h: round(v, 3) for h, v in incons.items()},
+            "linchpins": linchpins, "separator": separator,
+            "non_diagnostic": [r["item"] for r in rows if not r["diagnostic"]]}
+
+
+def _separator(rules: Sequence[Rule], a: str, b: str, observations: Sequence[IT.Observation]) -> dict[str, Any]:
+    """The item whose states the two hypotheses predict most differently, preferring items
+    not observed (fresh) yet: that is the observation to seek next."""
+    ra = next(r for r in rules if r.name == a)
+    rb = next(r for r in rules if r.name == b)
+    best: dict[str, Any] = {}
+    for o in observations:
+        d = IT.ITEMS[o.item]
+        pa, pb = ra.distribution(o.item), rb.distribution(o.item)
+        dist = IT.hellinger(pa, pb)
+        # an item already observed fresh still separates, but seeking it again adds less
+        gain = dist * (1.0 - 0.5 * o.reliability) if o.state is not None else dist
+        if not best or gain > best["gain"]:
+            ia = max(range(len(pa)), key=lambda i: pa[i] - pb[i])
+            ib = max(range(len(pb)), key=lambda i: pb[i] - pa[i])
+            best = {"item": o.item, "label": d.label, "ask": d.ask, "hellinger": round(dist, 3),
+                    "gain": gain, "observed": o.state is not None, "observed_state": o.state,
+                    "between": [a, b],
+                    "a_expects": {"state": d.states[ia], "words": d.state_words[d.states[ia]],
+                                  "p_a": round(pa[ia], 2), "p_b": round(pb[ia], 2)},
+                    "b_expects": {"state": d.states[ib], "words": d.state_words[d.states[ib]],
+                                  "p_a": round(pa[ib], 2), "p_b": round(pb[ib], 2)}}
+    if best:
+        best["gain"] = round(float(best["gain"]), 3)
+        x, y = best["a_expects"], best["b_expects"]
+        best["text"] = (f"The observation that would best separate {a} from {b}: {best['ask']} — {a} expects "
+                        f"{x['words']} ({round(x['p_a'] * 100)}% vs {round(x['p_b'] * 100)}%), {b} expects "
+                        f"{y['words']} ({round(y['p_b'] * 100)}% vs {round(y['p_a'] * 100)}%).")
+    return best
+
+
+def _claims(o: IT.Observation, stated: bool = True) -> list[dict[str, Any]]:
+    out = []
+    for c in o.claims:
+        j = c.as_json()
+        j["stated"] = stated and c.stated
+        out.append(j)
+    return out
+
+
+def _sentence_of(o: IT.Observation) -> Sentence:
+    # every row a stated number is computed from is cited (no cap: a count must be recountable)
+    return Sentence(o.text, list(dict.fromkeys(o.evidence)), _claims(o))
+
+
+def judge_set(rules: Sequence[Rule], site: Site, observations: Sequence[IT.Observation], as_of: datetime,
+              evidence: Mapping[str, Mapping[str, Any]]) -> list[Assessment]:
+    """Judge the hypotheses ``rules`` (one exhaustive set) on ``observations`` of ``site``."""
+    kind = site.kind
+    rules = [r for r in rules if r.applies_to(kind)]
+    scored = _score_items(rules, observations)
+    post = _posterior(rules, kind, scored)
+    diag = [x for x in scored if x.diagnostic]
+    total_rel = sum(x.obs.reliability for x in diag)
+    insufficient = not diag or total_rel < MIN_TOTAL_RELIABILITY
+    priors = {r.name: r.prior_for(kind) for r in rules}
+    z = sum(priors.values())
+    if insufficient:
+        post = {h: p / z for h, p in priors.items()}
+    order = sorted(post, key=lambda h: -post[h])
+    lead = order[0]
+    second = order[1] if len(order) > 1 else order[0]
+    ach = _ach(rules, kind, scored, post, observations) if len(rules) > 1 else {}
+    sim = any(bool(evidence[e].get("simulated")) for x in scored for e in x.obs.evidence if e in evidence)
+    through = max((evidence[e]["t_start"] for x in scored for e in x.obs.evidence if e in evidence), default=None)
+    # confidence of the set: how well the leader stands against the runner-up
     by_sensor: dict[str, float] = {}
-    for c in contribs:
-        by_sensor[c.sensor] = by_sensor.get(c.sensor, 0.0) + c.log_odds
-    sign = 1.0 if total >= 0 else -1.0
-    agreeing = sorted(k for k, v in by_sensor.items() if v * sign >= STRONG)
-    against = sorted(k for k, v in by_sensor.items() if v * sign <= -STRONG)
-    # independent sources pulling opposite ways: the judgement moves toward even chance in
-    # proportion to how balanced the disagreement is (1 = as much against as for)
-    pro = sum(v for v in by_sensor.values() if v > 0)
-    con = -sum(v for v in by_sensor.values() if v < 0)
-    conflict = min(pro, con) / max(pro, con) if min(pro, con) >= STRONG else 0.0
-    p = 1.0 / (1.0 + math.exp(-(prior_lo + total) * (1.0 - HEDGE * conflict)))
-    # indicators are indirect: "almost certain" / "almost no chance" need direct confirmation
-    p = min(max(p, P_FLOOR), P_CEILING)
-    if len(agreeing) <= 1 and total > 0:
-        p = min(p, max(rule.single_source_cap, rule.prior))
-    if len(agreeing) <= 1 and total < 0:
-        p = max(p, min(1.0 - rule.single_source_cap, rule.prior))
-    word = likelihood_word(p)
-    # quality: mean confidence of the evidence behind the agreeing contributions
-    used = [e for c in contribs if c.sensor in agreeing for e in c.evidence]
-    quals = [float(evidence[e]["confidence"]) for e in used if e in evidence]
-    quality = sum(quals) / len(quals) if quals else 0.0
-    simulated = any(bool(evidence[e].get("simulated")) for c in contribs for e in c.evidence if e in evidence)
-    coverage = observed_weight / sum(ri.weight for ri in applicable)
-    if len(agreeing) >= 3 and not against and quality >= 0.7 and coverage >= 0.6:
+    for x in diag:
+        by_sensor[x.obs.sensor] = by_sensor.get(x.obs.sensor, 0.0) + x.llr[lead] - x.llr[second]
+    favour = sorted(k for k, v in by_sensor.items() if v >= STRONG_NATS)
+    oppose = sorted(k for k, v in by_sensor.items() if v <= -STRONG_NATS)
+    rel = [x.obs.reliability for x in diag if x.obs.sensor in favour]
+    mean_rel = sum(rel) / len(rel) if rel else 0.0
+    ratio = post[lead] / max(post[second], 1e-12)
+    linch = ach.get("linchpins", [])
+    if insufficient:
+        level = "low"
+    elif ratio >= 3.0 and len(favour) >= 3 and not oppose and mean_rel >= 0.7 and not linch:
         level = "high"
-    elif len(agreeing) >= 2 and quality >= 0.5:
+    elif ratio >= 1.5 and len(favour) >= 2 and mean_rel >= 0.5:
         level = "moderate"
     else:
         level = "low"
-    statement = rule.statement.format(site=site.label or site.name)
-    supporting = sorted((c for c in contribs if c.log_odds >= 0.05), key=lambda c: -c.log_odds)
-    opposing = sorted((c for c in contribs if c.log_odds <= -0.05), key=lambda c: c.log_odds)
-    neutral = [c for c in contribs if -0.05 < c.log_odds < 0.05]
-    lead = supporting if total >= 0 else opposing
-    judgement = Sentence(
-        f"{rule.title}: it is {word} (about {round(p * 100)}%) that {statement}.",
-        _cite(e for c in lead for e in c.evidence),
-    )
-    src_words = ", ".join(SENSOR_NAMES.get(a, a) for a in agreeing) or "none"
-    conf_text = (f"Confidence is {level}: {len(agreeing)} independent source{'s' if len(agreeing) != 1 else ''} "
-                 f"({src_words}) point{'s' if len(agreeing) == 1 else ''} the same way")
-    if against:
-        conf_text += f", {', '.join(SENSOR_NAMES.get(a, a) for a in against)} point{'s' if len(against) == 1 else ''} the other way"
-    conf_text += (f"; mean evidence confidence {quality:.2f}" if quals else
-                  "; the agreeing indicators are quiet (no events to rate)")
-    conf_text += f"; {round(coverage * 100)}% of the rule's indicator weight was observed"
-    if not contribs:
-        conf_text = ("Confidence is low: no indicator of this rule was observed, so the likelihood is the "
-                     "rule's starting point (its prior)")
-    elif all(c.status == "no baseline" for c in contribs):
-        conf_text = ("Confidence is low: none of the observed indicators has enough history for a baseline yet, "
-                     "so the likelihood is the rule's starting point (its prior), not a reading of the evidence")
-    if simulated:
-        conf_text += "; some of the evidence is SIMULATED"
-    conf_cites: list[str] = []
-    for a in agreeing + against:
-        conf_cites += _cite((e for c in contribs if c.sensor == a for e in c.evidence), 2)
+    missing = [o.text for o in observations if o.state is None]
+    out: list[Assessment] = []
+    for rank, r in enumerate(sorted(rules, key=lambda r: -post[r.name]), start=1):
+        out.append(_one(r, site, as_of, post, priors[r.name] / z, rank, lead, second, scored, level, favour, oppose,
+                        mean_rel, ratio, insufficient, missing, ach, sim, through, observations))
+    return out
+
+
+def _one(r: Rule, site: Site, as_of: datetime, post: Mapping[str, float], prior: float, rank: int, lead: str,
+         second: str, scored: Sequence[_Scored], level: str, favour: list[str], oppose: list[str],
+         mean_rel: float, ratio: float, insufficient: bool, missing: list[str], ach: dict[str, Any],
+         sim: bool, through: datetime | None, observations: Sequence[IT.Observation]) -> Assessment:
+    h = r.name
+    p = post[h]
+    contribs = [Contribution(x.obs.item, x.obs.series, x.obs.label, x.obs.sensor, str(x.obs.state),
+                             round(x.weight * x.obs.reliability, 3), x.obs.score, x.llr[h], x.obs.text,
+                             list(x.obs.evidence), "scored" if x.diagnostic else "non-diagnostic", x.lik[h])
+                for x in scored]
+    sup = sorted((c for c in contribs if c.log_odds >= 0.05), key=lambda c: -c.log_odds)
+    opp = sorted((c for c in contribs if c.log_odds <= -0.05), key=lambda c: c.log_odds)
+    neu = [c for c in contribs if -0.05 < c.log_odds < 0.05]
+    by_sensor: dict[str, float] = {}
+    for c in contribs:
+        by_sensor[c.sensor] = by_sensor.get(c.sensor, 0.0) + c.log_odds
+    agreeing = sorted(k for k, v in by_sensor.items() if v >= STRONG_NATS)
+    against = sorted(k for k, v in by_sensor.items() if v <= -STRONG_NATS)
+    statement = r.statement.format(site=site.label or site.name)
+    obs_by_item = {x.obs.item: x.obs for x in scored}
+    if insufficient:
+        word = INSUFFICIENT
+        jtext = (f"{r.title}: {INSUFFICIENT} — no fresh, diagnostic evidence as of {_iso(as_of)}; the "
+                 f"{round(p * 100)}% shown is the starting weight (prior) of this hypothesis, not a judgement.")
+        jev: list[str] = []
+        jclaims: list[dict[str, Any]] = []
+    else:
+        word = likelihood_word(p)
+        why = sup[:3]
+        # key events that favour the hypothesis are always named (the decisive evidence)
+        for c in sup:
+            if c.indicator in ("dark_transport", "navy_offshore", "staging") and c not in why:
+                why.append(c)
+        reasons = "; ".join(obs_by_item[c.indicator].text.split(" → ")[-1] if " → " in obs_by_item[c.indicator].text
+                            else c.label for c in why)
+        lead_words = "the leading hypothesis" if h == lead else f"ranked {rank} of {len(post)}"
+        jtext = f"{r.title} ({lead_words}): it is {word} (about {round(p * 100)}%) that {statement}"
+        jtext += f" — chiefly: {reasons}." if why else "."
+        jev, jclaims = [], []
+        for c in why:
+            o = obs_by_item[c.indicator]
+            jev += _cite(o.evidence, 3 if c.indicator not in ("dark_transport", "navy_offshore") else 8)
+            jclaims += _claims(o, stated=False)
+        jev = _cite(jev, 24)
+    src = ", ".join(SENSOR_NAMES.get(a, a) for a in favour) or "none"
+    if insufficient:
+        ctext = ("Confidence is low: there is no fresh, diagnostic evidence (every source's latest reading is "
+                 "too old, missing or says the same under every hypothesis)")
+    else:
+        ctext = (f"Confidence in the set is {level}: the leader ({lead}) is {ratio:.1f} times as probable as the "
+                 f"runner-up ({second}); {len(favour)} independent source{'s' if len(favour) != 1 else ''} "
+                 f"({src}) favour{'s' if len(favour) == 1 else ''} it")
+        if oppose:
+            ctext += f", {', '.join(SENSOR_NAMES.get(a, a) for a in oppose)} favour{'s' if len(oppose) == 1 else ''} {second}"
+        ctext += f"; mean reliability of the favouring evidence {mean_rel:.2f}"
+        if ach.get("linchpins"):
+            ctext += "; the lead rests on " + ", ".join(x["label"] for x in ach["linchpins"])
+    if sim:
+        ctext += "; some of the evidence is SIMULATED"
     change = [f"Not observed: {m}" for m in missing]
-    if len(agreeing) < 3:
-        others = [SENSOR_NAMES[k] for k in ("adsb", "ais", "imagery", "analyst") if k not in agreeing]
-        change.append(f"Corroboration from {', '.join(others)} would raise confidence; contrary readings "
-                      "there would lower the likelihood.")
-    change += [f"Next useful observation: {x}" for x in rule.next_observations]
-    return Assessment(
-        site.name, rule.name, rule.title, as_of, p, word, level, judgement, Sentence(conf_text + ".", conf_cites),
-        [Sentence(c.sentence, _cite(c.evidence)) for c in supporting],
-        [Sentence(c.sentence, _cite(c.evidence)) for c in opposing],
-        [Sentence(c.sentence, _cite(c.evidence)) for c in neutral],
-        missing, change, contribs, agreeing, against, simulated, rule.sha256,
+    sep = ach.get("separator") or {}
+    if sep.get("text") and h in (lead, second):
+        change.insert(0, str(sep["text"]))
+    for lp in ach.get("linchpins", []) if h == lead else []:
+        change.insert(0, f"Linchpin: without “{lp['label']}” ({lp['state']}) the leader would be "
+                         f"{lp['leader_without']} ({round(lp['probability_without'] * 100)}%).")
+    change += [f"Next useful observation: {x}" for x in r.next_observations]
+    column = {row["item"]: row["cells"][h] for row in ach.get("rows", [])}
+    a = Assessment(
+        site.name, h, r.title, as_of, p, word, level, Sentence(jtext, jev, jclaims), Sentence(ctext + ".", []),
+        [_sentence_of(obs_by_item[c.indicator]) for c in sup],
+        [_sentence_of(obs_by_item[c.indicator]) for c in opp],
+        [_sentence_of(obs_by_item[c.indicator]) for c in neu],
+        missing, change, contribs, agreeing, against, sim, r.sha256,
+        status=INSUFFICIENT if insufficient else "assessed", rank=rank, prior=prior, leading=h == lead,
+        evidence_through=through, ach={**ach, "column": column} if h == lead else {"column": column},
     )
+    return a
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def evidence_hash(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -294,12 +448,10 @@ def evidence_hash(rows: Iterable[Mapping[str, Any]]) -> str:
     return h.hexdigest()
 
 
-def assess(store: Store, site: Site, rules: Mapping[str, Rule], as_of: datetime | None = None,
-           near_km: float = EV.DEFAULT_NEAR_KM, window_days: int = IND.WINDOW_DAYS,
-           refresh: bool = True, issue: bool = True) -> list[Assessment]:
-    """Judge every rule for ``site`` as of ``as_of`` and issue revisions where evidence changed."""
-    if refresh:
-        EV.refresh(store, [site], near_km)
+def items_for(store: Store, site: Site, as_of: datetime | None = None, near_km: float = EV.DEFAULT_NEAR_KM,
+              window_days: int = IND.WINDOW_DAYS) -> tuple[datetime, list[dict[str, Any]], list[IND.Series],
+                                                          list[IT.Observation]]:
+    """(as_of, evidence rows considered, indicator series, item observations) of ``site``."""
     rows = Q.list_evidence(store, site.name)
     coverage = Q.coverage_days(store, EV.near_bbox(site, near_km))
     if as_of is None:
@@ -307,108 +459,196 @@ def assess(store: Store, site: Site, rules: Mapping[str, Rule], as_of: datetime 
                                                                               microsecond=0)
     considered = [r for r in rows if r["t_start"] < as_of]
     series = IND.compute_from_rows(considered, coverage, site, as_of, None, window_days)
+    obs = IT.observe(site, series, considered, coverage, as_of)
+    return as_of, considered, series, obs
+
+
+def assess(store: Store, site: Site, rules: Mapping[str, Rule], as_of: datetime | None = None,
+           near_km: float = EV.DEFAULT_NEAR_KM, window_days: int = IND.WINDOW_DAYS,
+           refresh: bool = True, issue: bool = True) -> list[Assessment]:
+    """Judge the hypothesis set for ``site`` as of ``as_of``; ``issue``: store a revision of
+    the set when anything changed (a what-if at another time passes ``issue=False``)."""
+    if refresh:
+        EV.refresh(store, [site], near_km)
+    as_of, considered, _series, obs = items_for(store, site, as_of, near_km, window_days)
     by_id = {r["evidence_id"]: r for r in considered}
-    ev_hash = evidence_hash(considered)
-    out = []
-    for rule in rules.values():
-        a = judge(rule, site, series, as_of, by_id)
-        if issue:
-            _issue(store, a, ev_hash, sorted(by_id), by_id)
-        out.append(a)
+    out = judge_set(list(rules.values()), site, obs, as_of, by_id)
+    if issue:
+        _issue_set(store, out, evidence_hash(considered), sorted(by_id), by_id)
+    else:
+        for a in out:
+            a.what_if = True
     return out
 
 
-def _issue(store: Store, a: Assessment, ev_hash: str, ids: list[str],
-           by_id: Mapping[str, Mapping[str, Any]]) -> None:
-    history = Q.assessment_revisions(store, a.site, a.hypothesis, a.as_of)
-    prev = history[-1] if history else None
-    a.history = [{"revision": h["revision"], "issued": h["t_issued_utc"], "likelihood": h["likelihood"],
-                  "probability": h["probability"], "confidence": h["confidence"], "changes": h["changes"]}
-                 for h in history]
-    same_judgement = prev is not None and (round(prev["probability"], 3), prev["likelihood"], prev["confidence"]) == (
-        round(a.probability, 3), a.likelihood, a.confidence)
-    if prev is not None and prev["evidence_hash"] == ev_hash and prev["rule_sha256"] == a.rule_sha256 \
-            and same_judgement:
-        a.revision, a.issued, a.changes = prev["revision"], prev["t_issued_utc"], prev["changes"]
-        return
+def remainder_present(rules: Mapping[str, Rule]) -> bool:
+    return REMAINDER in rules
+
+
+def _issue_set(store: Store, items: Sequence[Assessment], ev_hash: str, ids: list[str],
+               by_id: Mapping[str, Mapping[str, Any]]) -> None:
+    """Issue a new revision of every hypothesis when any of them changed (they compete: one
+    moving moves the others), else keep the standing revisions."""
+    prevs = {a.hypothesis: Q.assessment_revisions(store, a.site, a.hypothesis, a.as_of) for a in items}
+    unchanged = all(
+        prevs[a.hypothesis]
+        and prevs[a.hypothesis][-1]["evidence_hash"] == ev_hash
+        and prevs[a.hypothesis][-1]["rule_sha256"] == a.rule_sha256
+        and (round(prevs[a.hypothesis][-1]["probability"], 3), prevs[a.hypothesis][-1]["likelihood"],
+             prevs[a.hypothesis][-1]["confidence"]) == (round(a.probability, 3), a.likelihood, a.confidence)
+        for a in items)
     now = datetime.now(UTC)
+    for a in items:
+        history = prevs[a.hypothesis]
+        a.history = [{"revision": h["revision"], "issued": h["t_issued_utc"], "likelihood": h["likelihood"],
+                      "probability": h["probability"], "confidence": h["confidence"], "changes": h["changes"]}
+                     for h in history]
+        prev = history[-1] if history else None
+        if unchanged and prev is not None:
+            a.revision, a.issued, a.changes = prev["revision"], prev["t_issued_utc"], prev["changes"]
+            continue
+        changes = _changes(a, prev, ev_hash, ids, by_id)
+        a.revision = (prev["revision"] if prev else 0) + 1
+        a.issued, a.changes = now, changes
+        body = a.as_json()
+        body.pop("history", None)
+        Q.insert_assessment(store, {
+            "assessment_id": f"{a.site}|{a.hypothesis}|{a.as_of.isoformat()}|{a.revision}",
+            "site": a.site, "hypothesis": a.hypothesis, "t_as_of": a.as_of, "revision": a.revision,
+            "t_issued_utc": now, "probability": a.probability, "likelihood": a.likelihood,
+            "confidence": a.confidence, "evidence_hash": ev_hash, "evidence_ids": ids, "body": body,
+            "changes": changes, "rule_sha256": a.rule_sha256,
+        })
+        a.history.append({"revision": a.revision, "issued": now, "likelihood": a.likelihood,
+                          "probability": a.probability, "confidence": a.confidence, "changes": changes})
+
+
+def _changes(a: Assessment, prev: Mapping[str, Any] | None, ev_hash: str, ids: list[str],
+             by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     if prev is None:
-        changes: dict[str, Any] = {"reason": "first issue"}
+        return {"reason": "first issue"}
+    old = set(prev["evidence_ids"] or [])
+    added = [i for i in ids if i not in old]
+    removed = sorted(old - set(ids))
+    kinds: dict[str, int] = {}
+    for i in added:
+        k = str(by_id[i]["kind"])
+        kinds[k] = kinds.get(k, 0) + 1
+    parts = []
+    if added:
+        parts.append(f"{len(added)} new evidence row{'s' if len(added) != 1 else ''} ("
+                     + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ") about times before "
+                     f"{a.as_of.isoformat()} arrived after revision {prev['revision']}")
+    if removed:
+        parts.append(f"{len(removed)} evidence row(s) no longer present (data re-analysed or removed)")
+    if prev["evidence_hash"] != ev_hash and not added and not removed:
+        parts.append("values or confidence of existing evidence changed")
+    if prev["rule_sha256"] != a.rule_sha256:
+        parts.append("the hypothesis file was edited")
+    if prev["evidence_hash"] == ev_hash and prev["rule_sha256"] == a.rule_sha256:
+        parts.append("same evidence and hypothesis file; another hypothesis of the set, a setting or the "
+                     "sitewatch version changed the result")
+    if prev["likelihood"] != a.likelihood:
+        parts.append(f"likelihood {prev['likelihood']} → {a.likelihood}")
     else:
-        old = set(prev["evidence_ids"] or [])
-        added = [i for i in ids if i not in old]
-        removed = sorted(old - set(ids))
-        kinds: dict[str, int] = {}
-        for i in added:
-            k = str(by_id[i]["kind"])
-            kinds[k] = kinds.get(k, 0) + 1
-        parts = []
-        if added:
-            parts.append(f"{len(added)} new evidence row{'s' if len(added) != 1 else ''} ("
-                         + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ") about times before "
-                         f"{a.as_of.isoformat()} arrived after revision {prev['revision']}")
-        if removed:
-            parts.append(f"{len(removed)} evidence row(s) no longer present (data re-analysed or removed)")
-        if prev["evidence_hash"] != ev_hash and not added and not removed:
-            parts.append("values or confidence of existing evidence changed")
-        if prev["rule_sha256"] != a.rule_sha256:
-            parts.append("the rule file was edited")
-        if prev["evidence_hash"] == ev_hash and prev["rule_sha256"] == a.rule_sha256:
-            parts.append("same evidence and rule, recomputed with other settings or another sitewatch version")
-        if prev["likelihood"] != a.likelihood:
-            parts.append(f"likelihood {prev['likelihood']} → {a.likelihood}")
-        else:
-            parts.append(f"likelihood unchanged ({a.likelihood})")
-        if prev["confidence"] != a.confidence:
-            parts.append(f"confidence {prev['confidence']} → {a.confidence}")
-        changes = {"reason": "; ".join(parts), "added": added[:200], "added_count": len(added),
-                   "removed": removed[:200], "probability": [prev["probability"], a.probability],
-                   "likelihood": [prev["likelihood"], a.likelihood], "confidence": [prev["confidence"], a.confidence]}
-    a.revision = (prev["revision"] if prev else 0) + 1
-    a.issued, a.changes = now, changes
-    body = a.as_json()
-    body.pop("history", None)
-    Q.insert_assessment(store, {
-        "assessment_id": f"{a.site}|{a.hypothesis}|{a.as_of.isoformat()}|{a.revision}",
-        "site": a.site, "hypothesis": a.hypothesis, "t_as_of": a.as_of, "revision": a.revision,
-        "t_issued_utc": now, "probability": a.probability, "likelihood": a.likelihood,
-        "confidence": a.confidence, "evidence_hash": ev_hash, "evidence_ids": ids, "body": body,
-        "changes": changes, "rule_sha256": a.rule_sha256,
-    })
-    a.history.append({"revision": a.revision, "issued": now, "likelihood": a.likelihood,
-                      "probability": a.probability, "confidence": a.confidence, "changes": changes})
+        parts.append(f"likelihood unchanged ({a.likelihood})")
+    if prev["confidence"] != a.confidence:
+        parts.append(f"confidence {prev['confidence']} → {a.confidence}")
+    return {"reason": "; ".join(parts), "added": added[:200], "added_count": len(added),
+            "removed": removed[:200], "probability": [prev["probability"], a.probability],
+            "likelihood": [prev["likelihood"], a.likelihood], "confidence": [prev["confidence"], a.confidence]}
+
+
+# -- text ---------------------------------------------------------------------------------
+
+_ABBR = {"withdrawal": "WDR", "reinforcement": "REI", "evacuation": "EVA", "repositioning": "REP",
+         "exercise": "EXE", "routine": "ROU", "other": "OTH"}
+
+
+def ach_text(ach: Mapping[str, Any]) -> list[str]:
+    """The ACH matrix as fixed-width text rows."""
+    if not ach or not ach.get("rows"):
+        return []
+    order = list(ach["order"])
+    heads = [_ABBR.get(h, h[:3].upper()) for h in order]
+    lines = ["ACH matrix (evidence × hypotheses; CC/C consistent, N neutral, I/II inconsistent; "
+             "diag. = max/min effective likelihood):",
+             "  " + f"{'evidence (state)':<46}" + " ".join(f"{x:>4}" for x in heads) + "  diag."]
+    for row in ach["rows"]:
+        label = f"{row['label']} ({row['state']})"[:46]
+        cells = " ".join(f"{row['cells'][h]['consistency']:>4}" for h in order)
+        d = f"{row['diagnosticity']:.1f}" + ("" if row["diagnostic"] else " non-diagnostic")
+        lines.append(f"  {label:<46}{cells}  {d}")
+    lines.append("  " + f"{'inconsistency (weighted)':<46}"
+                 + " ".join(f"{ach['inconsistency'][h]:>4.1f}" for h in order))
+    lines.append("  " + ", ".join(f"{_ABBR.get(h, h)} = {h}" for h in order))
+    return lines
+
+
+def marks(nums: Sequence[int]) -> str:
+    """Footnote marks with runs collapsed: [1][2][3][7] → [1–3][7]."""
+    out: list[str] = []
+    ns = sorted(set(nums))
+    i = 0
+    while i < len(ns):
+        j = i
+        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
+            j += 1
+        out.append(f"[{ns[i]}–{ns[j]}]" if j - i >= 2 else "".join(f"[{n}]" for n in ns[i:j + 1]))
+        i = j + 1
+    return "".join(out)
 
 
 def render_text(assessments: Sequence[Assessment], evidence: Mapping[str, Mapping[str, Any]]) -> str:
-    """Plain text: each hypothesis, its sentences with [n] footnotes, then the footnotes."""
+    """Plain text: the set's bottom line, the ranking, the ACH matrix, each hypothesis's
+    sentences with [n] footnotes, then the footnotes."""
     notes: list[str] = []
 
     def cite(ids: Sequence[str]) -> str:
-        marks = []
+        nums = []
         for i in ids:
             if i not in notes:
                 notes.append(i)
-            marks.append(f"[{notes.index(i) + 1}]")
-        return (" " + "".join(marks)) if marks else ""
+            nums.append(notes.index(i) + 1)
+        return (" " + marks(nums)) if nums else ""
 
     lines: list[str] = []
-    if assessments:
-        a0 = assessments[0]
-        lines.append(f"{a0.site}: assessment as of {a0.as_of.isoformat().replace('+00:00', 'Z')}")
+    ordered = sorted(assessments, key=lambda x: (x.rank or 99, -x.probability))
+    if ordered:
+        a0 = ordered[0]
+        thru = f"; latest evidence {_iso(a0.evidence_through)}" if a0.evidence_through else ""
+        what_if = " (what-if: not saved)" if a0.what_if else ""
+        lines.append(f"{a0.site}: assessment as of {_iso(a0.as_of)}{thru}{what_if}")
         if any(a.simulated for a in assessments):
             lines.append("*** SIMULATED: some of the evidence below comes from a simulator ***")
         lines.append("")
-    for a in sorted(assessments, key=lambda x: -x.probability):
+        lines.append(f"Bottom line: {a0.judgement.text}{cite(a0.judgement.evidence)}")
+        lines.append(f"  {a0.confidence_sentence.text}")
+        lines.append("")
+        lines.append("Competing hypotheses (one exhaustive set; probabilities sum to 100%):")
+        for a in ordered:
+            word = a.likelihood if a.status != INSUFFICIENT else "prior only"
+            lines.append(f"  {a.rank}. {a.hypothesis:<14} {a.probability * 100:5.1f}%  {word}  (prior "
+                         f"{a.prior * 100:.0f}%)")
+        lines.append("")
+        lines += ach_text(a0.ach)
+        for lp in a0.ach.get("linchpins", []):
+            lines.append(f"  Linchpin: without “{lp['label']}” the leader would be {lp['leader_without']}.")
+        sep = a0.ach.get("separator") or {}
+        if sep.get("text"):
+            lines.append(f"  {sep['text']}")
+        lines.append("")
+    for a in ordered:
         lines.append(f"{a.judgement.text}{cite(a.judgement.evidence)}")
-        lines.append(f"  {a.confidence_sentence.text}{cite(a.confidence_sentence.evidence)}")
         for s in a.supporting:
             lines.append(f"  + {s.text}{cite(s.evidence)}")
         for s in a.against:
             lines.append(f"  - {s.text}{cite(s.evidence)}")
         for s in a.neutral:
             lines.append(f"  = {s.text}{cite(s.evidence)}")
-        lines.append("  What would change this judgement:")
-        lines += [f"    * {c}" for c in a.change_judgement]
+        if a.leading:
+            lines.append("  What would change this judgement:")
+            lines += [f"    * {c}" for c in a.change_judgement]
         if a.revision:
             lines.append(f"  Revision {a.revision}: {(a.changes or {}).get('reason', '')}")
         lines.append("")
@@ -425,3 +665,7 @@ def render_text(assessments: Sequence[Assessment], evidence: Mapping[str, Mappin
             sim = " SIMULATED" if r.get("simulated") else ""
             lines.append(f"  [{n}] {i} {t} {r['kind']}: {r['text']} ({prov}; confidence {r['confidence']:.2f}){sim}")
     return "\n".join(lines) + "\n"
+
+
+def stale_after(as_of: datetime, through: datetime | None) -> timedelta | None:
+    return None if through is None else as_of - through

@@ -1,17 +1,19 @@
-"""Hypothesis rules: which indicators, in which direction, support a hypothesis.
+"""Hypotheses: one mutually exclusive and exhaustive set, each stating how strongly it
+predicts each state of each evidence item.
 
-Contract: a rule is a YAML file (see the shipped ``fusion/rules/*.yaml``) read into a frozen
-:class:`Rule`. :func:`load_all` returns the shipped rules overridden (or extended) by the
-workspace's own ``rules/NAME.yaml``; :func:`copy_to_workspace` copies a shipped rule there for
-editing. Invalid rules raise :class:`~sitewatch.errors.ConfigError` naming the file, the field
-and, where YAML knows it, the line.
+Contract: a hypothesis is a YAML file (see the shipped ``fusion/rules/*.yaml``) read into a
+frozen :class:`Rule`. :func:`load_all` returns the shipped hypotheses overridden (or extended)
+by the workspace's own ``rules/NAME.yaml``; :func:`copy_to_workspace` copies a shipped one
+there for editing. Invalid files raise :class:`~sitewatch.errors.ConfigError` naming the
+file, the field and, where YAML knows it, the line.
 
 Fields: ``name`` (= the file name), ``title``, ``statement`` (with ``{site}``), ``prior``
-(0..1: how likely the hypothesis is before looking at the evidence), ``indicators`` (list of
-``indicator``, ``direction`` up|down|steady, ``weight`` > 0, ``why``, optional ``sites``: the
-site kinds it applies to, e.g. ``[airbase]``), ``next_observations``
-(what would most help), optional ``single_source_cap`` (highest probability one source alone
-may support, default 0.79: within "likely").
+(0..1: the weight of the hypothesis before any evidence; the priors of the hypotheses that
+apply to a site are normalised to sum to 1), optional ``priors`` (per site kind, overriding
+``prior``), optional ``site_kinds`` (default: every kind), ``expects`` (item → {state:
+probability}: how strongly the hypothesis predicts each state of each evidence item of
+:mod:`sitewatch.fusion.items`; each item's probabilities sum to 1; an item a hypothesis does
+not mention is taken as uniform — it predicts nothing), ``next_observations``.
 """
 
 from __future__ import annotations
@@ -25,22 +27,11 @@ from typing import Any
 import yaml
 
 from sitewatch.errors import ConfigError, NotFoundError
-from sitewatch.fusion.indicators import INDICATORS
+from sitewatch.fusion.items import ITEMS
 
-DIRECTIONS = ("up", "down", "steady")
 RULES_DIR = "rules"  # inside a workspace folder
-
-
-@dataclass(frozen=True)
-class RuleIndicator:
-    indicator: str
-    direction: str
-    weight: float
-    why: str
-    sites: tuple[str, ...] = ()  # site kinds it applies to; empty = every kind
-
-    def applies_to(self, kind: str) -> bool:
-        return not self.sites or kind in self.sites
+REMAINDER = "other"  # the explicit remainder: "not explained by these"
+SUM_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -49,12 +40,38 @@ class Rule:
     title: str
     statement: str
     prior: float
-    indicators: tuple[RuleIndicator, ...]
+    expects: dict[str, dict[str, float]]
     next_observations: tuple[str, ...]
-    single_source_cap: float
     path: str
     sha256: str
     shipped: bool
+    priors: dict[str, float] | None = None
+    site_kinds: tuple[str, ...] = ()
+
+    def applies_to(self, kind: str) -> bool:
+        return not self.site_kinds or kind in self.site_kinds
+
+    def prior_for(self, kind: str) -> float:
+        return (self.priors or {}).get(kind, self.prior)
+
+    def likelihood(self, item: str, state: str) -> float:
+        """P(state of item | this hypothesis); uniform when the hypothesis says nothing."""
+        dist = self.expects.get(item)
+        if dist is None:
+            return 1.0 / len(ITEMS[item].states)
+        return dist[state]
+
+    def distribution(self, item: str) -> list[float]:
+        return [self.likelihood(item, st) for st in ITEMS[item].states]
+
+
+def _num(path: str, what: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ConfigError(f"{path}: {what} must be a number")
+    try:
+        return float(v)
+    except (OverflowError, ValueError):
+        raise ConfigError(f"{path}: {what} must be a finite number") from None
 
 
 def parse(text: str, path: str, shipped: bool = False) -> Rule:
@@ -68,7 +85,7 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the file") from None
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: a rule is a mapping with name, title, statement, prior, indicators")
+        raise ConfigError(f"{path}: a hypothesis is a mapping with name, title, statement, prior, expects")
 
     def need(key: str, kind: type | tuple[type, ...]) -> Any:
         if key not in doc:
@@ -81,50 +98,62 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
     stem = Path(path).stem
     if name != stem and not path.startswith("<"):
         raise ConfigError(f"{path}: name {name!r} must match the file name {stem!r}")
-    raw_prior = need("prior", (int, float))
-    try:
-        prior, cap = float(raw_prior), float(doc.get("single_source_cap", 0.79))
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{path}: prior and single_source_cap must be numbers") from None
+    if "indicators" in doc and "expects" not in doc:
+        raise ConfigError(f"{path}: this is a rule in the old format (indicators with weights); hypotheses now "
+                          "state `expects:` (per evidence item, the probability of each state). Start again from "
+                          f"the shipped one: move the file away and run `sitewatch rules edit {name}`")
+    prior = _num(path, "prior", need("prior", (int, float)))
     if not 0.0 < prior < 1.0:
         raise ConfigError(f"{path}: prior {prior} must be strictly between 0 and 1")
-    if not 0.5 <= cap <= 0.99:
-        raise ConfigError(f"{path}: single_source_cap {cap} must be in 0.5..0.99")
-    items = need("indicators", list)
-    if not items:
-        raise ConfigError(f"{path}: 'indicators' is empty; list at least one")
-    inds = []
-    for i, it in enumerate(items, start=1):
-        if not isinstance(it, dict):
-            raise ConfigError(f"{path}: indicators item {i} must be a mapping (indicator, direction, weight, why)")
-        ind = str(it.get("indicator", ""))
-        if ind not in INDICATORS:
-            raise ConfigError(f"{path}: indicators item {i}: unknown indicator {ind!r}; "
-                              f"known: {', '.join(sorted(INDICATORS))}")
-        direction = str(it.get("direction", ""))
-        if direction not in DIRECTIONS:
-            raise ConfigError(f"{path}: indicators item {i} ({ind}): direction {direction!r} "
-                              f"must be one of {', '.join(DIRECTIONS)}")
-        try:
-            weight = float(it.get("weight", 1.0))
-        except (TypeError, ValueError, OverflowError):
-            raise ConfigError(f"{path}: indicators item {i} ({ind}): weight must be a number") from None
-        if not 0.0 < weight <= 5.0:
-            raise ConfigError(f"{path}: indicators item {i} ({ind}): weight {weight} must be in (0, 5]")
-        kinds = it.get("sites") or []
-        if isinstance(kinds, str):
-            kinds = [kinds]
-        from sitewatch.sites import KINDS
+    from sitewatch.sites import KINDS
 
-        bad = [k for k in kinds if k not in KINDS]
-        if bad:
-            raise ConfigError(f"{path}: indicators item {i} ({ind}): sites {bad} must be among {', '.join(KINDS)}")
-        inds.append(RuleIndicator(ind, direction, weight, str(it.get("why", "")), tuple(kinds)))
+    priors: dict[str, float] | None = None
+    if doc.get("priors") is not None:
+        raw = doc["priors"]
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: priors must map site kinds to numbers, e.g. {{port: 0.1}}")
+        priors = {}
+        for k, v in raw.items():
+            if k not in KINDS:
+                raise ConfigError(f"{path}: priors: site kind {k!r} must be among {', '.join(KINDS)}")
+            priors[str(k)] = _num(path, f"priors.{k}", v)
+            if not 0.0 < priors[str(k)] < 1.0:
+                raise ConfigError(f"{path}: priors.{k} must be strictly between 0 and 1")
+    kinds = doc.get("site_kinds") or []
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    if not isinstance(kinds, list) or any(k not in KINDS for k in kinds):
+        raise ConfigError(f"{path}: site_kinds {kinds} must be among {', '.join(KINDS)}")
+    raw_exp = need("expects", dict)
+    if not raw_exp:
+        raise ConfigError(f"{path}: 'expects' is empty; state at least one evidence item")
+    expects: dict[str, dict[str, float]] = {}
+    for it, dist in raw_exp.items():
+        if it not in ITEMS:
+            raise ConfigError(f"{path}: expects: unknown evidence item {it!r}; known: {', '.join(sorted(ITEMS))}")
+        states = ITEMS[it].states
+        if not isinstance(dist, dict):
+            raise ConfigError(f"{path}: expects.{it} must map its states ({', '.join(states)}) to probabilities")
+        bad = sorted(set(map(str, dist)) - set(states))
+        missing = [st for st in states if st not in dist]
+        if bad or missing:
+            raise ConfigError(f"{path}: expects.{it}: states must be exactly {', '.join(states)}"
+                              + (f" (unknown: {', '.join(bad)})" if bad else "")
+                              + (f" (missing: {', '.join(missing)})" if missing else ""))
+        vals = {st: _num(path, f"expects.{it}.{st}", dist[st]) for st in states}
+        if any(not 0.0 < v <= 1.0 for v in vals.values()):
+            raise ConfigError(f"{path}: expects.{it}: each probability must be in (0, 1] (never exactly 0: "
+                              "nothing is impossible to observe)")
+        total = sum(vals.values())
+        if abs(total - 1.0) > SUM_TOLERANCE:
+            raise ConfigError(f"{path}: expects.{it}: probabilities sum to {total:.3f}; they must sum to 1")
+        expects[it] = {st: v / total for st, v in vals.items()}
     nxt = doc.get("next_observations") or []
     if not isinstance(nxt, list):
         raise ConfigError(f"{path}: next_observations must be a list of sentences")
-    return Rule(name, str(need("title", str)), str(need("statement", str)), prior, tuple(inds),
-                tuple(str(x) for x in nxt), cap, path, hashlib.sha256(text.encode()).hexdigest(), shipped)
+    return Rule(name, str(need("title", str)), str(need("statement", str)), prior, expects,
+                tuple(str(x) for x in nxt), path, hashlib.sha256(text.encode()).hexdigest(), shipped,
+                priors, tuple(str(k) for k in kinds))
 
 
 def shipped() -> dict[str, Rule]:
@@ -174,8 +203,8 @@ def copy_to_workspace(name: str, folder: str | Path) -> Path:
     if rule is not None:
         text = (resources.files("sitewatch.fusion") / "rules" / f"{name}.yaml").read_text(encoding="utf-8")
     else:
-        text = (f"name: {name}\ntitle: {name}\nstatement: \"{{site}} ...\"\nprior: 0.1\nindicators:\n"
-                "  - indicator: heavy_arrivals\n    direction: up\n    weight: 1.0\n    why: ...\n"
+        text = (f"name: {name}\ntitle: {name}\nstatement: \"{{site}} ...\"\nprior: 0.05\nexpects:\n"
+                "  airlift: {up: 0.4, usual: 0.5, down: 0.1}\n"
                 "next_observations: []\n")
     target.write_text(text, encoding="utf-8")
     return target

@@ -141,7 +141,8 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     """Write the report of ``site`` to ``out`` (atomically) and return a summary."""
     import jinja2
 
-    assessments = A.assess(store, site, rules, t_to, near_km, window_days)
+    # a report of another period is a what-if: shown, never issued over the current assessment
+    assessments = A.assess(store, site, rules, t_to, near_km, window_days, issue=t_to is None)
     as_of = assessments[0].as_of if assessments else (t_to or datetime.now(UTC))
     t_to = t_to or as_of
     all_rows = Q.list_evidence(store, site.name)
@@ -193,6 +194,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
         "site": site, "version": __version__, "generated": _t(datetime.now(UTC)),
         "period_text": f"{_t(t_from)} to {_t(t_to)}", "as_of_text": _t(as_of),
         "assessments": ordered, "map_svg": Markup(map_svg), "map_note": map_note,
+        "ach": ordered[0].ach if ordered else {}, "abbr": A._ABBR,
         "n_tracks": sum(1 for x in layers if x.kind == "track"), "n_gaps": sum(1 for x in layers if x.kind == "gap"),
         "n_links": sum(1 for x in layers if x.kind == "link"),
         "n_markers": sum(1 for x in layers if x.kind == "marker"),

@@ -71,10 +71,12 @@ def subject_identity(store: Store, ident: str) -> dict[str, Any]:
 
 
 def latest_assessments(store: Store, site: str) -> list[dict[str, Any]]:
+    """The most recently issued set of competing hypotheses of ``site`` (issued together, so
+    their probabilities sum to 1); what-ifs are never issued unless saved."""
     return store.rows(
         "SELECT site, hypothesis, t_as_of, revision, t_issued_utc, probability, likelihood, confidence, body "
-        "FROM (SELECT *, row_number() OVER (PARTITION BY hypothesis ORDER BY t_issued_utc DESC, revision DESC) "
-        "AS rn FROM assessments WHERE site = ?) WHERE rn = 1 ORDER BY probability DESC", [site])
+        "FROM assessments WHERE site = ? AND t_issued_utc = (SELECT max(t_issued_utc) FROM assessments "
+        "WHERE site = ?) ORDER BY probability DESC", [site, site])
 
 
 def evidence_for_site(store: Store, site: str, t_from: datetime | None, t_to: datetime | None,

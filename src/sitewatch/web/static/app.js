@@ -123,8 +123,29 @@ async function pageSite(name) {
 function renderAssessment(rows) {
   const el = $("#assessment");
   if (!rows.length) { el.replaceChildren(h("p", { class: "muted" }, "No assessment issued yet.")); return; }
-  el.replaceChildren(...rows.map(a => h("p", {}, h("strong", {}, `${a.hypothesis}: ${a.likelihood}`),
-    ` — ${a.confidence} confidence (p=${a.probability.toFixed(2)}, revision ${a.revision}, as of ${fmtT(a.t_as_of)})`)));
+  const body = a => (typeof a.body === "string" ? JSON.parse(a.body) : (a.body || {}));
+  const lead = body(rows[0]);
+  const parts = [
+    h("p", { class: "muted" }, `as of ${fmtT(rows[0].t_as_of)} · issued ${fmtT(rows[0].t_issued_utc)} · revision ${rows[0].revision}`),
+    h("p", {}, h("strong", {}, (lead.judgement || {}).text || `${rows[0].hypothesis}: ${rows[0].likelihood}`)),
+    h("p", { class: "muted" }, (lead.confidence_sentence || {}).text || ""),
+    table(rows.map(a => ({ hypothesis: a.hypothesis, probability: `${(a.probability * 100).toFixed(1)}%`,
+                           likelihood: a.likelihood, confidence: a.confidence })),
+          ["hypothesis", "probability", "likelihood", "confidence"])];
+  const ach = lead.ach || {};
+  if ((ach.rows || []).length) {
+    const order = ach.order || [];
+    const achRows = ach.rows.map(r => {
+      const o = { evidence: `${r.label} (${r.state})`, diag: r.diagnostic ? r.diagnosticity.toFixed(1) : "non-diagnostic" };
+      order.forEach(hh => { o[hh] = r.cells[hh].consistency; });
+      return o;
+    });
+    parts.push(h("h4", {}, "ACH matrix (CC/C consistent, N neutral, I/II inconsistent)"),
+      table(achRows, ["evidence", ...order, "diag"]));
+    (ach.linchpins || []).forEach(l => parts.push(h("p", {}, `Linchpin: without “${l.label}” the leader would be ${l.leader_without}.`)));
+    if ((ach.separator || {}).text) parts.push(h("p", {}, ach.separator.text));
+  }
+  el.replaceChildren(...parts);
 }
 
 function renderTimeline(rows) {

@@ -1,0 +1,395 @@
+"""Randomised scenarios for calibrating the hypothesis set: does a stated 70 % come true 70 % of the time?
+
+Contract: :func:`scenario` draws one SIMULATED site history — a true hypothesis, a site kind,
+75 days of evidence rows in the shape :mod:`sitewatch.fusion.evidence` writes (events,
+imagery counts, analyst counts, coverage) — from a generative model of each hypothesis
+written from the story, not from the hypothesis files: rates, multipliers and the chance of
+each effect are drawn per run, timing varies (the story starts 3–12 days before the as-of
+time), coverage has outages, imagery and analysts come irregularly, and routine histories
+carry decoys (a rotation's airlift burst, a one-day exercise surge, one warship sailing and
+coming back). :func:`calibrate` draws the truth of each run at the rate the hypotheses'
+priors give (a stated 70 % can only come true 70 % of the time in a world with those base
+rates) and assesses ``runs`` such histories with the given hypotheses
+through the real indicator, item and Bayes code and scores the result: top-1 accuracy,
+multi-class Brier score (0 = perfect, 2 = worst) and a reliability table per probability bin.
+
+The remainder hypothesis ``other`` is never the truth here: by definition it is what no
+script foresees. Evidence is generated at the level of evidence rows (not raw ADS-B/AIS
+files) so that hundreds of runs take seconds; the demo exercises the raw-file path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from sitewatch.fusion import assessment as A
+from sitewatch.fusion import indicators as IND
+from sitewatch.fusion import items as IT
+from sitewatch.fusion.rules import Rule
+from sitewatch.sites import Site, circle_site
+
+TRUTHS = ("withdrawal", "reinforcement", "evacuation", "repositioning", "exercise", "routine")
+KINDS = ("airbase", "port")
+DAYS = 75
+AS_OF = datetime(2024, 12, 21, tzinfo=UTC)
+BINS = 10
+
+
+@dataclass
+class Run:
+    truth: str
+    kind: str
+    probabilities: dict[str, float]
+    leader: str
+    status: str
+    story_days: int
+    effects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Gen:
+    rng: np.random.Generator
+    site: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    coverage: list[dict[str, Any]] = field(default_factory=list)
+    n: int = 0
+
+    def add(self, kind: str, t: datetime, sensor: str, value: float | None = 1.0, ref: dict[str, Any] | None = None,
+            t_end: datetime | None = None, confidence: float = 0.9, subject: str | None = None, text: str = "") -> None:
+        self.n += 1
+        self.rows.append({
+            "evidence_id": f"sim:{self.n:06d}", "site": self.site, "t_start": t, "t_end": t_end or t, "kind": kind,
+            "value": value, "text": text or f"SIMULATED {kind}", "sensor": sensor, "provider": "calibration",
+            "file_sha256": None, "ref": ref or {}, "confidence": confidence, "simulated": True, "subject": subject,
+            "lat": 0.0, "lon": 0.0})
+
+    def u(self, a: float, b: float) -> float:
+        return float(self.rng.uniform(a, b))
+
+    def p(self, prob: float) -> bool:
+        return bool(self.rng.random() < prob)
+
+
+def _t(d: date, hour: float) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(hours=hour)
+
+
+def scenario(rng: np.random.Generator, truth: str, kind: str, as_of: datetime = AS_OF
+             ) -> tuple[Site, list[dict[str, Any]], list[dict[str, Any]], int, list[str]]:
+    """(site, evidence rows, coverage days, story length in days, effects drawn) of one run."""
+    site = circle_site("calib", kind, 35.0, 36.0)
+    g = _Gen(rng, site.name)
+    last = (as_of - timedelta(microseconds=1)).date()
+    days = [last - timedelta(days=i) for i in range(DAYS - 1, -1, -1)]
+    story = int(rng.integers(3, 13))
+    s0 = days[-story]
+    effects: list[str] = []
+    fx = _effects(g, truth, kind, effects)
+    adsb = _coverage(g, days, "adsb", 0.97 if kind == "airbase" else 0.0)
+    ais = _coverage(g, days, "ais", 0.97 if kind == "port" else (0.6 if g.p(0.5) else 0.0))
+    if kind == "airbase":
+        _air(g, days, s0, adsb, fx)
+    if ais:
+        _sea(g, days, s0, ais, fx, kind)
+    _imagery(g, days, s0, fx, kind)
+    return site, g.rows, g.coverage, story, effects
+
+
+def _coverage(g: _Gen, days: Sequence[date], sensor: str, p_daily: float) -> set[date]:
+    if p_daily <= 0.0:
+        return set()
+    seen = {d for d in days if g.p(p_daily)}
+    if g.p(0.4):  # an outage of a few days, anywhere (the story period included)
+        k = int(g.rng.integers(0, len(days)))
+        for d in days[k:k + int(g.rng.integers(2, 6))]:
+            seen.discard(d)
+    for d in sorted(seen):
+        g.coverage.append({"source": sensor, "day": d, "n": 1000, "n_ids": 20})
+        g.add(f"{'air' if sensor == 'adsb' else 'sea'}.coverage", _t(d, 0), sensor, 1000.0, {"day": str(d)},
+              _t(d, 24), 1.0)
+    return seen
+
+
+def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, float]:
+    """Multipliers and chances of the story's effects under the true hypothesis."""
+    f: dict[str, float] = {"airlift": 1.0, "mil": 1.0, "dark": 0.0, "veh": 1.0, "veh_fall": 1.0, "acft": 0.0,
+                           "navy_leave": 0.0, "navy_hold": 0.0, "navy_return": 0.0, "deps": 1.0, "ships": 1.0,
+                           "burst_days": 0.0}
+
+    def maybe(name: str, prob: float, key: str, value: float) -> None:
+        if g.p(prob):
+            f[key] = value
+            effects.append(name)
+
+    # the main signature of each hypothesis is nearly always there (an episode worth assessing);
+    # the secondary ones come and go, and their size varies run to run
+    if truth == "withdrawal":
+        maybe("airlift surge", 0.95, "airlift", g.u(4, 8))
+        maybe("more flying", 0.5, "mil", g.u(1.2, 2))
+        maybe("transports go dark", 0.6, "dark", g.u(1.0, 3.0))
+        maybe("vehicles staged", 0.8, "veh", g.u(1.8, 3.5))
+        maybe("vehicles flown out", 0.35, "veh_fall", g.u(0.3, 0.7))
+        maybe("combat aircraft leave", 0.5, "acft", -g.u(0.3, 0.7))
+        maybe("warships leave", 0.9, "navy_leave", 1.0)
+        maybe("warships hold offshore", 0.65, "navy_hold", 1.0)
+        maybe("more departures", 0.6, "deps", g.u(2, 4))
+        maybe("fewer ships in port", 0.7, "ships", g.u(0.3, 0.6))
+    elif truth == "reinforcement":
+        maybe("airlift surge", 0.95, "airlift", g.u(4, 8))
+        maybe("combat aircraft arrive", 0.7, "mil", g.u(1.5, 3))
+        maybe("transports go dark", 0.2, "dark", g.u(0.5, 1.5))
+        maybe("vehicles arrive", 0.8, "veh", g.u(1.8, 3.5))
+        maybe("more aircraft based", 0.75, "acft", g.u(0.5, 1.2))
+        maybe("more ships in port", 0.75, "ships", g.u(1.5, 2.5))
+    elif truth == "evacuation":
+        maybe("airlift surge", 0.9, "airlift", g.u(3, 6))
+        maybe("more flying", 0.5, "mil", g.u(1.2, 2))
+        maybe("transports go dark", 0.3, "dark", g.u(0.5, 1.5))
+        maybe("fewer aircraft", 0.3, "acft", -g.u(0.2, 0.5))
+        maybe("ships leave with people", 0.85, "deps", g.u(2.5, 5))
+        maybe("warships leave", 0.5, "navy_leave", 1.0)
+        maybe("warships hold offshore", 0.2, "navy_hold", 1.0)
+        maybe("fewer ships in port", 0.6, "ships", g.u(0.35, 0.7))
+    elif truth == "repositioning":
+        maybe("some more airlift", 0.3, "airlift", g.u(1.2, 2.0))
+        maybe("transports go dark", 0.1, "dark", g.u(0.5, 1.0))
+        maybe("forces pulled back to the base", 0.9, "veh", g.u(1.8, 3.5))
+        maybe("aircraft pulled back", 0.4, "acft", g.u(0.3, 0.7))
+        maybe("warships leave", 0.85, "navy_leave", 1.0)
+        maybe("warships hold offshore", 0.85, "navy_hold", 1.0)
+        maybe("more departures", 0.5, "deps", g.u(1.5, 2.5))
+        maybe("fewer ships in port", 0.7, "ships", g.u(0.3, 0.6))
+    elif truth == "exercise":
+        maybe("flying surge", 0.95, "mil", g.u(3, 6))
+        maybe("some airlift", 0.4, "airlift", g.u(1.3, 2.5))
+        maybe("visiting aircraft", 0.6, "acft", g.u(0.4, 1.0))
+        maybe("vehicles out", 0.3, "veh", g.u(1.2, 2.0))
+        maybe("warships sail", 0.7, "navy_leave", 1.0)
+        maybe("warships exercise offshore", 0.6, "navy_hold", 1.0)
+        maybe("warships come back", 0.7, "navy_return", 1.0)
+        maybe("more departures", 0.6, "deps", g.u(2, 3.5))
+    elif truth == "routine" and g.p(0.5):  # routine, with a decoy half the time
+        decoy = str(g.rng.choice(["rotation airlift", "one-day exercise", "vehicle blip", "one warship sails"]))
+        effects.append(f"decoy: {decoy}")
+        if decoy == "rotation airlift":
+            f["airlift"], f["burst_days"] = 2.5, 2.0
+        elif decoy == "one-day exercise":
+            f["mil"], f["burst_days"] = 3.0, 1.0
+        elif decoy == "vehicle blip":
+            f["veh"], f["burst_days"] = 1.4, 1.0
+        else:
+            f["navy_leave"], f["navy_return"], f["burst_days"] = 0.3, 1.0, 1.0
+    if f["navy_hold"] >= 1.0 and f["navy_leave"] < 1.0:  # holding offshore means they left first
+        f["navy_leave"] = 1.0
+        effects.append("warships leave")
+    return f
+
+
+def _rate(fx: Mapping[str, float], key: str, d: date, s0: date, last: date) -> float:
+    if d < s0:
+        return 1.0
+    burst = fx.get("burst_days", 0.0)
+    if burst and (d - s0).days >= burst:
+        return 1.0
+    return fx[key]
+
+
+def _air(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[str, float]) -> None:
+    lam_h, lam_m = g.u(0.15, 0.6), g.u(0.5, 3.0)
+    n_ac = 0
+    for d in days:
+        if d not in seen:
+            continue
+        k = int(g.rng.poisson(lam_h * _rate(fx, "airlift", d, s0, days[-1])))
+        for _ in range(k):
+            n_ac += 1
+            h = g.u(2, 18)
+            ref = {"heavy": True, "military": True, "typecode": "IL76"}
+            g.add("air.arrival", _t(d, h), "adsb", 1.0, ref, confidence=0.95, subject=f"h{n_ac}")
+            g.add("air.departure", _t(d, min(h + g.u(1.5, 5), 23.9)), "adsb", 1.0, ref, confidence=0.9,
+                  subject=f"h{n_ac}")
+        m = int(g.rng.poisson(lam_m * _rate(fx, "mil", d, s0, days[-1])))
+        for _ in range(m):
+            n_ac += 1
+            g.add(str(g.rng.choice(["air.arrival", "air.departure"])), _t(d, g.u(0, 23.9)), "adsb", 1.0,
+                  {"heavy": False, "military": True, "typecode": "SU24"}, confidence=0.9, subject=f"m{n_ac}")
+        dark_rate = fx["dark"] / max(1, (days[-1] - s0).days + 1) if d >= s0 else 0.01
+        for _ in range(int(g.rng.poisson(dark_rate))):
+            n_ac += 1
+            g.add("air.dark-visit", _t(d, g.u(0, 20)), "adsb", 1.0, {"heavy": True, "military": True,
+                                                                        "typecode": "A124"},
+                  _t(d, 23.9), confidence=g.u(0.5, 0.85), subject=f"d{n_ac}")
+
+
+def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[str, float], kind: str) -> None:
+    at_port = kind == "port"
+    n_navy = int(g.rng.integers(2, 6))
+    lam_d = g.u(0.2, 1.0)
+    civil = int(g.rng.integers(3, 10))
+    leave_day = s0 + timedelta(days=int(g.rng.integers(0, 2)))
+    back_day = leave_day + timedelta(days=int(g.rng.integers(2, 5)))
+    leaving = max(2, round(n_navy * g.u(0.6, 1.0))) if fx["navy_leave"] >= 1.0 else (
+        1 if fx["navy_leave"] > 0 else 0)
+    for i in range(n_navy):
+        mmsi = f"2731102{i:02d}"
+        out = i < leaving
+        ret = out and fx["navy_return"] >= 1.0
+        t_leave = _t(leave_day, g.u(2, 20))
+        if at_port:
+            if out:
+                g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, {"government": True, "ship_type": 35}, t_leave,
+                      0.9, mmsi)
+                if t_leave.date() in seen:
+                    g.add("sea.vessel-departure", t_leave, "ais", 1.0, {"government": True, "ship_type": 35},
+                          confidence=0.9, subject=mmsi)
+                if ret:
+                    g.add("sea.port-visit", _t(back_day, 10), "ais", 1.0, {"government": True, "ship_type": 35},
+                          _t(days[-1], 23.9), 0.9, mmsi)
+            else:
+                g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, {"government": True, "ship_type": 35},
+                      _t(days[-1], 23.9), 0.9, mmsi)
+        if out and fx["navy_hold"] >= 1.0 and (leaving == 1 or g.p(0.85)):
+            end = _t(back_day, 8) if ret else _t(days[-1], 23.9)
+            g.add("sea.loitering", t_leave + timedelta(hours=3), "ais", 1.0, {"government": True, "ship_type": 35},
+                  end, 0.8, mmsi)
+    if not at_port:
+        return
+    for c in range(civil):
+        mmsi = f"5773{c:05d}"
+        t = _t(days[0], 0)
+        while t.date() <= days[-1]:
+            lam = lam_d * _rate(fx, "deps", t.date(), s0, days[-1])
+            stay = g.rng.exponential(civil / max(lam, 0.05)) * 24.0
+            stay_scale = _rate(fx, "ships", t.date(), s0, days[-1])
+            end = t + timedelta(hours=max(6.0, stay * min(stay_scale, 1.0)))
+            g.add("sea.port-visit", t, "ais", 1.0, {"ship_type": 70}, min(end, _t(days[-1], 23.9)), 0.9, mmsi)
+            if end.date() <= days[-1] and end.date() in seen:
+                g.add("sea.vessel-departure", end, "ais", 1.0, {"ship_type": 70}, confidence=0.9, subject=mmsi)
+            t = end + timedelta(hours=float(g.rng.exponential(48.0)))
+        stay_scale = _rate(fx, "ships", days[-1], s0, days[-1])
+        for k in range(round(civil * max(0.0, stay_scale - 1.0))):  # ships arriving and staying (a build-up)
+            g.add("sea.port-visit", _t(s0, g.u(0, 48)), "ais", 1.0, {"ship_type": 70}, _t(days[-1], 23.9),
+                  0.9, f"6000{c:02d}{k:03d}")
+
+
+def _imagery(g: _Gen, days: Sequence[date], s0: date, fx: Mapping[str, float], kind: str) -> None:
+    v0, a0, sh0 = g.u(10, 60), g.u(2, 15), g.u(3, 10)
+    d = days[0] + timedelta(days=int(g.rng.integers(0, 5)))
+    scenes: list[date] = []
+    while d <= days[-1]:
+        scenes.append(d)
+        d += timedelta(days=int(g.rng.integers(3, 9)) if d < s0 else int(g.rng.integers(1, 4)))
+    if g.p(0.15):  # no scene of the story period at all
+        scenes = [x for x in scenes if x < s0]
+    analyst = g.p(0.6)
+    half = s0 + (days[-1] - s0) / 2
+    for n, d in enumerate(scenes):
+        in_story = d >= s0 and (not fx.get("burst_days") or (d - s0).days < fx["burst_days"])
+        veh = v0 * (fx["veh"] if in_story else 1.0)
+        if in_story and fx["veh_fall"] < 1.0 and d > half:
+            veh = v0 * fx["veh_fall"]
+        ac = a0 * (1.0 + fx["acft"]) if in_story else a0
+        ships = sh0 * (fx["ships"] if in_story and fx["ships"] < 1.0 else 1.0)
+        sid = f"scene{n}"
+        t = _t(d, 8)
+        nv = int(g.rng.poisson(veh))
+        g.add("imagery.count", t, "imagery", float(nv), {"class": "large-vehicle", "zone": "park", "scene_id": sid,
+                                                         "resolvable": True}, confidence=g.u(0.6, 0.9), subject=sid)
+        if kind == "airbase":
+            g.add("imagery.count", t, "imagery", float(g.rng.poisson(ac)),
+                  {"class": "plane", "zone": None, "scene_id": sid, "resolvable": True}, confidence=g.u(0.7, 0.95),
+                  subject=sid)
+        else:
+            g.add("imagery.count", t, "imagery", float(g.rng.poisson(ships)),
+                  {"class": "ship", "zone": None, "scene_id": sid, "resolvable": True}, confidence=g.u(0.7, 0.95),
+                  subject=sid)
+        if analyst and g.p(0.7):
+            g.add("analyst.observation", _t(d, 12), "analyst", float(max(0, round(nv * g.u(0.85, 1.15)))),
+                  {"class": "large-vehicle"}, confidence=0.6, subject="large-vehicle")
+
+
+def calibrate(rules: Mapping[str, Rule], runs: int, seed: int, progress: Any = None) -> dict[str, Any]:
+    """Assess ``runs`` random scenarios with ``rules``; accuracy, Brier score, reliability."""
+    rng = np.random.default_rng(seed)
+    rule_list = list(rules.values())
+    results: list[Run] = []
+    # the truth is drawn at the rate the hypotheses' priors say (the remainder excluded): a
+    # stated probability can only come true as often as it says in a world with those base rates
+    kinds_prior = {k: [rules[t].prior_for(k) if t in rules else 0.0 for t in TRUTHS] for k in KINDS}
+    for i in range(runs):
+        kind = KINDS[i % len(KINDS)]
+        w = np.asarray(kinds_prior[kind], dtype=float)
+        truth = str(rng.choice(TRUTHS, p=w / w.sum())) if w.sum() > 0 else TRUTHS[i % len(TRUTHS)]
+        site, rows, coverage, story, effects = scenario(rng, truth, kind)
+        series = IND.compute_from_rows(rows, coverage, site, AS_OF)
+        obs = IT.observe(site, series, rows, coverage, AS_OF)
+        out = A.judge_set(rule_list, site, obs, AS_OF, {r["evidence_id"]: r for r in rows})
+        probs = {a.hypothesis: a.probability for a in out}
+        results.append(Run(truth, kind, probs, out[0].hypothesis, out[0].status, story, effects))
+        if progress is not None:
+            progress(i + 1)
+    return score(results)
+
+
+def score(results: Sequence[Run]) -> dict[str, Any]:
+    n = len(results)
+    hyps = sorted({h for r in results for h in r.probabilities})
+    top1 = sum(r.leader == r.truth for r in results) / n if n else 0.0
+    brier = sum(sum((r.probabilities[h] - (1.0 if h == r.truth else 0.0)) ** 2 for h in hyps)
+                for r in results) / n if n else 0.0
+    bins: list[dict[str, Any]] = []
+    for b in range(BINS):
+        lo, hi = b / BINS, (b + 1) / BINS
+        cases = [(r.probabilities[h], h == r.truth) for r in results for h in hyps
+                 if lo <= r.probabilities[h] < hi or (b == BINS - 1 and r.probabilities[h] == 1.0)]
+        if not cases:
+            bins.append({"bin": [lo, hi], "n": 0, "mean_p": None, "observed": None, "gap": None})
+            continue
+        mp = sum(p for p, _ in cases) / len(cases)
+        obs = sum(1 for _, y in cases if y) / len(cases)
+        bins.append({"bin": [lo, hi], "n": len(cases), "mean_p": round(mp, 4), "observed": round(obs, 4),
+                     "gap": round(abs(mp - obs), 4)})
+    per_truth = {}
+    for t in sorted({r.truth for r in results}):
+        rs = [r for r in results if r.truth == t]
+        per_truth[t] = {"runs": len(rs), "top1_accuracy": round(sum(r.leader == t for r in rs) / len(rs), 4),
+                        "mean_p_truth": round(sum(r.probabilities[t] for r in rs) / len(rs), 4)}
+    confusion: dict[str, dict[str, int]] = {}
+    for r in results:
+        confusion.setdefault(r.truth, {}).setdefault(r.leader, 0)
+        confusion[r.truth][r.leader] += 1
+    big = [b for b in bins if b["n"] >= 20]
+    return {"runs": n, "top1_accuracy": round(top1, 4), "brier": round(brier, 4), "reliability": bins,
+            "targets": {"top1_accuracy>=0.90": top1 >= 0.90, "brier<=0.20": brier <= 0.20,
+                        "bins_n>=20_within_0.10": all(b["gap"] <= 0.10 for b in big)},
+            "insufficient": sum(r.status != "assessed" for r in results),
+            "per_truth": per_truth, "confusion": confusion,
+            "log_loss": round(-sum(math.log(max(r.probabilities[r.truth], 1e-12)) for r in results) / max(n, 1), 4)}
+
+
+def empirical(runs: int, seed: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """How often each state of each item is observed under each true hypothesis in the
+    simulator (item → truth → {"n", "states": {state: frequency}}): what a hypothesis file
+    would state if the simulator's world were the real one (``tools/fit_rules.py``)."""
+    rng = np.random.default_rng(seed)
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for i in range(runs):
+        truth = TRUTHS[i % len(TRUTHS)]
+        kind = KINDS[(i // len(TRUTHS)) % len(KINDS)]
+        site, rows, coverage, _story, _effects = scenario(rng, truth, kind)
+        series = IND.compute_from_rows(rows, coverage, site, AS_OF)
+        for o in IT.observe(site, series, rows, coverage, AS_OF):
+            if o.state is not None:
+                c = counts.setdefault((o.item, truth), {})
+                c[o.state] = c.get(o.state, 0) + 1
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (it, truth), c in counts.items():
+        n = sum(c.values())
+        out.setdefault(it, {})[truth] = {"n": n, "states": {s: c.get(s, 0) / n for s in IT.ITEMS[it].states}}
+    return out
