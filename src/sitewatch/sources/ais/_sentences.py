@@ -29,6 +29,7 @@ message, or the end of the input leaves the unfinished fragments quarantined as
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,7 +78,11 @@ def suffix_time(text: bytes) -> tuple[float | None, bool]:
 
 def not_ais_reason(sentence: bytes) -> str:
     """Quarantine reason for a sentence that carries no AIS message (``$GPGGA``, ``!GPSD`` …)."""
-    head = sentence.split(b",", 1)[0].split(b"*", 1)[0].strip()[:16]
+    return _not_ais(sentence.split(b",", 1)[0].split(b"*", 1)[0].strip()[:16])
+
+
+@functools.lru_cache(maxsize=256)
+def _not_ais(head: bytes) -> str:
     return f"not an AIS sentence ({head.decode('ascii', 'replace')})"
 
 

@@ -144,8 +144,11 @@ class NmeaParser:
         for key, n in (("comment_lines", int(comment.sum())), ("other_nmea_sentences", int(other.sum()))):
             if n:
                 counters[key] = counters.get(key, 0) + n
-        for k in irr[other].tolist():
-            rejects.append(Reject(first_line + k, text(k), not_ais_reason(data[ls[k]:le[k]])))
+        if other.any():  # counted above, and quarantined: never only counted
+            oth = irr[other]
+            span = list(zip(ls[oth].tolist(), le[oth].tolist(), strict=True))
+            rejects.extend(rejects_of((oth + first_line).tolist(), [text_of(a, b) for a, b in span],
+                                      [not_ais_reason(data[a:min(b, a + 24)]) for a, b in span]))
         for k in irr[is_pghp].tolist():
             self._pghp(data[ls[k]:le[k]].strip(), k, pghp, counters)
         for k in irr[~comment & (~dollar | vdx)].tolist():
