@@ -66,6 +66,7 @@ ICD203 = (
 )
 INSUFFICIENT = "insufficient current evidence"
 RHO_CORRELATED = 0.5
+TEMPERATURE = 1.0  # evidence log-likelihoods are divided by this (calibrated: see rules calibrate)
 NON_DIAGNOSTIC_RATIO = 1.25
 MIN_TOTAL_RELIABILITY = 0.5  # below this, summed over diagnostic items: insufficient evidence
 STRONG_NATS = 0.2  # net log-likelihood from one source that counts as that source pointing one way
@@ -197,7 +198,7 @@ def _score_items(rules: Sequence[Rule], obs: Sequence[IT.Observation]) -> list[_
         x.weight = 1.0 / (1.0 + RHO_CORRELATED * (k - 1))
         logs = {h: math.log(x.eff[h]) for h in names}
         m = sum(logs.values()) / len(logs)
-        x.llr = {h: x.weight * (logs[h] - m) for h in names}
+        x.llr = {h: x.weight * (logs[h] - m) / TEMPERATURE for h in names}
     return out
 
 

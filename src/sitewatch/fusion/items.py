@@ -366,7 +366,8 @@ def _dark_transport(ctx: ItemContext) -> Observation:
                 f"(rated at least likely) — {names}")
         last = max(_day(r["t_end"] or r["t_start"]) for r in hits)
         q = max(float(r["confidence"]) for r in hits)
-        f = freshness("adsb", last, ctx.as_of)
+        # freshness: is ADS-B still watching (its last covered day), not how old the visit is
+        f = freshness("adsb", max([last, *covered]), ctx.as_of)
         obs = Observation(d.name, d.label, d.sensor, "seen", "observed", (0.5 + 0.5 * q) * f, text, ids,
                           [Claim(float(len(hits)), "count", ["air.dark-visit"], t0, t1, d.label)], None, "", last, f)
         return _finish(d, ctx, obs)
@@ -442,7 +443,7 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     if hold:
         last = _day(t1 - timedelta(days=1)) if any(_day(r["t_end"] or r["t_start"]) >= _day(h0) for r in hold) else last
     q_ids = ids or []
-    rel, f = _reliability(ctx, q_ids, "ais", last)
+    rel, f = _reliability(ctx, q_ids, "ais", max([x for x in (last, *covered) if x is not None], default=None))
     text = f"{d.label}: " + "; ".join(parts) + f" → {d.state_words[state]}"
     obs = Observation(d.name, d.label, d.sensor, state, "observed", rel, text, ids, claims, None, "", last, f)
     return _finish(d, ctx, obs)
@@ -468,7 +469,7 @@ def _navy_nearby(ctx: ItemContext) -> Observation:
         ids = [r["evidence_id"] for r in sorted(hold, key=lambda r: r["t_start"])]
         text = (f"{d.label}: {len(ships)} warships/government vessels loitering offshore from {hspan} (episodes "
                 f"still under way) → {d.state_words['holding']}")
-        rel, f = _reliability(ctx, ids, "ais", _day(t1 - timedelta(days=1)))
+        rel, f = _reliability(ctx, ids, "ais", max([_day(t1 - timedelta(days=1)), *covered]))
         return _finish(d, ctx, Observation(d.name, d.label, d.sensor, "holding", "observed", rel, text, ids,
                                            [Claim(float(len(ships)), "distinct", ["sea.loitering"], h0, t1,
                                                   "warships holding offshore", overlap=True)], None, "",

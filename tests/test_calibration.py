@@ -1,0 +1,57 @@
+"""`sitewatch rules calibrate`: randomised SIMULATED scenarios through the real assessment, scored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sitewatch.cli import main
+from sitewatch.fusion import rules as R
+from sitewatch.simulate import calibration as C
+from sitewatch.workspace import Workspace
+
+
+def test_scoring_by_hand() -> None:
+    runs = [C.Run("a", "airbase", {"a": 0.7, "b": 0.3}, "a", "assessed", 5),
+            C.Run("b", "port", {"a": 0.6, "b": 0.4}, "a", "assessed", 5)]
+    s = C.score(runs)
+    assert s["top1_accuracy"] == 0.5
+    # multi-class Brier: ((0.7-1)² + 0.3²) and (0.6² + (0.4-1)²), averaged
+    assert s["brier"] == pytest.approx(((0.09 + 0.09) + (0.36 + 0.36)) / 2)
+    b = {tuple(x["bin"]): x for x in s["reliability"]}
+    assert b[(0.7, 0.8)]["n"] == 1 and b[(0.7, 0.8)]["observed"] == 1.0
+    assert b[(0.6, 0.7)]["n"] == 1 and b[(0.6, 0.7)]["observed"] == 0.0
+    assert b[(0.3, 0.4)]["observed"] == 0.0 and b[(0.4, 0.5)]["observed"] == 1.0
+
+
+def test_scenarios_carry_their_story() -> None:
+    rng = np.random.default_rng(3)
+    site, rows, coverage, story, effects = C.scenario(rng, "withdrawal", "port")
+    assert site.kind == "port" and 3 <= story <= 12 and rows and coverage
+    assert all(r["simulated"] for r in rows)
+    site, rows, _, _, effects = C.scenario(np.random.default_rng(4), "routine", "airbase")
+    assert all(e.startswith("decoy") for e in effects)
+
+
+def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["rules", "calibrate", "--runs", "24", "--seed", "5", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["runs"] == 24 and out["simulated"] is True
+    assert {"runs", "top1_accuracy", "brier", "reliability"} <= set(out)
+    assert 0.0 <= out["brier"] <= 2.0 and 0.0 <= out["top1_accuracy"] <= 1.0
+    assert sum(b["n"] for b in out["reliability"]) == 24 * len(R.load_all())
+    main(["rules", "calibrate", "--runs", "24", "--seed", "5", "--format", "json"])
+    assert json.loads(capsys.readouterr().out) == out  # same seed, same scenarios, same result
+    # the workspace's own hypothesis files are the ones calibrated
+    ws = Workspace.init(tmp_path / "ws")
+    path = R.copy_to_workspace("routine", ws.folder)
+    path.write_text(path.read_text().replace("prior: 0.55", "prior: 0.95"))
+    code = main(["-w", str(ws.folder), "rules", "calibrate", "--runs", "24", "--seed", "5", "--format", "json"])
+    mine = json.loads(capsys.readouterr().out)
+    assert code == 0 and mine != out
+    code = main(["rules", "calibrate", "--runs", "12", "--seed", "5"])
+    text = capsys.readouterr().out
+    assert code == 0 and "SIMULATED scenarios" in text and "Brier score" in text
