@@ -394,7 +394,8 @@ def _one(r: Rule, site: Site, as_of: datetime, post: Mapping[str, float], prior:
         reasons = "; ".join(obs_by_item[c.indicator].text.split(" → ")[-1] if " → " in obs_by_item[c.indicator].text
                             else c.label for c in why)
         lead_words = "the leading hypothesis" if h == lead else f"ranked {rank} of {len(post)}"
-        jtext = f"{r.title} ({lead_words}): it is {word} (about {round(p * 100)}%) that {statement}"
+        verb = "there is" if word.endswith("chance") else "it is"
+        jtext = f"{r.title} ({lead_words}): {verb} {word} (about {round(p * 100)}%) that {statement}"
         jtext += f" — chiefly: {reasons}." if why else "."
         jev, jclaims = [], []
         for c in why:
@@ -411,7 +412,7 @@ def _one(r: Rule, site: Site, as_of: datetime, post: Mapping[str, float], prior:
                  f"runner-up ({second}); {len(favour)} independent source{'s' if len(favour) != 1 else ''} "
                  f"({src}) favour{'s' if len(favour) == 1 else ''} it")
         if oppose:
-            ctext += f", {', '.join(SENSOR_NAMES.get(a, a) for a in oppose)} favour{'s' if len(oppose) == 1 else ''} {second}"
+            ctext += f"; {', '.join(SENSOR_NAMES.get(a, a) for a in oppose)} point{'s' if len(oppose) == 1 else ''} to {second}"
         ctext += f"; mean reliability of the favouring evidence {mean_rel:.2f}"
         if ach.get("linchpins"):
             ctext += "; the lead rests on " + ", ".join(x["label"] for x in ach["linchpins"])

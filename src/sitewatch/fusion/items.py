@@ -363,7 +363,7 @@ def _dark_transport(ctx: ItemContext) -> Observation:
         ids = [r["evidence_id"] for r in hits]
         names = "; ".join(str(r["text"]) for r in hits[:2])
         text = (f"heavy military transport dark visits near the site from {window}: {len(hits)} "
-                f"(rated at least likely) — {names}")
+                f"(rated at least likely) — {names} → {d.state_words['seen']}")
         last = max(_day(r["t_end"] or r["t_start"]) for r in hits)
         q = max(float(r["confidence"]) for r in hits)
         # freshness: is ADS-B still watching (its last covered day), not how old the visit is
@@ -504,12 +504,21 @@ def _staging(ctx: ItemContext) -> Observation:
     if not scored:
         return _unobserved(d, "no baseline" if any(x.value is not None for x in s.days) else "not observed",
                            f"{d.label}: no scored vehicle count in the last {KEY_DAYS} days")
-    for x in sorted(scored, key=lambda x: -(x.score or 0.0)):
+    shift_t, shift_day = getattr(s, "shift_t", None), getattr(s, "shift_day", None)
+
+    def massed(x: IND.Day) -> bool:
+        # a high reading, or a reading after a recent rise in level (vehicles stay massed)
+        return (x.score or 0.0) >= UP or (shift_t is not None and shift_day is not None and shift_t >= SHIFT
+                                          and x.day >= shift_day)
+
+    for x in sorted(scored, key=lambda x: -(x.value or 0.0)):
         arr = heavy_days.get(x.day, []) + heavy_days.get(x.day - timedelta(days=1), [])
-        if (x.score or 0.0) >= UP and arr:
+        if massed(x) and arr:
             ids = list(x.evidence) + arr
             dd = x.day - timedelta(days=1)
-            text = (f"{d.label}: {_fmt(x.value)} vehicles on imagery on {x.day} (score {x.score:+.1f}) with "
+            after = (f", after the rise in level on {shift_day}" if shift_day is not None and x.day >= shift_day
+                     and (x.score or 0.0) < UP else "")
+            text = (f"{d.label}: {_fmt(x.value)} vehicles on imagery on {x.day} (score {x.score:+.1f}{after}) with "
                     f"{len(arr)} heavy-transport arrivals from {dd} to {x.day}")
             rel, f = _reliability(ctx, list(x.evidence), "imagery", x.day)
             claims = [Claim(float(x.value or 0.0), "sum", ["imagery.count"], _t0(x.day), _t0(x.day) + timedelta(days=1),
@@ -519,8 +528,8 @@ def _staging(ctx: ItemContext) -> Observation:
             return _finish(d, ctx, Observation(d.name, d.label, d.sensor, "staged", "observed", rel, text + " → "
                                                + d.state_words["staged"], ids, claims, x.score, "vehicles", x.day, f))
     x = scored[-1]
-    text = (f"{d.label}: {_fmt(x.value)} vehicles on imagery on {x.day} (score {x.score:+.1f}); no vehicle "
-            f"surge on a day with heavy-transport arrivals in the last {KEY_DAYS} days")
+    text = (f"{d.label}: {_fmt(x.value)} vehicles on imagery on {x.day} (score {x.score:+.1f}); vehicles did not "
+            f"mass on a day with heavy-transport arrivals in the last {KEY_DAYS} days")
     rel, f = _reliability(ctx, list(x.evidence), "imagery", x.day)
     claims = [Claim(float(x.value or 0.0), "sum", ["imagery.count"], _t0(x.day), _t0(x.day) + timedelta(days=1),
                     "vehicles on imagery")]
