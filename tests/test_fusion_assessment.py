@@ -75,7 +75,8 @@ def test_clear_withdrawal_leads_and_cites_the_dark_visit() -> None:
     ach = w.ach
     airlift = next(x for x in ach["rows"] if x["item"] == "airlift")
     assert airlift["state"] == "up"
-    assert airlift["cells"]["withdrawal"]["consistency"] == airlift["cells"]["reinforcement"]["consistency"]
+    assert {airlift["cells"][h]["consistency"] for h in ("withdrawal", "reinforcement")} <= {"C", "CC"}
+    assert airlift["cells"]["routine"]["consistency"] in ("I", "II")
     assert ach["separator"]["between"] == [items[0].hypothesis, items[1].hypothesis]
 
 
