@@ -78,7 +78,12 @@ def test_detection_rows_georeference_zone_and_types():
     car, plane = rows
     assert car["class"] == "small-vehicle" and car["size_class"] == "car" and car["type_candidates"] is None
     assert plane["length_m"] == 50.0 and plane["width_m"] == 45.0
-    assert json.loads(plane["type_candidates"])[0]["type"] in {"C17", "IL76", "T160", "DC10", "A50", "TU95"}
+    ident = json.loads(plane["type_candidates"])  # a measurement and the types that fit, no guess
+    assert ident["named"] is None and ident["measured"]["box_long_m"] == 50.0
+    codes = {f["type"] for f in ident["fits"]}  # a 50 × 45 m box is a ≈ 45 × 37 m aircraft
+    assert {"K35R", "A321", "B752"} <= codes and not codes & {"IL76", "DC10", "C17"}
+    assert ident["label"] == "large aircraft (≈ 45 m)"
+    assert plane["size_class"] == "large" and plane["heavy_transport"] is False
     assert plane["zone"] == "north" and car["zone"] == "north"
     poly = wkt.loads(plane["poly_wkt"])
     assert poly.contains(shapely.Point(plane["lon"], plane["lat"]))

@@ -10,8 +10,16 @@ GeoTIFF), runs the detector at the scene's GSD and returns the rows.
   as lon/lat WKT; a plain image aligned to a georeferenced reference scene (usable
   ``coreg`` with ``H``, scene px → reference px) goes through the reference's georeference;
 * ``zone``: the site zone holding the centre (needs lon/lat);
-* ``length_m``/``width_m`` from the box and the GSD, ``size_class``, and for aircraft
-  ``type_candidates`` and ``heavy_transport`` (:mod:`sitewatch.detect.types`).
+* ``length_m``/``width_m``: the box's sides × GSD (as drawn, not bias-corrected);
+  ``size_class`` from the box length (for aircraft from the corrected size);
+* for aircraft, ``type_candidates`` holds the identification of
+  :func:`sitewatch.detect.types.identify_aircraft` as one JSON object, not a ranked list:
+  ``measured`` (the bias-corrected sides ``long_m``/``short_m`` with their ``±`` errors at
+  the detector's working GSD, and the box they came from), ``fits`` (every in-service type
+  within the error, in table order: not a ranking), ``fits_not_in_service``, ``named``
+  (the one fitting type, or null when several or none fit), ``size_class`` and ``label``
+  ("very large transport aircraft (≈ 74 m)"). ``heavy_transport`` is true when every
+  fitting type is a heavy airlifter, false when none is, null when mixed or none fit.
 
 A scene without a GSD is refused: sizes, types and resampling all need it
 (``sitewatch ingest imagery --gsd-m`` sets it).
@@ -21,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +45,7 @@ from sitewatch.errors import InputError
 from sitewatch.sites import Site
 
 F64 = NDArray[np.float64]
+AIRCRAFT = ("plane", "helicopter")
 PixelToLonLat = Callable[[F64, F64], tuple[F64, F64]]
 
 
@@ -66,11 +75,35 @@ def georeference(scene: dict[str, Any], reference: dict[str, Any] | None = None)
     return lambda x, y: ref_f(*apply_h(h, x, y))
 
 
+def _aircraft_cols(classes: list[str], length: F64, width: F64, gsd_m: float,
+                   work_gsd_m: Mapping[str, float | None]) -> dict[str, list[Any]]:
+    """``size_class``, ``type_candidates`` and ``heavy_transport`` of every row (None for non-aircraft)."""
+    size: list[str | None] = []
+    cands: list[str | None] = []
+    heavy: list[bool | None] = []
+    for c, lm, wm in zip(classes, length, width, strict=True):
+        if c not in AIRCRAFT or not (lm > 0 and wm > 0):
+            size.append(T.size_class(c, float(lm)))
+            cands.append(None)
+            heavy.append(None)
+            continue
+        ident = T.identify_aircraft(float(lm), float(wm), gsd_m, work_gsd_m.get(c), rotorcraft=c == "helicopter")
+        size.append(ident.size_class)
+        cands.append(json.dumps(ident.as_json(), ensure_ascii=False))
+        heavy.append(ident.heavy_transport)
+    return {"size_class": size, "type_candidates": cands, "heavy_transport": heavy}
+
+
 def detection_rows(
     det: Detections, *, scene_id: str, site: Site | str, gsd_m: float | None,
     to_lonlat: PixelToLonLat | None = None, model: str = "",
+    work_gsd_m: Mapping[str, float | None] | None = None,
 ) -> pa.Table:
-    """``detections`` rows for ``det`` found in scene ``scene_id`` (see module doc)."""
+    """``detections`` rows for ``det`` found in scene ``scene_id`` (see module doc).
+
+    ``work_gsd_m`` maps a class to the GSD the detector ran at for it (it sets the size
+    error; default: the scene's own ``gsd_m``).
+    """
     site_name = site.name if isinstance(site, Site) else site
     n = len(det)
     order = np.lexsort((det.cx_px, det.cy_px))  # stable ids: top to bottom, left to right
@@ -98,19 +131,13 @@ def detection_rows(
     if gsd_m is not None and n:
         length, width = det.w_px * gsd_m, det.h_px * gsd_m
         cols["length_m"], cols["width_m"] = length.round(2), width.round(2)
-        cols["size_class"] = [T.size_class(c, float(v)) for c, v in zip(classes, length, strict=True)]
-        cands: list[str | None] = []
-        heavy: list[bool | None] = []
-        for c, lm, wm in zip(classes, length, width, strict=True):
-            if c in ("plane", "helicopter"):
-                cc = T.aircraft_candidates(float(lm), float(wm), gsd_m, rotorcraft=c == "helicopter")
-                cands.append(json.dumps([x.as_json() for x in cc]))
-                heavy.append(T.heavy_transport(cc))
-            else:
-                cands.append(None)
-                heavy.append(None)
-        cols["type_candidates"], cols["heavy_transport"] = cands, heavy
+        cols.update(_aircraft_cols(classes, length, width, gsd_m, work_gsd_m or {}))
     return pa.table(cols)
+
+
+def working_gsd(detector: YoloObbDetector, gsd_m: float) -> dict[str, float | None]:
+    """The GSD each class is detected at in a scene of ``gsd_m`` (the detector's passes)."""
+    return {c: p.gsd_m for p in detector.passes(gsd_m) for c in p.classes}
 
 
 def detect_scene(
@@ -131,7 +158,8 @@ def detect_scene(
                              "was the file replaced? re-ingest it", path=scene["path"])
         det = detector.detect(raster, float(gsd), on_slice=on_slice)
     rows = detection_rows(det, scene_id=scene["scene_id"], site=site, gsd_m=float(gsd),
-                          to_lonlat=georeference(scene, reference), model=model)
+                          to_lonlat=georeference(scene, reference), model=model,
+                          work_gsd_m=working_gsd(detector, float(gsd)))
     run = {"scene_id": scene["scene_id"], "site": site.name, "model": model, "n_detections": rows.num_rows,
            "settings": json.dumps(detector.settings(), sort_keys=True),
            "seconds": round(time.perf_counter() - t0, 3), "t_run_utc": datetime.now(UTC)}

@@ -15,6 +15,10 @@ Contract of :class:`YoloObbDetector.detect` (image + its GSD → :class:`Detecti
 4. Boxes are merged within and then across slices by exact rotated-IoU NMS (per class);
    fragments cut by an inner slice edge give way to the whole box from the neighbour.
    There is no cap on the number of detections.
+5. Vehicles are counted once (:mod:`sitewatch.detect.dedupe`): a vehicle box lying mostly
+   inside a larger vehicle box (a truck's cab found as a small vehicle) is dropped, and a
+   truck-sized "small vehicle" becomes a large one (``merge_vehicle_parts=False`` keeps
+   the model's raw boxes).
 
 No PyTorch anywhere: the model is an ONNX file (``sitewatch models`` manages them).
 """
@@ -22,6 +26,7 @@ No PyTorch anywhere: the model is an ONNX file (``sitewatch models`` manages the
 from __future__ import annotations
 
 import ast
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -33,10 +38,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sitewatch.detect.base import Detections, Raster, register
+from sitewatch.detect.dedupe import PART_OF, TRUCK_MIN_M, merge_vehicles
 from sitewatch.detect.geometry import rotated_nms
 from sitewatch.detect.raster import ArrayRaster
 from sitewatch.errors import DependencyError, FormatError, InputError
 
+log = logging.getLogger(__name__)
 DOTA_CLASSES = (
     "plane", "ship", "storage-tank", "baseball-diamond", "tennis-court", "basketball-court",
     "ground-track-field", "harbor", "bridge", "large-vehicle", "small-vehicle", "helicopter",
@@ -164,6 +171,7 @@ class YoloObbDetector:
         conf_thr: float = 0.25,
         iou_thr: float = 0.5,
         threads: int | None = None,
+        merge_vehicle_parts: bool = True,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -200,13 +208,16 @@ class YoloObbDetector:
         self.fine_overlap_m = fine_overlap_m
         self.conf_thr = conf_thr
         self.iou_thr = iou_thr
+        self.merge_vehicle_parts = merge_vehicle_parts
 
     def settings(self) -> dict[str, Any]:
         """What changes the result: recorded with every run."""
         return {"detector": self.name, "model_path": str(self.model_path), "target_gsd_m": self.target_gsd_m,
                 "fine_gsd_m": self.fine_gsd_m, "overlap_m": self.overlap_m,
                 "fine_overlap_m": self.fine_overlap_m, "conf_thr": self.conf_thr, "iou_thr": self.iou_thr,
-                "tile_px": self.tile_px}
+                "tile_px": self.tile_px,
+                "vehicle_merge": {"part_of": PART_OF, "truck_min_m": TRUCK_MIN_M} if self.merge_vehicle_parts
+                else None}
 
     def passes(self, gsd_m: float | None, classes: Iterable[str] | None = None) -> list[Pass]:
         """The passes needed for ``classes`` (default all) on a scene of ``gsd_m``."""
@@ -280,7 +291,14 @@ class YoloObbDetector:
                 keep.sort()
                 det = det.select(keep)
             out.append(det)
-        return Detections.concat(out, self.class_names)
+        found = Detections.concat(out, self.class_names)
+        if not self.merge_vehicle_parts:
+            return found
+        merged, info = merge_vehicles(found, gsd_m)
+        if info.parts_dropped or info.relabelled:
+            log.info("vehicles counted once: %d part boxes dropped, %d truck-sized small vehicles relabelled",
+                     info.parts_dropped, info.relabelled)
+        return merged
 
     def _slice(self, tile: NDArray[np.uint8], s: Slice, keep_ids: NDArray[np.int64]
                ) -> tuple[Detections, NDArray[np.bool_]]:

@@ -15,6 +15,13 @@ in the ICAO list shipped by tar1090-db (a test checks it).
 
 ``heavy_transport`` marks the strategic / heavy military airlifters whose presence at a
 site is a logistics indicator (An-124, An-22, Il-76, C-17, C-5M, A400M, Y-20 …).
+
+``status`` says whether the type still flies: ``in-service`` (default), ``retired`` (no
+airframe flies any more) or ``destroyed`` (the only airframe was lost: the An-225, at
+Hostomel in February 2022). Lookups by code keep every row (an ADS-B database may still
+name an old type); imagery size matching (:func:`by_size`,
+:func:`sitewatch.detect.types.identify_aircraft`) considers only types in service, so a
+very large silhouette is never "an An-225".
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ ROLES = (
     "government",  # VIP / government transport on airliner airframes
     "airliner",
 )
+STATUSES = ("in-service", "retired", "destroyed")
 
 
 @dataclass(frozen=True)
@@ -52,23 +60,32 @@ class AircraftType:
     length_m: float
     span_m: float
     wake: str  # ICAO wake turbulence category: L, M, H, J
+    status: str = "in-service"  # one of STATUSES
+    status_note: str = ""  # why and since when, for status other than in-service
 
     @property
     def rotorcraft(self) -> bool:
         return self.role == "helicopter"
 
+    @property
+    def in_service(self) -> bool:
+        return self.status == "in-service"
+
 
 def _t(code: str, name: str, role: str, military: bool, heavy: bool, cruise_kt: float,
-       approach_kt: float, length_m: float, span_m: float, wake: str) -> AircraftType:
-    if role not in ROLES:  # a typo in the table below must fail at import in tests
-        raise ValueError(f"unknown role {role!r} for {code}")
-    return AircraftType(code, name, role, military, heavy, cruise_kt, approach_kt, length_m, span_m, wake)
+       approach_kt: float, length_m: float, span_m: float, wake: str, status: str = "in-service",
+       status_note: str = "") -> AircraftType:
+    if role not in ROLES or status not in STATUSES:  # a typo in the table below must fail at import
+        raise ValueError(f"unknown role {role!r} or status {status!r} for {code}")
+    return AircraftType(code, name, role, military, heavy, cruise_kt, approach_kt, length_m, span_m, wake,
+                        status, status_note)
 
 
 _ROWS: tuple[AircraftType, ...] = (
     # strategic / heavy airlifters
     _t("A124", "Antonov An-124 Ruslan", "strategic-transport", True, True, 430, 140, 68.96, 73.30, "H"),
-    _t("A225", "Antonov An-225 Mriya", "strategic-transport", False, True, 430, 140, 84.00, 88.40, "H"),
+    _t("A225", "Antonov An-225 Mriya", "strategic-transport", False, True, 430, 140, 84.00, 88.40, "H",
+       "destroyed", "the only airframe was destroyed at Hostomel in February 2022"),
     _t("AN22", "Antonov An-22 Antei", "strategic-transport", True, True, 300, 130, 57.92, 64.40, "H"),
     _t("IL76", "Ilyushin Il-76 / Il-78 / A-50 airframe", "strategic-transport", True, True, 430, 140,
        46.59, 50.50, "H"),
@@ -158,6 +175,33 @@ _ROWS: tuple[AircraftType, ...] = (
     _t("B748", "Boeing 747-8", "airliner", False, False, 490, 155, 76.30, 68.40, "H"),
     _t("B77W", "Boeing 777-300ER", "airliner", False, False, 490, 150, 73.86, 64.80, "H"),
     _t("DC10", "McDonnell Douglas DC-10 / KC-10", "tanker", False, False, 490, 150, 55.35, 50.40, "H"),
+    # more airliners and freighters of every size: a silhouette that fits only one type of
+    # interest must not be named after it because the common type of that size was missing
+    _t("AT76", "ATR 72-600", "airliner", False, False, 275, 110, 27.17, 27.05, "M"),
+    _t("DH8D", "De Havilland Canada Dash 8-400", "airliner", False, False, 360, 120, 32.83, 28.42, "M"),
+    _t("CRJ9", "Bombardier CRJ900", "airliner", False, False, 450, 135, 36.20, 24.85, "M"),
+    _t("E190", "Embraer E190", "airliner", False, False, 450, 130, 36.24, 28.72, "M"),
+    _t("E195", "Embraer E195", "airliner", False, False, 450, 130, 38.65, 28.72, "M"),
+    _t("B712", "Boeing 717-200", "airliner", False, False, 440, 130, 37.81, 28.45, "M"),
+    _t("BCS3", "Airbus A220-300", "airliner", False, False, 450, 130, 38.71, 35.10, "M"),
+    _t("A20N", "Airbus A320neo", "airliner", False, False, 450, 135, 37.57, 35.80, "M"),
+    _t("A21N", "Airbus A321neo", "airliner", False, False, 450, 140, 44.51, 35.80, "M"),
+    _t("B38M", "Boeing 737 MAX 8", "airliner", False, False, 455, 145, 39.52, 35.92, "M"),
+    _t("B739", "Boeing 737-900ER", "airliner", False, False, 455, 145, 42.11, 35.79, "M"),
+    _t("MD82", "McDonnell Douglas MD-81/82/83/88", "airliner", False, False, 440, 135, 45.06, 32.87, "M"),
+    _t("MD90", "McDonnell Douglas MD-90", "airliner", False, False, 440, 135, 46.51, 32.87, "M"),
+    _t("B762", "Boeing 767-200", "airliner", False, False, 460, 140, 48.51, 47.57, "H"),
+    _t("B753", "Boeing 757-300", "airliner", False, False, 460, 140, 54.43, 38.05, "M"),
+    _t("A306", "Airbus A300-600", "airliner", False, False, 460, 135, 54.08, 44.84, "H"),
+    _t("B788", "Boeing 787-8", "airliner", False, False, 490, 140, 56.72, 60.12, "H"),
+    _t("MD11", "McDonnell Douglas MD-11", "airliner", False, False, 475, 155, 61.62, 51.97, "H"),
+    _t("A333", "Airbus A330-300", "airliner", False, False, 470, 140, 63.66, 60.30, "H"),
+    _t("A343", "Airbus A340-300", "airliner", False, False, 470, 140, 63.69, 60.30, "H"),
+    _t("B77L", "Boeing 777-200LR / 777F", "airliner", False, False, 490, 145, 63.73, 64.80, "H"),
+    _t("A359", "Airbus A350-900", "airliner", False, False, 480, 140, 66.80, 64.75, "H"),
+    _t("A35K", "Airbus A350-1000", "airliner", False, False, 480, 145, 73.79, 64.75, "H"),
+    _t("A346", "Airbus A340-600", "airliner", False, False, 480, 150, 75.36, 63.45, "H"),
+    _t("A388", "Airbus A380-800", "airliner", False, False, 490, 140, 72.72, 79.75, "J"),
 )
 
 TYPES: dict[str, AircraftType] = {t.code: t for t in _ROWS}
@@ -184,6 +228,24 @@ def get(code: str) -> AircraftType:
         raise NotFoundError("aircraft type", code, close,
                             "Use an ICAO type designator such as A124, IL76, C17")
     return t
+
+
+def short_name(t: AircraftType) -> str:
+    """The name an editor would write: ``An-124``, ``Il-76``, ``C-5M``, ``Boeing 747-400``, ``Rafale``.
+
+    The first designation with a digit (and the capitals or numbers right after it:
+    ``737 MAX 8``), without the maker unless the designation is a bare model number
+    (``Boeing 747-400``); names without one lose the maker (``Dassault
+    Rafale`` becomes ``Rafale``).
+    """
+    words = t.name.split(" (")[0].split(" / ")[0].split()
+    for k, w in enumerate(words):
+        if any(ch.isdigit() for ch in w):
+            end = k + 1
+            while end < len(words) and (words[end].isupper() or words[end].isdigit()):
+                end += 1  # "737 MAX 8"
+            return " ".join(words[k - 1 if w[0].isdigit() and k > 0 else k:end])
+    return " ".join(words[1:]) if len(words) > 1 else " ".join(words)
 
 
 def heavy_transports() -> list[AircraftType]:
@@ -214,19 +276,26 @@ def parse_codes(text: str | None, strict: bool = False) -> tuple[str, ...]:
     return tuple(out)
 
 
+def in_service() -> list[AircraftType]:
+    """The types still flying (``status == "in-service"``), in table order."""
+    return [t for t in _ROWS if t.in_service]
+
+
 def by_size(length_m: float, span_m: float, tolerance: float = 0.15,
-            roles: tuple[str, ...] | None = None) -> list[tuple[AircraftType, float]]:
+            roles: tuple[str, ...] | None = None, only_in_service: bool = True
+            ) -> list[tuple[AircraftType, float]]:
     """Types whose length and span are within ``tolerance`` (relative) of the measured ones.
 
     Returns ``(type, score)`` best first; ``score`` in [0, 1] is 1 for an exact fit and
     falls linearly to 0 at the tolerance on the worse of the two dimensions. Length and
     span may be swapped by the caller's measurement, so both orientations are tried.
+    Types no longer flying are left out unless ``only_in_service`` is false.
     """
     if length_m <= 0 or span_m <= 0 or tolerance <= 0:
         raise InputError(f"length_m, span_m and tolerance must be positive (got {length_m}, {span_m}, {tolerance})")
     out: list[tuple[AircraftType, float]] = []
     for t in _ROWS:
-        if roles is not None and t.role not in roles:
+        if (roles is not None and t.role not in roles) or (only_in_service and not t.in_service):
             continue
         err = min(
             max(abs(length_m - t.length_m) / t.length_m, abs(span_m - t.span_m) / t.span_m),
