@@ -41,7 +41,7 @@ def _seed(folder: Path) -> dict[str, str]:
         "alt_ft": [1000.0] * len(rows), "file_id": pa.array([1] * len(rows), pa.int64())}))
     ws.store.insert("events", events_table([
         {"kind": "arrival", "site": "hmeimim", "t_start": T0 + timedelta(minutes=59), "subject": "151abc",
-         "confidence": 0.9, "lat": 35.40, "lon": 35.94, "details": {"typecode": "A124"},
+         "subject_kind": "aircraft", "confidence": 0.9, "lat": 35.40, "lon": 35.94, "details": {"typecode": "A124"},
          "summary": "An-124 151abc arrived at hmeimim",
          "evidence": [position_ref("adsb", "151abc", T0, T0 + timedelta(minutes=59))]},
         {"kind": "departure", "site": "hmeimim", "t_start": T0 + timedelta(hours=3), "subject": "151def",
@@ -206,6 +206,64 @@ def test_api_content(public: _Server, seeded: tuple[Path, dict[str, str]]) -> No
     assert land["features"], "Syria's coast should give land polygons"
 
 
+def test_kinds_windows_and_messages(public: _Server, seeded: tuple[Path, dict[str, str]]) -> None:
+    tok = seeded[1]["read"]
+    for kind in ("arrival", "air.arrival"):  # one vocabulary: the short and the canonical name
+        evs = json.loads(req(public.base, f"/api/events?site=hmeimim&kind={kind}", tok)[2])
+        assert [(e["subject"], e["kind"], e["canonical_kind"]) for e in evs] == [("151abc", "arrival", "air.arrival")]
+    code, _, body = req(public.base, "/api/events?kind=nothing", tok)
+    assert code == 422 and "air.arrival" in json.loads(body)["detail"]
+    code, _, body = req(public.base, "/api/events?from=2024-12-10&to=2024-12-01", tok)
+    assert code == 422 and "not after" in json.loads(body)["detail"]
+    code, _, body = req(public.base, "/api/sites/hmeimim/tracks?from=2024-12-10&to=2024-12-01", tok)
+    assert code == 422
+    health = json.loads(req(public.base, "/api/health", tok)[2])
+    assert health["simulated"] is False
+    site = json.loads(req(public.base, "/api/sites", tok)[2])[0]
+    assert site["simulated"] is False and site["events_last_day"] == 2 and site["t_last_event"].startswith("2024-12-06")
+
+
+def test_simulated_data_is_flagged(tmp_path: Path) -> None:
+    from sitewatch.store import schema
+    from sitewatch.store import web_queries as Q
+
+    with Workspace.init(tmp_path / "w") as ws:
+        ws.put_site(S.from_airport("hmeimim", "OSLK", 6))
+        assert not Q.workspace_simulated(ws.store)
+        row = {"obs_id": "o1", "site": "hmeimim", "t_utc": T0, "text": "2 × A124 on apron", "simulated": True}
+        ws.store.insert("observations", pa.Table.from_pylist([row], schema=pa.schema(
+            [schema.OBSERVATIONS.arrow_schema().field(k) for k in row])))
+        assert Q.simulated_sites(ws.store) == {"hmeimim": True}
+        assert Q.workspace_simulated(ws.store)
+
+
+def test_chart_plan_puts_what_the_judgement_cites_first() -> None:
+    from sitewatch.web import charts
+
+    def series(name: str, values: list[float | None], score: float = 0.0) -> dict[str, Any]:
+        return {"name": name, "label": name, "score": score,
+                "points": [{"day": f"2024-12-{i + 1:02d}", "value": v, "baseline": 0} for i, v in enumerate(values)]}
+
+    all_series = [series("adsb_gaps", [0, 1, 0], 3.0), series("vehicles", [None, 40, 90]),
+                  series("heavy_arrivals", [0, 0, 0]), series("heavy_departures", [1, 2, 5]),
+                  series("dark_visits", [0, 0, 1]), series("ships_at_quay", [0, 0, 0]), series("loitering", [None] * 3)]
+    body = {"contributions": [
+        {"indicator": "airlift", "series": "heavy_departures", "log_odds": 0.6, "weight": 0.6},
+        {"indicator": "vehicles", "series": "vehicles", "log_odds": 0.9, "weight": 0.8}],
+        "ach": {"rows": [
+            {"item": "vehicles", "label": "vehicles (imagery)", "state": "up", "cells": {"withdrawal": {"consistency": "C"}}},
+            {"item": "dark_transport", "label": "heavy transport dark visit", "state": "seen",
+             "cells": {"withdrawal": {"consistency": "CC"}}}]}}
+    plan = charts.plan(all_series, [{"hypothesis": "withdrawal", "body": json.dumps(body)}])
+    assert [(s["name"], s["group"], s["chart"]) for s in plan] == [
+        ("vehicles", "cited", True), ("heavy_departures", "cited", True), ("dark_visits", "matrix", True),
+        ("heavy_arrivals", "matrix", True), ("adsb_gaps", "other", True), ("ships_at_quay", "quiet", False),
+        ("loitering", "quiet", False)]
+    assert plan[0]["why"] == "vehicles (imagery): up, consistent with withdrawal"
+    assert plan[0]["max_value"] == 90 and plan[0]["observed_days"] == 2
+    assert [s["group"] for s in charts.plan(all_series, [])][:1] == ["other"]  # no assessment yet
+
+
 def test_live_stream_delivers_new_events(public: _Server, seeded: tuple[Path, dict[str, str]]) -> None:
     tok = seeded[1]["read"]
     r = urllib.request.Request(public.base + "/api/stream", headers={"Authorization": f"Bearer {tok}"})
@@ -266,11 +324,20 @@ def test_dashboard_in_chromium(browser: Any, tmp_path: Path) -> None:
         assert page.locator("#map path.event-marker").count() == 2
         assert "An-124 151abc arrived" in page.inner_text("#timeline")
         page.screenshot(path=str(ARTIFACTS / "dashboard-site.png"))
-        # the time slider filters: before the Il-76's departure only the An-124's track is drawn
-        page.eval_on_selector("#time-slider", "(s, t) => { s.value = t; s.dispatchEvent(new Event('input')); }",
-                              str(int((T0 + timedelta(hours=2)).timestamp() * 1000)))
+        # the time window filters: before the Il-76's departure only the An-124's track is drawn…
+        set_t = "(s, t) => { s.value = t; s.dispatchEvent(new Event('input')); }"
+        page.eval_on_selector("#time-to", set_t, str(int((T0 + timedelta(hours=2)).timestamp() * 1000)))
         assert page.locator("#map path.track").count() == 1
         assert page.locator("#map path.event-marker").count() == 1
+        # …and a window after the An-124 landed shows only the Il-76 (a window, not "up to")
+        page.eval_on_selector("#time-to", set_t, str(int((T0 + timedelta(hours=5)).timestamp() * 1000)))
+        page.eval_on_selector("#time-from", set_t, str(int((T0 + timedelta(hours=2)).timestamp() * 1000)))
+        assert page.locator("#map path.track").count() == 1
+        assert "Il-76 151def departed" in page.inner_text("#timeline")
+        assert "An-124 151abc arrived" not in page.inner_text("#timeline")
+        page.click("#window button >> text=all")
+        assert page.locator("#map path.track").count() == 2
+        assert page.locator("#sim-banner").is_hidden()  # nothing simulated in this workspace
         # a click shows provenance: the file and rows behind the event
         page.click("#timeline tr.clickable >> nth=0")
         page.wait_for_selector("#provenance:not([hidden]) table")

@@ -3,7 +3,8 @@
 ``main(argv) -> int`` is the entry point. Commands live in ``cmd_*.py`` modules of this
 package; each defines ``register(root)`` and is discovered automatically, so adding a
 command never edits this file. Errors derived from :class:`~sitewatch.errors.SitewatchError`
-become exit code 2 and one line on stderr (a traceback only with ``-v``).
+become exit code 2 and one line on stderr (a traceback only with ``-v``); so does an
+:class:`OSError` on a path the user named (a folder that cannot be written, a missing one).
 """
 
 from __future__ import annotations
@@ -67,8 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:  # one line, and where to look, instead of the usage block
+        where = exc.ctx.command_path if exc.ctx is not None else "sitewatch"
+        click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        return 2
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         return 2
     except SitewatchError as exc:
         if verbose:
@@ -77,7 +82,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the user gave cannot be read or written: theirs to fix, one line
+        if verbose:
+            raise
+        click.echo(f"error: {_os_message(exc)}", err=True)
+        return 2
     return take_exit_code()
+
+
+def _os_message(exc: OSError) -> str:
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if isinstance(exc, FileExistsError):
+        what = "exists and is not a folder"
+    elif isinstance(exc, NotADirectoryError):
+        what = "a part of this path is a file, not a folder"
+    if exc.filename is None:
+        return f"{what} (run with -v for the traceback)"
+    return f"{exc.filename}: {what} (check the path and its permissions)"
 
 
 def entry() -> None:  # console_scripts entry point

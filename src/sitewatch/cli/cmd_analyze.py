@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sitewatch import kinds as K
 from sitewatch.analytics.base import AnalysisContext, discover, run
 from sitewatch.cli._common import Ctx, dumps, emit, parse_time, pass_ctx
 from sitewatch.errors import InputError
@@ -71,7 +72,8 @@ def analyze_cmd(ctx: Ctx, only: tuple[str, ...], list_only: bool, t_from: str | 
 
 @click.command("events")
 @click.option("--site", help="Only events at this site.")
-@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable or comma-separated).")
+@click.option("--kind", "kinds", multiple=True,
+              help="Only these kinds, canonical (air.arrival) or short (arrival); repeatable or comma-separated.")
 @click.option("--subject", help="Only this aircraft (icao24) or vessel (MMSI).")
 @click.option("--from", "t_from", metavar="T", help="Events ending at or after T (ISO 8601 UTC).")
 @click.option("--to", "t_to", metavar="T", help="Events starting before T (ISO 8601 UTC).")
@@ -85,29 +87,36 @@ def events_cmd(ctx: Ctx, site: str | None, kinds: tuple[str, ...], subject: str 
                t_to: str | None, with_evidence: bool, limit: int | None, fmt: str) -> None:
     """List events: kind, site, t_start, t_end, subject, confidence, details, evidence.
 
+    Kinds are named <domain>.<what> (air.arrival, sea.vessel-departure), as in `timeline`;
+    the short name (arrival) works too. Tables print the canonical name; json, ndjson and
+    csv keep `kind` as the analysis stored it (arrival) and add `canonical_kind`.
+
     \b
     Examples:
       sitewatch events --site hmeimim --kind arrival,departure --format table
-      sitewatch events --kind dark-visit --format ndjson --evidence | jq .
+      sitewatch events --kind air.dark-visit --format ndjson --evidence | jq .
       sitewatch events --from 2024-12-01 --to 2024-12-15 --format csv > events.csv
     """
-    kind_list = [k for ks in kinds for k in ks.split(",") if k]
     with ctx.open(read_only=False) as ws:
         if site:
             ws.site(site)
-        rows = list_events(ws.store, site, kind_list or None, parse_time(t_from, "--from"),
+        short, wanted = K.resolve_events(ws.store, K.split(kinds)) if kinds else ([], set())
+        rows = list_events(ws.store, site, short or None, parse_time(t_from, "--from"),
                            parse_time(t_to, "--to"), subject, limit)
+        K.name_rows(rows)
+        rows = [r for r in rows if not wanted or r["canonical_kind"] in wanted]
         if with_evidence:
             for r in rows:
                 r["evidence_rows"] = [evidence_rows(ws.store, ref) for ref in r["evidence"]]
     if fmt == "table":
-        emit([{"t_start": r["t_start"], "t_end": r["t_end"], "kind": r["kind"], "site": r["site"],
+        emit([{"t_start": r["t_start"], "t_end": r["t_end"], "kind": r["canonical_kind"], "site": r["site"],
                "subject": r["subject"], "confidence": round(r["confidence"], 2),
                "summary": r["summary"] or ""} for r in rows], "table")
         return
     if fmt == "csv":
         emit(rows, "csv", ["event_id", "kind", "site", "t_start", "t_end", "subject", "subject_kind",
-                           "confidence", "lat", "lon", "summary", "details", "evidence", "analysis"])
+                           "confidence", "lat", "lon", "summary", "details", "evidence", "analysis",
+                           "canonical_kind"])
         return
     emit(rows, fmt)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sitewatch import kinds as K
 from sitewatch.cli._common import Ctx, dumps, emit, parse_time, pass_ctx
 from sitewatch.cli.cmd_export import export_group
 from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
@@ -61,7 +62,8 @@ def ingest_observations(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
 @click.argument("site")
 @click.option("--from", "t_from", metavar="T", help="From this time (ISO 8601 UTC).")
 @click.option("--to", "t_to", metavar="T", help="Before this time (ISO 8601 UTC).")
-@click.option("--kind", "kinds", multiple=True, help="Only these evidence kinds (e.g. air.arrival). Repeatable.")
+@click.option("--kind", "kinds", multiple=True,
+              help="Only these evidence kinds, canonical (air.arrival) or short (arrival). Repeatable.")
 @click.option("--coverage", is_flag=True,
               help="Include the daily coverage rows (positions received near the site, per sensor and day).")
 @click.option("--format", "fmt", type=click.Choice(["table", "ndjson", "json", "csv"]), default="table",
@@ -88,7 +90,7 @@ def timeline_cmd(ctx: Ctx, site: str, t_from: str | None, t_to: str | None, kind
     with ctx.open() as ws:
         s = ws.site(site)
         res = E.refresh(ws.store, [s], _near_km(ws))[0]
-        kind_list = [k for ks in kinds for k in ks.split(",") if k]
+        kind_list = K.resolve_evidence(ws.store, K.split(kinds)) if kinds else []
         rows = Q.list_evidence(ws.store, s.name, parse_time(t_from, "--from"), parse_time(t_to, "--to"),
                                kind_list or None)
     if not coverage and not kind_list:

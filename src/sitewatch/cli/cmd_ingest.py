@@ -2,10 +2,14 @@
 
 Source modules add their subcommand with ``@ingest_group.command("adsb")`` and call
 :func:`run_ingest`, which shows a progress bar, prints the one-line JSON summary on
-stdout and sets exit code 1 when some files could not be read at all.
+stdout and sets exit code 1 when some files could not be read at all. A file that fails is
+named once on stderr; the summary's ``errors`` list repeats it only when stdout is not a
+terminal (for the program reading it).
 """
 
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -39,7 +43,10 @@ def run_ingest(ctx: Ctx, kind: str, paths: tuple[str, ...], fmt: str = "auto",
             summary = ingest_paths(ws.store, kind, paths, fmt, opts, progress=bar.update, on_file=on_file)
         finally:
             bar.close()
-    click.echo(dumps(summary.as_json()))
+    out = summary.as_json()
+    if sys.stdout.isatty():  # a person reads both streams: each failed file was said once, on stderr
+        out.pop("errors", None)
+    click.echo(dumps(out))
     if summary.failed_files:
         set_exit_code(1)
     return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -88,8 +90,13 @@ def evidence_for_site(store: Store, site: str, t_from: datetime | None, t_to: da
     if t_to is not None:
         where.append("t_start < ?")
         params.append(t_to)  # type: ignore[arg-type]
-    return store.rows(f"SELECT * FROM evidence WHERE {' AND '.join(where)} ORDER BY t_start LIMIT ?",
+    rows = store.rows(f"SELECT * FROM evidence WHERE {' AND '.join(where)} ORDER BY t_start LIMIT ?",
                       [*params, limit])
+    for r in rows:  # the reference is stored as JSON text: hand it on as an object
+        if isinstance(r.get("ref"), str):
+            with contextlib.suppress(ValueError):
+                r["ref"] = json.loads(r["ref"])
+    return rows
 
 
 def events_since(store: Store, computed_after: datetime | None, limit: int) -> list[dict[str, Any]]:
@@ -123,3 +130,35 @@ def scenes(store: Store, site: str | None) -> list[dict[str, Any]]:
 def scene_detection_counts(store: Store, scene_id: str) -> list[dict[str, Any]]:
     return store.rows("SELECT class, zone, count(*) AS n FROM detections WHERE scene_id = ? "
                       "GROUP BY class, zone ORDER BY class, zone", [scene_id])
+
+
+_SIM_PATH = "(path ILIKE '%simulated%')"
+
+
+def simulated_sites(store: Store) -> dict[str, bool]:
+    """site → whether any of its evidence, scenes or observations is SIMULATED."""
+    rows = store.rows(
+        "SELECT site, bool_or(sim) AS sim FROM ("
+        "SELECT site, coalesce(simulated, false) AS sim FROM evidence "
+        f"UNION ALL SELECT site, coalesce(simulated, false) OR coalesce({_SIM_PATH}, false) FROM scenes "
+        "UNION ALL SELECT site, coalesce(simulated, false) FROM observations) WHERE site IS NOT NULL GROUP BY site")
+    return {str(r["site"]): bool(r["sim"]) for r in rows}
+
+
+def workspace_simulated(store: Store) -> bool:
+    """Whether the workspace holds any SIMULATED data: a file the simulator wrote (its name says
+    SIMULATED) or a simulated evidence row, scene or observation."""
+    files = store.scalar("SELECT count(*) FROM ingest_log WHERE coalesce(path ILIKE '%simulated%' "
+                         "OR format ILIKE '%sim%' OR options ILIKE '%\"simulated\": true%', false)")
+    return bool(files) or any(simulated_sites(store).values())
+
+
+
+def last_day_of_events(store: Store, site: str) -> dict[str, Any]:
+    """The site's latest event time and how many events started in the 24 h up to it (what
+    "the last day" means for a workspace whose data stop in the past, as the demo's do)."""
+    rows = store.rows(
+        "WITH last AS (SELECT max(t_start) AS t FROM events WHERE site = ?) "
+        "SELECT (SELECT t FROM last) AS t_last, count(*) AS n FROM events, last "
+        "WHERE site = ? AND t_start > last.t - INTERVAL 1 DAY", [site, site])
+    return {"t_last_event": rows[0]["t_last"] if rows else None, "events_last_day": int(rows[0]["n"]) if rows else 0}

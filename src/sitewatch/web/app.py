@@ -26,13 +26,16 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from sitewatch import kinds as K
 from sitewatch.errors import SitewatchError
 from sitewatch.store import web_queries as Q
 from sitewatch.store.events import evidence_rows, list_events
-from sitewatch.web import auth
+from sitewatch.web import auth, charts
 from sitewatch.workspace import Workspace
 
 MAX_BODY_BYTES = 1_000_000
+CHIP_PX = 1024  # longest side of a chip drawn for the dashboard
+CHIP_CACHE = 32  # chips kept in memory (about 1 MB each)
 NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
 SAFE_HEADERS = {
@@ -207,25 +210,35 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
     # -- API ---------------------------------------------------------------------------
     @app.get("/api/health")
     def health() -> Response:
-        return _json({"ok": True, "workspace": ws.config["workspace"].get("name"), "t_utc": datetime.now(UTC)})
+        return _json({"ok": True, "workspace": ws.config["workspace"].get("name"), "t_utc": datetime.now(UTC),
+                      "simulated": _safe(lambda: Q.workspace_simulated(store), False)})
 
     @app.get("/api/sites")
     def sites(since: Annotated[str | None, Query(max_length=40)] = None) -> Response:
         t_since = _parse_t(since, "since")
+        sim = _safe(lambda: Q.simulated_sites(store), {})
         out = []
         for s in ws.sites.values():
             item: dict[str, Any] = {"name": s.name, "kind": s.kind, "lat": s.lat, "lon": s.lon, "label": s.label,
-                                    "zones": [z.name for z in s.zones]}
+                                    "zones": [z.name for z in s.zones], "simulated": bool(sim.get(s.name))}
             item["assessment"] = _safe(functools.partial(Q.latest_assessments, store, s.name), [])
             for a in item["assessment"]:
-                a.pop("body", None)
+                _headline(a, charts.body_of(a))
             recent = list_events(store, site=s.name, t_from=datetime.now(UTC) - timedelta(days=1))
             item["events_24h"] = len(recent)
+            item.update(_safe(functools.partial(Q.last_day_of_events, store, s.name), {}))
             item["indicators"] = _indicators_today(s.name)
             if t_since is not None:
                 item["new_since"] = len(_events_computed_since(s.name, t_since))
             out.append(item)
         return _json(out)
+
+    def _headline(a: dict[str, Any], body: dict[str, Any]) -> None:
+        """An assessment row for the sites page: its judgement sentence and status instead of the body."""
+        a.pop("body", None)
+        a["judgement"] = (body.get("judgement") or {}).get("text")
+        a["status"] = body.get("status")
+        a["evidence_through"] = body.get("evidence_through")
 
     def _events_computed_since(site: str, t: datetime) -> list[dict[str, Any]]:
         return [e for e in Q.events_since(store, t, 10_000) if e["site"] == site]
@@ -256,8 +269,9 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
     def site(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
         s = _site(name)
         span = Q.time_span(store, _bbox(s, 1.0))
+        sim = bool(_safe(lambda: Q.simulated_sites(store), {}).get(name))
         return _json({**s.to_geojson(), "site": {"name": s.name, "kind": s.kind, "lat": s.lat, "lon": s.lon,
-                                                 "label": s.label}, "span": span})
+                                                 "label": s.label, "simulated": sim}, "span": span})
 
     @app.get("/api/sites/{name}/tracks")
     def tracks(name: Annotated[str, PathParam(pattern=NAME)],
@@ -267,19 +281,39 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
                margin_deg: Annotated[float, Query(ge=0, le=10)] = 1.0,
                max_points: Annotated[int, Query(ge=10, le=200_000)] = 20_000) -> Response:
         s = _site(name)
-        pts = Q.track_points(store, _bbox(s, margin_deg), _parse_t(start, "from"), _parse_t(end, "to"), source,
-                             max_points)
+        t0, t1 = _window(start, end)
+        pts = Q.track_points(store, _bbox(s, margin_deg), t0, t1, source, max_points)
         return _json(_tracks_geojson(pts))
 
     @app.get("/api/events")
     def events(site: Annotated[str | None, Query(pattern=NAME)] = None,
-               kind: Annotated[str | None, Query(max_length=200, pattern=r"^[a-z,-]+$")] = None,
+               kind: Annotated[str | None, Query(max_length=200, pattern=r"^[a-z.,-]+$",
+                                                 description="kinds, canonical (air.arrival) or short (arrival)")] = None,
                subject: Annotated[str | None, Query(pattern=IDENT)] = None,
                start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
                end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
                limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Response:
-        kinds = [k for k in (kind or "").split(",") if k] or None
-        return _json(list_events(store, site, kinds, _parse_t(start, "from"), _parse_t(end, "to"), subject, limit))
+        t0, t1 = _window(start, end)
+        short, wanted = _kinds(kind)
+        rows = list_events(store, site, short, t0, t1, subject, limit)
+        K.name_rows(rows)
+        return _json([r for r in rows if not wanted or r["canonical_kind"] in wanted])
+
+    def _kinds(kind: str | None) -> tuple[list[str] | None, set[str]]:
+        requested = K.split([kind or ""])
+        if not requested:
+            return None, set()
+        try:
+            short, wanted = K.resolve_events(store, requested)
+        except SitewatchError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return short, wanted
+
+    def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+        t0, t1 = _parse_t(start, "from"), _parse_t(end, "to")
+        if t0 is not None and t1 is not None and t1 <= t0:
+            raise HTTPException(422, f"'to' ({end}) is not after 'from' ({start}): swap them")
+        return t0, t1
 
     @app.get("/api/events/{event_id}")
     def event(event_id: Annotated[str, PathParam(pattern=IDENT)]) -> Response:
@@ -287,6 +321,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         if not rows:
             raise HTTPException(404, "no such event")
         ev = rows[0]
+        ev["canonical_kind"] = K.canonical(ev)
         ev["evidence_rows"] = [evidence_rows(store, ref) for ref in ev["evidence"]]
         return _json(ev)
 
@@ -294,20 +329,25 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
     def timeline(name: Annotated[str, PathParam(pattern=NAME)],
                  start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
                  end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
-                 limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> Response:
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 2000,
+                 coverage: Annotated[bool, Query(description="include the daily coverage rows")] = False) -> Response:
         _site(name)
-        t0, t1 = _parse_t(start, "from"), _parse_t(end, "to")
+        t0, t1 = _window(start, end)
         ev = _safe(lambda: Q.evidence_for_site(store, name, t0, t1, limit), [])
+        if not coverage:
+            ev = [r for r in ev if not str(r.get("kind", "")).endswith(".coverage")]
         if ev:
             return _json({"source": "evidence", "rows": ev})
         rows = list_events(store, name, None, t0, t1, None, limit)
+        K.name_rows(rows)
         return _json({"source": "events", "rows": rows})
 
     @app.get("/api/sites/{name}/indicators")
     def indicators(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
         _site(name)
         series = _series(name)
-        return _json({"available": bool(series), "series": series})
+        assessment = _safe(lambda: Q.latest_assessments(store, name), [])
+        return _json({"available": bool(series), "series": charts.plan(series, assessment)})
 
     @app.get("/api/sites/{name}/assessment")
     def assessment(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
@@ -325,15 +365,54 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         out = Q.scenes(store, site)
         for sc in out:
             sc["counts"] = Q.scene_detection_counts(store, sc["scene_id"])
-            sc["has_chip"] = _chip_path(sc["scene_id"]) is not None
+            sc["has_chip"] = _chip_path(sc["scene_id"]) is not None or _scene_file(sc["scene_id"]) is not None
         return _json(out)
 
     @app.get("/api/scenes/{scene_id}/chip")
     def chip(scene_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")]) -> Response:
+        """The scene with its detections drawn: a PNG chip written to ``<workspace>/chips/`` by
+        `sitewatch chips`, else a JPEG drawn from the scene's image file (kept in memory, never
+        written: a read does not write)."""
         p = _chip_path(scene_id)
-        if p is None:
-            raise HTTPException(404, "no chip for this scene")
-        return FileResponse(p, media_type="image/png")
+        if p is not None:
+            return FileResponse(p, media_type="image/png")
+        png = _drawn_chip(scene_id)
+        if png is None:
+            raise HTTPException(404, "no chip for this scene: its image file is not readable from this machine")
+        return Response(png, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+    def _scene_file(scene_id: str) -> dict[str, Any] | None:
+        from sitewatch.store import scene_queries as SQ
+
+        sc = _safe(lambda: SQ.get_scene(store, scene_id), None)
+        if sc is None or sc.get("scene_id") != scene_id or not Path(str(sc.get("path") or "")).is_file():
+            return None
+        result: dict[str, Any] = sc
+        return result
+
+    chip_cache: dict[str, bytes] = {}
+
+    def _drawn_chip(scene_id: str) -> bytes | None:
+        import tempfile
+
+        from sitewatch.imagery import chips as CH
+        from sitewatch.store import scene_queries as SQ
+
+        if scene_id in chip_cache:
+            return chip_cache[scene_id]
+        sc = _scene_file(scene_id)
+        if sc is None:
+            return None
+        with tempfile.TemporaryDirectory(prefix="sitewatch-chip-") as tmp:
+            try:
+                png = CH.scene_chip(sc, SQ.detections(store, scene_id), Path(tmp) / "chip.png", CHIP_PX).read_bytes()
+            except (SitewatchError, OSError, ValueError):
+                return None
+        png = _as_jpeg(png)
+        if len(chip_cache) >= CHIP_CACHE:
+            chip_cache.pop(next(iter(chip_cache)))
+        chip_cache[scene_id] = png
+        return png
 
     def _chip_path(scene_id: str) -> Path | None:
         base = (ws.folder / "chips").resolve()
@@ -428,6 +507,16 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         return s
 
     return app
+
+
+def _as_jpeg(png: bytes, quality: int = 85) -> bytes:
+    """A chip re-encoded as JPEG (a 1024 px scene chip: ~1.5 MB as PNG, ~0.2 MB as JPEG)."""
+    import cv2
+    import numpy as np
+
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality]) if img is not None else (False, None)
+    return bytes(buf) if ok and buf is not None else png
 
 
 def _sse(name: str, data: Any) -> bytes:
