@@ -137,7 +137,7 @@ def test_correlated_items_are_not_counted_twice() -> None:
     independent = 0.8 * 0.8 / (0.8 * 0.8 + 0.2 * 0.2)
     assert one == pytest.approx(0.8)
     assert one < both < independent  # the imagery count and the analysts' reading of it: one group
-    lo = 2 * math.log(4.0) / (1 + A.RHO_CORRELATED)
+    lo = 2 * math.log(4.0) / (1 + A.GROUP_RHO["vehicles"])
     assert both == pytest.approx(1 / (1 + math.exp(-lo)))
 
 

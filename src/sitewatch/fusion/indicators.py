@@ -269,6 +269,14 @@ def _military(rows: Sequence[Row], site: Site) -> Any:
     return _events(rows, MOVEMENT_KINDS, lambda r: bool(r["ref"].get("military")), "military_movements")
 
 
+@indicator("military_other", "military movements other than heavy transports", "adsb", "sum", MOVEMENT_KINDS)
+def _military_other(rows: Sequence[Row], site: Site) -> Any:
+    """Military movements without the heavy airlifters (fighters, helicopters, patrol and
+    liaison aircraft): flying that the heavy-airlift indicators do not already count."""
+    return _events(rows, MOVEMENT_KINDS, lambda r: bool(r["ref"].get("military")) and not r["ref"].get("heavy"),
+                   "military_other")
+
+
 @indicator("adsb_gaps", "ADS-B gaps near the site", "adsb", "sum", ["air.dark-gap"])
 def _adsb_gaps(rows: Sequence[Row], site: Site) -> Any:
     """Transponder gaps (dark gaps) of aircraft near the site."""

@@ -86,14 +86,19 @@ def site_scenes(store: Store, site: str) -> list[dict[str, Any]]:
 
 
 def detection_counts(store: Store, site: str, max_ids: int = 50) -> list[dict[str, Any]]:
-    """Detections of ``site`` counted per scene, zone, class and most likely type.
+    """Detections of ``site`` counted per scene, zone, class and type — the type only where the
+    measured size names exactly one in service (:mod:`sitewatch.detect.types`), otherwise the
+    size class in words ("very large transport aircraft").
 
     ``det_ids`` and ``boxes_px`` ([cx, cy, w, h] in pixels) hold at most ``max_ids`` per group
     (enough to cite and check by eye, bounded).
     """
     return store.rows(
         "SELECT scene_id, zone, class, "
-        "json_extract_string(type_candidates, '$[0].type') AS top_type, count(*) AS n, "
+        # the type only where the measured size names one; else its size class in words
+        "coalesce(json_extract_string(type_candidates, '$.named.type'), "
+        "json_extract_string(type_candidates, '$.size_words'), "
+        "json_extract_string(type_candidates, '$[0].type')) AS top_type, count(*) AS n, "
         "avg(score) AS mean_score, avg(lat) AS lat, avg(lon) AS lon, "
         f"list(det_id ORDER BY det_id)[1:{int(max_ids)}] AS det_ids, "
         f"list([round(cx_px, 1), round(cy_px, 1), round(w_px, 1), round(h_px, 1)] ORDER BY det_id)"

@@ -196,7 +196,7 @@ DETECTIONS = Table(
         _c("zone", "VARCHAR", "zone of the site containing the centre, NULL if none"),
         _c("length_m", "DOUBLE", "long side, metres"),
         _c("width_m", "DOUBLE", "short side, metres"),
-        _c("type_candidates", "JSON", "[{type, name, likelihood}] for aircraft"),
+        _c("type_candidates", "JSON", "aircraft: {measured, fits, named, size_class, size_words, label}"),
         _c("model", "VARCHAR", "detector model name and sha256 prefix"),
         _c("size_class", "VARCHAR", "size class from length_m (car, truck, boat, large-ship, …)"),
         _c("heavy_transport", "BOOLEAN", "aircraft whose type candidates are mostly heavy airlifters"),
