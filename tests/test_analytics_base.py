@@ -73,5 +73,5 @@ def test_events_cli_formats(ws: Workspace, tmp_path: Path, capsys: pytest.Captur
     assert ev["evidence_rows"][0][0]["id"] == "aaa111"
     assert main(["-w", w, "events", "--format", "csv", "--kind", "toy"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("event_id,kind,site,t_start")
-    assert main(["-w", w, "events", "--kind", "nothing"]) == 0
-    assert "(none)" in capsys.readouterr().out
+    assert main(["-w", w, "events", "--kind", "nothing"]) == 2  # an unknown kind lists the valid ones
+    assert "unknown kind" in capsys.readouterr().err
