@@ -54,14 +54,20 @@ def test_real_air_sea_imagery_chain(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert ind["military_movements"]["status"] == "observed" or ind["heavy_arrivals"]["status"] == "observed"
     assert ind["ships_at_quay"]["status"] in ("observed", "not observed")
     items = json.loads(run(capsys, "-w", w, "assess", "northisland", "--format", "json"))
-    assert {a["hypothesis"] for a in items} == {"withdrawal", "reinforcement", "evacuation", "routine"}
+    assert {"withdrawal", "reinforcement", "evacuation", "routine"} <= {a["hypothesis"] for a in items}
     assert all(a["confidence"] in ("low", "moderate", "high") and a["revision"] == 1 for a in items)
 
     out = tmp_path / "northisland.html"
     res = json.loads(run(capsys, "-w", w, "report", "northisland", "--out", str(out)))
     html = out.read_text(encoding="utf-8")
-    assert res["evidence_rows"] >= 3 and 'class="track adsb"' in html and 'id="evidence-table"' in html
+    appendix = Path(res["appendix"]).read_text(encoding="utf-8")
+    assert res["evidence_rows"] >= 3 and 'class="track adsb"' in html and 'id="evidence-table"' in appendix
+    assert "ICAO ae0455" in html  # no aircraft database loaded: the code, saying which code it is
     out = tmp_path / "nyc.html"
     run(capsys, "-w", w, "report", "nyc", "--out", str(out))
     html = out.read_text(encoding="utf-8")
-    assert 'class="track ais"' in html and "data:image/png;base64," in html  # tracks and the real scene's chip
+    assert 'class="track ais"' in html  # tracks
+    if detected:
+        assert "data:image/jpeg;base64," in html and 'class="chip"' in html  # the real scene's chip
+    for text in (html, appendix):
+        assert str(tmp_path) not in text and "/shared/" not in text  # files by name, never by path

@@ -13,14 +13,14 @@ from html import escape
 
 from sitewatch.fusion.indicators import Series, robust_scale
 
-W_PX, H_PX = 620, 130
+WIDTH, HEIGHT = 620, 130
 PAD_L, PAD_R, PAD_T, PAD_B = 34, 8, 8, 20
 
 
-def series_svg(s: Series, chart_id: str) -> str:
+def series_svg(s: Series, chart_id: str, width: int = WIDTH, height: int = HEIGHT) -> str:
     days = s.days
     n = max(1, len(days))
-    iw, ih = W_PX - PAD_L - PAD_R, H_PX - PAD_T - PAD_B
+    iw, ih = width - PAD_L - PAD_R, height - PAD_T - PAD_B
     bw = iw / n
     vmax = max([d.value or 0.0 for d in days] + [(d.baseline_median or 0.0) + robust_scale(
         d.baseline_median or 0.0, d.baseline_mad or 0.0) for d in days if d.baseline_median is not None] + [1.0])
@@ -29,7 +29,7 @@ def series_svg(s: Series, chart_id: str) -> str:
         return PAD_T + ih - ih * v / vmax
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" '
-           f'viewBox="0 0 {W_PX} {H_PX}" width="{W_PX}" height="{H_PX}" role="img" '
+           f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
            f'aria-label="{escape(s.label)}">',
            '<defs><pattern id="hatch-' + escape(chart_id) + '" width="4" height="4" patternUnits="userSpaceOnUse" '
            'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="4" stroke="#bbb" stroke-width="1.5"/>'
@@ -74,10 +74,11 @@ def series_svg(s: Series, chart_id: str) -> str:
         x = PAD_L + idx * bw
         out.append(f'<line class="change-point" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{PAD_T + ih}" '
                    f'stroke="#8e44ad" stroke-dasharray="4,3"><title>level shift on {cp["day"]}</title></line>')
-    out.append(f'<text x="{PAD_L - 4}" y="{PAD_T + 9}" font-size="10" text-anchor="end">{vmax:g}</text>')
+    top_label = f"{vmax:.0f}" if vmax >= 10 else f"{vmax:.2g}"
+    out.append(f'<text x="{PAD_L - 4}" y="{PAD_T + 9}" font-size="10" text-anchor="end">{top_label}</text>')
     out.append(f'<text x="{PAD_L - 4}" y="{PAD_T + ih}" font-size="10" text-anchor="end">0</text>')
     if days:
-        out.append(f'<text x="{PAD_L}" y="{H_PX - 5}" font-size="10">{days[0].day}</text>')
-        out.append(f'<text x="{W_PX - PAD_R}" y="{H_PX - 5}" font-size="10" text-anchor="end">{days[-1].day}</text>')
+        out.append(f'<text x="{PAD_L}" y="{height - 5}" font-size="10">{days[0].day}</text>')
+        out.append(f'<text x="{width - PAD_R}" y="{height - 5}" font-size="10" text-anchor="end">{days[-1].day}</text>')
     out.append("</svg>")
     return "".join(out)
