@@ -161,6 +161,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     dets = RQ.detections(store, [str(s["scene_id"]) for s in scenes])
     names.sizes = {str(d["det_id"]): float(d["length_m"]) for d in dets if d.get("length_m") is not None}
     names.named = {str(d["det_id"]): str(d["named_type"]) for d in dets if d.get("named_type")}
+    names.size_words = {str(d["det_id"]): str(d["size_words"]) for d in dets if d.get("size_words")}
 
     out = Path(out)
     stem = out.name[:-5] if out.name.lower().endswith(".html") else out.name
@@ -185,7 +186,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     # the scenes of the items the leading judgement is judged on (its sentences and the ACH rows)
     ach_ids = {i for r in (lead.ach.get("rows", []) if lead else []) if r["diagnostic"] for i in r["evidence"]}
     plans = CH.plan(scenes, count_rows, dets, lead_ids | ach_ids, as_of, KEY_DAYS)
-    strips = CH.render(plans, count_rows, dets, grids, names.measured)
+    strips = CH.render(plans, count_rows, dets, grids, names.measured, names.what)
 
     diag = [r["item"] for r in (lead.ach.get("rows", []) if lead else []) if r["diagnostic"]]
     obs = {o.item: o for o in judged.observations}

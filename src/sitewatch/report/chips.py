@@ -66,6 +66,8 @@ class Count:
     n: int
     lengths: list[float]
     evidence: list[str]
+    det_ids: list[str] = field(default_factory=list)
+    words: str = ""  # what they are, in words (class, or size class / type named by size)
 
 
 @dataclass
@@ -94,7 +96,7 @@ class Frame:
             if c.n and c.lengths:
                 lo, hi = c.lengths[0], c.lengths[-1]
                 size = f" ({lo:.0f} m)" if round(lo) == round(hi) else f" ({lo:.0f}–{hi:.0f} m)"
-            parts.append(f"{c.n} {class_words(c.cls, c.n)}{size}")
+            parts.append(f"{c.n} {c.words or class_words(c.cls, c.n)}{size}")
         return ", ".join(parts) if parts else "not counted"
 
 
@@ -291,8 +293,9 @@ def _jpeg(scene: Row, win: tuple[float, float, float, float], w: int, h: int) ->
 
 
 def render(plans: Sequence[_Plan], count_rows: Sequence[Row], dets: Sequence[Row],
-           grids: Mapping[str, tuple[str, list[float]]], measured: Any) -> list[Strip]:
-    """Strips of annotated frames for ``plans``; ``measured(det_ids)`` → sorted lengths."""
+           grids: Mapping[str, tuple[str, list[float]]], measured: Any, describe: Any = None) -> list[Strip]:
+    """Strips of annotated frames for ``plans``; ``measured(det_ids)`` → sorted lengths,
+    ``describe(cls, n, det_ids)`` → what the objects are in words (default: the class)."""
     by_scene: dict[str, list[Row]] = {}
     for d in dets:
         by_scene.setdefault(str(d["scene_id"]), []).append(d)
@@ -313,7 +316,7 @@ def render(plans: Sequence[_Plan], count_rows: Sequence[Row], dets: Sequence[Row
                       "before" if n == 0 and len(scenes) > 1 else "after", round(cw, 1), round(ch, 1), ppm)
             f.image_b64, f.note = _jpeg(s, win, int(cw * 2), int(ch * 2))
             _boxes(f, p, by_scene.get(sid, []), win, cw, ch, crop)
-            _counts(f, p, count_rows, measured)
+            _counts(f, p, count_rows, measured, describe)
             frames.append(f)
         zone = f" in zone {p.zone}" if p.zone else ""
         strips.append(Strip(p.group, p.zone, f"{GROUP_TITLES[p.group]}{zone}", frames, p.cited))
@@ -337,7 +340,7 @@ def _boxes(f: Frame, p: _Plan, dets: Sequence[Row], win: tuple[float, float, flo
         f.boxes.append(Box(str(d["class"]), pts, label))
 
 
-def _counts(f: Frame, p: _Plan, count_rows: Sequence[Row], measured: Any) -> None:
+def _counts(f: Frame, p: _Plan, count_rows: Sequence[Row], measured: Any, describe: Any = None) -> None:
     by_cls: dict[str, Count] = {}
     for r in count_rows:
         ref = r.get("ref") or {}
@@ -353,6 +356,7 @@ def _counts(f: Frame, p: _Plan, count_rows: Sequence[Row], measured: Any) -> Non
         c = by_cls.setdefault(cls, Count(cls, 0, [], []))
         c.n += int(r.get("value") or 0)
         c.lengths = sorted(c.lengths + list(measured(ref.get("det_ids") or [])))
+        c.det_ids += [str(d) for d in ref.get("det_ids") or []]
         c.evidence.append(str(r["evidence_id"]))
         f.evidence.append(str(r["evidence_id"]))
     for r in count_rows:  # a class found nowhere in the scene has one site-wide zero row: zero here too
@@ -364,6 +368,8 @@ def _counts(f: Frame, p: _Plan, count_rows: Sequence[Row], measured: Any) -> Non
             by_cls[cls] = Count(cls, 0, [], [str(r["evidence_id"])])
             f.evidence.append(str(r["evidence_id"]))
     counts = [by_cls[c] for c in GROUPS[p.group] if c in by_cls]
+    for c in counts:
+        c.words = describe(c.cls, c.n, c.det_ids) if describe else ""
     f.counts = [c for c in counts if c.n] or counts[:1]  # zeros said once, by the group's first class
 
 

@@ -73,6 +73,7 @@ class Names:
     vessels: dict[str, dict[str, Any]] = field(default_factory=dict)
     sizes: dict[str, float] = field(default_factory=dict)  # det_id → measured length (m)
     named: dict[str, str] = field(default_factory=dict)  # det_id → type its measured size names
+    size_words: dict[str, str] = field(default_factory=dict)  # det_id → its size class in words
 
     @classmethod
     def load(cls, store: Store, rows: Iterable[Row]) -> Names:
@@ -194,6 +195,18 @@ class Names:
             return None
         return short_type(types.pop())
 
+    def what(self, cls: str, n: int, det_ids: Iterable[str]) -> str:
+        """``2 × what``: the type the size names, else the size class in words when all the
+        boxes share one, else the class ("aircraft")."""
+        ids = list(det_ids)
+        typ = self.named_type(ids) if n else None
+        if typ:
+            return f"{class_words(cls, n)} ({typ} by measured size)"
+        words = {self.size_words.get(d) for d in ids}
+        if n and len(words) == 1 and None not in words:
+            return str(words.pop())
+        return class_words(cls, n)
+
     def _count_text(self, row: Row) -> str:
         ref = row.get("ref") or {}
         n = int(row.get("value") or 0)
@@ -209,8 +222,7 @@ class Names:
             size = f", measured {rng} long{part}"
         gsd = ref.get("gsd_m")
         gsd_text = f"{float(gsd):.2f} m GSD" if gsd is not None else "unknown GSD"
-        typ = self.named_type(ref.get("det_ids") or []) if n else None
-        what = f"{class_words(cls, n)} ({typ} by measured size)" if typ else class_words(cls, n)
+        what = self.what(cls, n, ref.get("det_ids") or [])
         text = (f"{n} × {what} in {where}{size}; scene {str(ref.get('scene_id') or '')[:12]} "
                 f"({row.get('provider') or 'unknown provider'}, {gsd_text})")
         if ref.get("resolvable") is False:

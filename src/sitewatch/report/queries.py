@@ -43,13 +43,15 @@ def detections(store: Store, scene_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Detections of the scenes with their pixel boxes and measured size (metres).
 
     ``named_type``: the type the measured size names, when the detector recorded one
-    (``type_candidates.named``); never the detector's ranked guesses."""
+    (``type_candidates.named``), and ``size_words`` its size class in words ("very large
+    transport aircraft"); never the detector's ranked type guesses."""
     keys = sorted(set(scene_ids))
     if not keys:
         return []
     return store.rows(
         "SELECT det_id, scene_id, class, score, cx_px, cy_px, w_px, h_px, angle_rad, poly_px, zone, "
-        "length_m, width_m, model, json_extract_string(type_candidates, '$.named.type') AS named_type "
+        "length_m, width_m, model, json_extract_string(type_candidates, '$.named.type') AS named_type, "
+        "json_extract_string(type_candidates, '$.size_words') AS size_words "
         f"FROM detections WHERE scene_id IN ({_in(len(keys))}) ORDER BY scene_id, det_id", keys)
 
 
