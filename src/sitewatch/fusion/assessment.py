@@ -471,29 +471,62 @@ def items_for(store: Store, site: Site, as_of: datetime | None = None, near_km: 
     return as_of, considered, series, obs
 
 
-def assess(store: Store, site: Site, rules: Mapping[str, Rule], as_of: datetime | None = None,
-           near_km: float = EV.DEFAULT_NEAR_KM, window_days: int = IND.WINDOW_DAYS,
-           refresh: bool = True, issue: bool = True) -> list[Assessment]:
-    """Judge the hypothesis set for ``site`` as of ``as_of``; ``issue``: store a revision of
+@dataclass
+class Judged:
+    """The assessment set of a site as of ``as_of`` and the inputs it was judged on (so a
+    report renders from what was judged instead of reading and computing a second time)."""
+
+    assessments: list[Assessment]
+    as_of: datetime
+    rows: list[dict[str, Any]]  # every evidence row before as_of (coverage rows included)
+    series: list[IND.Series]
+    observations: list[IT.Observation]
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.by_id:
+            self.by_id = {str(r["evidence_id"]): r for r in self.rows}
+
+    @property
+    def leading(self) -> Assessment | None:
+        ranked = sorted(self.assessments, key=lambda a: (a.rank or 99, -a.probability))
+        return ranked[0] if ranked else None
+
+    def series_named(self, name: str) -> IND.Series | None:
+        return next((s for s in self.series if s.name == name), None)
+
+
+def judge_site(store: Store, site: Site, rules: Mapping[str, Rule] | Sequence[Rule], as_of: datetime | None = None,
+               near_km: float = EV.DEFAULT_NEAR_KM, window_days: int = IND.WINDOW_DAYS, refresh: bool = True,
+               issue: bool = True) -> Judged:
+    """Judge the hypothesis set for ``site`` as of ``as_of`` once; ``issue``: store a revision of
     the set when anything changed (a what-if at another time passes ``issue=False``)."""
     if refresh:
         EV.refresh(store, [site], near_km)
-    as_of, considered, _series, obs = items_for(store, site, as_of, near_km, window_days)
-    by_id = {r["evidence_id"]: r for r in considered}
-    out = judge_set(list(rules.values()), site, obs, as_of, by_id)
-    if issue:
-        _issue_set(store, out, evidence_hash(considered), sorted(by_id), by_id)
+    as_of, considered, series, obs = items_for(store, site, as_of, near_km, window_days)
+    by_id = {str(r["evidence_id"]): r for r in considered}
+    rule_list = list(rules.values()) if isinstance(rules, Mapping) else list(rules)
+    out = judge_set(rule_list, site, obs, as_of, by_id) if rule_list else []
+    if issue and out:
+        issue_set(store, out, evidence_hash(considered), sorted(by_id), by_id)
     else:
         for a in out:
-            a.what_if = True
-    return out
+            a.what_if = not issue
+    return Judged(out, as_of, considered, series, obs, by_id)
+
+
+def assess(store: Store, site: Site, rules: Mapping[str, Rule], as_of: datetime | None = None,
+           near_km: float = EV.DEFAULT_NEAR_KM, window_days: int = IND.WINDOW_DAYS,
+           refresh: bool = True, issue: bool = True) -> list[Assessment]:
+    """The assessments of :func:`judge_site` (ranked, probabilities summing to 1)."""
+    return judge_site(store, site, rules, as_of, near_km, window_days, refresh, issue).assessments
 
 
 def remainder_present(rules: Mapping[str, Rule]) -> bool:
     return REMAINDER in rules
 
 
-def _issue_set(store: Store, items: Sequence[Assessment], ev_hash: str, ids: list[str],
+def issue_set(store: Store, items: Sequence[Assessment], ev_hash: str, ids: list[str],
                by_id: Mapping[str, Mapping[str, Any]]) -> None:
     """Issue a new revision of every hypothesis when any of them changed (they compete: one
     moving moves the others), else keep the standing revisions."""
