@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sitewatch.errors import ConfigError, StoreError
 from sitewatch.store import schema as S
@@ -178,39 +180,72 @@ class Store:
         """Insert ``data`` (conformed to the declared schema) into ``table``.
 
         With ``dedupe`` and a declared key, rows whose key already exists (in the table
-        or earlier in ``data``) are skipped. Returns the number of rows inserted. Call it
-        inside :meth:`transaction` to make several inserts atomic.
+        or earlier in ``data``: the first occurrence is kept) are skipped. Returns the
+        number of rows inserted. Call it inside :meth:`transaction` to make several
+        inserts atomic. See :meth:`duplicate_rows` for how duplicates are found.
         """
         decl = S.table(table)
         data = S.conform(table, data)
         if data.num_rows == 0:
             return 0
         with self._lock:
+            if dedupe and decl.key:
+                drop = self.duplicate_rows(table, data)
+                if len(drop):
+                    keep = np.ones(data.num_rows, bool)
+                    keep[drop] = False
+                    data = data.filter(pa.array(keep))
+            if data.num_rows:
+                self._append(table, data)
+            return data.num_rows
+
+    def _append(self, table: str, data: pa.Table) -> None:
+        con = self.con
+        con.register("_sw_batch", data)
+        try:
+            con.execute(f'INSERT INTO "{table}" SELECT * FROM _sw_batch')
+        finally:
+            con.unregister("_sw_batch")
+
+    def duplicate_rows(self, table: str, data: pa.Table) -> np.ndarray:
+        """Row numbers of ``data`` (conformed) whose key is already in ``table`` or earlier in ``data``.
+
+        Two steps, each skipped when it cannot find anything: (1) within the batch, a hash of
+        the key columns (:func:`_key_hash`) proves the keys distinct when the hashes are (the
+        usual case); only when two hashes agree does DuckDB compare the keys themselves;
+        (2) against the table, an anti-join limited to the batch's time span when ``t_utc``
+        is part of the key (so re-ingest checks stay proportional to the batch), run only
+        when the table holds a row in that span. Keys compare with ``IS NOT DISTINCT FROM``.
+        """
+        decl = S.table(table)
+        keys = list(decl.key)
+        n = data.num_rows
+        kb = data.select(keys).append_column("_sw_row", pa.array(np.arange(n, dtype=np.int64)))
+        cols = ", ".join(f'"{k}"' for k in keys)
+        on = " AND ".join(f'b."{k}" IS NOT DISTINCT FROM t."{k}"' for k in keys)
+        out: list[np.ndarray] = []
+        with self._lock:
             con = self.con
-            con.register("_sw_batch", data)
+            con.register("_sw_keys", kb)
             try:
-                if dedupe and decl.key:
-                    key = ", ".join(f'"{k}"' for k in decl.key)
-                    on = " AND ".join(f'b."{k}" IS NOT DISTINCT FROM t."{k}"' for k in decl.key)
-                    where = ""
-                    if "t_utc" in decl.key:
-                        # restrict the anti-join to the batch's time span: keeps re-ingest
-                        # checks proportional to the batch, not to the whole table
-                        where = (
-                            " AND t.t_utc BETWEEN (SELECT min(t_utc) FROM _sw_batch)"
-                            " AND (SELECT max(t_utc) FROM _sw_batch)"
-                        )
-                    before = self._count_unlocked(table)
-                    con.execute(
-                        f'INSERT INTO "{table}" SELECT b.* FROM '
-                        f"(SELECT DISTINCT ON ({key}) * FROM _sw_batch) b "
-                        f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on}{where})'
-                    )
-                    return self._count_unlocked(table) - before
-                con.execute(f'INSERT INTO "{table}" SELECT * FROM _sw_batch')
-                return data.num_rows
+                if n > 1 and _has_equal(_key_hash(data, keys)):
+                    out.append(_rows(con.execute(
+                        f"SELECT _sw_row FROM (SELECT _sw_row, row_number() OVER (PARTITION BY {cols} "
+                        "ORDER BY _sw_row) AS rn FROM _sw_keys) WHERE rn > 1")))
+                span, params = "", []
+                if "t_utc" in keys:
+                    tt = data.column("t_utc")
+                    lo, hi = pc.min(tt).as_py(), pc.max(tt).as_py()
+                    span, params = " AND t.t_utc BETWEEN ? AND ?", [lo, hi]
+                    if lo is None or not con.execute(
+                            f'SELECT EXISTS (SELECT 1 FROM "{table}" t WHERE true{span})', params).fetchall()[0][0]:
+                        return _merge(out)
+                out.append(_rows(con.execute(
+                    f'SELECT b._sw_row FROM _sw_keys b WHERE EXISTS (SELECT 1 FROM "{table}" t WHERE {on}{span})',
+                    params)))
             finally:
-                con.unregister("_sw_batch")
+                con.unregister("_sw_keys")
+        return _merge(out)
 
     def upsert(self, table: str, data: pa.Table) -> int:
         """Insert or replace rows of ``table`` by its declared key (identity tables)."""
@@ -250,3 +285,54 @@ class Store:
         if not isinstance(value, str):
             value = json.dumps(value, sort_keys=True)
         self.sql("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+
+_M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _key_hash(data: pa.Table, keys: list[str]) -> np.ndarray:
+    """One uint64 per row mixing the key columns' values: different hashes ⇒ different keys.
+
+    Numbers, times and booleans by value (``-0.0`` folded onto ``0.0``, as DuckDB compares
+    them), text by dictionary code (a null by its own code): equal keys always hash alike.
+    """
+    h = np.zeros(data.num_rows, np.uint64)
+    with np.errstate(over="ignore"):
+        for k in keys:
+            col = data.column(k).combine_chunks()
+            t = col.type
+            if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
+                v = np.asarray(col.dictionary_encode().indices.fill_null(-1).to_numpy(zero_copy_only=False),
+                               np.int64).view(np.uint64)
+            elif pa.types.is_floating(t):
+                f = np.asarray(col.fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64) + 0.0
+                v = f.view(np.uint64)
+            elif pa.types.is_boolean(t):
+                v = np.asarray(col.cast(pa.int8()).fill_null(-1).to_numpy(zero_copy_only=False), np.int64).view(
+                    np.uint64)
+            else:  # integers, timestamps; anything else by its text
+                try:
+                    c = col.cast(pa.int64())
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    c = col.cast(pa.string()).dictionary_encode().indices.cast(pa.int64())
+                null = np.asarray(c.is_null().to_numpy(zero_copy_only=False), bool)
+                v = np.asarray(c.fill_null(0).to_numpy(zero_copy_only=False), np.int64).view(np.uint64)
+                v = v ^ (null.astype(np.uint64) * _M2)
+            h = (h ^ v) * _M1
+            h ^= h >> np.uint64(31)
+    return h
+
+
+def _has_equal(h: np.ndarray) -> bool:
+    s = np.sort(h)  # a vectorised sort: far quicker than a hash set of the values
+    return bool((s[1:] == s[:-1]).any())
+
+
+def _rows(res: duckdb.DuckDBPyConnection) -> np.ndarray:
+    return np.asarray(res.fetchnumpy()["_sw_row"], np.int64)
+
+
+def _merge(parts: list[np.ndarray]) -> np.ndarray:
+    if not parts:
+        return np.zeros(0, np.int64)
+    return np.unique(np.concatenate(parts))

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from sitewatch.errors import InputError, SitewatchError
-from sitewatch.sources.base import Batch, InputFile, Reader, ReadOptions, detect, iter_inputs
+from sitewatch.sources.base import Batch, InputFile, Reader, ReadOptions, detect, iter_inputs, readers
 from sitewatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,14 @@ def ingest_paths(
     """Ingest every input under ``paths`` as ``kind`` data (see the module docstring)."""
     opts = opts or ReadOptions()
     summary = IngestSummary()
+    hints: dict[str, Reader] = {}  # archive → the reader of its last member: sniffed once, not per member
     for src in iter_inputs(paths):
+        archive = src.name.rsplit("!", 1)[0] if "!" in src.name else None
         try:
-            result = ingest_file(store, kind, src, fmt, opts, progress)
+            result = ingest_file(store, kind, src, fmt, opts, progress,
+                                 hint=hints.get(archive) if archive else None)
+            if archive and result.format and result.error is None:
+                hints[archive] = readers(kind)[result.format]
         except SitewatchError as exc:
             result = FileResult(src.name, None, error=str(exc))
             # the caller's hook reports it (the CLI prints one line); else the log does
@@ -122,14 +127,21 @@ def ingest_file(
     fmt: str = "auto",
     opts: ReadOptions | None = None,
     progress: ProgressHook | None = None,
+    hint: Reader | None = None,
 ) -> FileResult:
-    """Ingest one logical file in one transaction; see the module docstring."""
+    """Ingest one logical file in one transaction; see the module docstring.
+
+    ``hint``: a reader to try first when ``fmt`` is ``auto`` (the one that read the previous
+    member of the same archive); used when its sniffer is sure (≥ 0.9), else every sniffer runs."""
     opts = opts or ReadOptions()
     digest = src.sha256()
     prior = store.scalar(
         "SELECT file_id FROM ingest_log WHERE sha256=? AND kind=?", [digest, kind]
     )
-    reader = detect(kind, src, fmt)
+    if fmt == "auto" and hint is not None and hint.sniff(src.head(), src.basename) >= 0.9:
+        reader = hint
+    else:
+        reader = detect(kind, src, fmt)
     if prior is not None:
         log.info("%s: already ingested (file_id %s), skipped", src.name, prior)
         return FileResult(src.name, reader.name, skipped=True)
@@ -170,10 +182,11 @@ def _store_batch(store: Store, file_id: int, src: InputFile, batch: Batch, resul
         result.duplicates += n - inserted
     if batch.rejects:
         now = datetime.now(UTC)
+        paths = getattr(batch, "reject_paths", None) or [src.name] * len(batch.rejects)  # archive!member
         q = pa.table(
             {
                 "file_id": pa.array([file_id] * len(batch.rejects), pa.int64()),
-                "path": [src.name] * len(batch.rejects),
+                "path": paths,
                 "rec_offset": pa.array([r.offset for r in batch.rejects], pa.int64()),
                 "offset_unit": [r.offset_unit for r in batch.rejects],
                 "raw": [r.raw[:MAX_RAW_CHARS] for r in batch.rejects],
@@ -236,6 +249,47 @@ def _log_file(
             ),
             dedupe=False,
         )
+
+
+def ingest_stream(
+    store: Store,
+    kind: str,
+    name: str,
+    digest: str,
+    fmt: str,
+    batches: Iterable[Batch],
+    opts: ReadOptions,
+    size_bytes: int | None = None,
+    progress: ProgressHook | None = None,
+) -> FileResult:
+    """Ingest one logical input read as a stream of batches (a fetched archive), like a file.
+
+    Idempotent: skipped when an ``ingest_log`` row has the same content hash, kind *and*
+    options (the same archive read with another filter adds what the filter now keeps;
+    rows already stored count as duplicates). One transaction: the input is stored whole or
+    not at all. A batch may name each reject's path (``reject_paths``: ``archive!member``).
+    """
+    options = json.dumps(opts.as_json(), sort_keys=True)
+    prior = store.scalar("SELECT file_id FROM ingest_log WHERE sha256=? AND kind=? AND options=?",
+                         [digest, kind, options])
+    if prior is not None:
+        log.info("%s: already ingested with these options (file_id %s), skipped", name, prior)
+        return FileResult(name, fmt, skipped=True)
+
+    def opener() -> Any:
+        raise InputError("a streamed input cannot be opened again", path=name)
+
+    src = InputFile(name, opener, size_bytes, digest)
+    result = FileResult(name, fmt)
+    t0 = datetime.now(UTC)
+    with store.transaction():
+        file_id = store.next_file_id()
+        for batch in batches:
+            _store_batch(store, file_id, src, batch, result)
+            if progress:
+                progress(batch.rows.num_rows + len(batch.rejects))
+        _log_file(store, file_id, kind, src, fmt, digest, opts, result, t0)
+    return result
 
 
 def require_paths(paths: Iterable[str]) -> list[str]:

@@ -38,6 +38,7 @@ import pyarrow as pa
 from sitewatch.errors import FormatError
 from sitewatch.reference.aircraft_db import military_by_address
 from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch, watch_filtered
+from sitewatch.sources.adsb._trace_docs import read_docs
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, register
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -89,71 +90,14 @@ class ReadsbTraceReader:
 
     @watch_filtered
     def read(self, src: InputFile, opts: ReadOptions) -> Iterator[Batch]:
-        doc = _load(src)
-        if not isinstance(doc, dict) or not isinstance(doc.get("trace"), list) or "timestamp" not in doc:
-            raise FormatError("not a readsb trace: needs an object with icao, timestamp and trace", path=src.name)
-        icao = str(doc.get("icao", "")).lower()
-        base = _num(doc["timestamp"])
-        n = len(doc["trace"])
-        dt = np.full(n, np.nan)
-        lat, lon, alt = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-        gs, trk, vr = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-        flags = np.zeros(n, np.int64)
-        ground = np.zeros(n, bool)
-        status: list[str | None] = [None] * n
-        callsign: list[str | None] = [None] * n
-        squawk: list[str | None] = [None] * n
-        bad = np.zeros(n, bool)
-        cs = sq = None
-        leg = False  # a new-leg flag on a skipped (stale) point moves to the next kept one
-        for i, p in enumerate(doc["trace"]):
-            try:
-                dt[i], lat[i], lon[i] = float(p[0]), _f(p[1]), _f(p[2])
-                if p[3] == "ground":
-                    ground[i] = True
-                else:
-                    alt[i] = _f(p[3])
-                gs[i], trk[i] = _f(p[4]), _f(p[5])
-                flags[i] = int(p[6] or 0)
-                vr[i] = _f(p[7]) if len(p) > 7 else np.nan
-                det = p[8] if len(p) > 8 else None
-                if isinstance(det, dict):
-                    cs = (det.get("flight") or "").strip() or cs
-                    sq = det.get("squawk") or sq
-                src_type = p[9] if len(p) > 9 and isinstance(p[9], str) else None
-                leg = leg or bool(flags[i] & 2)
-                if not flags[i] & 1:
-                    status[i] = (src_type or "") + (";new-leg" if leg else "") or None
-                    leg = False
-                callsign[i], squawk[i] = cs, sq
-            except (TypeError, ValueError, IndexError, KeyError, OverflowError):
-                bad[i] = True
-        stale = (flags & 1).astype(bool) & ~bad
-        keep = ~stale
-        counters = {"stale_points": int(stale.sum()), "new_legs": int(((flags & 2) > 0).sum())}
-        t_utc = epoch_to_ts(np.where(bad, np.nan, base + dt), "s")
-        canon = pa.table({
-            "t_utc": t_utc, "id": pa.array([icao] * n, pa.string()),
-            "lat": pa.array(lat), "lon": pa.array(lon),
-            "alt_ft": pa.array(alt, from_pandas=True), "speed_kt": pa.array(gs, from_pandas=True),
-            "track_deg": pa.array(trk, from_pandas=True), "vrate_fpm": pa.array(vr, from_pandas=True),
-            "onground": pa.array(ground), "callsign": pa.array(callsign, pa.string()),
-            "squawk": pa.array(squawk, pa.string()), "status": pa.array(status, pa.string()),
-        }).filter(pa.array(keep))
-        # a point that could not be read at all has no lat/lon: make it a reject, not "no position"
-        lat_col = np.where(bad[keep], 999.0, canon.column("lat").to_numpy(zero_copy_only=False))
-        canon = canon.set_column(canon.schema.get_field_index("lat"), "lat", pa.array(lat_col))
-        offs = np.flatnonzero(keep) + 1
-        trace = doc["trace"]
-        b = positions_batch(canon, offs, self.name, lambda i: json.dumps(trace[int(offs[i]) - 1]), "record",
-                            counters)
-        yield b
-        if icao:
-            yield Batch("aircraft", _aircraft_row(icao, doc, self.name))
-
-
-def _f(v: Any) -> float:
-    return float(v) if v is not None else np.nan
+        with src.open() as f:
+            data = f.read(MAX_JSON_BYTES + 1)
+        res = read_docs([(src.name, data)], self.name)
+        if res.failed:
+            raise FormatError(res.failed[0][1], path=src.name)
+        yield res.positions
+        if res.aircraft is not None:
+            yield Batch("aircraft", res.aircraft)
 
 
 @register

@@ -1,0 +1,178 @@
+"""The per-point columns of readsb traces, and how they become a ``positions`` batch.
+
+Contract: a :class:`TraceCols` holds the points of one or more trace documents in document
+order (``member`` says whose point each row is). Two producers fill it with *exactly* the
+same values for the same document: :func:`from_doc` (the reference: a Python loop over the
+parsed JSON, the reading this module has always done) and
+:func:`sitewatch.sources.adsb._trace_fast.parse` (vectorised, readsb's own layout only).
+:func:`to_batch` turns the columns into one ``positions`` batch: stale points skipped and
+counted (``stale_points``), ``new_legs`` counted, a point that could not be read at all
+quarantined (its text, its point number as ``rec_offset``), then the shared validation of
+:func:`~sitewatch.sources.adsb._common.positions_batch`.
+
+Reading rules (readsb's ``README-json.md``): time = ``timestamp + dt_s``; ``flags`` bit 1 =
+stale, bit 2 = new leg (a new-leg bit on a stale point moves to the next kept one and is
+kept in ``status`` as ``<source>;new-leg``); ``alt == "ground"`` → ``onground``; callsign and
+squawk are those of the latest ``details`` object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch
+from sitewatch.sources.base import Batch
+
+F8 = np.float64
+
+
+@dataclass
+class TraceCols:
+    """Points of ``len(starts)`` documents; arrays have one entry per point."""
+
+    member: np.ndarray  # int64: which document
+    dt: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    alt: np.ndarray
+    gs: np.ndarray
+    trk: np.ndarray
+    vr: np.ndarray
+    flags: np.ndarray  # int64
+    ground: np.ndarray  # bool
+    bad: np.ndarray  # bool: the point could not be read (only the reference reader finds these)
+    status: pa.Array  # string
+    callsign: pa.Array  # string
+    squawk: pa.Array  # string
+
+    @property
+    def n(self) -> int:
+        return len(self.dt)
+
+
+def from_doc(trace: list[Any], member: int = 0) -> TraceCols:
+    """The reference reading of one document's ``trace`` list (a Python loop per point)."""
+    n = len(trace)
+    dt = np.full(n, np.nan)
+    lat, lon, alt = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    gs, trk, vr = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    flags = np.zeros(n, np.int64)
+    ground = np.zeros(n, bool)
+    status: list[str | None] = [None] * n
+    callsign: list[str | None] = [None] * n
+    squawk: list[str | None] = [None] * n
+    bad = np.zeros(n, bool)
+    cs = sq = None
+    leg = False  # a new-leg flag on a skipped (stale) point moves to the next kept one
+    for i, p in enumerate(trace):
+        try:
+            dt[i], lat[i], lon[i] = float(p[0]), _f(p[1]), _f(p[2])
+            if p[3] == "ground":
+                ground[i] = True
+            else:
+                alt[i] = _f(p[3])
+            gs[i], trk[i] = _f(p[4]), _f(p[5])
+            flags[i] = int(p[6] or 0)
+            vr[i] = _f(p[7]) if len(p) > 7 else np.nan
+            det = p[8] if len(p) > 8 else None
+            if isinstance(det, dict):
+                cs = _text(det.get("flight") or "").strip() or cs
+                sq = _text(det.get("squawk") or sq)
+            src_type = p[9] if len(p) > 9 and isinstance(p[9], str) else None
+            leg = leg or bool(flags[i] & 2)
+            if not flags[i] & 1:
+                status[i] = (src_type or "") + (";new-leg" if leg else "") or None
+                leg = False
+            callsign[i], squawk[i] = cs, sq
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):
+            bad[i] = True
+    return TraceCols(np.full(n, member, np.int64), dt, lat, lon, alt, gs, trk, vr, flags, ground, bad,
+                     pa.array(status, pa.string()), pa.array(callsign, pa.string()), pa.array(squawk, pa.string()))
+
+
+def _text(v: Any) -> Any:
+    """A details value that must be text (or None): anything else makes the point unreadable."""
+    if v is not None and not isinstance(v, str):
+        raise TypeError(f"expected text, got {type(v).__name__}")
+    return v
+
+
+def _f(v: Any) -> float:
+    return float(v) if v is not None else np.nan
+
+
+def concat(parts: Sequence[TraceCols]) -> TraceCols:
+    """Points of several :class:`TraceCols` one after the other (``member`` kept as given)."""
+    if len(parts) == 1:
+        return parts[0]
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    def pcat(name: str) -> pa.Array:
+        return pa.concat_arrays([getattr(p, name) for p in parts])
+
+    return TraceCols(cat("member"), cat("dt"), cat("lat"), cat("lon"), cat("alt"), cat("gs"), cat("trk"),
+                     cat("vr"), cat("flags"), cat("ground"), cat("bad"), pcat("status"), pcat("callsign"),
+                     pcat("squawk"))
+
+
+def take(c: TraceCols, idx: np.ndarray) -> TraceCols:
+    """The points at ``idx`` (e.g. those of the aircraft a filter keeps)."""
+    ia = pa.array(idx, pa.int64())
+    return TraceCols(c.member[idx], c.dt[idx], c.lat[idx], c.lon[idx], c.alt[idx], c.gs[idx], c.trk[idx],
+                     c.vr[idx], c.flags[idx], c.ground[idx], c.bad[idx], c.status.take(ia), c.callsign.take(ia),
+                     c.squawk.take(ia))
+
+
+def to_batch(c: TraceCols, icao: Sequence[str], base_s: np.ndarray, fmt: str,
+             raw: Callable[[int, int], str]) -> tuple[Batch, np.ndarray]:
+    """One ``positions`` batch of the points in ``c`` and the document of each of its rejects.
+
+    ``icao[m]``, ``base_s[m]``: document ``m``'s address and ``timestamp``; ``raw(m, k)``: the
+    text of point ``k`` (0-based) of document ``m``, asked for rejected points only.
+    Points of each document must be contiguous and in order.
+    """
+    n = c.n
+    flags = c.flags
+    stale = (flags & 1).astype(bool) & ~c.bad
+    keep = ~stale
+    counters = {"stale_points": int(stale.sum()), "new_legs": int(((flags & 2) > 0).sum())}
+    member = c.member
+    first = np.r_[True, member[1:] != member[:-1]] if n else np.zeros(0, bool)
+    start = np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else np.zeros(0, np.int64)
+    local = np.arange(n) - start  # point number within its document
+    base = np.asarray(base_s, F8)[member] if n else np.zeros(0)
+    t_utc = epoch_to_ts(np.where(c.bad, np.nan, base + c.dt), "s")
+    ids = pa.array(list(icao), pa.string()).take(pa.array(member, pa.int64()))
+    mask = pa.array(keep)
+    canon = pa.table({
+        "t_utc": t_utc, "id": ids,
+        "lat": pa.array(np.where(c.bad, 999.0, c.lat)),  # a point not read at all: a reject, not "no position"
+        "lon": pa.array(c.lon),
+        "alt_ft": pa.array(c.alt, from_pandas=True), "speed_kt": pa.array(c.gs, from_pandas=True),
+        "track_deg": pa.array(c.trk, from_pandas=True), "vrate_fpm": pa.array(c.vr, from_pandas=True),
+        "onground": pa.array(c.ground), "callsign": c.callsign,
+        "squawk": c.squawk, "status": c.status,
+    }).filter(mask)
+    kept = np.flatnonzero(keep)
+    offs = local[kept] + 1
+    kept_member = member[kept]
+    rejected_in: list[int] = []  # positions_batch asks raw(i) once per reject, in order
+
+    def raw_row(i: int) -> str:
+        m = int(kept_member[i])
+        rejected_in.append(m)
+        return raw(m, int(offs[i]) - 1)
+
+    b = positions_batch(canon, offs, fmt, raw_row, "record", counters)
+    return b, np.asarray(rejected_in, np.int64)
+
+
+def point_json(trace: list[Any], k: int) -> str:
+    return json.dumps(trace[k])

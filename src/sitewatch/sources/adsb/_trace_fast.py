@@ -1,0 +1,376 @@
+"""Vectorised reading of readsb trace documents — exactly the reference reading, or nothing.
+
+Contract: :func:`split` cuts a document into its header (everything but ``trace``, parsed by
+:mod:`json`) and the text of its points, or returns ``None`` when the document is not in the
+layout readsb writes (``"trace":[`` last, one point per line). :func:`parse` reads the points
+of many such documents at once with NumPy and Arrow (no Python per point) and returns their
+:class:`~sitewatch.sources.adsb._trace_cols.TraceCols` plus, per document, whether it could be
+read this way. For a document it accepts, the columns are *equal* to those of the reference
+reader :func:`~sitewatch.sources.adsb._trace_cols.from_doc` (same floats: both parse decimal
+text with correct rounding; same forward-filled callsign/squawk; same status). A document it
+refuses — anything outside readsb's own output: escapes, nested objects in ``details``,
+strings or booleans where numbers belong, a point that the reference reader would
+quarantine, points not one per line … — is read by the reference reader instead, so the
+result never depends on which path read it.
+
+Left to the reference reader's JSON parser, i.e. *not* re-checked here (readsb never writes
+them): invalid JSON inside a ``details`` object or after a point's source field, numbers like
+``1.e5``, and a key repeated inside one ``details`` object (JSON leaves its meaning open; this
+reader takes the first, Python's :mod:`json` the last).
+
+How: the documents' point texts are joined in one buffer; newline and comma positions
+(``flatnonzero``) give each point's first eight fields, ``{``/``}`` positions its ``details``
+object, and an Arrow ``string`` array laid over the buffer (offsets only, no copy) is cast to
+``float64`` in one call. ``flight``/``squawk`` are found with Arrow substring search inside the
+``details`` objects and forward-filled with ``maximum.accumulate``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.lib.stride_tricks import sliding_window_view
+
+from sitewatch.sources.adsb._trace_cols import TraceCols
+
+_WS = frozenset(b" \t\r\n")
+_NL, _COMMA, _LBR, _RBR, _LSQ, _RSQ, _QUOTE, _SPACE = 10, 44, 123, 125, 91, 93, 34, 32
+_DIGITS = np.zeros(256, bool)
+_DIGITS[48:58] = True
+_NUM_FIRST = _DIGITS.copy()
+_NUM_FIRST[ord("-")] = True
+I8 = np.int64
+
+
+@dataclass
+class Doc:
+    """One trace document cut in two: the parsed header and the text of its points."""
+
+    header: dict[str, Any]
+    body: bytes  # from the newline after "trace":[ to the end of the last point ('' when no point)
+
+
+def split(data: bytes) -> Doc | None:
+    """Header and points text of a document in readsb's layout, else ``None``."""
+    k = data.find(b'"trace":[')
+    if k < 0:
+        return None
+    j = k + 9  # first byte after '['
+    e = len(data)
+    while e and data[e - 1] in _WS:
+        e -= 1
+    if not e or data[e - 1] != _RBR:  # the document's closing '}'
+        return None
+    e -= 1
+    while e > j and data[e - 1] in _WS:
+        e -= 1
+    if e <= j or data[e - 1] != _RSQ:  # the trace array's closing ']'
+        return None
+    b = e - 1
+    while b > j and data[b - 1] in _WS:
+        b -= 1
+    try:
+        header = json.loads(data[:k] + b'"trace":[]}')
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        return None
+    if not isinstance(header, dict) or "timestamp" not in header:
+        return None
+    body = data[j:b]
+    if body and body[0] != _NL:
+        return None
+    if b"\\" in body:  # escapes: leave the strings to the JSON parser
+        return None
+    return Doc(header, body)
+
+
+def _str_array(buf: pa.Buffer, offsets: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Arrow strings ``buf[offsets[i]:offsets[i+1]]`` laid over ``buf`` (no copy), null where not ``valid``."""
+    n = len(offsets) - 1
+    if valid is None:
+        return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), buf])
+    bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.large_string(), n, [bits, pa.py_buffer(offsets), buf],
+                                 null_count=n - int(np.count_nonzero(valid)))
+
+
+def _spans(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Offsets making entry ``2i`` = ``[starts[i], ends[i])``; odd entries are the gaps between.
+
+    ``starts``/``ends`` must interleave in order (``ends[i] <= starts[i+1]``)."""
+    out = np.empty(2 * len(starts) + 1, I8)
+    out[0:-1:2] = starts
+    out[1::2] = ends
+    out[-1] = out[-2] if len(ends) else 0
+    return out
+
+
+def _strings(pbuf: pa.Buffer, starts: np.ndarray, ends: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """The strings ``[starts[i], ends[i])`` (null where not ``valid``), copied into their own array."""
+    n = len(starts)
+    v = np.zeros(2 * n, bool)
+    v[0::2] = valid
+    return _str_array(pbuf, _spans(starts, ends), v).take(pa.array(np.arange(0, 2 * n, 2, dtype=I8)))
+
+
+def _low_bits(words: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` lowest set bits of each uint64 (-1 where fewer are set)."""
+    out = np.empty((len(words), k), I8)
+    x = words.copy()
+    one = np.uint64(1)
+    for j in range(k):
+        low = x & (~x + one)
+        out[:, j] = np.frexp(low.astype(np.float64))[1].astype(I8) - 1
+        x ^= low
+    return out
+
+
+def _bits(mask: np.ndarray) -> np.ndarray:
+    """A (n, 64) boolean matrix as one uint64 per row (column j = bit j)."""
+    return np.packbits(mask, axis=1, bitorder="little").view("<u8").ravel()
+
+
+_PAD = 256  # zero bytes around the joined bodies: every window and gather stays inside
+_W = 64  # prefix window: the eight scalar fields of a readsb point fit in it
+
+
+def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
+    """Columns of the points of ``docs`` and, per document, whether it was read (see module doc).
+
+    The columns hold only the points of documents read; ``member`` indexes ``docs``.
+    """
+    nd = len(docs)
+    lens = np.fromiter((len(d.body) for d in docs), I8, nd)
+    bstart = _PAD + np.r_[0, np.cumsum(lens)][:-1].astype(I8)
+    pad = b"\0" * _PAD
+    data = b"".join([pad, *(d.body for d in docs), pad])
+    pbuf = pa.py_buffer(data)
+    buf = np.frombuffer(data, np.uint8)
+    size = len(buf) - _PAD
+    # one pass for the structural bytes this reader needs: newlines, '{', '}', '['
+    marks = np.flatnonzero((buf == _NL) | (buf == _LBR) | (buf == _RBR) | (buf == _LSQ))
+    mk = buf[marks]
+    nl = marks[mk == _NL]
+    n = len(nl)
+    if n == 0:
+        return _empty(), np.ones(nd, bool)
+    member = np.searchsorted(bstart, nl, side="right") - 1
+    last = np.r_[member[1:] != member[:-1], True]
+    line_s = nl + 1
+    line_e = np.r_[nl[1:], size].astype(I8)
+    first = data[line_s[0]:line_e[0]]
+    indent = len(first) - len(first.lstrip(b" "))
+    if indent > 32:
+        return _empty(), np.zeros(nd, bool)
+    ps = line_s + indent
+    pe = line_e - 1 - (~last).astype(I8)
+    bad = (pe - ps) < 2
+    if indent:
+        bad |= (buf[line_s] != _SPACE) | (buf[ps - 1] != _SPACE)
+    bad |= (buf[ps] != _LSQ) | (buf[pe] != _RSQ) | (~last & (buf[line_e - 1] != _COMMA))
+    # the eight scalar fields: commas of a 64-byte window from the '['
+    win = sliding_window_view(buf, _W)[ps]
+    cpos = _low_bits(_bits(win == _COMMA), 8)
+    bad |= (cpos[:, 7] < 0) | (cpos[:, 7] >= pe - ps)
+    ts = np.empty((n, 8), I8)
+    ts[:, 0] = 1
+    ts[:, 1:] = cpos[:, :7] + 1
+    te = np.where(cpos < 0, ts, cpos)
+    tl = te - ts
+    fb = np.take_along_axis(win, ts, 1)
+    # in JSON, numbers start with '-' or a digit, null is the only token starting with 'n', and the
+    # one string allowed here is "ground" (the altitude of a point on the ground)
+    is_null = (fb == ord("n")) & (tl == 4)
+    is_num = _NUM_FIRST[fb] & (tl > 0)
+    g = np.flatnonzero((tl[:, 3] == 8) & (fb[:, 3] == _QUOTE))
+    ground = np.zeros(n, bool)
+    if len(g):
+        gw = win[g[:, None], ts[g, 3][:, None] + np.arange(8)]
+        ground[g[(gw == np.frombuffer(b'"ground"', np.uint8)).all(axis=1)]] = True
+    ok_tok = is_num | is_null
+    ok_tok[:, 3] |= ground
+    bad |= ~ok_tok.all(axis=1) | ~is_num[:, 0]  # dt is required
+    # details: null, or one object from the '{' to the line's last '}'
+    ds = ps + cpos[:, 7] + 1
+    d0 = buf[ds]
+    dnull = d0 == ord("n")
+    dn = np.flatnonzero(dnull)
+    for m, ch in enumerate(b"ull", start=1):
+        dnull[dn] &= buf[ds[dn] + m] == ch
+    ddict = d0 == _LBR
+    rbr = marks[mk == _RBR]
+    lbr = marks[mk == _LBR]
+    lsq = marks[mk == _LSQ]
+    ri = np.searchsorted(rbr, pe) - 1
+    de = np.where(ri >= 0, rbr[np.maximum(ri, 0)] if len(rbr) else 0, -1)
+    bad |= ~(dnull | ddict) | (ddict & (de <= ds))
+    after = np.where(ddict, de + 1, ds + 4)
+    # the tail: source type, then numbers; no bracket or brace up to the ']'
+    tlen = pe - after
+    bad |= (tlen < 0) | (tlen >= _W)
+    tw = sliding_window_view(buf, _W)[np.minimum(after, size)]
+    bad |= np.searchsorted(lsq, pe) != np.searchsorted(lsq, after)  # a '[' after the details: not one point
+    has_src = tlen > 0
+    bad |= has_src & (tw[:, 0] != _COMMA)
+    c1 = tw[:, 1]
+    q = _low_bits(_bits(tw == _QUOTE) >> np.uint64(2), 1)[:, 0] + 2  # closing quote of a string
+    src_str = has_src & (c1 == _QUOTE) & (q >= 2) & (q < tlen)
+    src_str &= (q + 1 == tlen) | (np.take_along_axis(tw, np.minimum(q + 1, _W - 1)[:, None], 1)[:, 0] == _COMMA)
+    src_null = has_src & (tlen >= 5) & (c1 == ord("n")) & (tw[:, 2] == ord("u")) & (tw[:, 3] == ord("l"))
+    src_null &= (tw[:, 4] == ord("l")) & ((tlen == 5) | (tw[:, 5] == _COMMA))
+    src_num = has_src & _NUM_FIRST[c1]
+    bad |= has_src & ~(src_str | src_null | src_num)
+    # every '{' of a body opens one details object (none nested, none in strings)
+    ok_doc = np.ones(nd, bool)
+    bend = bstart + lens
+    n_l = np.searchsorted(lbr, bend) - np.searchsorted(lbr, bstart)
+    ok_doc &= n_l == np.bincount(member[ddict], minlength=nd)
+    ok_doc &= ~(np.bincount(member[bad], minlength=nd) > 0)
+    good = ok_doc[member]
+    # the numbers: one Arrow cast over the buffer
+    ts_a = ps[:, None] + ts
+    te_a = ps[:, None] + te
+    bad_rows = ~good
+    if bad_rows.any():  # keep the offsets in order: a refused line's tokens become empty
+        ts_a[bad_rows] = ps[bad_rows, None]
+        te_a[bad_rows] = ps[bad_rows, None]
+    valid = is_num & good[:, None]
+    vals = _cast_numbers(pbuf, ts_a.ravel(), te_a.ravel(), valid.ravel(), member, ok_doc)
+    v = vals.reshape(n, 8)
+    flags_f = np.where(is_null[:, 6], 0.0, v[:, 6])
+    # flags are read as integers: beyond 2**53 the float is not the integer the JSON wrote
+    ok_doc &= ~(np.bincount(member[good & ~(np.abs(flags_f) < 2.0**53)], minlength=nd) > 0)
+    good = ok_doc[member]
+    # callsign / squawk, forward-filled within each document
+    callsign, squawk, ok2 = _details(pbuf, buf, ds, de, ddict & good, member, nd)
+    ok_doc &= ok2
+    good = ok_doc[member]
+    sel = np.flatnonzero(good)
+    if len(sel) < n:
+        ia = pa.array(sel, I8)
+        callsign, squawk = callsign.take(ia), squawk.take(ia)
+    m_sel = member[sel]
+    flags = np.trunc(flags_f[sel]).astype(I8)
+    src = _strings(pbuf, after[sel] + 2, after[sel] + q[sel], src_str[sel])
+    status = _status(src, flags, m_sel)
+    vv = v[sel]
+    alt = np.where(ground[sel], np.nan, vv[:, 3])
+    cols = TraceCols(m_sel, vv[:, 0], vv[:, 1], vv[:, 2], alt, vv[:, 4], vv[:, 5], vv[:, 7], flags,
+                     ground[sel], np.zeros(len(sel), bool), status, callsign, squawk)
+    return cols, ok_doc
+
+
+def _empty() -> TraceCols:
+    z = np.zeros(0)
+    s = pa.array([], pa.string())
+    return TraceCols(np.zeros(0, I8), z, z, z, z, z, z, z, np.zeros(0, I8), np.zeros(0, bool), np.zeros(0, bool),
+                     s, s, s)
+
+
+def _cast_numbers(pbuf: pa.Buffer, ts: np.ndarray, te: np.ndarray, valid: np.ndarray, member: np.ndarray,
+                  ok_doc: np.ndarray) -> np.ndarray:
+    """float64 of the tokens ``[ts, te)`` where ``valid`` (NaN elsewhere), 8 per line; a document
+    with a token Arrow cannot read as a number is refused."""
+    v2 = np.zeros(2 * len(ts), bool)
+    v2[0::2] = valid
+    arr = _str_array(pbuf, _spans(ts, te), v2)
+    try:
+        out = pc.cast(arr, pa.float64())
+    except pa.ArrowInvalid:  # find the documents at fault (rare: never in readsb's output)
+        res = np.full(len(arr), np.nan)
+        line_member = np.repeat(member, 16)
+        for d in np.unique(member):
+            rows = np.flatnonzero(line_member == d)
+            lo, hi = int(rows[0]), int(rows[-1]) + 1
+            try:
+                res[lo:hi] = pc.cast(arr.slice(lo, hi - lo), pa.float64()).to_numpy(zero_copy_only=False)
+            except pa.ArrowInvalid:
+                ok_doc[d] = False
+        return res[0::2]
+    return np.asarray(out.to_numpy(zero_copy_only=False))[0::2]
+
+
+def _status(src: pa.Array, flags: np.ndarray, member: np.ndarray) -> pa.Array:
+    """``status`` per point: its source, ``;new-leg`` after a leg start, None for stale points."""
+    n = len(flags)
+    if not n:
+        return pa.array([], pa.string())
+    stale = (flags & 1).astype(bool)
+    cum = np.cumsum((flags & 2) > 0)
+    idx = np.arange(n)
+    first = np.r_[True, member[1:] != member[:-1]]
+    doc_start = np.maximum.accumulate(np.where(first, idx, 0))
+    prev_kept = np.r_[-1, np.maximum.accumulate(np.where(~stale, idx, -1))[:-1]]
+    prev = np.maximum(prev_kept, doc_start - 1)  # the previous kept point of the same document
+    leg = (cum - np.where(prev >= 0, cum[np.maximum(prev, 0)], 0)) > 0
+    enc = src.dictionary_encode()
+    words: list[str | None] = enc.dictionary.to_pylist()
+    codes = np.asarray(enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False), I8)
+    words.append(None)
+    table: list[str | None] = []
+    for w in words:
+        table += [(w or "") or None, (w or "") + ";new-leg"]
+    code = np.where(stale, 2 * len(words), codes * 2 + leg)
+    table.append(None)
+    return pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int32)), pa.array(table, pa.string())).cast(
+        pa.string())
+
+
+def _value_bounds(pbuf: pa.Buffer, buf: np.ndarray, ds: np.ndarray, de: np.ndarray, key: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """In each object ``[ds, de]``: bounds of ``key``'s string value and its kind
+    (0 absent or null, 1 string, 2 anything else: the document is left to the reference reader)."""
+    pos = pc.find_substring(_str_array(pbuf, _spans(ds, de + 1), _even(len(ds))), key)
+    p = np.asarray(pos.to_numpy(zero_copy_only=False)[0::2], I8)
+    found = p >= 0
+    vs = ds + np.maximum(p, 0) + len(key)
+    c = buf[vs]
+    is_str = found & (c == _QUOTE)
+    is_nul = found & (c == ord("n")) & (buf[vs + 1] == ord("u")) & (buf[vs + 2] == ord("l")) & (
+        buf[vs + 3] == ord("l"))
+    w = sliding_window_view(buf, _W)[vs + 1]
+    qe = _low_bits(_bits(w == _QUOTE), 1)[:, 0]
+    ok_str = is_str & (qe >= 0) & (vs + 1 + qe < de)
+    kind = np.where(ok_str, 1, np.where(found & ~is_nul, 2, 0))
+    return vs + 1, vs + 1 + np.maximum(qe, 0), kind
+
+
+def _even(n: int) -> np.ndarray:
+    v = np.zeros(2 * n, bool)
+    v[0::2] = True
+    return v
+
+
+def _details(pbuf: pa.Buffer, buf: np.ndarray, ds: np.ndarray, de: np.ndarray, has: np.ndarray,
+             member: np.ndarray, nd: int) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """Per point: callsign (``flight`` stripped) and squawk of the latest details object of its
+    document, and per document whether every such value was text (or null)."""
+    n = len(ds)
+    ok = np.ones(nd, bool)
+    rows = np.flatnonzero(has)
+    idx = np.arange(n)
+    first = np.r_[True, member[1:] != member[:-1]] if n else np.zeros(0, bool)
+    doc_start = np.maximum.accumulate(np.where(first, idx, 0)) if n else np.zeros(0, I8)
+    out = []
+    for key, strip in (('"flight":', True), ('"squawk":', False)):
+        vs, ve, kind = _value_bounds(pbuf, buf, ds[rows], de[rows], key)
+        if (kind == 2).any():
+            ok &= ~(np.bincount(member[rows[kind == 2]], minlength=nd) > 0)
+        enc = _strings(pbuf, vs, ve, kind == 1).dictionary_encode()
+        words = [w.strip() if strip else w for w in enc.dictionary.to_pylist()]
+        codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), I8)
+        nonempty = np.array([bool(w) for w in words] + [False], bool)
+        upd_rows = rows[nonempty[codes]]  # codes == -1 reads the final False
+        code_at = np.full(n, len(words), I8)
+        code_at[upd_rows] = codes[nonempty[codes]]
+        upd = np.zeros(n, bool)
+        upd[upd_rows] = True
+        last = np.maximum.accumulate(np.where(upd, idx, -1)) if n else np.zeros(0, I8)
+        src = np.where(last >= doc_start, code_at[np.maximum(last, 0)], len(words))
+        out.append(pa.DictionaryArray.from_arrays(pa.array(src.astype(np.int32)), pa.array([*words, None], pa.string()))
+                   .cast(pa.string()))
+    return out[0], out[1], ok
