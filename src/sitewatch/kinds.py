@@ -5,11 +5,18 @@ The canonical name of a kind is the one the evidence timeline uses: ``air.arriva
 An analysis stores its events under the short name (``arrival``); ``events`` and
 ``timeline`` accept either form and print the canonical one. An unknown kind is a
 one-line error that lists the valid ones.
+
+What a kind of event *is* — its evidence kind, the map layer it draws as, whether it counts
+for a site it happened near — is an :class:`EventKind` declared once, with the analysis that
+makes it (``@register_analysis(..., kinds=(EventKind("dark-gap", layer="gap",
+near_site=True),))``); :func:`event_kind`, :func:`near_site_kinds` and :func:`layer` read it
+for the evidence builder, the dashboard and the CLI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sitewatch.errors import InputError
@@ -20,6 +27,71 @@ from sitewatch.store.db import Store
 EVIDENCE_ONLY = ("air.coverage", "sea.coverage", "imagery.scene", "imagery.count", "imagery.limit",
                  "analyst.observation")
 _ANALYSIS_DOMAIN = {"air": "air", "sea": "sea", "imagery": "imagery", "space": "imagery"}
+LAYERS = ("point", "gap", "link")
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """One kind of event, as its analysis declares it.
+
+    ``name``: the short name the events table stores (``dark-gap``); ``domain``: filled in
+    from the analysis' name (``air.dark-gaps`` → ``air``); ``layer``: how a map draws it —
+    ``point`` (a marker), ``gap`` (a dashed line from where the track was lost to where it
+    came back), ``link`` (lost → the site → found: an inferred visit); ``near_site``: an event
+    at no watched site still counts for a site within ``[settings.fusion] near_km`` (going
+    dark, holding offshore — never an arrival or a port visit elsewhere)."""
+
+    name: str
+    layer: str = "point"
+    near_site: bool = False
+    domain: str = ""
+
+    def __post_init__(self) -> None:
+        if self.layer not in LAYERS:
+            raise ValueError(f"layer {self.layer!r} is not one of {', '.join(LAYERS)}")
+
+    @property
+    def canonical(self) -> str:
+        """The evidence kind: ``air.dark-gap``."""
+        return f"{self.domain or 'other'}.{self.name}"
+
+
+def declare(analysis: str, kinds: Iterable[str | EventKind]) -> tuple[EventKind, ...]:
+    """The kinds an analysis declares, with their domain (a bare name is a plain point kind)."""
+    domain = _ANALYSIS_DOMAIN.get(analysis.split(".", 1)[0], "other")
+    out = []
+    for k in kinds:
+        ek = k if isinstance(k, EventKind) else EventKind(str(k))
+        out.append(EventKind(ek.name, ek.layer, ek.near_site, ek.domain or domain))
+    return tuple(out)
+
+
+def declared() -> dict[str, EventKind]:
+    """canonical name → :class:`EventKind` of every kind a registered analysis produces."""
+    from sitewatch.analytics.base import discover
+
+    return {k.canonical: k for a in discover().values() for k in a.event_kinds}
+
+
+def event_kind(kind: str) -> EventKind:
+    """The declaration of ``kind`` (canonical or short); an undeclared kind is a plain point."""
+    d = declared()
+    if kind in d:
+        return d[kind]
+    for k in d.values():
+        if k.name == kind:
+            return k
+    return EventKind(kind.split(".", 1)[-1])
+
+
+def near_site_kinds() -> frozenset[str]:
+    """Short names of the kinds that count for a site they happened near (see :class:`EventKind`)."""
+    return frozenset(k.name for k in declared().values() if k.near_site)
+
+
+def layer(kind: str) -> str:
+    """The map layer of ``kind``: point, gap or link."""
+    return event_kind(kind).layer
 
 
 def canonical(event: Mapping[str, Any]) -> str:
@@ -32,14 +104,7 @@ def canonical(event: Mapping[str, Any]) -> str:
 
 def registered() -> dict[str, str]:
     """canonical → short name of every kind a registered analysis produces."""
-    from sitewatch.analytics.base import discover
-
-    out: dict[str, str] = {}
-    for a in discover().values():  # discover() imports once; later calls read the registry
-        domain = _ANALYSIS_DOMAIN.get(a.name.split(".", 1)[0], "other")
-        for k in a.kinds:
-            out[f"{domain}.{k}"] = k
-    return out
+    return {c: k.name for c, k in declared().items()}
 
 
 def event_kinds(store: Store) -> dict[str, str]:

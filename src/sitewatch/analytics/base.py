@@ -2,7 +2,9 @@
 
 An *analysis* is a function ``(AnalysisContext) -> pyarrow.Table`` returning rows of the
 ``events`` table (see :func:`events_table`). It is registered with
-``@register_analysis("air.site-events", order=20)``; modules under
+``@register_analysis("air.site-events", order=20, kinds=(...))``, where each kind is a
+short name or a :class:`sitewatch.kinds.EventKind` (its map layer, whether it counts for a
+site it happened near): what a kind is is declared here, once. Modules under
 ``sitewatch.analytics`` are imported by :func:`discover`, so adding an analysis never
 edits a central file.
 
@@ -26,6 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sitewatch.kinds import EventKind, declare
 from sitewatch.sites import Site
 from sitewatch.store import schema
 from sitewatch.store.db import Store
@@ -64,16 +67,21 @@ class Analysis:
     order: int
     kinds: tuple[str, ...]
     doc: str
+    event_kinds: tuple[EventKind, ...] = ()
 
 
 _REGISTRY: dict[str, Analysis] = {}
 
 
-def register_analysis(name: str, order: int = 50, kinds: Sequence[str] = ()) -> Callable[[AnalysisFn], AnalysisFn]:
-    """Decorator: register ``fn`` as analysis ``name`` producing event ``kinds``."""
+def register_analysis(name: str, order: int = 50,
+                      kinds: Sequence[str | EventKind] = ()) -> Callable[[AnalysisFn], AnalysisFn]:
+    """Decorator: register ``fn`` as analysis ``name`` producing event ``kinds`` (short names or
+    :class:`~sitewatch.kinds.EventKind` declarations)."""
+    declared = declare(name, kinds)
 
     def deco(fn: AnalysisFn) -> AnalysisFn:
-        _REGISTRY[name] = Analysis(name, fn, order, tuple(kinds), (fn.__doc__ or "").strip().split("\n")[0])
+        _REGISTRY[name] = Analysis(name, fn, order, tuple(k.name for k in declared),
+                                   (fn.__doc__ or "").strip().split("\n")[0], declared)
         return fn
 
     return deco

@@ -5,6 +5,9 @@ package; each defines ``register(root)`` and is discovered automatically, so add
 command never edits this file. Errors derived from :class:`~sitewatch.errors.SitewatchError`
 become exit code 2 and one line on stderr (a traceback only with ``-v``); so does an
 :class:`OSError` on a path the user named (a folder that cannot be written, a missing one).
+
+While ``sitewatch serve`` owns the workspace (or with ``--server URL``), ``main`` runs the
+command in that server instead (:mod:`sitewatch.cli._remote`): same output, same exit code.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 import click
 
 from sitewatch import __version__
-from sitewatch.cli._common import CONTEXT_SETTINGS, Ctx, take_exit_code
+from sitewatch.cli._common import CONTEXT_SETTINGS, Ctx, job, take_exit_code
 from sitewatch.errors import SitewatchError
 
 
@@ -27,9 +30,15 @@ from sitewatch.errors import SitewatchError
               help="Workspace folder (default: $SITEWATCH_WORKSPACE, else the current folder).")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug); tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress bars.")
+@click.option("--server", metavar="URL", envvar="SITEWATCH_SERVER",
+              help="Run the command in the sitewatch server at URL (default: the server that owns the workspace, "
+                   "if one runs; else the workspace is opened here).")
+@click.option("--token", metavar="T", envvar="SITEWATCH_TOKEN",
+              help="API token for --server (sitewatch token create --scope read|admin).")
 @click.version_option(__version__, prog_name="sitewatch")
 @click.pass_context
-def root(ctx: click.Context, workspace: str | None, verbose: int, quiet: bool) -> None:
+def root(ctx: click.Context, workspace: str | None, verbose: int, quiet: bool, server: str | None,
+         token: str | None) -> None:
     """sitewatch — watch strategic sites from open sources (ADS-B, AIS, imagery).
 
     \b
@@ -39,6 +48,10 @@ def root(ctx: click.Context, workspace: str | None, verbose: int, quiet: bool) -
       sitewatch -w ./syria site add tartus --port "Tartus"
       sitewatch -w ./syria ingest adsb flights.csv.gz
       sitewatch -w ./syria export positions --format csv --out pos.csv --site hmeimim
+      sitewatch --server http://10.0.0.5:8700 --token "$T" events --site hmeimim
+
+    While `sitewatch serve` runs on the workspace, commands run in it (the dashboard stays
+    open); otherwise they open the workspace folder directly.
     """
     level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
     logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr,
@@ -62,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     try:
+        if job() is None:  # not already running inside the server
+            from sitewatch.cli._remote import forward
+
+            code = forward(root, args)
+            if code is not None:
+                return code
         root.main(args=args, prog_name="sitewatch", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

@@ -1,4 +1,10 @@
-"""Shared CLI plumbing: the context object, output formats, progress bars, time parsing."""
+"""Shared CLI plumbing: the context object, output formats, progress bars, time parsing.
+
+A command runs either here, on the workspace folder opened directly, or inside the
+``sitewatch serve`` process that owns the workspace (:mod:`sitewatch.cli._remote` sends it
+there): :meth:`Ctx.open` then lends the server's open workspace (:func:`served`), and the
+exit code, terminal width and cancellation are per thread (:func:`job`).
+"""
 
 from __future__ import annotations
 
@@ -9,29 +15,69 @@ import re
 import shutil
 import sys
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import click
 
-from sitewatch.errors import InputError
+from sitewatch.params import check_window, fmt_time
+from sitewatch.params import iso as _iso
 from sitewatch.workspace import Workspace
+
+__all__ = ["check_window", "fmt_time"]
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-_EXIT: list[int] = [0]
+@dataclass
+class Job:
+    """A command run for a client by the server that owns the workspace."""
+
+    workspace: Workspace
+    columns: int = 160
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    on_cancel: list[Callable[[], None]] = field(default_factory=list)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        for fn in list(self.on_cancel):
+            fn()
+
+
+_LOCAL = threading.local()
+
+
+def job() -> Job | None:
+    """The server job this thread runs, or ``None`` when the command runs here."""
+    return getattr(_LOCAL, "job", None)
+
+
+def served(j: Job | None) -> None:
+    """Make this thread run commands for job ``j`` (``None``: back to running here)."""
+    _LOCAL.job = j
+    _LOCAL.exit = 0
+
+
+def on_cancel(fn: Callable[[], None]) -> None:
+    """Call ``fn`` when the client of this thread's job goes away (a live stream stops)."""
+    j = job()
+    if j is not None:
+        j.on_cancel.append(fn)
+        if j.cancelled.is_set():
+            fn()
 
 
 def set_exit_code(code: int) -> None:
     """Let a command finish normally but make ``main`` return ``code`` (e.g. partial failure)."""
-    _EXIT[0] = max(_EXIT[0], code)
+    _LOCAL.exit = max(getattr(_LOCAL, "exit", 0), code)
 
 
 def take_exit_code() -> int:
-    code, _EXIT[0] = _EXIT[0], 0
+    code = getattr(_LOCAL, "exit", 0)
+    _LOCAL.exit = 0
     return code
 
 
@@ -42,6 +88,11 @@ class Ctx:
     quiet: bool = False
 
     def open(self, read_only: bool = False) -> Workspace:
+        """The workspace: the server's own (lent) when the server runs this command, else the
+        folder opened directly."""
+        j = job()
+        if j is not None:
+            return j.workspace.borrowed()
         return Workspace.open(self.workspace, read_only=read_only)
 
 
@@ -51,14 +102,6 @@ pass_ctx = click.make_pass_decorator(Ctx)
 def format_option(*choices: str, default: str = "table") -> Any:
     return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default,
                         show_default=True, help="Output format (machine formats go to stdout).")
-
-
-def _iso(text: str, name: str) -> datetime:
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"{name} {text!r} is not ISO 8601 (e.g. 2024-12-13 or 2024-12-13T06:00Z)") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def parse_time(text: str | None, name: str = "time") -> datetime | None:
@@ -79,19 +122,6 @@ def _sibling_param(key: str) -> datetime | None:
     ctx = click.get_current_context(silent=True)
     raw = ctx.params.get(key) if ctx is not None else None
     return _iso(raw, "--from") if isinstance(raw, str) else None
-
-
-def check_window(t_from: datetime | None, t_to: datetime | None, names: tuple[str, str] = ("--from", "--to")) -> None:
-    """Refuse a time window that is empty because its ends are swapped or equal."""
-    if t_from is not None and t_to is not None and t_to <= t_from:
-        raise InputError(f"{names[1]} {fmt_time(t_to)} is not after {names[0]} {fmt_time(t_from)}: "
-                         f"swap them (the window is {names[0]} ≤ t < {names[1]})")
-
-
-def fmt_time(t: datetime) -> str:
-    """A time as people read it in a table: ISO 8601 UTC to the second (``2024-12-13T06:12:05Z``)."""
-    t = (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _jsonable(v: Any) -> Any:
@@ -154,7 +184,10 @@ def _table_cell(v: Any) -> str:
 
 
 def terminal_width() -> int:
-    """Columns of the terminal (``$COLUMNS`` or 160 when stdout is not one)."""
+    """Columns of the terminal (``$COLUMNS`` or 160 when stdout is not one; the client's in a job)."""
+    j = job()
+    if j is not None:
+        return max(60, j.columns)
     return max(60, shutil.get_terminal_size((160, 24)).columns)
 
 
@@ -203,13 +236,3 @@ def progress(ctx: Ctx, total: int | None = None, desc: str = "", unit: str = "re
 
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                 disable=ctx.quiet or None, leave=False, dynamic_ncols=True)
-
-
-def iter_progress(ctx: Ctx, items: Iterable[Any], desc: str, total: int | None = None) -> Iterator[Any]:
-    bar = progress(ctx, total=total, desc=desc, unit="it")
-    try:
-        for it in items:
-            yield it
-            bar.update(1)
-    finally:
-        bar.close()

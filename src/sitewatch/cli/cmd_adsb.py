@@ -6,41 +6,21 @@ A thin skin: the readers live in :mod:`sitewatch.sources.adsb`, the aircraft dat
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from sitewatch.cli._common import Ctx, format_option, parse_time, pass_ctx
-from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
+from sitewatch.cli._common import Ctx, format_option, pass_ctx
+from sitewatch.cli.cmd_ingest import format_choice, ingest_group, run_ingest
 from sitewatch.errors import InputError
-from sitewatch.sources.base import ReadOptions
+from sitewatch.params import parse_ref
 
-FORMATS = ["auto", "hex", "beast", "sbs", "readsb-trace", "readsb-aircraft", "opensky", "fr24", "traffic"]
-
-
-def parse_ref(ref: str | None, airport: str | None) -> tuple[float, float] | None:
-    """``--ref LAT,LON`` or ``--airport ICAO`` → (lat, lon) for surface/local CPR decoding."""
-    if ref and airport:
-        raise InputError("give --ref or --airport, not both")
-    if airport:
-        from sitewatch.reference.airports import lookup
-
-        a = lookup(airport)
-        return (a.lat, a.lon)
-    if not ref:
-        return None
-    try:
-        lat_s, lon_s = ref.split(",")
-        lat, lon = float(lat_s), float(lon_s)
-    except ValueError:
-        raise InputError(f"--ref {ref!r} is not LAT,LON (e.g. --ref 49.01,2.55)") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise InputError(f"--ref {ref!r} is out of range")
-    return (lat, lon)
+__all__ = ["parse_ref"]
 
 
 @ingest_group.command("adsb")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="Input format (auto: detected from the content).")
+@format_choice("adsb")
 @click.option("--start", default=None, metavar="TIME",
               help="Time of the first record, for files that carry no absolute time (Beast, hex without "
                    "time). ISO 8601, UTC if no offset.")
@@ -70,27 +50,10 @@ def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, r
       sitewatch ingest adsb 2ce4f83f.csv --format fr24 --icao24 3b7777
       sitewatch ingest adsb globe_history_2024_12_13.tar --watch-types A124,IL76,C17
     """
-    extra: dict[str, str] = {}
-    if icao24 is not None:
-        if not (len(icao24) == 6 and all(c in "0123456789abcdefABCDEF" for c in icao24)):
-            raise InputError(f"--icao24 {icao24!r} is not a 24-bit hex address (e.g. 3b7777)")
-        extra["icao24"] = icao24.lower()
-    extra_ids: dict[str, object] = {}
-    if watch_types:
-        from sitewatch.reference.types import DEFAULT_WATCH, parse_codes
-        from sitewatch.store.aircraft_queries import ids_of_types
-
-        codes = DEFAULT_WATCH if watch_types.strip().lower() == "default" else parse_codes(watch_types)
-        with ctx.open(read_only=True) as ws:
-            ids = ids_of_types(ws.store, codes)
-        if not ids:
-            raise InputError(f"no aircraft of types {','.join(codes)} in the workspace; load a database first: "
-                             "sitewatch aircraft load-db PATH")
-        extra["watch_types"] = ",".join(codes)
-        extra_ids["only_ids"] = frozenset(ids)  # not JSON: used, not recorded
-    opts = ReadOptions(start=parse_time(start, "--start"), reference=parse_ref(ref, airport),
-                       extra={**extra, **extra_ids})
-    run_ingest(ctx, "adsb", paths, fmt, opts)
+    if icao24 is not None and not (len(icao24) == 6 and all(c in "0123456789abcdefABCDEF" for c in icao24)):
+        raise InputError(f"--icao24 {icao24!r} is not a 24-bit hex address (e.g. 3b7777)")
+    run_ingest(ctx, "adsb", paths, fmt, start=start, ref=ref, airport=airport, icao24=icao24,
+               watch_types=watch_types)
 
 
 @click.group("aircraft")
@@ -222,52 +185,71 @@ def types_cmd(fmt: str) -> None:
     emit([asdict(t) for t in TYPES.values()], fmt)
 
 
+def stream_options(commit_default: float) -> Any:
+    """The options both ``stream`` commands share, one vocabulary (older names kept as aliases)."""
+    def deco(f: Any) -> Any:
+        f = click.option("--max-messages", "--max-frames", "max_messages", default=None, type=click.IntRange(1),
+                         metavar="N", help="Stop after N messages (frames, sentences).")(f)
+        f = click.option("--duration", "--max-s", "max_s", default=None, type=click.FloatRange(0.1), metavar="S",
+                         help="Stop after S seconds (default: run until Ctrl-C).")(f)
+        return click.option("--commit-every", "--batch-s", "commit_s", default=commit_default, show_default=True,
+                            type=click.FloatRange(0.05, 60), metavar="S",
+                            help="Seconds between commits (at most this much is lost on a crash).")(f)
+    return deco
+
+
+def run_stream(ctx: Ctx, stream: Any, show: Any) -> None:
+    """Run a live feed until it stops (Ctrl-C, its limits, or — in the server — its client leaving)."""
+    import contextlib
+
+    from sitewatch.cli._common import dumps, on_cancel
+
+    stream.on_batch = show
+    on_cancel(stream.stop)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: run() commits what it holds
+        stream.run()
+    if not ctx.quiet:
+        click.echo("", err=True)
+    click.echo(dumps(stream.stats.as_json()))
+
+
 @click.command("adsb")
 @click.option("--beast", "beast", default=None, metavar="HOST:PORT", help="Beast binary output (port 30005).")
 @click.option("--sbs", "sbs", default=None, metavar="HOST:PORT", help="SBS/BaseStation output (port 30003).")
-@click.option("--commit-every", "commit_s", default=2.0, show_default=True, type=click.FloatRange(0.1, 60),
-              help="Seconds between commits (at most this much is lost on a crash).")
-@click.option("--duration", "max_s", default=None, type=click.FloatRange(0.1), metavar="S",
-              help="Stop after S seconds (default: run until Ctrl-C).")
-@click.option("--max-frames", default=None, type=click.IntRange(1), metavar="N", help="Stop after N frames.")
+@stream_options(2.0)
 @click.option("--ref", default=None, metavar="LAT,LON", help="Receiver position (surface CPR decoding).")
 @click.option("--airport", default=None, metavar="ICAO", help="Like --ref, at this airport.")
 @pass_ctx
 def stream_adsb(ctx: Ctx, beast: str | None, sbs: str | None, commit_s: float, max_s: float | None,
-                max_frames: int | None, ref: str | None, airport: str | None) -> None:
+                max_messages: int | None, ref: str | None, airport: str | None) -> None:
     """Stream a receiver's output (dump1090/readsb) into the workspace, live.
 
     Decodes continuously, commits every few seconds, reconnects with backoff when the
     feed drops, and shows a line of rates on stderr. Prints a JSON summary at the end.
+    Options as for `stream ais`: --commit-every, --duration, --max-messages (the older
+    --batch-s, --max-s, --max-frames work too).
 
     \b
     Example:
       sitewatch stream adsb --beast 127.0.0.1:30005 --airport OSLK
       sitewatch stream adsb --sbs 192.168.1.20:30003 --duration 3600
     """
-    import contextlib
-
-    from sitewatch.cli._common import dumps
-    from sitewatch.live._net import parse_hostport
-    from sitewatch.live.adsb import AdsbStream, StreamStats
+    from sitewatch.live import feed_for
+    from sitewatch.live.adsb import StreamStats
 
     if (beast is None) == (sbs is None):
         raise InputError("give exactly one of --beast HOST:PORT or --sbs HOST:PORT")
     mode = "beast" if beast else "sbs"
-    host, port = parse_hostport(beast or sbs or "", f"--{mode}")
+    target = beast or sbs or ""
 
     def show(s: StreamStats) -> None:
         if not ctx.quiet:
-            click.echo(f"\r{mode} {host}:{port}  {s.rate_line()}", err=True, nl=False)
+            click.echo(f"\r{mode} {target}  {s.rate_line()}", err=True, nl=False)
 
     with ctx.open() as ws:
-        stream = AdsbStream(ws.store, mode, host, port, commit_s=commit_s, max_s=max_s, max_frames=max_frames,
-                            reference=parse_ref(ref, airport), on_batch=show)
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: run() commits what it holds
-            stream.run()
-    if not ctx.quiet:
-        click.echo("", err=True)
-    click.echo(dumps(stream.stats.as_json()))
+        stream = feed_for(ws, f"adsb-{mode}", target, f"--{mode}", commit_s=commit_s, max_s=max_s, max_messages=max_messages,
+                          reference=parse_ref(ref, airport))
+        run_stream(ctx, stream, show)
 
 
 def register(root: click.Group) -> None:

@@ -6,22 +6,17 @@ the live feed is :mod:`sitewatch.live.ais`.
 
 from __future__ import annotations
 
-import contextlib
-
 import click
 
-from sitewatch.cli._common import Ctx, dumps, emit, format_option, parse_time, pass_ctx
-from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
+from sitewatch.cli._common import Ctx, dumps, emit, format_option, pass_ctx
+from sitewatch.cli.cmd_adsb import run_stream, stream_options
+from sitewatch.cli.cmd_ingest import format_choice, ingest_group, run_ingest
 from sitewatch.errors import InputError, NotFoundError
-from sitewatch.sources.base import ReadOptions
-
-AIS_FORMATS = ["auto", "nmea", "marinecadastre", "dma", "traj"]
 
 
 @ingest_group.command("ais")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(AIS_FORMATS), default="auto", show_default=True,
-              help="Input format (auto: sniffed from the file's first bytes).")
+@format_choice("ais", "Input format (auto: sniffed from the file's first bytes).")
 @click.option("--start", metavar="T",
               help="Time of the first line for NMEA files whose lines carry no time (ISO 8601 UTC); "
                    "such positions are flagged time_inferred.")
@@ -41,13 +36,7 @@ def ingest_ais(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, ke
       sitewatch ingest ais NYHarbor_2020_12_first_week.traj --format traj
       sitewatch ingest ais feed-2024-12-08.nmea.gz --start 2024-12-08T00:00Z
     """
-    extra = {"keep_bad_checksum": True} if keep_bad_checksum else {}
-    opts = ReadOptions(start=parse_time(start, "--start"), extra=extra)
-    run_ingest(ctx, "ais", paths, fmt, opts)
-    from sitewatch.vessels import refresh_workspace
-
-    with ctx.open() as ws:
-        refresh_workspace(ws)
+    run_ingest(ctx, "ais", paths, fmt, start=start, keep_bad_checksum=keep_bad_checksum)  # vessels refreshed too
 
 
 @click.group("vessels")
@@ -74,17 +63,11 @@ def vessels_list(ctx: Ctx, government: bool, watched: bool, flag_: str | None, f
       sitewatch vessels list --flag RU --format csv > russian.csv
     """
     from sitewatch.store.ais_queries import vessel_rows
+    from sitewatch.store.where import Where
 
-    cond, params = [], []
-    if government:
-        cond.append("government")
-    if watched:
-        cond.append("watch")
-    if flag_:
-        cond.append("flag = ?")
-        params.append(flag_.upper())
+    w = Where("government" if government else "", "watch" if watched else "").eq("flag", flag_.upper() if flag_ else None)
     with ctx.open(read_only=True) as ws:
-        rows = vessel_rows(ws.store, " AND ".join(cond), params)
+        rows = vessel_rows(ws.store, w.sql if w else "", w.params)
     emit(rows if fmt != "table" else [{k: r[k] for k in _LIST_COLUMNS} for r in rows], fmt)
 
 
@@ -180,34 +163,29 @@ def watch_list(ctx: Ctx) -> None:
 @click.command("ais")
 @click.option("--tcp", "tcp", metavar="HOST:PORT", help="Connect to a TCP feed of NMEA lines (AIS-catcher, "
               "rtl_ais, a coastal authority's feed); reconnects with backoff.")
-@click.option("--udp", "udp", metavar="PORT", type=int, help="Listen for NMEA lines in UDP datagrams.")
-@click.option("--batch-s", default=1.0, show_default=True, help="Commit a batch at least this often (seconds).")
-@click.option("--max-s", type=float, help="Stop after this many seconds.")
-@click.option("--max-messages", type=int, help="Stop after this many AIS messages.")
+@click.option("--udp", "udp", metavar="PORT", type=click.IntRange(1, 65535),
+              help="Listen for NMEA lines in UDP datagrams.")
+@stream_options(1.0)
 @pass_ctx
-def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, batch_s: float, max_s: float | None,
+def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, commit_s: float, max_s: float | None,
                max_messages: int | None) -> None:
     """Stream live AIS into the workspace: one transaction per batch, vessels refreshed each minute.
 
     Sentences without a time of their own get their batch's reception time. Stop with
-    Ctrl-C: the last batch is committed; the summary JSON goes to stdout.
+    Ctrl-C: the last batch is committed; the summary JSON goes to stdout. Options as for
+    `stream adsb`: --commit-every, --duration, --max-messages (the older --batch-s,
+    --max-s, --max-frames work too).
 
     \b
     Example:
       sitewatch stream ais --tcp 127.0.0.1:10110
-      sitewatch stream ais --udp 10110 --max-s 3600
+      sitewatch stream ais --udp 10110 --duration 3600
     """
-    from sitewatch.live.ais import AisStream, StreamStats
-    from sitewatch.vessels import watchlist
+    from sitewatch.live import feed_for
+    from sitewatch.live.ais import StreamStats
 
     if (tcp is None) == (udp is None):
         raise InputError("give exactly one of --tcp HOST:PORT or --udp PORT")
-    target = None
-    if tcp:
-        host, _, port = tcp.rpartition(":")
-        if not host or not port.isdigit():
-            raise InputError(f"--tcp {tcp!r} is not HOST:PORT (e.g. 127.0.0.1:10110)")
-        target = (host, int(port))
 
     def show(s: StreamStats) -> None:
         if not ctx.quiet:
@@ -215,13 +193,9 @@ def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, batch_s: float, max_s
                        f"{s.connects} connects", err=True, nl=False)
 
     with ctx.open() as ws:
-        stream = AisStream(ws.store, tcp=target, udp_port=udp, batch_s=batch_s, max_s=max_s,
-                           max_messages=max_messages, watch=watchlist(ws), on_batch=show)
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: run() has committed the last batch
-            stream.run()
-    if not ctx.quiet:
-        click.echo("", err=True)
-    click.echo(dumps(stream.stats.as_json()))
+        stream = feed_for(ws, "ais-tcp" if tcp else "ais-udp", tcp or str(udp), "--tcp" if tcp else "--udp", commit_s=commit_s, max_s=max_s,
+                          max_messages=max_messages)
+        run_stream(ctx, stream, show)
 
 
 def register(root: click.Group) -> None:

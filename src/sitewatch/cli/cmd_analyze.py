@@ -1,14 +1,15 @@
-"""``sitewatch analyze`` (run the analytics) and ``sitewatch events`` (list what they found)."""
+"""``sitewatch analyze`` (run the analytics) and ``sitewatch events`` (list what they found):
+the CLI skin of :meth:`Workspace.analyze <sitewatch.facade.Facade.analyze>` and
+:meth:`Workspace.events <sitewatch.facade.Facade.events>`."""
 
 from __future__ import annotations
 
 import click
 
-from sitewatch import kinds as K
-from sitewatch.analytics.base import AnalysisContext, discover, run
+from sitewatch.analytics.base import discover
 from sitewatch.cli._common import Ctx, dumps, emit, parse_time, pass_ctx
 from sitewatch.errors import InputError
-from sitewatch.store.events import evidence_rows, list_events
+from sitewatch.facade import decode_events
 
 
 @click.command("analyze")
@@ -61,13 +62,9 @@ def analyze_cmd(ctx: Ctx, only: tuple[str, ...], list_only: bool, t_from: str | 
               for a in discover().values()], "table")
         return
     with ctx.open() as ws:
-        actx = AnalysisContext(ws.store, ws.sites, ws.settings, parse_time(t_from, "--from"),
-                               parse_time(t_to, "--to"),
-                               progress=None if ctx.quiet else (lambda n: click.echo(f"analysis {n} …", err=True)))
-        results = run(actx, only or None)
-    click.echo(dumps({"analyses": len(results), "events": sum(r.events for r in results),
-                      "by_analysis": {r.analysis: r.events for r in results},
-                      "seconds": round(sum(r.seconds for r in results), 2)}))
+        summary = ws.analyze(only or None, parse_time(t_from, "--from"), parse_time(t_to, "--to"),
+                             progress=None if ctx.quiet else (lambda n: click.echo(f"analysis {n} …", err=True)))
+    click.echo(dumps(summary.as_json()))
 
 
 @click.command("events")
@@ -97,17 +94,11 @@ def events_cmd(ctx: Ctx, site: str | None, kinds: tuple[str, ...], subject: str 
       sitewatch events --kind air.dark-visit --format ndjson --evidence | jq .
       sitewatch events --from 2024-12-01 --to 2024-12-15 --format csv > events.csv
     """
+    if limit is not None and limit < 0:
+        raise InputError("--limit must be >= 0")
     with ctx.open(read_only=False) as ws:
-        if site:
-            ws.site(site)
-        short, wanted = K.resolve_events(ws.store, K.split(kinds)) if kinds else ([], set())
-        rows = list_events(ws.store, site, short or None, parse_time(t_from, "--from"),
-                           parse_time(t_to, "--to"), subject, limit)
-        K.name_rows(rows)
-        rows = [r for r in rows if not wanted or r["canonical_kind"] in wanted]
-        if with_evidence:
-            for r in rows:
-                r["evidence_rows"] = [evidence_rows(ws.store, ref) for ref in r["evidence"]]
+        rows = decode_events(ws.events(site, list(kinds), subject, parse_time(t_from, "--from"),
+                                       parse_time(t_to, "--to"), limit, with_evidence))
     if fmt == "table":
         emit([{"t_start": r["t_start"], "t_end": r["t_end"], "kind": r["canonical_kind"], "site": r["site"],
                "subject": r["subject"], "confidence": round(r["confidence"], 2),

@@ -18,15 +18,11 @@ from sitewatch.workspace import Workspace
 
 
 def _near_km(ws: Workspace) -> float:
-    from sitewatch.fusion.evidence import DEFAULT_NEAR_KM
-
-    return float(ws.setting("fusion.near_km", DEFAULT_NEAR_KM))
+    return ws.fusion.near_km  # [settings.fusion], read in one place for the CLI, the dashboard, the report
 
 
 def _window(ws: Workspace) -> int:
-    from sitewatch.fusion.indicators import WINDOW_DAYS
-
-    return int(ws.setting("fusion.window_days", WINDOW_DAYS))
+    return ws.fusion.window_days
 
 
 @ingest_group.command("observations")
@@ -48,14 +44,7 @@ def ingest_observations(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
       sitewatch ingest observations obs.csv
       sitewatch ingest observations notes.yaml --format yaml
     """
-    run_ingest(ctx, "observations", paths, fmt)
-    with ctx.open(read_only=False) as ws:
-        known = set(ws.sites)
-        stored = {r[0] for r in ws.store.sql("SELECT DISTINCT site FROM observations WHERE site IS NOT NULL")}
-    unknown = sorted(stored - known)
-    if unknown:
-        click.echo(f"warning: observations name sites that are not in this workspace: {', '.join(unknown)}; "
-                   "add them with `sitewatch site add` to use these observations", err=True)
+    run_ingest(ctx, "observations", paths, fmt)  # warns of observations naming unknown sites
 
 
 @click.command("timeline")
@@ -84,19 +73,11 @@ def timeline_cmd(ctx: Ctx, site: str, t_from: str | None, t_to: str | None, kind
       sitewatch timeline tartus --kind sea.vessel-departure --format csv > departures.csv
       sitewatch timeline hmeimim --coverage   # also the days each sensor saw the area
     """
-    from sitewatch.fusion import evidence as E
-    from sitewatch.store import fusion_queries as Q
-
     with ctx.open() as ws:
-        s = ws.site(site)
-        res = E.refresh(ws.store, [s], _near_km(ws))[0]
-        kind_list = K.resolve_evidence(ws.store, K.split(kinds)) if kinds else []
-        rows = Q.list_evidence(ws.store, s.name, parse_time(t_from, "--from"), parse_time(t_to, "--to"),
-                               kind_list or None)
-    if not coverage and not kind_list:
-        rows = [r for r in rows if not r["kind"].endswith(".coverage")]
-    if res.skipped:
-        click.echo(f"note: not in the timeline (cannot be placed in time): {res.skipped}", err=True)
+        rows, skipped = ws.timeline_rows(site, parse_time(t_from, "--from"), parse_time(t_to, "--to"),
+                                         K.split(kinds), coverage)
+    if skipped:
+        click.echo(f"note: not in the timeline (cannot be placed in time): {skipped}", err=True)
     if fmt == "table":
         emit([{"t_start": r["t_start"], "kind": r["kind"], "value": r["value"], "sensor": r["sensor"],
                "confidence": round(r["confidence"], 2), "sim": "SIM" if r["simulated"] else "",
@@ -124,14 +105,8 @@ def indicators_cmd(ctx: Ctx, site: str, at: str | None, t_from: str | None, days
       sitewatch indicators hmeimim
       sitewatch indicators hmeimim --at 2024-12-14 --format json --days
     """
-    from sitewatch.fusion import evidence as E
-    from sitewatch.fusion import indicators as I
-
     with ctx.open() as ws:
-        s = ws.site(site)
-        E.refresh(ws.store, [s], _near_km(ws))
-        series = I.compute(ws.store, s, parse_time(at, "--at"), parse_time(t_from, "--from"), _window(ws),
-                           near_km=_near_km(ws))
+        series = ws.indicator_series(site, parse_time(at, "--at"), parse_time(t_from, "--from"))
     if fmt == "table":
         emit([{"indicator": x.name, "sensor": x.sensor, "value": x.value, "day": x.value_day,
                "median": x.baseline_median, "score": None if x.score is None else round(x.score, 1),

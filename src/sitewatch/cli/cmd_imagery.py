@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from sitewatch.cli._common import Ctx, dumps, emit, format_option, parse_time, pass_ctx, set_exit_code
-from sitewatch.cli.cmd_ingest import ingest_group, run_ingest
+from sitewatch.cli.cmd_ingest import format_choice, ingest_group, run_ingest
 from sitewatch.errors import InputError
-from sitewatch.sources.base import ReadOptions
 
 
 def _corners(text: str | None) -> list[list[float]] | None:
@@ -33,8 +30,7 @@ def _corners(text: str | None) -> list[list[float]] | None:
 @click.option("--provider", help="Provider / sensor, e.g. Maxar, Planet, Pleiades.")
 @click.option("--crs", help="CRS of a world file's coordinates (default EPSG:4326), e.g. EPSG:32636.")
 @click.option("--corners", metavar="LON,LAT;…", help="Four lon/lat corners TL;TR;BR;BL of a plain image.")
-@click.option("--format", "fmt", type=click.Choice(["auto", "geotiff", "image", "stac"]), default="auto",
-              show_default=True, help="Input format.")
+@format_choice("imagery", "Input format.")
 @click.option("--no-coreg", is_flag=True, help="Do not co-register the site's scenes after ingest.")
 @pass_ctx
 def ingest_imagery(ctx: Ctx, paths: tuple[str, ...], site: str, t: str | None, gsd_m: float | None,
@@ -51,27 +47,10 @@ def ingest_imagery(ctx: Ctx, paths: tuple[str, ...], site: str, t: str | None, g
       sitewatch ingest imagery press.jpg --site hmeimim --time 2024-12-16T09:00Z --gsd-m 0.5
       sitewatch ingest imagery item.json --site tartus
     """
-    with ctx.open(read_only=True) as ws:
-        ws.site(site)  # fails early, naming close matches
-    tt = parse_time(t, "--time")
-    extra: dict[str, Any] = {"site": site}
-    if tt is not None:
-        extra["time"] = tt.isoformat()
-    if gsd_m is not None:
-        if gsd_m <= 0:
-            raise InputError("--gsd-m must be positive (metres per pixel)")
-        extra["gsd_m"] = gsd_m
-    for k, v in (("provider", provider), ("crs", crs), ("corners", _corners(corners))):
-        if v is not None:
-            extra[k] = v
-    summary = run_ingest(ctx, "imagery", paths, fmt, ReadOptions(extra=extra))
-    if not no_coreg and summary.accepted:
-        from sitewatch.imagery import coreg
-
-        with ctx.open() as ws:
-            for r in coreg.align_site(ws.store, site):
-                if r.status == "failed":
-                    click.echo(f"warning: scene {r.scene_id} could not be co-registered: {r.reason}", err=True)
+    if gsd_m is not None and gsd_m <= 0:
+        raise InputError("--gsd-m must be positive (metres per pixel)")
+    run_ingest(ctx, "imagery", paths, fmt, site=site, time=parse_time(t, "--time"), gsd_m=gsd_m, provider=provider,
+               crs=crs, corners=_corners(corners), coreg=not no_coreg)  # co-registered after, unless --no-coreg
 
 
 _SCENE_COLS = ["scene_id", "site", "t_utc", "provider", "gsd_m", "width_px", "height_px", "crs",

@@ -18,8 +18,9 @@ observation line behind it, and the attributes indicators need), ``confidence`` 
 Policy: an input row that cannot be placed in time (a scene with no acquisition time) is
 not turned into evidence; it is counted in :attr:`BuildResult.skipped` with the reason,
 which the CLI reports. Events at no watched site count for a site when their point is
-within ``near_km`` of it and they are of a kind that happens off-site (:data:`NEAR_KINDS`:
-gaps, dark visits, loitering, encounters); a port visit elsewhere never counts.
+within ``near_km`` of it and they are of a kind that happens off-site (declared with the
+analysis, :func:`sitewatch.kinds.near_site_kinds`: gaps, dark visits, loitering,
+encounters); a port visit elsewhere never counts.
 """
 
 from __future__ import annotations
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "fx:"
 DEFAULT_NEAR_KM = 100.0  # gaps and dark visits off a coastal base happen tens of km out
-# events at no watched site that still tell about a site nearby: going dark, holding offshore.
-# A port visit or an arrival elsewhere is about that other place, never about this site.
-NEAR_KINDS = frozenset({"dark-gap", "dark-visit", "ais-gap", "loitering", "encounter"})
 
 # Smallest object (long side, metres) of each class and the pixels a detector needs along
 # it: YOLO/DOTA-style detectors lose objects under about 8 px (DOTA's own filter is 10 px).
@@ -215,11 +213,14 @@ def _from_coverage(store: Store, site: Site, near_km: float) -> list[dict[str, A
 # -- events ----------------------------------------------------------------------------
 
 def _from_events(store: Store, site: Site, near_km: float) -> list[dict[str, Any]]:
+    from sitewatch.kinds import near_site_kinds
+
     events = Q.site_events(store, site.name, near_bbox(site, near_km))
+    near_kinds = near_site_kinds()  # events at no watched site that still tell about a site nearby
     keep = []
     for e in events:
         if e["site"] is None:
-            if e["kind"] not in NEAR_KINDS or e["lat"] is None or e["lon"] is None:
+            if e["kind"] not in near_kinds or e["lat"] is None or e["lon"] is None:
                 continue
             if float(geo.haversine_m(site.lat, site.lon, e["lat"], e["lon"])) > near_km * 1000.0:
                 continue

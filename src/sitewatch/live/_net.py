@@ -1,10 +1,12 @@
-"""TCP client plumbing shared by live feeds: ``HOST:PORT`` parsing and a reconnecting reader.
+"""Transport shared by live feeds: ``HOST:PORT`` parsing, the one reconnecting TCP reader,
+and a UDP listener with the same protocol.
 
 :func:`tcp_chunks` yields the bytes of a TCP stream as they arrive, ``None`` every
 ``tick_s`` when nothing came (so callers can commit on time), and :data:`DISCONNECTED`
 when the connection dropped (callers reset their parsers). Refused connections, resets
 and end-of-stream are retried after a backoff that doubles from ``backoff_s`` to
-``backoff_max_s`` and resets once data flows. It stops when ``stop`` is set.
+``backoff_max_s`` and resets once data flows. :func:`udp_chunks` yields each datagram
+(newline-terminated) or ``None`` every ``tick_s``. Both stop when ``stop`` is set.
 """
 
 from __future__ import annotations
@@ -74,3 +76,24 @@ def tcp_chunks(host: str, port: int, stop: threading.Event, tick_s: float = 0.5,
         if stop.wait(wait):
             return
         wait = min(wait * 2, backoff_max_s)
+
+
+def udp_chunks(host: str, port: int, stop: threading.Event, tick_s: float = 0.2,
+               on_bind: Callable[[int], None] | None = None) -> Iterator[bytes | None]:
+    """Datagrams received on ``host:port`` (``port`` 0: any free one, told to ``on_bind``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.settimeout(tick_s)
+        if on_bind:
+            on_bind(sock.getsockname()[1])
+        while not stop.is_set():
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                yield None
+                continue
+            yield data if data.endswith(b"\n") else data + b"\n"
+    finally:
+        sock.close()

@@ -3,22 +3,23 @@
 Contract: :class:`AdsbStream` connects as a client, parses what arrives, and every
 ``commit_s`` seconds (or ``batch_frames`` frames) decodes the pending frames with the same
 decoder as file ingest — CPR state carried for the whole session — and commits positions,
-aircraft, quarantined bytes and counters in **one transaction**: a crash loses at most
-the batch being built (a few seconds). When the feed drops it reconnects with a backoff
-(:mod:`sitewatch.live._net`); the parser restarts clean, the decoder keeps its state.
+aircraft, quarantined bytes, counters and the session's ``ingest_log`` totals in **one
+transaction** (:mod:`sitewatch.live.base`): a crash loses at most the batch being built (a
+few seconds). When the feed drops it reconnects with a backoff (:mod:`sitewatch.live._net`);
+the parser restarts clean, the decoder keeps its state.
 
 Times: SBS lines carry their own. Beast carries a 12 MHz counter, not a date: a frame's
 time is the reception time of the first frame plus the counter's elapsed ticks, and the
 anchor is reset (``clock_resync``) whenever that drifts more than ``resync_s`` from the
 wall clock (counter reset, reconnect to another receiver).
 
-Stops on :meth:`stop`, after ``max_s`` seconds or ``max_frames`` frames, or Ctrl-C.
+Stops on :meth:`stop`, after ``max_s`` seconds or ``max_messages`` frames (``max_frames``,
+the older name, works too), or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from sitewatch.live._net import DISCONNECTED, tcp_chunks
+from sitewatch.live.base import LiveFeed
 from sitewatch.sources.adsb._frames import FrameSink
 from sitewatch.sources.adsb.beast import BeastParser
 from sitewatch.sources.adsb.sbs import new_fill, read_sbs
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject
-from sitewatch.store.adsb_stream import close_session, open_session, write_batches
 from sitewatch.store.db import Store
+from sitewatch.store.writer import Written
 
 
 @dataclass
@@ -81,71 +82,52 @@ class _LiveClock:
         return now
 
 
-class AdsbStream:
+class AdsbStream(LiveFeed):
     """One live session; see the module docstring."""
+
+    kind = "adsb"
+    counted = ("positions",)
 
     def __init__(self, store: Store, mode: str, host: str, port: int, commit_s: float = 2.0,
                  batch_frames: int = 20_000, max_s: float | None = None, max_frames: int | None = None,
                  reference: tuple[float, float] | None = None, backoff_s: float = 0.5,
                  backoff_max_s: float = 30.0, resync_s: float = 2.0,
                  on_batch: Callable[[StreamStats], None] | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, max_messages: int | None = None) -> None:
         if mode not in ("beast", "sbs"):
             raise ValueError(f"mode must be 'beast' or 'sbs', not {mode!r}")
-        self.store, self.mode, self.host, self.port = store, mode, host, port
-        self.commit_s, self.batch_frames = commit_s, batch_frames
-        self.max_s, self.max_frames = max_s, max_frames
-        self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
-        self.on_batch = on_batch
-        self.source = f"{mode}://{host}:{port}"
-        self.stats = StreamStats()
-        self._stop = threading.Event()
+        super().__init__(store, commit_s=commit_s, batch_size=batch_frames, max_s=max_s,
+                         max_messages=max_messages if max_messages is not None else max_frames,
+                         backoff_s=backoff_s, backoff_max_s=backoff_max_s, on_batch=on_batch, stats=StreamStats())
+        self.mode, self.host, self.port = mode, host, port
+        self.fmt = mode
+        self.batch_frames = batch_frames
         self._sink = FrameSink(mode, ReadOptions(reference=reference))
         self._clock = _LiveClock(resync_s, wall)
         self._fill = new_fill()
         self._beast = BeastParser()
-        self._pending: list[tuple[bytes, float, int]] = []
+        self._pending_frames: list[tuple[bytes, float, int]] = []
         self._rejects: list[Reject] = []
         self._sbs_buf = b""
         self._sbs_lines: list[bytes] = []
         self._offset = 0  # bytes received this session (offsets of quarantined bytes)
 
-    def stop(self) -> None:
-        self._stop.set()
+    @property
+    def max_frames(self) -> int | None:
+        return self.max_messages
 
-    def run(self) -> StreamStats:
-        file_id = open_session(self.store, self.source, self.mode,
-                               {"commit_s": self.commit_s, "batch_frames": self.batch_frames})
-        last_commit = time.monotonic()
-        try:
-            for chunk in tcp_chunks(self.host, self.port, self._stop, tick_s=min(0.5, self.commit_s),
-                                    backoff_s=self.backoff_s, backoff_max_s=self.backoff_max_s,
-                                    on_connect=self._connected, on_disconnect=self._disconnected):
-                if chunk is DISCONNECTED:
-                    self._reset_parser()
-                elif chunk:
-                    self.stats.bytes += len(chunk)
-                    self._take(chunk)
-                due = time.monotonic() - last_commit >= self.commit_s or self._pending_count() >= self.batch_frames
-                if due:
-                    self._commit(file_id)
-                    last_commit = time.monotonic()
-                if self._done():
-                    break
-        finally:
-            self._stop.set()
-            self._commit(file_id)
-            close_session(self.store, file_id)
-        return self.stats
+    @property
+    def source(self) -> str:
+        return f"{self.mode}://{self.host}:{self.port}"
+
+    def options(self) -> dict[str, object]:
+        return {"commit_s": self.commit_s, "batch_frames": self.batch_frames}
+
+    def _address(self) -> tuple[str, int]:
+        return self.host, self.port
 
     # -- parsing --------------------------------------------------------------------------
-    def _connected(self) -> None:
-        self.stats.connects += 1
-
-    def _disconnected(self, reason: str) -> None:
-        self.stats.disconnects += 1
-
-    def _reset_parser(self) -> None:
+    def _disconnected(self) -> None:
         if self.mode == "beast":
             self._rejects.extend(Reject(off, raw.hex(), kind, "byte")
                                  for kind, off, raw, _ in self._beast.feed(b"", eof=True))
@@ -164,7 +146,7 @@ class AdsbStream:
             for kind, off, payload, tick in self._beast.feed(data):
                 if kind == "frame":
                     if len(payload) in (7, 14):
-                        self._pending.append((payload, self._clock.time(tick), off))
+                        self._pending_frames.append((payload, self._clock.time(tick), off))
                         self.stats.frames += 1
                 elif kind != "status":
                     self._rejects.append(Reject(off, payload.hex(), kind, "byte"))
@@ -178,26 +160,24 @@ class AdsbStream:
                                             "line longer than 64 KiB", "byte"))
                 self._sbs_buf = b""
 
-    def _pending_count(self) -> int:
-        return len(self._pending) + len(self._sbs_lines)
+    def _pending(self) -> int:
+        return len(self._pending_frames) + len(self._sbs_lines)
 
-    def _done(self) -> bool:
-        if self.max_frames is not None and self.stats.frames >= self.max_frames:
-            return True
-        return self.max_s is not None and time.monotonic() - self.stats.started >= self.max_s
+    def _messages(self) -> int:
+        return int(self.stats.frames)
 
     # -- committing -----------------------------------------------------------------------
-    def _commit(self, file_id: int) -> None:
+    def _batches(self, final: bool) -> list[Batch]:
         batches: list[Batch] = []
-        if self.mode == "beast" and self._pending:
-            n = len(self._pending)
+        if self.mode == "beast" and self._pending_frames:
+            n = len(self._pending_frames)
             msg = np.zeros((n, 14), np.uint8)
             nb = np.zeros(n, np.int8)
-            for i, (fr, _, _) in enumerate(self._pending):
+            for i, (fr, _, _) in enumerate(self._pending_frames):
                 msg[i, : len(fr)] = np.frombuffer(fr, np.uint8)
                 nb[i] = len(fr)
-            t = np.array([p[1] for p in self._pending])
-            offs = np.array([p[2] for p in self._pending], np.int64)
+            t = np.array([p[1] for p in self._pending_frames])
+            offs = np.array([p[2] for p in self._pending_frames], np.int64)
             batches.extend(self._sink.batches(msg, nb, t, offs, self._rejects))
             batches.extend(self._sink.finish())
             self._sink.decoder.counters["clock_resync"] = self._clock.resyncs
@@ -211,19 +191,15 @@ class AdsbStream:
                                      list(self._rejects)))
         elif self._rejects:
             batches.append(Batch("positions", _no_rows(), list(self._rejects)))
-        self._pending, self._sbs_lines, self._rejects = [], [], []
-        if not batches:
-            return
-        acc, dup, rej = write_batches(self.store, file_id, self.source, batches)
-        self.stats.positions += acc
-        self.stats.duplicates += dup
-        self.stats.rejected += rej
-        self.stats.batches += 1
+        self._pending_frames, self._sbs_lines, self._rejects = [], [], []
+        return batches
+
+    def _committed(self, written: Written, batches: list[Batch], final: bool) -> None:
+        self.stats.positions += written.accepted
+        self.stats.duplicates += written.duplicates
         for b in batches:
             if b.table == "positions" and b.rows.num_rows:
                 self.stats.aircraft.update(b.rows.column("id").to_pylist())
-        if self.on_batch:
-            self.on_batch(self.stats)
 
 
 def _no_rows() -> Any:

@@ -1,9 +1,11 @@
 """Live AIS: NMEA lines from a TCP feed (client) or UDP datagrams (listener) into the store.
 
-Contract: :class:`AisStream` reads lines, and every ``batch_s`` seconds (or ``batch_lines``
-lines) parses them with :class:`~sitewatch.sources.ais.nmea.NmeaParser` and commits the
-batch — positions, static reports, quarantined lines and counters — in **one transaction**;
-a crash loses at most the uncommitted batch. A sentence without a time of its own gets the
+Contract: :class:`AisStream` reads lines, and every ``commit_s`` seconds (``batch_s``, the
+older name, works too; or ``batch_lines`` lines) parses them with
+:class:`~sitewatch.sources.ais.nmea.NmeaParser` and commits the batch — positions, static
+reports, quarantined lines, counters and the session's ``ingest_log`` totals — in **one
+transaction** (:mod:`sitewatch.live.base`): a crash loses at most the uncommitted batch,
+and the session's row counts exactly what was kept. A sentence without a time of its own gets the
 reception time of its batch (flagged explicit: it is a measured time, late by at most the
 batch interval). The vessels table is refreshed every ``refresh_s`` and at the end.
 
@@ -11,26 +13,29 @@ Bounded memory: at most ``batch_lines`` lines wait for a commit; a "line" longer
 ``max_line_bytes`` without a newline is quarantined and dropped from the buffer; the
 multi-sentence assembler keys on (sequence id, channel), so its state is bounded too.
 
-TCP: on a refused connection, a reset or an end of stream, it reconnects after a backoff
-that doubles from ``backoff_s`` up to ``backoff_max_s`` (reset once data flows again).
-UDP: each datagram holds one or more lines. Stops on :meth:`stop`, ``max_s`` or
-``max_messages``, or Ctrl-C in the CLI.
+TCP: the reconnecting reader of every live feed (:mod:`sitewatch.live._net`): on a refused
+connection, a reset or an end of stream, it reconnects after a backoff that doubles from
+``backoff_s`` up to ``backoff_max_s`` (reset once data flows again). UDP: each datagram
+holds one or more lines. Stops on :meth:`stop`, ``max_s`` or ``max_messages``, or Ctrl-C in
+the CLI.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
+from sitewatch.live._net import udp_chunks
+from sitewatch.live.base import LiveFeed
 from sitewatch.sources.ais.nmea import NmeaParser
-from sitewatch.sources.base import Reject
-from sitewatch.store.ais_queries import close_stream_log, open_stream_log, write_stream_batch
+from sitewatch.sources.base import Batch, Reject
 from sitewatch.store.db import Store
+from sitewatch.store.writer import Written
 
 log = logging.getLogger(__name__)
 
@@ -54,140 +59,78 @@ class StreamStats:
         return out
 
 
-@dataclass
-class AisStream:
-    store: Store
-    tcp: tuple[str, int] | None = None
-    udp_port: int | None = None
-    udp_host: str = "0.0.0.0"
-    batch_s: float = 1.0
-    batch_lines: int = 50_000
-    max_line_bytes: int = 4096
-    backoff_s: float = 0.5
-    backoff_max_s: float = 30.0
-    refresh_s: float = 60.0
-    max_s: float | None = None
-    max_messages: int | None = None
-    watch: list[str] = field(default_factory=list)
-    on_batch: Callable[[StreamStats], None] | None = None
-    stats: StreamStats = field(default_factory=StreamStats)
-    bound_port: int | None = None  # the UDP port actually bound (useful with port 0)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _ready: threading.Event = field(default_factory=threading.Event)
+class AisStream(LiveFeed):
+    """One live AIS session over TCP (``tcp=(host, port)``) or UDP (``udp_port``)."""
 
-    def __post_init__(self) -> None:
-        if (self.tcp is None) == (self.udp_port is None):
+    kind = "ais"
+    fmt = "nmea"
+    counted = ("positions", "vessel_reports")
+    tick_s = 0.2
+
+    def __init__(self, store: Store, tcp: tuple[str, int] | None = None, udp_port: int | None = None,
+                 udp_host: str = "0.0.0.0", batch_s: float = 1.0, batch_lines: int = 50_000,
+                 max_line_bytes: int = 4096, backoff_s: float = 0.5, backoff_max_s: float = 30.0,
+                 refresh_s: float = 60.0, max_s: float | None = None, max_messages: int | None = None,
+                 watch: Sequence[str] = (), on_batch: Callable[[StreamStats], None] | None = None,
+                 commit_s: float | None = None) -> None:
+        if (tcp is None) == (udp_port is None):
             raise ValueError("give exactly one of tcp=(host, port) or udp_port")
+        super().__init__(store, commit_s=commit_s if commit_s is not None else batch_s, batch_size=batch_lines,
+                         max_s=max_s, max_messages=max_messages, backoff_s=backoff_s, backoff_max_s=backoff_max_s,
+                         on_batch=on_batch, stats=StreamStats())
+        self.tcp, self.udp_port, self.udp_host = tcp, udp_port, udp_host
+        self.batch_lines, self.max_line_bytes, self.refresh_s = batch_lines, max_line_bytes, refresh_s
+        self.watch = list(watch)
+        self.bound_port: int | None = None  # the UDP port actually bound (useful with port 0)
         self.parser = NmeaParser(fmt="nmea-stream")
         self._buf = bytearray()
         self._lines = 0
         self._next_line = 1
-        self._t_batch = time.monotonic()
         self._t_refresh = time.monotonic()
         self._pending_rejects: list[Reject] = []
 
-    # -- control -----------------------------------------------------------------------
-    def stop(self) -> None:
-        self._stop.set()
-
-    def wait_ready(self, timeout: float = 10.0) -> bool:
-        """Block until connected (TCP) or bound (UDP)."""
-        return self._ready.wait(timeout)
+    @property
+    def batch_s(self) -> float:
+        return self.commit_s
 
     @property
     def source(self) -> str:
         return f"tcp://{self.tcp[0]}:{self.tcp[1]}" if self.tcp else f"udp://{self.udp_host}:{self.udp_port}"
 
-    def run(self) -> StreamStats:
-        """Read until stopped; returns the statistics (also kept in :attr:`stats`)."""
-        self._t0 = time.monotonic()
-        self.file_id = open_stream_log(self.store, self.source)
-        try:
-            if self.tcp:
-                self._run_tcp()
-            else:
-                self._run_udp()
-        finally:
-            self._flush(final=True)
-            close_stream_log(self.store, self.file_id, self.stats.positions + self.stats.reports,
-                             self.stats.rejected)
-        return self.stats
+    def options(self) -> dict[str, object]:
+        return {"commit_s": self.commit_s, "batch_lines": self.batch_lines}
 
-    def _done(self) -> bool:
-        if self._stop.is_set():
-            return True
-        if self.max_s is not None and time.monotonic() - self._t0 >= self.max_s:
-            return True
-        return self.max_messages is not None and self.stats.messages >= self.max_messages
+    @property
+    def file_id(self) -> int | None:
+        return None if self.writer is None else self.writer.file_id
 
-    # -- transports --------------------------------------------------------------------
-    def _run_tcp(self) -> None:
+    # -- transport ---------------------------------------------------------------------------
+    def _address(self) -> tuple[str, int]:
         assert self.tcp is not None
-        delay = self.backoff_s
-        while not self._done():
-            try:
-                sock = socket.create_connection(self.tcp, timeout=5.0)
-            except OSError as exc:
-                log.warning("AIS feed %s: %s; retrying in %.1f s", self.source, exc, delay)
-                self._sleep(delay)
-                delay = min(delay * 2, self.backoff_max_s)
-                continue
-            self.stats.connects += 1
-            self._ready.set()
-            sock.settimeout(0.2)
-            try:
-                while not self._done():
-                    try:
-                        data = sock.recv(1 << 16)
-                    except TimeoutError:
-                        self._maybe_flush()
-                        continue
-                    except OSError as exc:
-                        log.warning("AIS feed %s: %s", self.source, exc)
-                        break
-                    if not data:
-                        break
-                    delay = self.backoff_s
-                    self._feed(data)
-            finally:
-                sock.close()
-            if not self._done():
-                self.stats.disconnects += 1
-                self._flush()
-                if bytes(self._buf).strip():  # a line cut by the drop: quarantine it, start the next clean
-                    self._pending_rejects.append(Reject(self._next_line, bytes(self._buf[:200]).decode(
-                        "ascii", "replace"), "line cut by a dropped connection"))
-                    self._next_line += 1
-                del self._buf[:]
-                log.warning("AIS feed %s closed; reconnecting in %.1f s", self.source, delay)
-                self._sleep(delay)
-                delay = min(delay * 2, self.backoff_max_s)
+        return self.tcp
 
-    def _run_udp(self) -> None:
+    def _transport(self) -> Iterator[bytes | None]:
+        if self.tcp:
+            return super()._transport()
         assert self.udp_port is not None
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.udp_host, self.udp_port))
-        self.bound_port = sock.getsockname()[1]
-        sock.settimeout(0.2)
+        return udp_chunks(self.udp_host, self.udp_port, self._stop, self.tick_s, on_bind=self._bound)
+
+    def _bound(self, port: int) -> None:
+        self.bound_port = port
         self._ready.set()
-        try:
-            while not self._done():
-                try:
-                    data = sock.recv(1 << 16)
-                except TimeoutError:
-                    self._maybe_flush()
-                    continue
-                self._feed(data if data.endswith(b"\n") else data + b"\n")
-        finally:
-            sock.close()
 
-    def _sleep(self, seconds: float) -> None:
-        self._stop.wait(seconds)
+    def _disconnected(self) -> None:
+        cut = self._buf.rfind(b"\n") + 1
+        tail = bytes(self._buf[cut:])
+        if tail.strip():  # a line cut by the drop: quarantine it, start the next clean
+            self._pending_rejects.append(Reject(self._next_line + self._lines, tail[:200].decode("ascii", "replace"),
+                                                "line cut by a dropped connection"))
+            self._lines += 1
+            self._buf[cut:] = b"\n"  # counted as its line, parsed as an empty one
+        log.warning("AIS feed %s closed; reconnecting", self.source)
 
-    # -- batching ----------------------------------------------------------------------
-    def _feed(self, data: bytes) -> None:
-        self.stats.bytes += len(data)
+    # -- batching ----------------------------------------------------------------------------
+    def _take(self, data: bytes) -> None:
         self._buf += data
         self._lines += data.count(b"\n")
         if len(self._buf) > self.max_line_bytes and b"\n" not in self._buf[-self.max_line_bytes:]:
@@ -197,15 +140,14 @@ class AisStream:
                 self._pending_rejects.append(Reject(self._next_line + self._lines, junk.decode("ascii", "replace"),
                                                     f"line longer than {self.max_line_bytes} bytes"))
                 del self._buf[cut:]
-        self._maybe_flush()
 
-    def _maybe_flush(self) -> None:
-        due = time.monotonic() - self._t_batch >= self.batch_s
-        if self._lines >= self.batch_lines or (due and (self._lines or self._pending_rejects)):
-            self._flush()
+    def _pending(self) -> int:
+        return self._lines
 
-    def _flush(self, final: bool = False) -> None:
-        self._t_batch = time.monotonic()
+    def _messages(self) -> int:
+        return int(self.stats.messages)
+
+    def _batches(self, final: bool) -> list[Batch]:
         cut = self._buf.rfind(b"\n") + 1
         if final and cut < len(self._buf) and bytes(self._buf[cut:]).strip():
             self._buf += b"\n"
@@ -215,25 +157,25 @@ class AisStream:
         n_lines = data.count(b"\n")
         self._lines = max(0, self._lines - n_lines)
         if not data and not self._pending_rejects and not final:
-            return
+            return []
         r = self.parser.feed(data, self._next_line, recv_t=time.time())
         self._next_line += n_lines
         rejects = self._pending_rejects + r.rejects + (self.parser.flush() if final else [])
         self._pending_rejects = []
-        write_stream_batch(self.store, self.file_id, self.source, r.positions, r.reports, rejects, r.counters)
         s = self.stats
         s.lines += n_lines
         s.messages += r.counters.get("messages", 0)
-        s.positions += r.positions.num_rows
-        s.reports += r.reports.num_rows
-        s.rejected += len(rejects)
-        s.batches += 1
         for k, v in r.counters.items():
             s.counters[k] = s.counters.get(k, 0) + int(v)
+        return [Batch("positions", r.positions), Batch("vessel_reports", r.reports),
+                Batch("positions", r.positions.slice(0, 0) if r.positions.num_rows else pa.table({}),
+                      rejects, dict(r.counters))]
+
+    def _committed(self, written: Written, batches: list[Batch], final: bool) -> None:
+        self.stats.positions += written.by_table.get("positions", 0)
+        self.stats.reports += written.by_table.get("vessel_reports", 0)
         if final or time.monotonic() - self._t_refresh >= self.refresh_s:
             from sitewatch.vessels import refresh
 
             refresh(self.store, self.watch)
             self._t_refresh = time.monotonic()
-        if self.on_batch:
-            self.on_batch(s)

@@ -149,6 +149,7 @@ class Reader(Protocol):
 
 
 _REGISTRY: dict[str, dict[str, Reader]] = {}
+_DISCOVERED: set[str] = set()
 
 
 def register(reader_cls: type[Any]) -> type[Any]:
@@ -159,15 +160,30 @@ def register(reader_cls: type[Any]) -> type[Any]:
 
 
 def readers(kind: str) -> dict[str, Reader]:
-    """Registered readers of ``kind`` (importing the kind's package registers them)."""
+    """Registered readers of ``kind``: every public module of ``sitewatch.sources.<kind>`` is
+    imported once (a module registers its readers with :func:`register`), so a new format is
+    one new module — no list to edit."""
     import importlib
+    import pkgutil
 
-    try:
-        importlib.import_module(f"sitewatch.sources.{kind}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"sitewatch.sources.{kind}":
-            raise
+    if kind not in _DISCOVERED:
+        try:
+            pkg = importlib.import_module(f"sitewatch.sources.{kind}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"sitewatch.sources.{kind}":
+                raise
+        else:
+            for m in sorted(pkgutil.iter_modules(getattr(pkg, "__path__", [])), key=lambda m: m.name):
+                if not m.name.startswith("_"):
+                    importlib.import_module(f"{pkg.__name__}.{m.name}")
+        _DISCOVERED.add(kind)
     return dict(_REGISTRY.get(kind, {}))
+
+
+def formats(kind: str) -> list[str]:
+    """The ``--format`` names of ``kind``: its registered readers, in name order (readers that
+    only sniffing may choose, ``selectable = False``, left out)."""
+    return sorted(n for n, r in readers(kind).items() if getattr(r, "selectable", True))
 
 
 def detect(kind: str, src: InputFile, fmt: str = "auto") -> Reader:

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from sitewatch.errors import InputError
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 TRACK_COLUMNS = ("id", "t_s", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "onground", "vrate_fpm")
 
@@ -38,14 +39,8 @@ class Relation:
     params: tuple[Any, ...] = ()
 
     def filtered(self, t_from: datetime | None = None, t_to: datetime | None = None) -> Relation:
-        where, params = [self.where], list(self.params)
-        if t_from is not None:
-            where.append("t_utc >= ?")
-            params.append(t_from)
-        if t_to is not None:
-            where.append("t_utc < ?")
-            params.append(t_to)
-        return Relation(self.sql, " AND ".join(where), tuple(params))
+        w = Where(self.where).since("t_utc", t_from).before("t_utc", t_to)
+        return Relation(self.sql, w.sql, (*self.params, *w.params))
 
 
 def store_relation(source: str = "adsb") -> Relation:
@@ -130,11 +125,6 @@ def gaps(store: Store, rel: Relation, low_s: float, high_s: float, split_alt_ft:
     return store.arrow(q, list(rel.params))
 
 
-def stale_count(store: Store, rel: Relation, stale_min_kt: float) -> int:
-    q = f"WITH {_fresh_cte(rel, stale_min_kt)} SELECT count(*) FROM marked WHERE stale"
-    return int(store.scalar(q, list(rel.params)) or 0)
-
-
 ALT_BANDS_FT = (3000.0, 10000.0, 25000.0)
 """Coverage map altitude bands: below 3,000 ft (or unknown), 3,000-10,000, 10,000-25,000, above."""
 
@@ -185,15 +175,9 @@ def callsigns(store: Store, ids: Sequence[str]) -> dict[str, str]:
 # -- flights table ----------------------------------------------------------------------
 def replace_flights(store: Store, rows: pa.Table, t_from: datetime | None, t_to: datetime | None) -> int:
     """Replace the flights that start inside [t_from, t_to) (all when unbounded) by ``rows``."""
-    where, params = ["TRUE"], []
-    if t_from is not None:
-        where.append("t_start >= ?")
-        params.append(t_from)
-    if t_to is not None:
-        where.append("t_start < ?")
-        params.append(t_to)
+    w = Where().since("t_start", t_from).before("t_start", t_to)
     with store.transaction():
-        store.con.execute(f"DELETE FROM flights WHERE {' AND '.join(where)}", params)
+        store.con.execute(f"DELETE FROM flights WHERE {w.sql}", w.params)
         return store.insert("flights", rows, dedupe=True) if rows.num_rows else 0
 
 
@@ -254,13 +238,13 @@ def aircraft_seen(store: Store, rel: Relation, types: Sequence[str] = (), milita
                   near: Area | None = None) -> pa.Table:
     """Aircraft with positions in ``rel`` (optionally within ``near``), joined to ``aircraft``,
     filtered by type designators and the military flag: first/last seen, report count."""
-    where = [rel.where]
+    where = Where(rel.where)
     if near is not None:
-        where.append(near.sql())
+        where.raw(near.sql())
     q = (
         "WITH seen AS (SELECT id, min(t_utc) AS first_seen, max(t_utc) AS last_seen, count(*) AS n_positions, "
         "mode(callsign) AS callsign, min(alt_ft) AS min_alt_ft "
-        f"FROM {rel.sql} WHERE {' AND '.join(where)} GROUP BY id) "
+        f"FROM {rel.sql} WHERE {where.sql} GROUP BY id) "
         "SELECT s.id, a.registration, a.typecode, a.type_name, a.operator, a.military, s.callsign, "
         "s.first_seen, s.last_seen, s.n_positions, s.min_alt_ft "
         "FROM seen s LEFT JOIN aircraft a ON a.icao24 = s.id WHERE TRUE"
@@ -352,21 +336,10 @@ def legs(store: Store, rel: Relation, *, stale_min_kt: float, speed_window_s: fl
 def flights(store: Store, icao24: str | None = None, airfield: str | None = None,
             t_from: datetime | None = None, t_to: datetime | None = None, limit: int | None = None) -> pa.Table:
     """Rows of the ``flights`` table, filtered by aircraft, origin-or-destination and time."""
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if icao24:
-        where.append("icao24 = ?")
-        params.append(icao24.lower())
+    w = Where().eq("icao24", icao24.lower() if icao24 else None).since("t_end", t_from).before("t_start", t_to)
     if airfield:
-        where.append("(origin = ? OR destination = ?)")
-        params += [airfield, airfield]
-    if t_from is not None:
-        where.append("t_end >= ?")
-        params.append(t_from)
-    if t_to is not None:
-        where.append("t_start < ?")
-        params.append(t_to)
-    q = f"SELECT * EXCLUDE (t_computed_utc) FROM flights WHERE {' AND '.join(where)} ORDER BY t_start, icao24"
+        w.raw("(origin = ? OR destination = ?)", airfield, airfield)
+    q = f"SELECT * EXCLUDE (t_computed_utc) FROM flights WHERE {w.sql} ORDER BY t_start, icao24"
     if limit is not None:
         q += f" LIMIT {int(limit)}"
-    return store.arrow(q, params)
+    return store.arrow(q, w.params)

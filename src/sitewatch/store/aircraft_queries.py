@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from sitewatch.store import schema as S
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 
 def merge_aircraft(store: Store, rows: pa.Table) -> int:
@@ -67,22 +68,17 @@ def aircraft_activity(store: Store, icao24: str) -> dict[str, Any]:
 def list_aircraft(store: Store, typecodes: Sequence[str] = (), military: bool = False,
                   seen_only: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
     """Aircraft (optionally of ``typecodes`` / military / seen in positions) with activity."""
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if typecodes:
-        where.append(f"upper(a.typecode) IN ({', '.join('?' * len(typecodes))})")
-        params.extend(t.upper() for t in typecodes)
+    where = Where().any("upper(a.typecode)", [t.upper() for t in typecodes] or None)
     if military:
-        where.append("a.military")
+        where.raw("a.military")
     join = "JOIN" if seen_only else "LEFT JOIN"
-    params.append(limit)
     return store.rows(
         "SELECT a.icao24, a.registration, a.typecode, a.type_name, a.operator, a.military, a.category, "
         "p.positions, p.last_seen_utc FROM aircraft a "
         f"{join} (SELECT id, count(*) AS positions, max(t_utc) AS last_seen_utc FROM positions "
         "WHERE source = 'adsb' GROUP BY id) p ON p.id = a.icao24 "
-        f"WHERE {' AND '.join(where)} ORDER BY p.last_seen_utc DESC NULLS LAST, a.icao24 LIMIT ?",
-        params,
+        f"WHERE {where.sql} ORDER BY p.last_seen_utc DESC NULLS LAST, a.icao24 LIMIT ?",
+        [*where.params, limit],
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sitewatch.errors import InputError
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 MAX_EVIDENCE_ROWS = 200  # per reference: enough to show the track, bounded for output
 
@@ -23,34 +24,15 @@ def list_events(
     event_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Events in time order, filtered; ``details``/``evidence`` decoded from JSON."""
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if site:
-        where.append("site = ?")
-        params.append(site)
-    if kinds:
-        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
-        params += kinds
-    if t_from is not None:
-        where.append("coalesce(t_end, t_start) >= ?")
-        params.append(t_from)
-    if t_to is not None:
-        where.append("t_start < ?")
-        params.append(t_to)
-    if subject:
-        where.append("subject = ?")
-        params.append(subject)
-    if event_id:
-        where.append("event_id = ?")
-        params.append(event_id)
+    w = (Where().eq("site", site or None).any("kind", kinds or None).window(t_from, t_to)
+         .eq("subject", subject or None).eq("event_id", event_id or None))
     q = ("SELECT event_id, kind, site, t_start, t_end, subject, subject_kind, confidence, lat, lon, "
-         f"summary, details, evidence, analysis FROM events WHERE {' AND '.join(where)} "
-         "ORDER BY t_start, kind, subject")
+         f"summary, details, evidence, analysis FROM events WHERE {w.sql} ORDER BY t_start, kind, subject")
     if limit is not None:
         if limit < 0:
             raise InputError("--limit must be >= 0")
         q += f" LIMIT {int(limit)}"
-    rows = store.rows(q, params)
+    rows = store.rows(q, w.params)
     for r in rows:
         r["details"] = json.loads(r["details"]) if r["details"] else {}
         r["evidence"] = json.loads(r["evidence"]) if r["evidence"] else []

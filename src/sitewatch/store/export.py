@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from sitewatch.errors import InputError
 from sitewatch.sites import Site
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 POSITION_COLUMNS = ("t_utc", "source", "id", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "onground")
 
@@ -36,24 +37,11 @@ def position_batches(
     rows_per_batch: int = 500_000,
 ) -> Iterator[pa.RecordBatch]:
     """Positions in time order, optionally inside ``site``'s watch area and a time window."""
-    where: list[str] = ["TRUE"]
-    params: list[object] = []
-    if site is not None:
-        x0, y0, x1, y1 = site.bbox()
-        where.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
-        params += [x0, x1, y0, y1]
-    if t_from is not None:
-        where.append("t_utc >= ?")
-        params.append(t_from)
-    if t_to is not None:
-        where.append("t_utc < ?")
-        params.append(t_to)
-    if source is not None:
-        where.append("source = ?")
-        params.append(source)
+    w = (Where().bbox(site.bbox() if site is not None else None).since("t_utc", t_from).before("t_utc", t_to)
+         .eq("source", source))
     cols = ", ".join(f'"{c}"' for c in columns)
-    q = f"SELECT {cols} FROM positions WHERE {' AND '.join(where)} ORDER BY t_utc, source, id"
-    for rb in store.batches(q, params, rows_per_batch):
+    q = f"SELECT {cols} FROM positions WHERE {w.sql} ORDER BY t_utc, source, id"
+    for rb in store.batches(q, w.params, rows_per_batch):
         if site is not None and rb.num_rows:
             lat = rb.column("lat").to_numpy(zero_copy_only=False)
             lon = rb.column("lon").to_numpy(zero_copy_only=False)

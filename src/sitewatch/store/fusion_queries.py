@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 BBox = tuple[float, float, float, float]
 
@@ -146,6 +147,11 @@ def replace_evidence(store: Store, site: str, prefix: str, rows: pa.Table) -> in
         return store.insert("evidence", rows) if rows.num_rows else 0
 
 
+def observed_sites(store: Store) -> set[str]:
+    """Sites named by the stored analyst observations."""
+    return {str(r[0]) for r in store.sql("SELECT DISTINCT site FROM observations WHERE site IS NOT NULL")}
+
+
 def list_evidence(
     store: Store,
     site: str | None = None,
@@ -155,27 +161,10 @@ def list_evidence(
     ids: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Evidence rows in time order, filtered; ``ref`` decoded from JSON."""
-    where, params = ["TRUE"], []  # type: tuple[list[str], list[Any]]
-    if site:
-        where.append("site = ?")
-        params.append(site)
-    if t_from is not None:
-        where.append("coalesce(t_end, t_start) >= ?")
-        params.append(t_from)
-    if t_to is not None:
-        where.append("t_start < ?")
-        params.append(t_to)
-    if kinds:
-        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
-        params += kinds
-    if ids is not None:
-        if not ids:
-            return []
-        where.append(f"evidence_id IN ({', '.join('?' for _ in ids)})")
-        params += ids
-    rows = store.rows(
-        f"SELECT * FROM evidence WHERE {' AND '.join(where)} ORDER BY t_start, kind, evidence_id", params
-    )
+    if ids is not None and not ids:
+        return []
+    w = Where().eq("site", site or None).window(t_from, t_to).any("kind", kinds or None).any("evidence_id", ids)
+    rows = store.rows(f"SELECT * FROM evidence WHERE {w.sql} ORDER BY t_start, kind, evidence_id", w.params)
     for r in rows:
         r["ref"] = json.loads(r["ref"]) if r["ref"] else {}
     return rows
@@ -200,16 +189,8 @@ def track(store: Store, source: str, ident: str, t0: datetime, t1: datetime,
 def assessment_revisions(store: Store, site: str, hypothesis: str | None = None,
                          as_of: datetime | None = None) -> list[dict[str, Any]]:
     """Issued assessment revisions, oldest first; JSON columns decoded."""
-    where, params = ["site = ?"], [site]  # type: tuple[list[str], list[Any]]
-    if hypothesis:
-        where.append("hypothesis = ?")
-        params.append(hypothesis)
-    if as_of is not None:
-        where.append("t_as_of = ?")
-        params.append(as_of)
-    rows = store.rows(
-        f"SELECT * FROM assessments WHERE {' AND '.join(where)} ORDER BY hypothesis, t_as_of, revision", params
-    )
+    w = Where().eq("site", site).eq("hypothesis", hypothesis or None).eq("t_as_of", as_of)
+    rows = store.rows(f"SELECT * FROM assessments WHERE {w.sql} ORDER BY hypothesis, t_as_of, revision", w.params)
     for r in rows:
         for k in ("evidence_ids", "body", "changes"):
             r[k] = json.loads(r[k]) if r[k] else None
@@ -228,15 +209,6 @@ def insert_assessment(store: Store, row: dict[str, Any]) -> None:
             v = json.dumps(v, sort_keys=True, default=str)
         data[c.name] = pa.array([v], c.arrow_type)
     store.insert("assessments", pa.table(data))
-
-
-def scene_detections(store: Store, scene_id: str, limit: int = 5000) -> list[dict[str, Any]]:
-    """Detections of one scene (pixel boxes), for drawing chips."""
-    return store.rows(
-        "SELECT det_id, class, score, cx_px, cy_px, w_px, h_px, angle_rad, poly_px, zone FROM detections "
-        "WHERE scene_id = ? ORDER BY det_id LIMIT ?",
-        [scene_id, limit],
-    )
 
 
 def tracks_for(store: Store, refs: pa.Table, max_points: int = 400) -> dict[str, list[tuple[datetime, float, float]]]:

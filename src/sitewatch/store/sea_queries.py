@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from sitewatch.geo import EARTH_RADIUS_M, NM_M
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 ANCHOR_CELL_DEG = 0.05  # grid of the position→anchor join: 5.5 km in latitude, > the 4 km exit radius
 PAIR_CELL_LAT_DEG = 0.01  # encounter grid: 1.1 km in latitude (> 500 m)
@@ -49,14 +50,8 @@ def hav_sql(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
 def _window(t_from: datetime | None, t_to: datetime | None) -> tuple[str, list[Any]]:
     # rows whose time was not in the record (file order, --start) would make fake gaps,
     # stays and speeds: the sea events use only positions with a received time
-    where, params = ["source = 'ais'", "coalesce(time_inferred, FALSE) = FALSE"], []
-    if t_from is not None:
-        where.append("t_utc >= ?")
-        params.append(t_from)
-    if t_to is not None:
-        where.append("t_utc < ?")
-        params.append(t_to)
-    return " AND ".join(where), params
+    w = Where("source = 'ais'", "coalesce(time_inferred, FALSE) = FALSE").since("t_utc", t_from).before("t_utc", t_to)
+    return w.sql, w.params
 
 
 def _positions_cte(t_from: datetime | None, t_to: datetime | None, extra_where: str = "") -> tuple[str, list[Any]]:

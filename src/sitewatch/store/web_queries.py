@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 
 def insert_token(store: Store, row: dict[str, Any]) -> None:
@@ -32,19 +33,8 @@ def revoke_token(store: Store, token_id: str) -> int:
 def track_points(store: Store, bbox: tuple[float, float, float, float], t_from: datetime | None,
                  t_to: datetime | None, source: str | None, max_points: int) -> list[dict[str, Any]]:
     """Positions in ``bbox``, thinned to about ``max_points`` by keeping every k-th per subject."""
-    x0, y0, x1, y1 = bbox
-    where = ["lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?"]
-    params: list[Any] = [x0, x1, y0, y1]
-    if t_from is not None:
-        where.append("t_utc >= ?")
-        params.append(t_from)
-    if t_to is not None:
-        where.append("t_utc < ?")
-        params.append(t_to)
-    if source:
-        where.append("source = ?")
-        params.append(source)
-    w = " AND ".join(where)
+    where = Where().bbox(bbox).since("t_utc", t_from).before("t_utc", t_to).eq("source", source or None)
+    w, params = where.sql, where.params
     total = int(store.scalar(f"SELECT count(*) FROM positions WHERE {w}", params) or 0)
     k = max(1, -(-total // max(1, max_points)))
     return store.rows(
@@ -83,15 +73,8 @@ def latest_assessments(store: Store, site: str) -> list[dict[str, Any]]:
 
 def evidence_for_site(store: Store, site: str, t_from: datetime | None, t_to: datetime | None,
                       limit: int) -> list[dict[str, Any]]:
-    where, params = ["site = ?"], [site]
-    if t_from is not None:
-        where.append("coalesce(t_end, t_start) >= ?")
-        params.append(t_from)  # type: ignore[arg-type]
-    if t_to is not None:
-        where.append("t_start < ?")
-        params.append(t_to)  # type: ignore[arg-type]
-    rows = store.rows(f"SELECT * FROM evidence WHERE {' AND '.join(where)} ORDER BY t_start LIMIT ?",
-                      [*params, limit])
+    w = Where().eq("site", site).window(t_from, t_to)
+    rows = store.rows(f"SELECT * FROM evidence WHERE {w.sql} ORDER BY t_start LIMIT ?", [*w.params, limit])
     for r in rows:  # the reference is stored as JSON text: hand it on as an object
         if isinstance(r.get("ref"), str):
             with contextlib.suppress(ValueError):

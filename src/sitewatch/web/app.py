@@ -5,6 +5,11 @@
 (see :mod:`sitewatch.web.auth`), a body-size cap, and safe response headers. Every
 input is validated by its declared type and bounds; file-serving routes resolve names
 inside one folder of the workspace only.
+
+The server owns its workspace: its store is shared by the request threads, the live feeds
+and the commands it runs for clients (:mod:`sitewatch.store.shared`: reads never wait for a
+writer, writers take turns), and ``/api/v1`` (:mod:`sitewatch.web.owner_api`) is the
+workspace façade over HTTP for ``sitewatch`` commands and :func:`sitewatch.open`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from sitewatch import kinds as K
 from sitewatch.errors import SitewatchError
 from sitewatch.store import web_queries as Q
 from sitewatch.store.events import evidence_rows, list_events
-from sitewatch.web import auth, charts
+from sitewatch.web import auth, charts, owner_api
 from sitewatch.workspace import Workspace
 
 MAX_BODY_BYTES = 1_000_000
@@ -85,57 +90,44 @@ def _json(obj: Any, status: int = 200) -> Response:
     return Response(json.dumps(obj, default=default), status_code=status, media_type="application/json")
 
 
-def _live_threads(store: Any, feeds: list[tuple[str, str]]) -> list[Any]:
-    """Stream objects for ``feeds`` ((kind, HOST:PORT or PORT)), writing into ``store``."""
-    from sitewatch.live._net import parse_hostport
+def _live_threads(ws: Workspace, feeds: list[tuple[str, str]]) -> list[Any]:
+    """Stream objects for ``feeds`` ((kind, HOST:PORT or PORT)), writing into ``ws``."""
+    from sitewatch.live import feed_for
 
-    out: list[Any] = []
-    for kind, target in feeds:
-        if kind in ("adsb-beast", "adsb-sbs"):
-            from sitewatch.live.adsb import AdsbStream
-
-            h, p = parse_hostport(target, f"--{kind}")
-            out.append(AdsbStream(store, kind.split("-")[1], h, p))
-        elif kind == "ais-tcp":
-            from sitewatch.live.ais import AisStream
-
-            out.append(AisStream(store, tcp=parse_hostport(target, "--ais-tcp")))
-        elif kind == "ais-udp":
-            from sitewatch.live.ais import AisStream
-
-            if not target.isdigit() or not 0 < int(target) < 65536:
-                raise SitewatchError(f"--ais-udp {target!r} must be a port number")
-            out.append(AisStream(store, udp_port=int(target)))
-        else:
-            raise SitewatchError(f"unknown live feed {kind!r}")
-    return out
+    return [feed_for(ws, kind, target) for kind, target in feeds]
 
 
 def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: float = 1.0,
-               live_feeds: list[tuple[str, str]] | None = None) -> FastAPI:
+               live_feeds: list[tuple[str, str]] | None = None, owner_token: str | None = None) -> FastAPI:
     """The app over the workspace at ``workspace``, serving as if bound to ``host``.
 
     ``live_feeds`` (e.g. ``[("adsb-beast", "127.0.0.1:30005")]``) are streamed into the same
-    workspace by threads of this process while it serves (DuckDB allows one writing process,
-    so the server is where live data must be written for the dashboard to show it).
+    workspace by threads of this process while it serves. ``owner_token`` is the token of
+    the discovery file (:mod:`sitewatch.owner`): with it a local client may run any command.
     """
     import contextlib
+    import shutil
+    import tempfile
     import threading
 
-    ws = Workspace.open(workspace)
+    ws = Workspace.serving(workspace)
     store = ws.store
-    streams = _live_threads(store, live_feeds or [])
+    streams = _live_threads(ws, live_feeds or [])
+    scratch = Path(tempfile.mkdtemp(prefix="sitewatch-serve-"))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         threads = [threading.Thread(target=st.run, name=f"live-{st.source}", daemon=True) for st in streams]
         for t in threads:
             t.start()
-        yield
-        for st in streams:
-            st.stop()
-        for t in threads:
-            t.join(10)
+        try:
+            yield
+        finally:
+            for st in streams:
+                st.stop()
+            for t in threads:
+                t.join(10)
+            shutil.rmtree(scratch, ignore_errors=True)
 
     loopback = auth.is_loopback(host)
     if not loopback and not auth.has_tokens(store):
@@ -148,6 +140,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
                               "`Authorization: Bearer <token>`; writes need a token with write scope.")
     app.state.ws = ws
     app.state.streams = streams
+    app.state.owner_token = owner_token
     static = Path(str(resources.files("sitewatch.web").joinpath("static")))
 
     @app.middleware("http")
@@ -161,8 +154,9 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
 
     async def _check(request: Request) -> Response | None:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"detail": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+        cap = owner_api.MAX_UPLOAD_BYTES if request.url.path == owner_api.UPLOAD_PATH else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > cap):
+            return JSONResponse({"detail": f"body larger than {cap} bytes"}, status_code=413)
         write = request.method not in ("GET", "HEAD", "OPTIONS")
         if write and length is None:  # no chunked uploads: the size cap needs a declared length
             return JSONResponse({"detail": "Content-Length required"}, status_code=411)
@@ -173,7 +167,9 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
             qtok = request.query_params.get("token")
             if qtok and request.url.path == "/":
                 presented = qtok
-        token = await run_in_threadpool(auth.verify, store, presented) if presented else None
+        token = auth.owner_token(presented, owner_token)
+        if token is None and presented:
+            token = await run_in_threadpool(auth.verify, store, presented)
         if presented and token is None:
             return JSONResponse({"detail": "invalid or revoked token"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
@@ -182,7 +178,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
             if token is None:
                 return JSONResponse({"detail": "writes need a token with write scope"}, status_code=401,
                                     headers={"WWW-Authenticate": "Bearer"})
-            if token.scope != "write":
+            if not token.allows("write") and request.url.path not in owner_api.READ_POSTS:
                 return JSONResponse({"detail": "this token is read-only; writes need write scope"}, status_code=403)
         elif token is None and not (loopback and auth.is_loopback(client)):
             return JSONResponse({"detail": "a token is required beyond localhost"}, status_code=401,
@@ -208,6 +204,8 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
     app.mount("/static", StaticFiles(directory=static), name="static")
 
     # -- API ---------------------------------------------------------------------------
+    owner_api.add_routes(app, ws, scratch)
+
     @app.get("/api/health")
     def health() -> Response:
         return _json({"ok": True, "workspace": ws.config["workspace"].get("name"), "t_utc": datetime.now(UTC),
@@ -255,7 +253,8 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
 
         def compute() -> list[dict[str, Any]]:
             out = []
-            for se in ind.compute(store, ws.sites[site]):
+            f = ws.fusion  # the settings timeline, assess and the report use
+            for se in ind.compute(store, ws.sites[site], None, None, f.window_days, near_km=f.near_km):
                 out.append({"name": se.name, "label": se.label, "sensor": se.sensor, "value": se.value,
                             "score": se.score, "status": se.status, "sentence": se.sentence,
                             "points": [{"day": d.day.isoformat(), "value": d.value, "baseline": d.baseline_median,
@@ -297,6 +296,8 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         short, wanted = _kinds(kind)
         rows = list_events(store, site, short, t0, t1, subject, limit)
         K.name_rows(rows)
+        for r in rows:
+            r["layer"] = K.layer(r["canonical_kind"])  # how the map draws it, as its analysis declares
         return _json([r for r in rows if not wanted or r["canonical_kind"] in wanted])
 
     def _kinds(kind: str | None) -> tuple[list[str] | None, set[str]]:

@@ -1,11 +1,15 @@
 """API tokens: created by ``sitewatch token create``, kept only as salted scrypt hashes.
 
 A token is ``swt_<id>_<secret>``; ``id`` locates the row, the secret is checked with
-``hashlib.scrypt`` and a constant-time comparison. Scopes: ``read`` (GET routes) and
-``write`` (also POST/PUT/DELETE). Policy (enforced in :mod:`sitewatch.web.app`):
+``hashlib.scrypt`` and a constant-time comparison. Scopes, each including the ones before:
+``read`` (GET routes), ``write`` (also observations from the dashboard, site edits) and
+``admin`` (also ingest, analyze, assess, reports and ``sitewatch --server URL`` commands).
+Above them is the server's *owner* token (:mod:`sitewatch.owner`): random per run, never
+stored, readable only by the user who runs the server; it also lets a command read and
+write files on the server's machine. Policy (enforced in :mod:`sitewatch.web.app`):
 
 * bound to loopback (127.0.0.1, ::1, localhost): reads need no token from loopback
-  clients; writes always need a write token;
+  clients; writes always need a token of the scope they need;
 * bound to any other address: every request needs a valid token, and the server refuses
   to start while the workspace has none.
 """
@@ -22,7 +26,9 @@ from sitewatch.errors import InputError
 from sitewatch.store import web_queries as Q
 from sitewatch.store.db import Store
 
-SCOPES = ("read", "write")
+SCOPES = ("read", "write", "admin")
+OWNER = "owner"  # the scope of the server's own token (see sitewatch.owner)
+_RANK = {"read": 0, "write": 1, "admin": 2, OWNER: 3}
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: ~15 ms per check on this class of machine
 
@@ -32,6 +38,17 @@ class Token:
     token_id: str
     name: str | None
     scope: str
+
+    def allows(self, scope: str) -> bool:
+        """Whether this token's scope includes ``scope`` (read < write < admin < owner)."""
+        return _RANK.get(self.scope, -1) >= _RANK[scope]
+
+
+def owner_token(presented: str | None, expected: str | None) -> Token | None:
+    """The owner's identity when ``presented`` is this server's owner token."""
+    if not presented or not expected or len(presented) != len(expected):
+        return None
+    return Token(OWNER, OWNER, OWNER) if hmac.compare_digest(presented, expected) else None
 
 
 def _hash(secret: str, salt: bytes) -> str:

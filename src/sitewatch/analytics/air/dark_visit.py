@@ -37,6 +37,7 @@ from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams, from_settings
 from sitewatch.analytics.air.gaps import _dur
 from sitewatch.analytics.base import AnalysisContext, events_table, register_analysis
+from sitewatch.kinds import EventKind
 from sitewatch.reference import types as ac_types
 from sitewatch.store import air_queries as Q
 
@@ -222,7 +223,7 @@ def visits(gap_events: list[dict[str, Any]], af: Airfields, p: AirParams,
     return out
 
 
-@register_analysis(ANALYSIS, order=40, kinds=("dark-visit",))
+@register_analysis(ANALYSIS, order=40, kinds=(EventKind("dark-visit", layer="link", near_site=True),))
 def dark_visits(ctx: AnalysisContext) -> pa.Table:
     """For each dark gap, the airfields and watched sites the aircraft could have visited, ranked."""
     import json

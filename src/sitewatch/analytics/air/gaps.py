@@ -41,6 +41,7 @@ from sitewatch.analytics.air import _tracks as T
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.analytics.base import AnalysisContext, events_table, position_ref, register_analysis
+from sitewatch.kinds import EventKind
 from sitewatch.store import air_queries as Q
 from sitewatch.store.db import Store
 
@@ -359,7 +360,7 @@ def attach_sites(events: list[dict[str, Any]], ctx: AnalysisContext) -> None:
                 break
 
 
-@register_analysis(ANALYSIS, order=30, kinds=("dark-gap",))
+@register_analysis(ANALYSIS, order=30, kinds=(EventKind("dark-gap", layer="gap", near_site=True),))
 def dark_gaps(ctx: AnalysisContext) -> pa.Table:
     """Gaps in aircraft tracks, told apart as coverage gaps or likely transponder-off."""
     from sitewatch.analytics.air import _pipeline

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
+from sitewatch.kinds import EventKind
 from sitewatch.store import sea_queries
 
 ANALYSIS = "sea.encounters"
@@ -35,7 +36,7 @@ DEFAULTS = {"max_dist_m": 500.0, "min_h": 2.0, "slow_kt": 2.0, "bucket_min": 10.
             "port_km": 10.0}
 
 
-@register_analysis(ANALYSIS, order=44, kinds=("encounter",))
+@register_analysis(ANALYSIS, order=44, kinds=(EventKind("encounter", near_site=True),))
 def encounters(ctx: AnalysisContext) -> pa.Table:
     """Two vessels within 500 m for 2 h or more at under 2 kn, at least 10 km from any port."""
     p = C.params(ctx, "encounter", DEFAULTS)

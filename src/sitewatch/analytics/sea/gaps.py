@@ -37,6 +37,7 @@ from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
 from sitewatch.analytics.sea import _scan
+from sitewatch.kinds import EventKind
 from sitewatch.store import sea_queries
 
 ANALYSIS = "sea.gaps"
@@ -46,7 +47,7 @@ DEFAULTS = {
 }
 
 
-@register_analysis(ANALYSIS, order=41, kinds=("ais-gap",))
+@register_analysis(ANALYSIS, order=41, kinds=(EventKind("ais-gap", layer="gap", near_site=True),))
 def ais_gaps(ctx: AnalysisContext) -> pa.Table:
     """AIS gaps of 6 h or more, flagged intentional (GFW criteria) or likely coverage."""
     p = C.params(ctx, "gap", DEFAULTS)

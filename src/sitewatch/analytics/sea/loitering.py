@@ -23,13 +23,14 @@ import pyarrow as pa
 from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
+from sitewatch.kinds import EventKind
 from sitewatch.store import sea_queries
 
 ANALYSIS = "sea.loitering"
 DEFAULTS = {"slow_kt": 2.0, "min_h": 4.0, "shore_nm": 20.0, "max_seg_h": 2.0}
 
 
-@register_analysis(ANALYSIS, order=43, kinds=("loitering",))
+@register_analysis(ANALYSIS, order=43, kinds=(EventKind("loitering", near_site=True),))
 def loitering(ctx: AnalysisContext) -> pa.Table:
     """Vessels averaging under 2 kn for 4 h or more at least 20 NM from shore."""
     p = C.params(ctx, "loitering", DEFAULTS)

@@ -159,6 +159,7 @@ class SidecarReader:
 
     kind = "imagery"
     name = "sidecar"
+    selectable = False  # chosen by its sniffer only, never with --format
 
     def sniff(self, head: bytes, name: str) -> float:
         return 0.99 if name.lower().endswith(_SIDECARS) else 0.0

@@ -560,7 +560,7 @@ function drawLayers() {
   state.events.forEach(e => {
     if (!inWindow(e.t_start, e.t_end) || e.lat === null || e.lon === null || e.lat === undefined) return;
     const k = kindOf(e);
-    const dark = /dark-gap|dark-visit/.test(k);
+    const dark = e.layer ? e.layer !== "point" : /dark-gap|dark-visit/.test(k);  // the layer its analysis declares
     L.circleMarker([e.lat, e.lon], { radius: 6, color: dark ? "#b91c1c" : "#7c3aed", weight: 2, className: "event-marker" })
       .bindTooltip(`${k} ${e.subject || ""}`).on("click", () => openEvent(e)).addTo(layers);
     if (dark) darkLink(e, k, layers);
@@ -577,7 +577,8 @@ function darkLink(e, k, layers) {
     const last = g.last || g.lost || g.before; const first = g.first || g.reacquired || g.after;
     if (!last || !first || last.lat === undefined || first.lat === undefined || state.layers !== layers) return;
     const s = state.site.site;
-    const path = /dark-visit/.test(k) ? [[last.lat, last.lon], [s.lat, s.lon], [first.lat, first.lon]] : [[last.lat, last.lon], [first.lat, first.lon]];
+    const link = e.layer ? e.layer === "link" : /dark-visit/.test(k);
+    const path = link ? [[last.lat, last.lon], [s.lat, s.lon], [first.lat, first.lon]] : [[last.lat, last.lon], [first.lat, first.lon]];
     L.polyline(path, { color: "#b91c1c", dashArray: "6 6", weight: 2, className: "dark-link" })
       .bindTooltip(`${k} ${e.subject || ""}`).on("click", () => openEvent(e)).addTo(layers);
   };
