@@ -14,13 +14,13 @@ directly) and mirrored method for method by :class:`~sitewatch.remote.RemoteWork
 
 Logic that used to live only in CLI modules lives here: the AIS vessel refresh after an AIS
 ingest, ``watch_types`` resolved to aircraft addresses, the co-registration after an imagery
-ingest, and the fusion settings (:class:`FusionSettings`) read from one place, so the
-dashboard, ``timeline``/``assess`` and the report agree.
+ingest (:mod:`sitewatch.ingest_options`), and the fusion settings (:class:`FusionSettings`)
+read from one place, so the dashboard, ``timeline``/``assess`` and the report agree. Rows
+become tables in :mod:`sitewatch.tables`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,9 +32,20 @@ import pyarrow as pa
 
 from sitewatch import kinds as K
 from sitewatch.errors import InputError
-from sitewatch.params import parse_ref
+from sitewatch.ingest_options import Warn, prepare, resolve_watch_types
 from sitewatch.params import parse_time as _time
 from sitewatch.params import window as _window
+from sitewatch.tables import (
+    EVENT_COLUMNS,
+    assessment_from_json,
+    assessments_table,
+    decode_events,
+    events_table,
+    rows_table,
+)
+
+__all__ = ["EVENT_COLUMNS", "AnalyzeSummary", "Facade", "FusionSettings", "Progress", "Warn", "assessment_from_json",
+           "assessments_table", "decode_events", "events_table", "resolve_watch_types", "rows_table"]
 
 if TYPE_CHECKING:
     from sitewatch.fusion.assessment import Assessment
@@ -46,35 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
-Warn = Callable[[str], None]
-
-EVENT_COLUMNS = ("event_id", "kind", "site", "t_start", "t_end", "subject", "subject_kind", "confidence", "lat",
-                 "lon", "summary", "details", "evidence", "analysis", "canonical_kind")
-_TS = pa.timestamp("us", tz="UTC")
-EVENT_SCHEMA = pa.schema([
-    ("event_id", pa.string()), ("kind", pa.string()), ("site", pa.string()), ("t_start", _TS), ("t_end", _TS),
-    ("subject", pa.string()), ("subject_kind", pa.string()), ("confidence", pa.float64()), ("lat", pa.float64()),
-    ("lon", pa.float64()), ("summary", pa.string()), ("details", pa.string()), ("evidence", pa.string()),
-    ("analysis", pa.string()), ("canonical_kind", pa.string()),
-])
-
-
-def to_json(v: Any) -> str:
-    """Nested values as JSON text, times as ISO 8601 UTC (``…Z``), as the CLI prints them."""
-    return json.dumps(v, default=_jsonable, ensure_ascii=False)
-
-
-def _jsonable(v: Any) -> Any:
-    from datetime import UTC, date
-
-    if isinstance(v, datetime):
-        return (v if v.tzinfo else v.replace(tzinfo=UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(v, date):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return v.item()
-    return str(v)
-
 
 @dataclass(frozen=True)
 class FusionSettings:
@@ -109,198 +91,6 @@ class AnalyzeSummary:
     def as_json(self) -> dict[str, Any]:
         return {"analyses": len(self.by_analysis), "events": sum(self.by_analysis.values()),
                 "by_analysis": dict(self.by_analysis), "seconds": round(self.seconds, 2)}
-
-
-# -- ingest options, per kind ------------------------------------------------------------------
-@dataclass
-class Prepared:
-    """Read options for one ingest, and what to do once the files are in."""
-
-    options: Any  # sitewatch.sources.base.ReadOptions
-    after: Callable[[Any, IngestSummary, Warn], None] | None = None
-
-
-def _prepare_adsb(ws: Any, o: dict[str, Any]) -> Prepared:
-    from sitewatch.sources.base import ReadOptions
-
-    extra: dict[str, Any] = {}
-    icao24 = o.pop("icao24", None)
-    if icao24 is not None:
-        if not (len(icao24) == 6 and all(c in "0123456789abcdefABCDEF" for c in icao24)):
-            raise InputError(f"icao24 {icao24!r} is not a 24-bit hex address (e.g. 3b7777)")
-        extra["icao24"] = icao24.lower()
-    watch = o.pop("watch_types", None)
-    if watch:
-        codes, ids = resolve_watch_types(ws.store, watch)
-        extra["watch_types"] = ",".join(codes)
-        extra["only_ids"] = frozenset(ids)  # not JSON: used, not recorded
-    reference = parse_ref(o.pop("ref", None), o.pop("airport", None))
-    return Prepared(ReadOptions(start=_time(o.pop("start", None), "--start"), reference=reference, extra=extra))
-
-
-def resolve_watch_types(store: Store, watch_types: str | Sequence[str]) -> tuple[list[str], set[str]]:
-    """``"A124,IL76"`` or ``"default"`` → (type codes, addresses of aircraft of those types)."""
-    from sitewatch.reference.types import DEFAULT_WATCH, parse_codes
-    from sitewatch.store.aircraft_queries import ids_of_types
-
-    text = watch_types if isinstance(watch_types, str) else ",".join(watch_types)
-    codes = list(DEFAULT_WATCH) if text.strip().lower() == "default" else list(parse_codes(text))
-    ids = set(ids_of_types(store, codes))
-    if not ids:
-        raise InputError(f"no aircraft of types {','.join(codes)} in the workspace; load a database first: "
-                         "sitewatch aircraft load-db PATH")
-    return codes, ids
-
-
-def _prepare_ais(ws: Any, o: dict[str, Any]) -> Prepared:
-    from sitewatch.sources.base import ReadOptions
-
-    extra = {"keep_bad_checksum": True} if o.pop("keep_bad_checksum", False) else {}
-
-    def after(w: Any, summary: IngestSummary, warn: Warn) -> None:
-        from sitewatch.vessels import refresh_workspace
-
-        refresh_workspace(w)
-
-    return Prepared(ReadOptions(start=_time(o.pop("start", None), "--start"), extra=extra), after)
-
-
-def _prepare_observations(ws: Any, o: dict[str, Any]) -> Prepared:
-    from sitewatch.sources.base import ReadOptions
-
-    def after(w: Any, summary: IngestSummary, warn: Warn) -> None:
-        from sitewatch.store.fusion_queries import observed_sites
-
-        unknown = sorted(observed_sites(w.store) - set(w.sites))
-        if unknown:
-            warn(f"observations name sites that are not in this workspace: {', '.join(unknown)}; "
-                 "add them with `sitewatch site add` to use these observations")
-
-    return Prepared(ReadOptions(), after)
-
-
-def _prepare_imagery(ws: Any, o: dict[str, Any]) -> Prepared:
-    from sitewatch.sources.base import ReadOptions
-
-    site = o.pop("site", None)
-    if not site:
-        raise InputError("imagery needs the site the scenes show (site=NAME / --site NAME)")
-    ws.site(site)  # fails early, naming close matches
-    extra: dict[str, Any] = {"site": site}
-    t = _time(o.pop("time", None), "--time")
-    if t is not None:
-        extra["time"] = t.isoformat()
-    gsd = o.pop("gsd_m", None)
-    if gsd is not None:
-        if float(gsd) <= 0:
-            raise InputError("--gsd-m must be positive (metres per pixel)")
-        extra["gsd_m"] = float(gsd)
-    for k in ("provider", "crs", "corners"):
-        v = o.pop(k, None)
-        if v is not None:
-            extra[k] = v
-    coreg = bool(o.pop("coreg", True))
-
-    def after(w: Any, summary: IngestSummary, warn: Warn) -> None:
-        if not coreg or not summary.accepted:
-            return
-        from sitewatch.imagery import coreg as C
-
-        for r in C.align_site(w.store, site):
-            if r.status == "failed":
-                warn(f"scene {r.scene_id} could not be co-registered: {r.reason}")
-
-    return Prepared(ReadOptions(extra=extra), after)
-
-
-def _prepare_plain(ws: Any, o: dict[str, Any]) -> Prepared:
-    from sitewatch.sources.base import ReadOptions
-
-    return Prepared(ReadOptions(start=_time(o.pop("start", None), "--start")))
-
-
-PREPARE: dict[str, Callable[[Any, dict[str, Any]], Prepared]] = {
-    "adsb": _prepare_adsb, "ais": _prepare_ais, "observations": _prepare_observations,
-    "imagery": _prepare_imagery, "positions": _prepare_plain, "events": _prepare_plain,
-}
-INGEST_OPTIONS = {"adsb": ("start", "ref", "airport", "icao24", "watch_types"), "ais": ("start", "keep_bad_checksum"),
-                  "observations": (), "imagery": ("site", "time", "gsd_m", "provider", "crs", "corners", "coreg"),
-                  "positions": ("start",), "events": ("start",)}
-
-
-def prepare(ws: Any, kind: str, options: Mapping[str, Any]) -> Prepared:
-    """Read options for ``kind`` from keyword options (unknown ones are an error naming the valid ones)."""
-    if kind not in PREPARE:
-        raise InputError(f"unknown kind of data {kind!r}; one of: {', '.join(PREPARE)}")
-    o = {k: v for k, v in options.items() if v is not None}
-    prepared = PREPARE[kind](ws, o)
-    if o:
-        valid = ", ".join(INGEST_OPTIONS[kind]) or "none"
-        raise InputError(f"unknown {kind} ingest option(s) {', '.join(sorted(o))}; valid: {valid}")
-    return prepared
-
-
-# -- helpers shared with the server and the remote client --------------------------------------
-def events_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Events rows (``details``/``evidence`` decoded or not) as a table of :data:`EVENT_SCHEMA`;
-    ``details``, ``evidence`` (and ``evidence_rows`` when present) are JSON text."""
-    def text(v: Any) -> str | None:
-        return v if v is None or isinstance(v, str) else to_json(v)
-
-    cols: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in EVENT_COLUMNS}
-    for c in ("details", "evidence"):
-        cols[c] = [text(v) for v in cols[c]]
-    t = pa.table(cols, schema=EVENT_SCHEMA)
-    if rows and "evidence_rows" in rows[0]:
-        t = t.append_column("evidence_rows", pa.array([text(r.get("evidence_rows")) for r in rows], pa.string()))
-    return t
-
-
-def decode_events(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows of :func:`events_table` with ``details``, ``evidence`` (``evidence_rows``) as objects again."""
-    rows = table.to_pylist()
-    for r in rows:
-        for c in ("details", "evidence", "evidence_rows"):
-            if c in r and isinstance(r[c], str):
-                r[c] = json.loads(r[c])
-        r.setdefault("details", {})
-    return rows
-
-
-def rows_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Dict rows as a table; nested values (dicts, lists: their shapes vary row to row) as JSON text."""
-    out = [{k: (to_json(v) if isinstance(v, dict | list | tuple) else v) for k, v in r.items()} for r in rows]
-    return pa.Table.from_pylist(out)
-
-
-def assessments_table(items: Sequence[Assessment]) -> pa.Table:
-    """One row per hypothesis: site, hypothesis, title, probability, likelihood, confidence,
-    status, leading, rank, as_of, judgement (text), evidence_ids; ``body`` the whole JSON."""
-    rows = [{"site": a.site, "hypothesis": a.hypothesis, "title": a.title, "probability": a.probability,
-             "likelihood": a.likelihood, "confidence": a.confidence, "status": a.status, "leading": a.leading,
-             "rank": a.rank, "as_of": a.as_of, "revision": a.revision, "what_if": a.what_if,
-             "judgement": a.judgement.text, "evidence_ids": a.evidence_ids(),
-             "body": to_json(a.as_json())} for a in items]
-    return pa.Table.from_pylist(rows)
-
-
-def assessment_from_json(j: Mapping[str, Any]) -> Assessment:
-    """An :class:`~sitewatch.fusion.assessment.Assessment` back from its ``as_json`` (over HTTP)."""
-    from sitewatch.fusion.assessment import Assessment, Contribution, Sentence
-
-    def t(v: Any) -> datetime | None:
-        return datetime.fromisoformat(v.replace("Z", "+00:00")) if isinstance(v, str) else v
-
-    d = dict(j)
-    for k in ("judgement", "confidence_sentence"):
-        d[k] = Sentence(**d[k])
-    for k in ("supporting", "against", "neutral"):
-        d[k] = [Sentence(**s) for s in d[k]]
-    d["contributions"] = [Contribution(**c) for c in d["contributions"]]
-    for k in ("as_of", "issued", "evidence_through"):
-        d[k] = t(d.get(k))
-    known = set(Assessment.__dataclass_fields__)
-    return Assessment(**{k: v for k, v in d.items() if k in known})
 
 
 # -- the façade ----------------------------------------------------------------------------------
