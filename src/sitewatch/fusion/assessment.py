@@ -45,13 +45,13 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sitewatch.fusion import evidence as EV
 from sitewatch.fusion import indicators as IND
 from sitewatch.fusion import items as IT
-from sitewatch.fusion.rules import REMAINDER, Rule
+from sitewatch.fusion.rules import Rule
 from sitewatch.sites import Site
 from sitewatch.store import fusion_queries as Q
 from sitewatch.store.db import Store
@@ -522,10 +522,6 @@ def assess(store: Store, site: Site, rules: Mapping[str, Rule], as_of: datetime 
     return judge_site(store, site, rules, as_of, near_km, window_days, refresh, issue).assessments
 
 
-def remainder_present(rules: Mapping[str, Rule]) -> bool:
-    return REMAINDER in rules
-
-
 def issue_set(store: Store, items: Sequence[Assessment], ev_hash: str, ids: list[str],
                by_id: Mapping[str, Mapping[str, Any]]) -> None:
     """Issue a new revision of every hypothesis when any of them changed (they compete: one
@@ -706,7 +702,3 @@ def render_text(assessments: Sequence[Assessment], evidence: Mapping[str, Mappin
             sim = " SIMULATED" if r.get("simulated") else ""
             lines.append(f"  [{n}] {i} {t} {r['kind']}: {r['text']} ({prov}; confidence {r['confidence']:.2f}){sim}")
     return "\n".join(lines) + "\n"
-
-
-def stale_after(as_of: datetime, through: datetime | None) -> timedelta | None:
-    return None if through is None else as_of - through
