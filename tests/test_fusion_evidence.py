@@ -142,3 +142,23 @@ def test_scene_count_rows_add_up_and_every_zone_has_a_row() -> None:
     assert small == {None: 0, "north-park": 0, "apron": 0}
     assert {ref["zone"]: v for ref, v in refs if ref["class"] == "plane"} == {"apron": 2}
     assert {ref["zone"]: v for ref, v in refs if ref["class"] == "ship"} == {None: 0}
+
+
+def test_refresh_writes_only_when_the_evidence_changed() -> None:
+    """A read (timeline, assess, report) of unchanged evidence writes nothing."""
+    from datetime import date
+
+    from sitewatch.fusion import evidence as EV
+    from sitewatch.store.db import Store
+    from test_fusion_scenario import Scenario, build
+
+    store = Store()
+    site = build(store, "withdrawal")
+    first = EV.refresh(store, [site])[0]
+    assert first.changed and store.count("evidence") > 0
+    again = EV.refresh(store, [site])[0]
+    assert not again.changed  # same rows: nothing replaced
+    sc = Scenario()
+    sc.event("departure", date(2024, 12, 13), "151a09", hour=22, typecode="A124")
+    sc.write(store)
+    assert EV.refresh(store, [site])[0].changed

@@ -88,6 +88,7 @@ class BuildResult:
     rows: pa.Table
     skipped: dict[str, int] = field(default_factory=dict)
     by_sensor: dict[str, int] = field(default_factory=dict)
+    changed: bool = True  # refresh: whether the stored rows had to be replaced
 
 
 def evidence_id(site: str, *key: Any) -> str:
@@ -156,12 +157,36 @@ def build(store: Store, site: Site, near_km: float = DEFAULT_NEAR_KM) -> BuildRe
     return BuildResult(site.name, table, dict(skipped), dict(by_sensor))
 
 
+def fingerprint(rows: Iterable[Mapping[str, Any]]) -> str:
+    """A content hash of evidence rows (order-independent; ``ref`` as canonical JSON)."""
+    h = hashlib.sha256()
+    lines = []
+    for r in rows:
+        ref = r.get("ref")
+        ref_obj = json.loads(ref) if isinstance(ref, str) else ref
+        times = [v.astimezone(UTC).isoformat() if isinstance(v, datetime) else str(v)
+                 for v in (r.get("t_start"), r.get("t_end"))]
+        lines.append("|".join(str(x) for x in (
+            r["evidence_id"], *times, r.get("kind"), r.get("value"), r.get("text"), r.get("sensor"),
+            r.get("provider"), r.get("file_sha256"), round(float(r.get("confidence") or 0.0), 9),
+            bool(r.get("simulated")), r.get("subject"), r.get("lat"), r.get("lon"),
+            json.dumps(ref_obj, sort_keys=True, default=str))))
+    for line in sorted(lines):
+        h.update(line.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 def refresh(store: Store, sites: Iterable[Site], near_km: float = DEFAULT_NEAR_KM) -> list[BuildResult]:
-    """Rebuild and store the evidence of each site (idempotent; one transaction per site)."""
+    """Rebuild the evidence of each site and store it only where it changed (one transaction
+    per site): a read of unchanged evidence (timeline, assess, report) writes nothing."""
     out = []
     for s in sites:
         res = build(store, s, near_km)
-        Q.replace_evidence(store, s.name, PREFIX, res.rows)
+        stored = [r for r in Q.list_evidence(store, s.name) if str(r["evidence_id"]).startswith(PREFIX)]
+        res.changed = fingerprint(res.rows.to_pylist()) != fingerprint(stored)
+        if res.changed:
+            Q.replace_evidence(store, s.name, PREFIX, res.rows)
         if res.skipped:
             log.warning("%s: not turned into evidence: %s", s.name, res.skipped)
         out.append(res)
