@@ -384,3 +384,41 @@ def test_cli_needs_a_site_and_a_date(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "is not a date like 2024-12-06" in capsys.readouterr().err
     assert main(["fetch", "adsb", "--help"]) == 0
     assert "--archive adsblol --date 2024-12-06" in capsys.readouterr().out
+
+
+def test_stream_ingest_commits_in_parts_and_an_interrupted_one_is_undone(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitewatch.sources import base
+    from sitewatch.sources.adsb import globe
+    from sitewatch.store.db import Store
+    from sitewatch.store.ingest import ingest_stream
+
+    monkeypatch.setattr(globe, "BATCH_ROWS", 50)  # many small batches, a commit after each
+    tar = tmp_path / "day.tar"
+    tar.write_bytes(day_tar(None))
+    st = Store(tmp_path / "s.duckdb")
+
+    def batches(fail_after: int | None) -> Iterator[Any]:
+        with ConcatReader([tar]) as r:
+            for i, b in enumerate(read_archive(r, "day.tar", KeepRule(keep_all=True), chunk_bytes=20_000)):
+                if fail_after is not None and i == fail_after:
+                    raise RuntimeError("simulated crash in the middle of the archive")
+                yield b
+
+    def run(fail_after: int | None = None) -> Any:
+        return ingest_stream(st, "adsb", "day.tar", "digest", "readsb-trace", batches(fail_after),
+                             base.ReadOptions(), commit_rows=10)
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(fail_after=3)
+    for t in ("positions", "quarantine", "ingest_log", "ingest_stats"):
+        assert st.count(t) == 0, t  # committed parts removed again
+    run()
+    n = st.count("positions")
+    assert n == 577 and st.scalar("SELECT count(*) FROM ingest_log WHERE t_end_utc IS NULL") == 0
+    # a killed run leaves committed rows and an unfinished log row: the next run removes them first
+    st.sql("UPDATE ingest_log SET t_end_utc = NULL")
+    st.sql("DELETE FROM positions WHERE rec_offset > 50")
+    again = run()
+    assert not again.skipped and st.count("positions") == n and st.count("ingest_log") == 1
+    st.close()

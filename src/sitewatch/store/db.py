@@ -175,6 +175,12 @@ class Store:
             else:
                 self.con.execute("COMMIT")
 
+    def commit_and_continue(self) -> None:
+        """Inside :meth:`transaction`: commit what is done and go on in a new transaction."""
+        with self._lock:
+            self.con.execute("COMMIT")
+            self.con.execute("BEGIN TRANSACTION")
+
     # -- writes ------------------------------------------------------------------------
     def insert(self, table: str, data: pa.Table, dedupe: bool = True) -> int:
         """Insert ``data`` (conformed to the declared schema) into ``table``.
@@ -210,9 +216,9 @@ class Store:
     def duplicate_rows(self, table: str, data: pa.Table) -> np.ndarray:
         """Row numbers of ``data`` (conformed) whose key is already in ``table`` or earlier in ``data``.
 
-        Two steps, each skipped when it cannot find anything: (1) within the batch, a hash of
-        the key columns (:func:`_key_hash`) proves the keys distinct when the hashes are (the
-        usual case); only when two hashes agree does DuckDB compare the keys themselves;
+        Two steps, each skipped when it cannot find anything: (1) within the batch, DuckDB's
+        64-bit ``hash`` of the key columns proves the keys distinct when the hashes are (the
+        usual case: a vectorised sort tells); only when two agree are the keys compared;
         (2) against the table, an anti-join limited to the batch's time span when ``t_utc``
         is part of the key (so re-ingest checks stay proportional to the batch), run only
         when the table holds a row in that span. Keys compare with ``IS NOT DISTINCT FROM``.
@@ -228,7 +234,7 @@ class Store:
             con = self.con
             con.register("_sw_keys", kb)
             try:
-                if n > 1 and _has_equal(_key_hash(data, keys)):
+                if n > 1 and _has_equal(con.execute(f"SELECT hash({cols}) AS h FROM _sw_keys").fetchnumpy()["h"]):
                     out.append(_rows(con.execute(
                         f"SELECT _sw_row FROM (SELECT _sw_row, row_number() OVER (PARTITION BY {cols} "
                         "ORDER BY _sw_row) AS rn FROM _sw_keys) WHERE rn > 1")))
@@ -285,42 +291,6 @@ class Store:
         if not isinstance(value, str):
             value = json.dumps(value, sort_keys=True)
         self.sql("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
-
-
-_M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
-
-
-def _key_hash(data: pa.Table, keys: list[str]) -> np.ndarray:
-    """One uint64 per row mixing the key columns' values: different hashes ⇒ different keys.
-
-    Numbers, times and booleans by value (``-0.0`` folded onto ``0.0``, as DuckDB compares
-    them), text by dictionary code (a null by its own code): equal keys always hash alike.
-    """
-    h = np.zeros(data.num_rows, np.uint64)
-    with np.errstate(over="ignore"):
-        for k in keys:
-            col = data.column(k).combine_chunks()
-            t = col.type
-            if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
-                v = np.asarray(col.dictionary_encode().indices.fill_null(-1).to_numpy(zero_copy_only=False),
-                               np.int64).view(np.uint64)
-            elif pa.types.is_floating(t):
-                f = np.asarray(col.fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64) + 0.0
-                v = f.view(np.uint64)
-            elif pa.types.is_boolean(t):
-                v = np.asarray(col.cast(pa.int8()).fill_null(-1).to_numpy(zero_copy_only=False), np.int64).view(
-                    np.uint64)
-            else:  # integers, timestamps; anything else by its text
-                try:
-                    c = col.cast(pa.int64())
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    c = col.cast(pa.string()).dictionary_encode().indices.cast(pa.int64())
-                null = np.asarray(c.is_null().to_numpy(zero_copy_only=False), bool)
-                v = np.asarray(c.fill_null(0).to_numpy(zero_copy_only=False), np.int64).view(np.uint64)
-                v = v ^ (null.astype(np.uint64) * _M2)
-            h = (h ^ v) * _M1
-            h ^= h >> np.uint64(31)
-    return h
 
 
 def _has_equal(h: np.ndarray) -> bool:

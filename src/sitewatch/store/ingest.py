@@ -37,6 +37,7 @@ from sitewatch.store.db import Store
 log = logging.getLogger(__name__)
 
 MAX_RAW_CHARS = 2000  # quarantine keeps at most this much of a bad record
+COMMIT_ROWS = 1_000_000  # a streamed input commits every so many rows (bounded memory)
 
 
 @dataclass
@@ -216,6 +217,7 @@ def _log_file(
     opts: ReadOptions,
     result: FileResult,
     t0: datetime,
+    finished: bool = True,
 ) -> None:
     store.insert(
         "ingest_log",
@@ -231,13 +233,13 @@ def _log_file(
                 "rejected": pa.array([result.rejected], pa.int64()),
                 "duplicates": pa.array([result.duplicates], pa.int64()),
                 "t_start_utc": pa.array([t0], pa.timestamp("us", tz="UTC")),
-                "t_end_utc": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+                "t_end_utc": pa.array([datetime.now(UTC) if finished else None], pa.timestamp("us", tz="UTC")),
                 "options": [json.dumps(opts.as_json(), sort_keys=True)],
             }
         ),
         dedupe=False,
     )
-    if result.counters:
+    if result.counters and finished:
         store.insert(
             "ingest_stats",
             pa.table(
@@ -261,20 +263,32 @@ def ingest_stream(
     opts: ReadOptions,
     size_bytes: int | None = None,
     progress: ProgressHook | None = None,
+    commit_rows: int = COMMIT_ROWS,
 ) -> FileResult:
     """Ingest one logical input read as a stream of batches (a fetched archive), like a file.
 
-    Idempotent: skipped when an ``ingest_log`` row has the same content hash, kind *and*
-    options (the same archive read with another filter adds what the filter now keeps;
-    rows already stored count as duplicates). One transaction: the input is stored whole or
-    not at all. A batch may name each reject's path (``reject_paths``: ``archive!member``).
+    Idempotent: skipped when a finished ``ingest_log`` row has the same content hash, kind
+    *and* options (the same archive read with another filter adds what the filter now keeps;
+    rows already stored count as duplicates). A batch may name each reject's path
+    (``reject_paths``: ``archive!member``).
+
+    Memory stays bounded however large the input: its ``ingest_log`` row is written first,
+    unfinished (``t_end_utc`` NULL), and the rows are committed every ``commit_rows`` (DuckDB
+    keeps a transaction's rows in memory until it commits). An error rolls back what the
+    input stored; a killed process leaves an unfinished row, and the next ingest of the same
+    input first removes what that run stored — either way the input ends whole or absent.
     """
     options = json.dumps(opts.as_json(), sort_keys=True)
-    prior = store.scalar("SELECT file_id FROM ingest_log WHERE sha256=? AND kind=? AND options=?",
+    same = "sha256=? AND kind=? AND options=?"
+    prior = store.scalar(f"SELECT file_id FROM ingest_log WHERE {same} AND t_end_utc IS NOT NULL",
                          [digest, kind, options])
     if prior is not None:
         log.info("%s: already ingested with these options (file_id %s), skipped", name, prior)
         return FileResult(name, fmt, skipped=True)
+    for (stale,) in store.sql(f"SELECT file_id FROM ingest_log WHERE {same} AND t_end_utc IS NULL",
+                              [digest, kind, options]):
+        log.info("%s: removing what an interrupted ingest stored (file_id %s)", name, stale)
+        forget_file(store, int(stale))
 
     def opener() -> Any:
         raise InputError("a streamed input cannot be opened again", path=name)
@@ -284,12 +298,34 @@ def ingest_stream(
     t0 = datetime.now(UTC)
     with store.transaction():
         file_id = store.next_file_id()
-        for batch in batches:
-            _store_batch(store, file_id, src, batch, result)
-            if progress:
-                progress(batch.rows.num_rows + len(batch.rejects))
-        _log_file(store, file_id, kind, src, fmt, digest, opts, result, t0)
+        _log_file(store, file_id, kind, src, fmt, digest, opts, result, t0, finished=False)
+    try:
+        with store.transaction():
+            pending = 0
+            for batch in batches:
+                _store_batch(store, file_id, src, batch, result)
+                pending += batch.rows.num_rows
+                if pending >= commit_rows:
+                    store.commit_and_continue()
+                    pending = 0
+                if progress:
+                    progress(batch.rows.num_rows + len(batch.rejects))
+            store.sql("DELETE FROM ingest_log WHERE file_id = ?", [file_id])
+            _log_file(store, file_id, kind, src, fmt, digest, opts, result, t0)
+    except BaseException:
+        forget_file(store, file_id)
+        raise
     return result
+
+
+def forget_file(store: Store, file_id: int) -> None:
+    """Remove every row an ingest of ``file_id`` stored, and its ``ingest_log`` row."""
+    from sitewatch.store.schema import TABLES
+
+    with store.transaction():
+        for t in TABLES.values():
+            if "file_id" in t.names:
+                store.sql(f'DELETE FROM "{t.name}" WHERE file_id = ?', [file_id])
 
 
 def require_paths(paths: Iterable[str]) -> list[str]:

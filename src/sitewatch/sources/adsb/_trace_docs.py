@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from sitewatch.reference.aircraft_db import military_by_address
 from sitewatch.sources.adsb import _trace_fast as fast
-from sitewatch.sources.adsb._trace_cols import TraceCols, concat, from_doc, take, to_batch
+from sitewatch.sources.adsb._trace_cols import TraceCols, concat, from_doc, take, to_batch, to_batch_reference
 from sitewatch.sources.base import Batch
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -126,7 +126,7 @@ def read_docs(items: Sequence[tuple[str, bytes]], fmt: str, keep: Keep | None = 
     else:
         kept = ok_docs
     raw = _raw_text(items, traces)
-    batch, rej_docs = to_batch(cols, info.icao, info.base_s, fmt, raw)
+    batch, rej_docs = (to_batch if use_fast else to_batch_reference)(cols, info.icao, info.base_s, fmt, raw)
     for name, v in counters.items():
         batch.counters[name] = batch.counters.get(name, 0) + v
     aircraft = _aircraft_rows(info, np.flatnonzero(kept), fmt)

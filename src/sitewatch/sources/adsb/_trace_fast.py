@@ -89,20 +89,21 @@ def split(data: bytes) -> Doc | None:
 
 
 def _str_array(buf: pa.Buffer, offsets: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """Arrow strings ``buf[offsets[i]:offsets[i+1]]`` laid over ``buf`` (no copy), null where not ``valid``."""
+    """Arrow strings ``buf[offsets[i]:offsets[i+1]]`` laid over ``buf`` (no copy), null where not ``valid``.
+
+    int32 offsets make a ``string`` array, int64 ones a ``large_string``."""
     n = len(offsets) - 1
-    if valid is None:
-        return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), buf])
-    bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.Array.from_buffers(pa.large_string(), n, [bits, pa.py_buffer(offsets), buf],
-                                 null_count=n - int(np.count_nonzero(valid)))
+    typ = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    bits = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    nulls = 0 if valid is None else n - int(np.count_nonzero(valid))
+    return pa.Array.from_buffers(typ, n, [bits, pa.py_buffer(offsets), buf], null_count=nulls)
 
 
 def _spans(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Offsets making entry ``2i`` = ``[starts[i], ends[i])``; odd entries are the gaps between.
 
     ``starts``/``ends`` must interleave in order (``ends[i] <= starts[i+1]``)."""
-    out = np.empty(2 * len(starts) + 1, I8)
+    out = np.empty(2 * len(starts) + 1, starts.dtype if starts.dtype == np.int32 else I8)
     out[0:-1:2] = starts
     out[1::2] = ends
     out[-1] = out[-2] if len(ends) else 0
@@ -151,10 +152,7 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     pbuf = pa.py_buffer(data)
     buf = np.frombuffer(data, np.uint8)
     size = len(buf) - _PAD
-    # one pass for the structural bytes this reader needs: newlines, '{', '}', '['
-    marks = np.flatnonzero((buf == _NL) | (buf == _LBR) | (buf == _RBR) | (buf == _LSQ))
-    mk = buf[marks]
-    nl = marks[mk == _NL]
+    nl = np.flatnonzero(buf == _NL)
     n = len(nl)
     if n == 0:
         return _empty(), np.ones(nd, bool)
@@ -181,7 +179,7 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     ts[:, 1:] = cpos[:, :7] + 1
     te = np.where(cpos < 0, ts, cpos)
     tl = te - ts
-    fb = np.take_along_axis(win, ts, 1)
+    fb = np.take_along_axis(win, np.minimum(ts, _W - 1), 1)
     # in JSON, numbers start with '-' or a digit, null is the only token starting with 'n', and the
     # one string allowed here is "ground" (the altitude of a point on the ground)
     is_null = (fb == ord("n")) & (tl == 4)
@@ -189,7 +187,7 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     g = np.flatnonzero((tl[:, 3] == 8) & (fb[:, 3] == _QUOTE))
     ground = np.zeros(n, bool)
     if len(g):
-        gw = win[g[:, None], ts[g, 3][:, None] + np.arange(8)]
+        gw = win[g[:, None], np.minimum(ts[g, 3][:, None] + np.arange(8), _W - 1)]
         ground[g[(gw == np.frombuffer(b'"ground"', np.uint8)).all(axis=1)]] = True
     ok_tok = is_num | is_null
     ok_tok[:, 3] |= ground
@@ -202,18 +200,21 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     for m, ch in enumerate(b"ull", start=1):
         dnull[dn] &= buf[ds[dn] + m] == ch
     ddict = d0 == _LBR
-    rbr = marks[mk == _RBR]
-    lbr = marks[mk == _LBR]
-    lsq = marks[mk == _LSQ]
-    ri = np.searchsorted(rbr, pe) - 1
-    de = np.where(ri >= 0, rbr[np.maximum(ri, 0)] if len(rbr) else 0, -1)
+    # an object ends at the line's last '}': the lowest '}' bit of the window ending at the ']', reversed
+    dr = np.flatnonzero(ddict)
+    de = np.full(n, -1, I8)
+    if len(dr):
+        back = sliding_window_view(buf, _W)[pe[dr] - (_W - 1)][:, ::-1]
+        k = _low_bits(_bits(back == _RBR), 1)[:, 0]
+        de[dr] = np.where(k >= 0, pe[dr] - k, -1)
     bad |= ~(dnull | ddict) | (ddict & (de <= ds))
     after = np.where(ddict, de + 1, ds + 4)
     # the tail: source type, then numbers; no bracket or brace up to the ']'
     tlen = pe - after
     bad |= (tlen < 0) | (tlen >= _W)
     tw = sliding_window_view(buf, _W)[np.minimum(after, size)]
-    bad |= np.searchsorted(lsq, pe) != np.searchsorted(lsq, after)  # a '[' after the details: not one point
+    tmask = (np.uint64(1) << np.clip(tlen, 0, 63).astype(np.uint64)) - np.uint64(1)
+    bad |= (_bits(tw == _LSQ) & tmask) != 0  # a '[' after the details: not one point per line
     has_src = tlen > 0
     bad |= has_src & (tw[:, 0] != _COMMA)
     c1 = tw[:, 1]
@@ -226,20 +227,23 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     bad |= has_src & ~(src_str | src_null | src_num)
     # every '{' of a body opens one details object (none nested, none in strings)
     ok_doc = np.ones(nd, bool)
-    bend = bstart + lens
-    n_l = np.searchsorted(lbr, bend) - np.searchsorted(lbr, bstart)
-    ok_doc &= n_l == np.bincount(member[ddict], minlength=nd)
+    if np.count_nonzero(buf == _LBR) != len(dr):  # somewhere not: find the documents
+        lbr = np.flatnonzero(buf == _LBR)
+        n_l = np.searchsorted(lbr, bstart + lens) - np.searchsorted(lbr, bstart)
+        ok_doc &= n_l == np.bincount(member[ddict], minlength=nd)
     ok_doc &= ~(np.bincount(member[bad], minlength=nd) > 0)
     good = ok_doc[member]
-    # the numbers: one Arrow cast over the buffer
-    ts_a = ps[:, None] + ts
-    te_a = ps[:, None] + te
+    # the numbers: one Arrow cast over the prefix windows (a contiguous copy: row r at r·64)
+    row0 = (np.arange(n, dtype=np.int32) * _W)[:, None]
+    ts_a = (row0 + ts).astype(np.int32)
+    te_a = (row0 + np.minimum(te, _W)).astype(np.int32)
     bad_rows = ~good
     if bad_rows.any():  # keep the offsets in order: a refused line's tokens become empty
-        ts_a[bad_rows] = ps[bad_rows, None]
-        te_a[bad_rows] = ps[bad_rows, None]
+        ts_a[bad_rows] = row0[bad_rows]
+        te_a[bad_rows] = row0[bad_rows]
     valid = is_num & good[:, None]
-    vals = _cast_numbers(pbuf, ts_a.ravel(), te_a.ravel(), valid.ravel(), member, ok_doc)
+    vals = _cast_numbers(pa.py_buffer(np.ascontiguousarray(win)), ts_a.ravel(), te_a.ravel(), valid.ravel(),
+                         member, ok_doc)
     v = vals.reshape(n, 8)
     flags_f = np.where(is_null[:, 6], 0.0, v[:, 6])
     # flags are read as integers: beyond 2**53 the float is not the integer the JSON wrote
@@ -251,7 +255,7 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     good = ok_doc[member]
     sel = np.flatnonzero(good)
     if len(sel) < n:
-        ia = pa.array(sel, I8)
+        ia = pa.array(sel, pa.int64())
         callsign, squawk = callsign.take(ia), squawk.take(ia)
     m_sel = member[sel]
     flags = np.trunc(flags_f[sel]).astype(I8)
@@ -316,8 +320,7 @@ def _status(src: pa.Array, flags: np.ndarray, member: np.ndarray) -> pa.Array:
         table += [(w or "") or None, (w or "") + ";new-leg"]
     code = np.where(stale, 2 * len(words), codes * 2 + leg)
     table.append(None)
-    return pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int32)), pa.array(table, pa.string())).cast(
-        pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int32)), pa.array(table, pa.string()))
 
 
 def _value_bounds(pbuf: pa.Buffer, buf: np.ndarray, ds: np.ndarray, de: np.ndarray, key: str
@@ -371,6 +374,6 @@ def _details(pbuf: pa.Buffer, buf: np.ndarray, ds: np.ndarray, de: np.ndarray, h
         upd[upd_rows] = True
         last = np.maximum.accumulate(np.where(upd, idx, -1)) if n else np.zeros(0, I8)
         src = np.where(last >= doc_start, code_at[np.maximum(last, 0)], len(words))
-        out.append(pa.DictionaryArray.from_arrays(pa.array(src.astype(np.int32)), pa.array([*words, None], pa.string()))
-                   .cast(pa.string()))
+        out.append(pa.DictionaryArray.from_arrays(pa.array(src.astype(np.int32)),
+                                                   pa.array([*words, None], pa.string())))
     return out[0], out[1], ok

@@ -42,7 +42,8 @@ from sitewatch.sources.adsb._trace_cols import TraceCols
 from sitewatch.sources.adsb._trace_docs import DocInfo, read_docs
 from sitewatch.sources.base import Batch, Reject
 
-CHUNK_BYTES = 48 << 20  # JSON text per chunk (about 250,000 trace points)
+CHUNK_BYTES = 8 << 20  # JSON text per chunk (about 45,000 trace points: big enough for threads, small for caches)
+BATCH_ROWS = 250_000  # rows per batch handed to the store
 FORMAT = "readsb-trace"
 EARTH_RADIUS_KM = 6371.0088
 _TRACE_PREFIXES = ("trace_full_", "trace_recent_")
@@ -225,29 +226,56 @@ def read_archive(stream: IO[bytes] | io.RawIOBase, name: str, rule: KeepRule | N
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="globe")
     pending: deque[Future[Any]] = deque()
     counters = {"members_skipped": 0}
+    acc = _Merger()
     try:
         for chunk in _chunks(stream, name, counters, chunk_bytes):
             if pool is None:
-                yield from _emit(_work(chunk, rule, name))
+                yield from acc.add(_work(chunk, rule, name))
                 continue
             pending.append(pool.submit(_work, chunk, rule, name))
             while len(pending) > workers:
-                yield from _emit(pending.popleft().result())
+                yield from acc.add(pending.popleft().result())
         while pending:
-            yield from _emit(pending.popleft().result())
+            yield from acc.add(pending.popleft().result())
     finally:
         if pool is not None:
             for f in pending:
                 f.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
+    yield from acc.flush()
     yield ArchiveBatch("positions", _empty_positions(), [], counters)
 
 
-def _emit(res: Any) -> Iterator[Batch]:
-    pos, ac = res
-    yield pos
-    if ac is not None:
-        yield ac
+class _Merger:
+    """Chunks' results gathered into batches of at least :data:`BATCH_ROWS` rows (fewer, larger inserts)."""
+
+    def __init__(self) -> None:
+        self.pos: list[ArchiveBatch] = []
+        self.ac: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, res: tuple[ArchiveBatch, Batch | None]) -> Iterator[Batch]:
+        pos, ac = res
+        self.pos.append(pos)
+        self.rows += pos.rows.num_rows
+        if ac is not None:
+            self.ac.append(ac.rows)
+        if self.rows >= BATCH_ROWS:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Batch]:
+        if self.pos:
+            counters: dict[str, int] = {}
+            for b in self.pos:
+                for k, v in b.counters.items():
+                    counters[k] = counters.get(k, 0) + v
+            tables = [b.rows for b in self.pos if b.rows.num_rows]  # (an empty one may have other columns)
+            yield ArchiveBatch("positions", pa.concat_tables(tables) if tables else _empty_positions(),
+                               [r for b in self.pos for r in b.rejects], counters,
+                               [p for b in self.pos for p in b.reject_paths])
+        if self.ac:
+            yield Batch("aircraft", pa.concat_tables(self.ac))
+        self.pos, self.ac, self.rows = [], [], 0
 
 
 def _empty_positions() -> pa.Table:

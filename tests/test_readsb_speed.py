@@ -1,0 +1,239 @@
+"""The fast readsb path is *exact*: the same rows as the reference reading, on real and SIMULATED traces.
+
+Correctness only (the speed is measured by ``bench/bench_readsb.py``, never here):
+
+* the vectorised trace reader (:mod:`sitewatch.sources.adsb._trace_fast`) against the reference
+  loop (:func:`~sitewatch.sources.adsb._trace_cols.from_doc`, the reading of the previous
+  release) on the real recorded trace, on SIMULATED traces, and on mutated documents — values
+  of the wrong type, extra or missing fields, escapes, layouts readsb does not write — which
+  it must either read identically or hand to the reference reader;
+* the bulk archive path (one stream, chunks) against per-member ingest of the same tar;
+* ``Store.insert``'s de-duplication against the anti-join it replaces.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import shared
+
+from sitewatch.simulate.readsb_trace import HMEIMIM, TraceSpec, compress, specs, trace_bytes
+from sitewatch.sources.adsb._trace_docs import read_docs
+from sitewatch.sources.adsb.globe import ConcatReader, KeepRule, read_archive
+from sitewatch.sources.base import ReadOptions
+from sitewatch.store.db import Store
+from sitewatch.store.ingest import ingest_paths, ingest_stream
+
+REAL = "data/api-samples/adsb-readsb/trace_full_ac671b.json"
+KEYS = ["id", "t_utc", "lat", "lon", "rec_offset"]
+
+
+def _sorted(t: pa.Table) -> pa.Table:
+    return t.sort_by([(k, "ascending") for k in KEYS if k in t.column_names])
+
+
+def assert_same(items: list[tuple[str, bytes]]) -> Any:
+    """Fast and reference readings of ``items`` agree on everything; returns the fast result."""
+    fast = read_docs(items, "readsb-trace")
+    ref = read_docs(items, "readsb-trace", use_fast=False)
+    assert ref.read_fast == 0
+    a, b = fast.positions, ref.positions
+    assert a.rows.schema == b.rows.schema
+    assert _sorted(a.rows).equals(_sorted(b.rows)), "positions differ"
+    assert a.counters == b.counters
+    assert sorted(a.rejects) == sorted(b.rejects)
+    assert sorted(fast.reject_docs.tolist()) == sorted(ref.reject_docs.tolist())
+    assert fast.failed == ref.failed
+    ac = [x.drop_columns(["t_updated_utc"]) if x is not None else None for x in (fast.aircraft, ref.aircraft)]
+    assert (ac[0] is None and ac[1] is None) or (ac[0] is not None and ac[1] is not None and ac[0].equals(ac[1]))
+    return fast
+
+
+def readsb_layout(doc: dict[str, Any], ensure_ascii: bool = True) -> bytes:
+    """``doc`` written the way readsb writes a trace (header keys, then one point per line)."""
+    head = {k: v for k, v in doc.items() if k != "trace"}
+    lines = [json.dumps(p, separators=(",", ":"), ensure_ascii=ensure_ascii) for p in doc["trace"]]
+    text = "{" + ",\n  ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in head.items())
+    text += ',\n  "trace":[\n' + ",\n".join("    " + ln for ln in lines) + " ]\n}\n"
+    return text.encode()
+
+
+# -- the real recorded trace and SIMULATED ones ---------------------------------------------------
+
+def test_real_trace_reads_identically_and_fast() -> None:
+    data = shared(REAL).read_bytes()
+    res = assert_same([("trace_full_ac671b.json", data)])
+    assert res.read_fast == 1  # readsb's own output: the fast path vouches for it
+    assert res.positions.rows.num_rows == 2425 and res.positions.counters["stale_points"] == 75
+    # and re-written by json in readsb's layout (same values), still identical
+    assert_same([("t.json", readsb_layout(json.loads(data)))])
+
+
+def test_simulated_traces_read_identically_in_one_chunk() -> None:
+    items = [(f"trace_full_{s.icao}.json", trace_bytes(s, seed=3)) for s in specs(40, 300, seed=5)]
+    items.append(("real.json", shared(REAL).read_bytes()))
+    res = assert_same(items)
+    assert res.read_fast == len(items)
+    assert res.positions.rows.num_rows > 10_000
+
+
+# -- documents the fast path must read identically or hand over ------------------------------------
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["ground", "adsb_icao", "", "1200", "7700", "x,y", "a]b", "n\u00e9", "q\"t", "{", "  "]),
+    st.just({"flight": "SIM123  ", "squawk": "1234"}), st.just({"flight": None}), st.just({"squawk": 7700}),
+    st.just({"flight": "ÉTÉ1", "nested": {"flight": "X"}}), st.just([1, 2]), st.just({}))
+
+
+@st.composite
+def mutated_doc(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
+    spec = TraceSpec("4b1a2c", 1733443200.0, HMEIMIM[0], HMEIMIM[1], 45.0, draw(st.integers(1, 40)), 3)
+    doc = json.loads(trace_bytes(spec))
+    trace = doc["trace"]
+    for _ in range(draw(st.integers(0, 6))):
+        i = draw(st.integers(0, len(trace) - 1))
+        p = list(trace[i])
+        what = draw(st.sampled_from(["set", "truncate", "extend", "flags"]))
+        if what == "set" and p:
+            p[draw(st.integers(0, len(p) - 1))] = draw(_VALUES)
+        elif what == "truncate":
+            p = p[: draw(st.integers(0, len(p)))]
+        elif what == "extend":
+            p.append(draw(_VALUES))
+        elif len(p) > 6:
+            p[6] = draw(st.sampled_from([0, 1, 2, 3, 1.5, -1, 2**60, None, "1"]))
+        trace[i] = p
+    if draw(st.booleans()):
+        doc["timestamp"] = draw(st.sampled_from([1733443200, "1733443200.5", None, 1e300]))
+    if draw(st.booleans()):
+        doc["icao"] = draw(st.sampled_from(["~4b1a2c", "4B1A2C", "nothex", "", 12]))
+    return doc, draw(st.booleans())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_doc())
+def test_mutated_documents_read_identically(case: tuple[dict[str, Any], bool]) -> None:
+    doc, ascii_only = case
+    good = ("ok.json", trace_bytes(TraceSpec("3c4d5e", 1733443200.0, 50.0, 8.0, 10.0, 30, 0)))
+    assert_same([good, ("m.json", readsb_layout(doc, ensure_ascii=ascii_only)), good])
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace(b"],\n    [", b"],[", 1),  # two points on one line
+    lambda t: t.replace(b"\n", b"\r\n"),  # CRLF
+    lambda t: t.replace(b"\n    [", b"\n      [", 1),  # another indentation
+    lambda t: t.replace(b",", b", ", 3),  # spaces after commas
+    lambda t: t.replace(b'"trace":[', b'"trace": [', 1),
+    lambda t: t.replace(b" ]\n}", b" ],\n  \"extra\":1\n}", 1),  # a key after the trace
+    lambda t: t[: len(t) // 2],  # cut short
+    lambda t: t.replace(b'"flight":"', b'"flight" : "', 1),  # (the one leniency: read as "no flight")
+])
+def test_layouts_readsb_does_not_write(edit: Any) -> None:
+    text = edit(trace_bytes(TraceSpec("4b1a2d", 1733443200.0, 35.0, 36.0, 0.0, 50, 3)))
+    items = [("x.json", text)]
+    if b'"flight" : "' in text:  # documented leniency: readsb never writes it; the count still agrees
+        fast = read_docs(items, "readsb-trace")
+        ref = read_docs(items, "readsb-trace", use_fast=False)
+        assert fast.positions.rows.num_rows == ref.positions.rows.num_rows
+        return
+    assert_same(items)
+
+
+# -- the archive path ------------------------------------------------------------------------------
+
+def _tar(path: Path, codec: str = "gzip") -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        members = [(f"traces/{int(s.icao, 16) % 256:02x}/trace_full_{s.icao}.json", trace_bytes(s))
+                   for s in specs(30, 200, seed=9)]
+        members.append(("traces/1b/trace_full_ac671b.json", shared(REAL).read_bytes()))
+        bad = json.loads(trace_bytes(TraceSpec("7e7e7e", 1733443200.0, 10.0, 10.0, 0.0, 20, 0)))
+        bad["trace"][3] = ["x", None]
+        bad["trace"][5][1] = 95.0  # latitude out of range: a reject
+        members.append(("traces/7e/trace_full_7e7e7e.json", readsb_layout(bad)))
+        for name, data in members:
+            blob = compress(data, codec)
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    path.write_bytes(buf.getvalue())
+
+
+@pytest.mark.parametrize("workers,chunk", [(0, 48 << 20), (2, 200_000)])
+def test_archive_path_equals_per_member_ingest(tmp_path: Path, workers: int, chunk: int) -> None:
+    tar = tmp_path / "day.tar"
+    _tar(tar)
+    per_member = Store(":memory:")
+    s = ingest_paths(per_member, "adsb", [tar])
+    assert s.failed_files == 0
+    bulk = Store(":memory:")
+    with ConcatReader([tar]) as r:
+        res = ingest_stream(bulk, "adsb", str(tar), "digest", "readsb-trace",
+                            read_archive(r, str(tar), KeepRule(keep_all=True), workers, chunk), ReadOptions())
+    assert res.accepted == s.accepted and res.rejected == s.rejected == 2
+    cols = "t_utc, source, id, lat, lon, alt_ft, speed_kt, track_deg, onground, vrate_fpm, callsign, squawk, " \
+           "status, format, rec_offset"
+    q = f"SELECT {cols} FROM positions ORDER BY id, t_utc, lat, lon"
+    assert per_member.arrow(q).equals(bulk.arrow(q))
+    qq = "SELECT path, rec_offset, offset_unit, raw, reason FROM quarantine ORDER BY path, rec_offset"
+    assert per_member.rows(qq) == bulk.rows(qq)
+    ac = "SELECT * EXCLUDE (t_updated_utc) FROM aircraft ORDER BY icao24"
+    assert per_member.rows(ac) == bulk.rows(ac)
+
+
+# -- the store's insert ----------------------------------------------------------------------------
+
+def _old_insert(store: Store, table: str, data: pa.Table) -> int:
+    """The de-duplicating insert this release replaced (DISTINCT ON + anti-join), for comparison."""
+    from sitewatch.store import schema as S
+
+    decl = S.table(table)
+    data = S.conform(table, data)
+    key = ", ".join(f'"{k}"' for k in decl.key)
+    on = " AND ".join(f'b."{k}" IS NOT DISTINCT FROM t."{k}"' for k in decl.key)
+    before = store.count(table)
+    with store.registered("_b", data) as con:
+        con.execute(f'INSERT INTO "{table}" SELECT b.* FROM (SELECT DISTINCT ON ({key}) * FROM _b) b '
+                    f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE {on})')
+    return store.count(table) - before
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.sampled_from([0.0, -0.0, 1.5, 2.5])),
+                min_size=1, max_size=60),
+       st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.sampled_from([0.0, 1.5])), max_size=30))
+def test_insert_dedupes_like_the_anti_join(batch: list[tuple[int, int, float]],
+                                           existing: list[tuple[int, int, float]]) -> None:
+    def table(rows: list[tuple[int, int, float]]) -> pa.Table:
+        n = len(rows)
+        return pa.table({
+            "t_utc": pa.array([1733443200_000000 + r[1] * 1_000_000 for r in rows], pa.timestamp("us", tz="UTC")),
+            "source": ["adsb"] * n, "id": [f"{r[0]:06x}" for r in rows],
+            "lat": [r[2] for r in rows], "lon": [r[2] * 2 for r in rows],
+            "alt_ft": pa.array(np.arange(n, dtype=float)),
+        })
+
+    new, old = Store(":memory:"), Store(":memory:")
+    for s in (new, old):
+        s.insert("positions", table(existing), dedupe=False)
+    got = new.insert("positions", table(batch))
+    want = _old_insert(old, "positions", table(batch))
+    assert got == want
+    q = "SELECT t_utc, source, id, lat, lon FROM positions ORDER BY ALL"
+    assert new.sql(q) == old.sql(q)
+    # the rows kept from a batch are its first occurrences
+    first = {}
+    for i, r in enumerate(batch):
+        first.setdefault((r[0], r[1], r[2] + 0.0), i)
+    kept = {int(v) for (v,) in new.sql("SELECT alt_ft FROM positions WHERE alt_ft IS NOT NULL AND file_id IS NULL")}
+    assert kept <= set(first.values()) | set(range(len(existing)))
