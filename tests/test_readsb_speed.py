@@ -28,7 +28,7 @@ from tests.conftest import shared
 
 from sitewatch.simulate.readsb_trace import HMEIMIM, TraceSpec, compress, specs, trace_bytes
 from sitewatch.sources.adsb._trace_docs import read_docs
-from sitewatch.sources.adsb.globe import ConcatReader, KeepRule, read_archive
+from sitewatch.sources.adsb.globe import ConcatReader, KeepRule, WatchedArea, read_archive
 from sitewatch.sources.base import ReadOptions
 from sitewatch.store.db import Store
 from sitewatch.store.ingest import ingest_paths, ingest_stream
@@ -41,10 +41,10 @@ def _sorted(t: pa.Table) -> pa.Table:
     return t.sort_by([(k, "ascending") for k in KEYS if k in t.column_names])
 
 
-def assert_same(items: list[tuple[str, bytes]]) -> Any:
+def assert_same(items: list[tuple[str, bytes]], keep: Any = None) -> Any:
     """Fast and reference readings of ``items`` agree on everything; returns the fast result."""
-    fast = read_docs(items, "readsb-trace")
-    ref = read_docs(items, "readsb-trace", use_fast=False)
+    fast = read_docs(items, "readsb-trace", keep)
+    ref = read_docs(items, "readsb-trace", keep, use_fast=False)
     assert ref.read_fast == 0
     a, b = fast.positions, ref.positions
     assert a.rows.schema == b.rows.schema
@@ -53,6 +53,7 @@ def assert_same(items: list[tuple[str, bytes]]) -> Any:
     assert sorted(a.rejects) == sorted(b.rejects)
     assert sorted(fast.reject_docs.tolist()) == sorted(ref.reject_docs.tolist())
     assert fast.failed == ref.failed
+    assert fast.kept_docs.tolist() == ref.kept_docs.tolist()
     ac = [x.drop_columns(["t_updated_utc"]) if x is not None else None for x in (fast.aircraft, ref.aircraft)]
     assert (ac[0] is None and ac[1] is None) or (ac[0] is not None and ac[1] is not None and ac[0].equals(ac[1]))
     return fast
@@ -84,6 +85,24 @@ def test_simulated_traces_read_identically_in_one_chunk() -> None:
     res = assert_same(items)
     assert res.read_fast == len(items)
     assert res.positions.rows.num_rows > 10_000
+
+
+@pytest.mark.parametrize("rule", [
+    KeepRule((WatchedArea("hmeimim", *HMEIMIM, 6.0),), margin_km=300.0),
+    KeepRule((WatchedArea("hmeimim", *HMEIMIM, 6.0),), margin_km=300.0, military_only=True),
+    KeepRule((WatchedArea("frankfurt", 50.03, 8.56, 5.0),), margin_km=50.0, watch_anywhere=True,
+             types=frozenset({"B739"})),
+])
+def test_filtered_reading_is_the_same(rule: KeepRule) -> None:
+    """The fast path decides on latitudes and longitudes before reading the rest: same aircraft, same rows."""
+    items = [(f"trace_full_{s.icao}.json", trace_bytes(s, seed=4)) for s in specs(30, 200, seed=6, near_every=3)]
+    items.append(("real.json", shared(REAL).read_bytes()))
+    broken = json.loads(trace_bytes(TraceSpec("35aa01", 1733443200.0, *HMEIMIM, 0.0, 20, 3)))
+    broken["trace"][2][1] = "35.4"  # a string latitude: read by the reference reader
+    items.append(("b.json", readsb_layout(broken)))
+    res = assert_same(items, rule)
+    assert 0 < len(res.kept_docs) < len(items)
+    assert res.positions.counters["not_kept_aircraft"] == len(items) - len(res.kept_docs)
 
 
 # -- documents the fast path must read identically or hand over ------------------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,25 @@ from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch
 from sitewatch.sources.base import Batch, Reject
 
 F8 = np.float64
+
+
+class HasPoints(Protocol):
+    """Where the points are: what an aircraft filter needs (:class:`TraceCols` is one)."""
+
+    @property
+    def lat(self) -> np.ndarray: ...
+
+    @property
+    def lon(self) -> np.ndarray: ...
+
+    @property
+    def member(self) -> np.ndarray: ...
+
+
+class Points(NamedTuple):
+    lat: np.ndarray
+    lon: np.ndarray
+    member: np.ndarray
 
 
 @dataclass

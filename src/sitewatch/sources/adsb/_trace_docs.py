@@ -27,7 +27,15 @@ import pyarrow as pa
 
 from sitewatch.reference.aircraft_db import military_by_address
 from sitewatch.sources.adsb import _trace_fast as fast
-from sitewatch.sources.adsb._trace_cols import TraceCols, concat, from_doc, take, to_batch, to_batch_reference
+from sitewatch.sources.adsb._trace_cols import (
+    HasPoints,
+    TraceCols,
+    concat,
+    from_doc,
+    take,
+    to_batch,
+    to_batch_reference,
+)
 from sitewatch.sources.base import Batch
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -55,7 +63,7 @@ class DocsResult:
     kept_docs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-Keep = Callable[[TraceCols, DocInfo], np.ndarray]
+Keep = Callable[[HasPoints, DocInfo], np.ndarray]
 
 
 def load_json(data: bytes) -> Any:
@@ -93,12 +101,19 @@ def read_docs(items: Sequence[tuple[str, bytes]], fmt: str, keep: Keep | None = 
     parts: list[TraceCols] = []
     read_fast = 0
     slow: list[int] = [i for i in range(nd) if headers[i] is None]
+    fast_doc = np.zeros(nd, bool)
+    fast_dropped = np.zeros(nd, bool)
+    fast_dropped_pts = 0
     if split:
-        cols, ok = fast.parse(split)
+        finfo = _info([d.header for d in split])
+        cols, ok, dropped, dpts = fast.parse(split, (lambda p: keep(p, finfo)) if keep is not None else None)
         sidx = np.asarray(split_idx, np.int64)
         cols.member = sidx[cols.member]
         parts.append(cols)
         read_fast = int(ok.sum())
+        fast_doc[sidx[ok]] = True
+        fast_dropped[sidx[dropped]] = True
+        fast_dropped_pts = int(dpts.sum())
         for k in np.flatnonzero(~ok):
             slow.append(int(sidx[k]))
             headers[int(sidx[k])] = None
@@ -117,10 +132,11 @@ def read_docs(items: Sequence[tuple[str, bytes]], fmt: str, keep: Keep | None = 
     counters: dict[str, int] = {}
     ok_docs = np.array([h is not None for h in headers], bool)
     if keep is not None and nd:
-        kept = np.asarray(keep(cols, info), bool) & ok_docs
+        # documents read fast were judged on all their points already (those dropped have none here)
+        kept = np.where(fast_doc, ~fast_dropped, np.asarray(keep(cols, info), bool)) & ok_docs
         dropped_pts = ~kept[cols.member] if cols.n else np.zeros(0, bool)
         counters["not_kept_aircraft"] = int((ok_docs & ~kept).sum())
-        counters["not_kept_points"] = int(dropped_pts.sum())
+        counters["not_kept_points"] = int(dropped_pts.sum()) + fast_dropped_pts
         if dropped_pts.any():
             cols = take(cols, np.flatnonzero(~dropped_pts))
     else:

@@ -28,6 +28,7 @@ object, and an Arrow ``string`` array laid over the buffer (offsets only, no cop
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sitewatch.sources.adsb._trace_cols import TraceCols
+from sitewatch.sources.adsb._trace_cols import Points, TraceCols
 
 _WS = frozenset(b" \t\r\n")
 _NL, _COMMA, _LBR, _RBR, _LSQ, _RSQ, _QUOTE, _SPACE = 10, 44, 123, 125, 91, 93, 34, 32
@@ -139,10 +140,13 @@ _PAD = 256  # zero bytes around the joined bodies: every window and gather stays
 _W = 64  # prefix window: the eight scalar fields of a readsb point fit in it
 
 
-def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
-    """Columns of the points of ``docs`` and, per document, whether it was read (see module doc).
+def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
+          ) -> tuple[TraceCols, np.ndarray, np.ndarray, np.ndarray]:
+    """Columns of the points of ``docs``, and per document: read?, dropped by ``keep``?, points dropped.
 
-    The columns hold only the points of documents read; ``member`` indexes ``docs``.
+    The columns hold only the points of documents read (and kept); ``member`` indexes ``docs``.
+    ``keep(points)`` — per document, keep its aircraft? — is asked right after latitudes and
+    longitudes are read, so that the rest of the work is done for the aircraft kept only.
     """
     nd = len(docs)
     lens = np.fromiter((len(d.body) for d in docs), I8, nd)
@@ -154,8 +158,9 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     size = len(buf) - _PAD
     nl = np.flatnonzero(buf == _NL)
     n = len(nl)
+    no_drop = np.zeros(nd, bool), np.zeros(nd, I8)
     if n == 0:
-        return _empty(), np.ones(nd, bool)
+        return _empty(), np.ones(nd, bool), *no_drop
     member = np.searchsorted(bstart, nl, side="right") - 1
     last = np.r_[member[1:] != member[:-1], True]
     line_s = nl + 1
@@ -163,7 +168,7 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     first = data[line_s[0]:line_e[0]]
     indent = len(first) - len(first.lstrip(b" "))
     if indent > 32:
-        return _empty(), np.zeros(nd, bool)
+        return _empty(), np.zeros(nd, bool), *no_drop
     ps = line_s + indent
     pe = line_e - 1 - (~last).astype(I8)
     bad = (pe - ps) < 2
@@ -233,8 +238,30 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
         ok_doc &= n_l == np.bincount(member[ddict], minlength=nd)
     ok_doc &= ~(np.bincount(member[bad], minlength=nd) > 0)
     good = ok_doc[member]
-    # the numbers: one Arrow cast over the prefix windows (a contiguous copy: row r at r·64)
     row0 = (np.arange(n, dtype=np.int32) * _W)[:, None]
+    wbuf = pa.py_buffer(np.ascontiguousarray(win))
+    dropped, dropped_pts = no_drop
+    if keep is not None:  # latitude and longitude first: the filter decides who is read further
+        ll = _cast_numbers(wbuf, (row0 + ts[:, 1:3]).astype(np.int32).ravel(),
+                           (row0 + np.minimum(te[:, 1:3], _W)).astype(np.int32).ravel(),
+                           (is_num[:, 1:3] & good[:, None]).ravel(), member, ok_doc, 2).reshape(n, 2)
+        good = ok_doc[member]
+        sel0 = np.flatnonzero(good)
+        kept = np.asarray(keep(Points(ll[sel0, 0], ll[sel0, 1], member[sel0])), bool)
+        dropped = ok_doc & ~kept
+        dropped_pts = np.bincount(member, minlength=nd) * dropped
+        ok_doc &= kept
+        good = ok_doc[member]
+        keep_rows = np.flatnonzero(good)
+        if len(keep_rows) < n:  # from here on, only the lines of the aircraft kept
+            n = len(keep_rows)
+            member, ts, te, is_num, is_null, ground = (member[keep_rows], ts[keep_rows], te[keep_rows],
+                                                       is_num[keep_rows], is_null[keep_rows], ground[keep_rows])
+            ds, de, ddict, after, q = ds[keep_rows], de[keep_rows], ddict[keep_rows], after[keep_rows], q[keep_rows]
+            src_str, win, good = src_str[keep_rows], win[keep_rows], good[keep_rows]
+            row0 = (np.arange(n, dtype=np.int32) * _W)[:, None]
+            wbuf = pa.py_buffer(np.ascontiguousarray(win))
+    # the numbers: one Arrow cast over the prefix windows (a contiguous copy: row r at r·64)
     ts_a = (row0 + ts).astype(np.int32)
     te_a = (row0 + np.minimum(te, _W)).astype(np.int32)
     bad_rows = ~good
@@ -242,8 +269,7 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
         ts_a[bad_rows] = row0[bad_rows]
         te_a[bad_rows] = row0[bad_rows]
     valid = is_num & good[:, None]
-    vals = _cast_numbers(pa.py_buffer(np.ascontiguousarray(win)), ts_a.ravel(), te_a.ravel(), valid.ravel(),
-                         member, ok_doc)
+    vals = _cast_numbers(wbuf, ts_a.ravel(), te_a.ravel(), valid.ravel(), member, ok_doc)
     v = vals.reshape(n, 8)
     flags_f = np.where(is_null[:, 6], 0.0, v[:, 6])
     # flags are read as integers: beyond 2**53 the float is not the integer the JSON wrote
@@ -265,7 +291,7 @@ def parse(docs: list[Doc]) -> tuple[TraceCols, np.ndarray]:
     alt = np.where(ground[sel], np.nan, vv[:, 3])
     cols = TraceCols(m_sel, vv[:, 0], vv[:, 1], vv[:, 2], alt, vv[:, 4], vv[:, 5], vv[:, 7], flags,
                      ground[sel], np.zeros(len(sel), bool), status, callsign, squawk)
-    return cols, ok_doc
+    return cols, ok_doc | dropped, dropped, dropped_pts
 
 
 def _empty() -> TraceCols:
@@ -276,9 +302,9 @@ def _empty() -> TraceCols:
 
 
 def _cast_numbers(pbuf: pa.Buffer, ts: np.ndarray, te: np.ndarray, valid: np.ndarray, member: np.ndarray,
-                  ok_doc: np.ndarray) -> np.ndarray:
-    """float64 of the tokens ``[ts, te)`` where ``valid`` (NaN elsewhere), 8 per line; a document
-    with a token Arrow cannot read as a number is refused."""
+                  ok_doc: np.ndarray, per_line: int = 8) -> np.ndarray:
+    """float64 of the tokens ``[ts, te)`` where ``valid`` (NaN elsewhere), ``per_line`` per line; a
+    document with a token Arrow cannot read as a number is refused."""
     v2 = np.zeros(2 * len(ts), bool)
     v2[0::2] = valid
     arr = _str_array(pbuf, _spans(ts, te), v2)
@@ -286,7 +312,7 @@ def _cast_numbers(pbuf: pa.Buffer, ts: np.ndarray, te: np.ndarray, valid: np.nda
         out = pc.cast(arr, pa.float64())
     except pa.ArrowInvalid:  # find the documents at fault (rare: never in readsb's output)
         res = np.full(len(arr), np.nan)
-        line_member = np.repeat(member, 16)
+        line_member = np.repeat(member, 2 * per_line)
         for d in np.unique(member):
             rows = np.flatnonzero(line_member == d)
             lo, hi = int(rows[0]), int(rows[-1]) + 1

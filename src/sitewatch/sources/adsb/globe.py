@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from sitewatch.errors import FormatError, InputError
-from sitewatch.sources.adsb._trace_cols import TraceCols
+from sitewatch.sources.adsb._trace_cols import HasPoints
 from sitewatch.sources.adsb._trace_docs import DocInfo, read_docs
 from sitewatch.sources.base import Batch, Reject
 
@@ -75,7 +75,7 @@ class KeepRule:
                 "military_only": self.military_only, "watch_anywhere": self.watch_anywhere,
                 "watch_types": sorted(self.types), "keep_all": self.keep_all}
 
-    def __call__(self, cols: TraceCols, info: DocInfo) -> np.ndarray:
+    def __call__(self, cols: HasPoints, info: DocInfo) -> np.ndarray:
         nd = len(info.icao)
         if self.keep_all:
             return np.ones(nd, bool)
@@ -85,7 +85,7 @@ class KeepRule:
         return keep | special if self.watch_anywhere else keep
 
 
-def near_docs(cols: TraceCols, areas: Iterable[WatchedArea], margin_km: float, nd: int) -> np.ndarray:
+def near_docs(cols: HasPoints, areas: Iterable[WatchedArea], margin_km: float, nd: int) -> np.ndarray:
     """Per document: does one of its points lie within ``margin_km`` of an area?"""
     hit = np.zeros(nd, bool)
     lat, lon, member = cols.lat, cols.lon, cols.member
