@@ -243,6 +243,12 @@ class Store:
                     tt = data.column("t_utc")
                     lo, hi = pc.min(tt).as_py(), pc.max(tt).as_py()
                     span, params = " AND t.t_utc BETWEEN ? AND ?", [lo, hi]
+                    # the identity column (never null) narrows the scan before any join: a batch of
+                    # one aircraft against a whole day reads that aircraft's rows only
+                    ident = [k for k in keys if k != "t_utc" and not decl.column(k).nullable
+                             and decl.column(k).type == "VARCHAR"]
+                    if ident:
+                        span += f' AND t."{ident[-1]}" IN (SELECT DISTINCT "{ident[-1]}" FROM _sw_keys)'
                     if lo is None or not con.execute(
                             f'SELECT EXISTS (SELECT 1 FROM "{table}" t WHERE true{span})', params).fetchall()[0][0]:
                         return _merge(out)
