@@ -213,36 +213,79 @@ def run_stream(ctx: Ctx, stream: Any, show: Any) -> None:
     click.echo(dumps(stream.stats.as_json()))
 
 
+def api_options(polled: bool) -> Any:
+    """``--site``, ``--radius-nm`` (and ``--interval`` for polled APIs): the area and pace of a web API feed."""
+    def deco(f: Any) -> Any:
+        if polled:
+            f = click.option("--interval", "interval_s", default=None, type=click.FloatRange(1, 3600), metavar="S",
+                             help="Seconds between two polls of each site (default 10; OpenSky: what its daily "
+                                  "credits allow).")(f)
+        f = click.option("--radius-nm", default=None, type=click.FloatRange(1, 250), metavar="N",
+                         help="Radius around each site, NM (default: the site's reach + 100 km).")(f)
+        return click.option("--site", "site_names", multiple=True, metavar="NAME",
+                            help="Watch this site (repeatable; default: every site of the workspace).")(f)
+    return deco
+
+
 @click.command("adsb")
 @click.option("--beast", "beast", default=None, metavar="HOST:PORT", help="Beast binary output (port 30005).")
 @click.option("--sbs", "sbs", default=None, metavar="HOST:PORT", help="SBS/BaseStation output (port 30003).")
+@click.option("--api", "api", default=None, metavar="BASE",
+              help="Poll a readsb-style v2 JSON API: adsblol, airplaneslive, adsbfi, adsbx (key in ADSBX_API_KEY), "
+                   "a base URL (e.g. https://api.adsb.lol/v2), or a receiver's aircraft.json URL.")
+@click.option("--api-layout", default=None, type=click.Choice(["point", "lat-lon-dist", "aircraft-json"]),
+              help="How --api BASE is asked: BASE/point/LAT/LON/NM (adsb.lol, airplanes.live), "
+                   "BASE/lat/LAT/lon/LON/dist/NM (adsb.fi, ADS-B Exchange) or the URL as is (aircraft.json).")
+@click.option("--opensky", is_flag=True,
+              help="Poll OpenSky's REST state vectors for the sites' boxes (OAuth2 client credentials from "
+                   "OPENSKY_CLIENT_ID/OPENSKY_CLIENT_SECRET; anonymous when unset).")
+@click.option("--opensky-url", default=None, metavar="URL", help="OpenSky API base (default https://opensky-network.org/api).")
+@click.option("--opensky-token-url", default=None, metavar="URL", help="OpenSky OAuth2 token endpoint.")
+@api_options(polled=True)
 @stream_options(2.0)
 @click.option("--ref", default=None, metavar="LAT,LON", help="Receiver position (surface CPR decoding).")
 @click.option("--airport", default=None, metavar="ICAO", help="Like --ref, at this airport.")
 @pass_ctx
-def stream_adsb(ctx: Ctx, beast: str | None, sbs: str | None, commit_s: float, max_s: float | None,
+def stream_adsb(ctx: Ctx, beast: str | None, sbs: str | None, api: str | None, api_layout: str | None,
+                opensky: bool, opensky_url: str | None, opensky_token_url: str | None, site_names: tuple[str, ...],
+                radius_nm: float | None, interval_s: float | None, commit_s: float, max_s: float | None,
                 max_messages: int | None, ref: str | None, airport: str | None) -> None:
-    """Stream a receiver's output (dump1090/readsb) into the workspace, live.
+    """Stream live ADS-B into the workspace: a receiver's output, or a web API for the sites.
 
-    Decodes continuously, commits every few seconds, reconnects with backoff when the
-    feed drops, and shows a line of rates on stderr. Prints a JSON summary at the end.
-    Options as for `stream ais`: --commit-every, --duration, --max-messages (the older
-    --batch-s, --max-s, --max-frames work too).
+    A receiver (dump1090/readsb) over TCP: --beast or --sbs; decoded continuously,
+    reconnecting with backoff when the feed drops. A web API, polled for each watched site:
+    --api (readsb v2 APIs: adsb.lol, airplanes.live, adsb.fi, ADS-B Exchange, or a
+    receiver's aircraft.json) or --opensky. Polling is polite: one request a second at
+    most, 429 Retry-After honoured, failures backed off; an API that fails or is rate-limited
+    is recorded as a coverage outage of the site's area, so `analyze` never reads the
+    silence it causes as transponders switched off. Keys come from the environment only.
+    Commits every few seconds, shows a line of rates on stderr, prints a JSON summary at
+    the end. Options as for `stream ais`: --commit-every, --duration, --max-messages (the
+    older --batch-s, --max-s, --max-frames work too).
 
     \b
-    Example:
+    Examples:
       sitewatch stream adsb --beast 127.0.0.1:30005 --airport OSLK
       sitewatch stream adsb --sbs 192.168.1.20:30003 --duration 3600
+      sitewatch stream adsb --api adsblol --site hmeimim --duration 600
+      sitewatch stream adsb --api https://api.airplanes.live/v2 --site hmeimim --radius-nm 80 --interval 15
+      sitewatch stream adsb --api adsbfi --site hmeimim
+      sitewatch stream adsb --api http://192.168.1.20/tar1090/data/aircraft.json --interval 5
+      OPENSKY_CLIENT_ID=… OPENSKY_CLIENT_SECRET=… sitewatch stream adsb --opensky --site hmeimim
     """
     from sitewatch.live import feed_for
-    from sitewatch.live.adsb import StreamStats
 
-    if (beast is None) == (sbs is None):
-        raise InputError("give exactly one of --beast HOST:PORT or --sbs HOST:PORT")
+    chosen = [n for n, v in (("--beast", beast), ("--sbs", sbs), ("--api", api), ("--opensky", opensky)) if v]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of --beast HOST:PORT, --sbs HOST:PORT, --api BASE or --opensky")
+    if api or opensky:
+        _stream_api(ctx, api, api_layout, opensky_url, opensky_token_url, site_names, radius_nm, interval_s,
+                    commit_s, max_s, max_messages)
+        return
     mode = "beast" if beast else "sbs"
     target = beast or sbs or ""
 
-    def show(s: StreamStats) -> None:
+    def show(s: Any) -> None:
         if not ctx.quiet:
             click.echo(f"\r{mode} {target}  {s.rate_line()}", err=True, nl=False)
 
@@ -250,6 +293,33 @@ def stream_adsb(ctx: Ctx, beast: str | None, sbs: str | None, commit_s: float, m
         stream = feed_for(ws, f"adsb-{mode}", target, f"--{mode}", commit_s=commit_s, max_s=max_s, max_messages=max_messages,
                           reference=parse_ref(ref, airport))
         run_stream(ctx, stream, show)
+
+
+def _stream_api(ctx: Ctx, api: str | None, layout: str | None, opensky_url: str | None, token_url: str | None,
+                site_names: tuple[str, ...], radius_nm: float | None, interval_s: float | None, commit_s: float,
+                max_s: float | None, max_messages: int | None) -> None:
+    from sitewatch.live import api_feed, sites_of
+    from sitewatch.live._poll import PollOptions
+
+    opts = PollOptions(interval_s=interval_s or 10.0)
+    with ctx.open() as ws:
+        sites = sites_of(ws, site_names)
+        if api:
+            from sitewatch.acquire.readsb_api import service
+
+            client: Any = service(api, layout, ws.settings).client(sites, radius_nm, opts)
+        else:
+            from sitewatch.acquire.opensky import OpenSky
+
+            src = OpenSky().configured(opensky_url, token_url, ws.settings)
+            client = src.client(sites, radius_nm, opts, interval_given=interval_s is not None)
+        label = client.source
+
+        def show(s: Any) -> None:
+            if not ctx.quiet:
+                click.echo(f"\r{label}  {s.rate_line()}", err=True, nl=False)
+
+        run_stream(ctx, api_feed(ws, client, commit_s=commit_s, max_s=max_s, max_messages=max_messages), show)
 
 
 def register(root: click.Group) -> None:

@@ -6,10 +6,12 @@ the live feed is :mod:`sitewatch.live.ais`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sitewatch.cli._common import Ctx, dumps, emit, format_option, pass_ctx
-from sitewatch.cli.cmd_adsb import run_stream, stream_options
+from sitewatch.cli.cmd_adsb import api_options, run_stream, stream_options
 from sitewatch.cli.cmd_ingest import format_choice, ingest_group, run_ingest
 from sitewatch.errors import InputError, NotFoundError
 
@@ -162,39 +164,60 @@ def watch_list(ctx: Ctx) -> None:
 
 @click.command("ais")
 @click.option("--tcp", "tcp", metavar="HOST:PORT", help="Connect to a TCP feed of NMEA lines (AIS-catcher, "
-              "rtl_ais, a coastal authority's feed); reconnects with backoff.")
+              "rtl_ais, a coastal authority's open feed such as Kystverket's); reconnects with backoff.")
 @click.option("--udp", "udp", metavar="PORT", type=click.IntRange(1, 65535),
               help="Listen for NMEA lines in UDP datagrams.")
+@click.option("--aisstream", is_flag=True,
+              help="aisstream.io's WebSocket for the sites' boxes (key in AISSTREAM_API_KEY).")
+@click.option("--aisstream-url", default=None, metavar="URL",
+              help="aisstream WebSocket URL (default wss://stream.aisstream.io/v0/stream).")
+@api_options(polled=False)
 @stream_options(1.0)
 @pass_ctx
-def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, commit_s: float, max_s: float | None,
-               max_messages: int | None) -> None:
+def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, aisstream: bool, aisstream_url: str | None,
+               site_names: tuple[str, ...], radius_nm: float | None, commit_s: float,
+               max_s: float | None, max_messages: int | None) -> None:
     """Stream live AIS into the workspace: one transaction per batch, vessels refreshed each minute.
 
-    Sentences without a time of their own get their batch's reception time. Stop with
-    Ctrl-C: the last batch is committed; the summary JSON goes to stdout. Options as for
-    `stream adsb`: --commit-every, --duration, --max-messages (the older --batch-s,
+    NMEA over TCP (--tcp, e.g. Kystverket's open feed 153.44.253.27:5631) or UDP (--udp):
+    sentences without a time of their own get their batch's reception time. aisstream.io
+    (--aisstream): the watched sites' boxes are subscribed over a WebSocket; a dropped
+    connection is recorded as a coverage outage of those boxes and reconnected with backoff.
+    Stop with Ctrl-C: the last batch is committed; the summary JSON goes to stdout. Options
+    as for `stream adsb`: --commit-every, --duration, --max-messages (the older --batch-s,
     --max-s, --max-frames work too).
 
     \b
-    Example:
+    Examples:
       sitewatch stream ais --tcp 127.0.0.1:10110
+      sitewatch stream ais --tcp 153.44.253.27:5631 --duration 3600
       sitewatch stream ais --udp 10110 --duration 3600
+      AISSTREAM_API_KEY=… sitewatch stream ais --aisstream --site tartus --duration 600
     """
     from sitewatch.live import feed_for
-    from sitewatch.live.ais import StreamStats
 
-    if (tcp is None) == (udp is None):
-        raise InputError("give exactly one of --tcp HOST:PORT or --udp PORT")
+    chosen = [v for v in (tcp, udp, aisstream) if v]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of --tcp HOST:PORT, --udp PORT or --aisstream")
 
-    def show(s: StreamStats) -> None:
+    def show(s: Any) -> None:
         if not ctx.quiet:
-            click.echo(f"\r{s.messages:,} messages, {s.positions:,} positions, {s.rejected:,} quarantined, "
-                       f"{s.connects} connects", err=True, nl=False)
+            line = s.rate_line() if aisstream else (f"{s.messages:,} messages, {s.positions:,} positions, "
+                                                    f"{s.rejected:,} quarantined, {s.connects} connects")
+            click.echo(f"\r{line}", err=True, nl=False)
 
     with ctx.open() as ws:
-        stream = feed_for(ws, "ais-tcp" if tcp else "ais-udp", tcp or str(udp), "--tcp" if tcp else "--udp", commit_s=commit_s, max_s=max_s,
-                          max_messages=max_messages)
+        if aisstream:
+            from sitewatch.acquire.aisstream import AisStream
+            from sitewatch.live import api_feed, sites_of
+            from sitewatch.live._ws import WsOptions
+
+            client = AisStream().configured(aisstream_url, ws.settings).client(sites_of(ws, site_names), radius_nm,
+                                                                               WsOptions())
+            stream = api_feed(ws, client, commit_s=commit_s, max_s=max_s, max_messages=max_messages)
+        else:
+            stream = feed_for(ws, "ais-tcp" if tcp else "ais-udp", tcp or str(udp), "--tcp" if tcp else "--udp",
+                              commit_s=commit_s, max_s=max_s, max_messages=max_messages)
         run_stream(ctx, stream, show)
 
 

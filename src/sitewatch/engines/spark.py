@@ -129,7 +129,9 @@ def run(ws: Any, input_dir: str | Path, out_dir: str | Path, master: str = "loca
             yield pa.RecordBatch.from_pydict({"piece": [pickle.dumps(piece, protocol=5)]})
 
         pieces = [pickle.loads(r["piece"]) for r in air.mapInArrow(air_kernel, piece_schema).collect()]
-        result = _pipeline.combine(pieces, p)
+        from sitewatch.analytics._outages import Outages
+
+        result = _pipeline.combine(pieces, p, Outages.load(ws.store, "adsb"))
         res.seconds["air"] = time.perf_counter() - t1
 
         # -- events from the air result, built by the registered analyses -------------------

@@ -7,6 +7,11 @@ when the connection dropped (callers reset their parsers). Refused connections, 
 and end-of-stream are retried after a backoff that doubles from ``backoff_s`` to
 ``backoff_max_s`` and resets once data flows. :func:`udp_chunks` yields each datagram
 (newline-terminated) or ``None`` every ``tick_s``. Both stop when ``stop`` is set.
+
+Message transports (:mod:`sitewatch.live._poll` for HTTP APIs, :mod:`sitewatch.live._ws` for
+WebSocket streams) yield whole messages as :class:`Document` and tell when an origin went
+dark or came back with :class:`FeedState`; the loop of :mod:`sitewatch.live.base` takes
+all of these.
 """
 
 from __future__ import annotations
@@ -15,12 +20,40 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from sitewatch.errors import InputError
 
 log = logging.getLogger(__name__)
 
 DISCONNECTED = b"\x00disconnected\x00"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One whole message: an HTTP response body or a WebSocket message, with the request or
+    area it answers (``origin``) and the wall-clock time it arrived (Unix seconds)."""
+
+    data: bytes
+    origin: str
+    t_recv_s: float
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """``origin`` went dark (``ok`` false: ``reason`` says why) or answers again, at ``t_s``."""
+
+    origin: str
+    ok: bool
+    t_s: float
+    reason: str = ""
+
+
+Chunk = bytes | Document | FeedState | None
+"""What a transport yields: stream bytes, a whole message, a state change, or a tick."""
 
 
 def parse_hostport(text: str, option: str = "HOST:PORT") -> tuple[str, int]:

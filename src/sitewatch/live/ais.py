@@ -30,7 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sitewatch.live._net import udp_chunks
+from sitewatch.live._net import Chunk, udp_chunks
 from sitewatch.live.base import LiveFeed
 from sitewatch.sources.ais.nmea import NmeaParser
 from sitewatch.sources.base import Batch, Reject
@@ -109,7 +109,7 @@ class AisStream(LiveFeed):
         assert self.tcp is not None
         return self.tcp
 
-    def _transport(self) -> Iterator[bytes | None]:
+    def _transport(self) -> Iterator[Chunk]:
         if self.tcp:
             return super()._transport()
         assert self.udp_port is not None

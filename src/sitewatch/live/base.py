@@ -8,6 +8,14 @@ batches (``_batches``) and writes them through one
 ``ingest_log`` totals in the same transaction. On a dropped connection the parser restarts
 clean (``_disconnected``: a record cut by the drop is quarantined).
 
+Message transports (polled HTTP APIs, WebSocket streams: :mod:`sitewatch.live.api`) yield
+whole messages (``Document``, handed to ``_take_document``) and origins going dark
+(``FeedState``). Every feed keeps an :class:`~sitewatch.live._outages.OutageBook`: a TCP
+feed's refused or dropped connection, an API's failed request, a document that could not be
+read are **coverage outages**, written to ``feed_outages`` in the batch's transaction (open
+ones too, so a killed session leaves them), so that the analytics never read a silence the
+feed caused as a transponder switched off.
+
 Stops on :meth:`stop`, after ``max_s`` seconds or ``max_messages`` messages, or Ctrl-C in
 the CLI; what waits is committed before :meth:`run` returns. The same vocabulary for every
 feed (and both ``stream`` commands): ``commit_s`` (``--commit-every``), ``max_s``
@@ -21,7 +29,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sitewatch.live._net import DISCONNECTED, tcp_chunks
+from sitewatch.live._net import DISCONNECTED, Chunk, Document, FeedState, tcp_chunks
+from sitewatch.live._outages import BBox, OutageBook
 from sitewatch.sources.base import Batch
 from sitewatch.store.db import Store
 from sitewatch.store.writer import SessionWriter, Written
@@ -48,6 +57,7 @@ class LiveFeed:
         self._ready = threading.Event()
         self._t0 = time.monotonic()
         self.writer: SessionWriter | None = None
+        self.outages: OutageBook | None = None
 
     # -- what a feed provides ------------------------------------------------------------------
     @property
@@ -63,6 +73,14 @@ class LiveFeed:
     def _disconnected(self) -> None:
         """The connection dropped: restart the parser clean (a cut record is quarantined)."""
 
+    def _take_document(self, doc: Document) -> None:
+        """A whole message of a message transport (feeds that use one override this)."""
+        self._take(doc.data)
+
+    def _areas(self) -> dict[str, BBox | None]:
+        """The box each origin of the feed watches (``None``: unknown, e.g. a receiver's reach)."""
+        return {"feed": None}
+
     def _pending(self) -> int:  # pragma: no cover - subclasses
         raise NotImplementedError
 
@@ -75,7 +93,7 @@ class LiveFeed:
     def _committed(self, written: Written, batches: list[Batch], final: bool) -> None:
         """Count what was stored (statistics, refreshes) after each committed batch."""
 
-    def _transport(self) -> Iterator[bytes | None]:
+    def _transport(self) -> Iterator[Chunk]:
         """The TCP reader by default; :class:`AisStream` may listen on UDP instead."""
         host, port = self._address()
         return tcp_chunks(host, port, self._stop, tick_s=min(self.tick_s, self.commit_s), backoff_s=self.backoff_s,
@@ -91,6 +109,8 @@ class LiveFeed:
 
     def _on_disconnect(self, reason: str) -> None:
         self.stats.disconnects += 1
+        if self.outages is not None:
+            self.outages.down("feed", time.time(), reason)
 
     # -- control -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -110,15 +130,23 @@ class LiveFeed:
     def run(self) -> Any:
         """Read until stopped; returns the statistics (also kept in :attr:`stats`)."""
         self._t0 = time.monotonic()
-        self.writer = SessionWriter(self.store, self.kind, self.source, self.fmt, self.options(), self.counted)
+        self.writer = SessionWriter(self.store, self.kind, self.source, self.fmt, self.options(), self.counted,
+                                    replace=("feed_outages",))
         self.writer.open()
+        self.outages = OutageBook(self.kind, self.source, self._areas())
         last = time.monotonic()
         try:
             for chunk in self._transport():
                 if chunk is DISCONNECTED:
                     self._disconnected()
+                elif isinstance(chunk, Document):
+                    self.stats.bytes += len(chunk)
+                    self._take_document(chunk)
+                elif isinstance(chunk, FeedState):
+                    self._feed_state(chunk)
                 elif chunk:
                     self.stats.bytes += len(chunk)
+                    self.outages.up("feed", time.time())
                     self._take(chunk)
                 if time.monotonic() - last >= self.commit_s or self._pending() >= self.batch_size:
                     self._commit(final=False)
@@ -131,12 +159,22 @@ class LiveFeed:
             self.writer.close()
         return self.stats
 
+    def _feed_state(self, st: FeedState) -> None:
+        assert self.outages is not None
+        if st.ok:
+            self.outages.up(st.origin, st.t_s)
+        else:
+            self.outages.down(st.origin, st.t_s, st.reason)
+
     def _commit(self, final: bool) -> None:
         assert self.writer is not None
         batches = self._batches(final)
+        outage_rows = self.outages.rows(final) if self.outages is not None else []
         if not batches:
+            if outage_rows:  # nothing else to write: the outages alone, not counted as a batch
+                self.writer.write(outage_rows)
             return
-        written = self.writer.write(batches)
+        written = self.writer.write(batches + outage_rows)
         self.stats.rejected += written.rejected
         self.stats.batches += 1
         self._committed(written, batches, final)

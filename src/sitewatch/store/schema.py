@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: feed_outages
 
 _ARROW: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
@@ -394,6 +394,28 @@ VESSEL_REPORTS = Table(
     key=("mmsi", "t_utc", "name", "callsign", "imo", "ship_type", "destination"),
 )
 
+FEED_OUTAGES = Table(
+    "feed_outages",
+    "A stretch of time in which a live feed could not see its area (API down, rate-limited, "
+    "connection lost): a coverage outage, never evidence that a transponder was off.",
+    (
+        _c("file_id", "BIGINT", "ingest_log.file_id of the live session", False),
+        _c("source", "VARCHAR", "'adsb' or 'ais': the positions the outage blinds", False),
+        _c("feed", "VARCHAR", "the feed (readsb-api://api.adsb.lol/v2, opensky, aisstream, beast://…)", False),
+        _c("origin", "VARCHAR", "which request or area of the feed (a site, a box, or 'feed')", False),
+        _c("t_start_utc", "TIMESTAMPTZ", "last data received before the outage (or the session start)", False),
+        _c("t_end_utc", "TIMESTAMPTZ", "first data received after it (while ongoing: the last failure)", False),
+        _c("ongoing", "BOOLEAN", "true while the outage had not ended at the last commit"),
+        _c("lat_min", "DOUBLE", "south edge of the area the feed watches there (NULL: unknown area)"),
+        _c("lat_max", "DOUBLE", "north edge"),
+        _c("lon_min", "DOUBLE", "west edge"),
+        _c("lon_max", "DOUBLE", "east edge"),
+        _c("failures", "BIGINT", "failed requests or reconnects during the outage"),
+        _c("reason", "VARCHAR", "what failed last (HTTP 503, HTTP 429 rate limit, timeout, bad JSON …)"),
+    ),
+    key=("file_id", "origin", "t_start_utc"),
+)
+
 STATS = Table(
     "ingest_stats",
     "Per-file decoder counters (CRC repairs, CPR failures, impossible jumps …).",
@@ -454,6 +476,7 @@ TABLES: dict[str, Table] = {
         INGEST_LOG,
         QUARANTINE,
         STATS,
+        FEED_OUTAGES,
         ALERTS,
         TOKENS,
     )

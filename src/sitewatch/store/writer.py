@@ -9,7 +9,9 @@ counted, so a session killed at any point (SIGKILL, power) logs exactly the rows
 Rows go in through :func:`sitewatch.store.ingest._store_batch`, the very code of file
 ingest (``file_id`` added where the table declares it, natural-key dedupe, quarantine rows
 with their offsets and reasons, counters): a live feed and a file of the same records give
-the same rows, quarantine and counters.
+the same rows, quarantine and counters. Tables named in ``replace`` (``feed_outages``: an
+outage's row is rewritten while it lasts) are upserted on their key instead, in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ class SessionWriter:
     """One live session's ``ingest_log`` row and its batches (see the module docstring).
 
     ``counted``: tables whose stored rows count as the session's ``accepted`` (default every
-    table, as file ingest counts them)."""
+    table, as file ingest counts them); ``replace``: tables whose rows replace the stored row
+    of the same key (never counted)."""
 
     def __init__(self, store: Store, kind: str, source: str, fmt: str, options: Mapping[str, object] | None = None,
-                 counted: Iterable[str] | None = None) -> None:
+                 counted: Iterable[str] | None = None, replace: Iterable[str] = ()) -> None:
         self.store, self.kind, self.source, self.fmt = store, kind, source, fmt
         self.options = dict(options or {})
         self.counted = None if counted is None else frozenset(counted)
+        self.replace = frozenset(replace)
         self.file_id: int | None = None
         self._src = InputFile(source, lambda: io.BytesIO(b""), 0)
 
@@ -78,6 +82,9 @@ class SessionWriter:
         by_table: dict[str, int] = {}
         with self.store.transaction():
             for b in batches:
+                if b.table in self.replace:
+                    by_table[b.table] = by_table.get(b.table, 0) + self._upsert(b)
+                    continue
                 acc0, dup0 = r.accepted, r.duplicates
                 _store_batch(self.store, self.file_id, self._src, b, r)
                 stored = r.accepted - acc0
@@ -94,6 +101,14 @@ class SessionWriter:
                            "duplicates = duplicates + ?, t_end_utc = ? WHERE file_id = ?",
                            [accepted, r.rejected, duplicates, datetime.now(UTC), self.file_id])
         return Written(accepted, duplicates, r.rejected, by_table)
+
+    def _upsert(self, b: Batch) -> int:
+        rows = b.rows
+        if not rows.num_rows:
+            return 0
+        if "file_id" not in rows.column_names:
+            rows = rows.append_column("file_id", pa.repeat(pa.scalar(self.file_id, pa.int64()), rows.num_rows))
+        return self.store.upsert(b.table, rows)
 
     def close(self) -> None:
         """Stamp the session's end (its totals are current after every batch already)."""

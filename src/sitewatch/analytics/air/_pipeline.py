@@ -10,7 +10,8 @@ coverage map of every partition. Gaps that are seen ground stays
 (:func:`.gaps.seen_ground_stays`: bracketed by an arrival and a departure at one airfield, or
 lost and reacquired on the ground there) are set apart per partition, next to the site events
 they are judged with, and are not classified: :attr:`Result.ground_stays` lists them with their
-reason. :func:`for_context` memoises the result for one ``sitewatch analyze`` run, so the ``air.flights``, ``air.site-events`` and ``air.dark-gaps``
+reason; so are the gaps that recorded live-feed outages explain (:func:`.gaps.split_outages`,
+:attr:`Result.outage_gaps`). :func:`for_context` memoises the result for one ``sitewatch analyze`` run, so the ``air.flights``, ``air.site-events`` and ``air.dark-gaps``
 analyses share one pass.
 """
 
@@ -45,6 +46,8 @@ class Result:
     seconds: dict[str, float] = field(default_factory=dict)
     ground_stays: list[dict[str, Any]] = field(default_factory=list)
     """Gaps set apart as seen ground stays (not dark): subject, airfield, times, rule, reason."""
+    outage_gaps: list[dict[str, Any]] = field(default_factory=list)
+    """Gaps set apart as live-feed outages (not dark): subject, times, outage seconds, reason."""
 
 
 @dataclass
@@ -81,9 +84,10 @@ def process(part: pa.Table, af: Airfields, p: AirParams, use_flags: bool = True)
                  {"tracks": t1 - t0, "legs": t2 - t1, "site_events": t3 - t2, "gaps": t4 - t3}, stays)
 
 
-def combine(pieces: Iterable[Piece], p: AirParams) -> Result:
+def combine(pieces: Iterable[Piece], p: AirParams, outages: G.Outages | None = None) -> Result:
     """Finalise site events over all partitions and classify the gaps on the whole coverage map
-    (all but the seen ground stays, which go to :attr:`Result.ground_stays`)."""
+    (all but the seen ground stays, which go to :attr:`Result.ground_stays`, and the gaps the
+    feed ``outages`` explain, which go to :attr:`Result.outage_gaps`)."""
     import time
 
     pieces = list(pieces)
@@ -104,20 +108,23 @@ def combine(pieces: Iterable[Piece], p: AirParams) -> Result:
         if rows.num_rows:
             gap_rows.append(rows)
     ground_stays.sort(key=lambda s: (s["t_start"], s["subject"]))
+    outage_gaps: list[dict[str, Any]] = []
     if gap_rows:
+        rows_all, outage_gaps = G.split_outages(pa.concat_tables(gap_rows), outages, p)
         cov = G.CoverageMap(np.concatenate([pc_.cov_keys for pc_ in pieces]), p.coverage_cell_deg,
                             p.coverage_bin_s)
-        gap_events = G.classify(pa.concat_tables(gap_rows), cov, p)
+        gap_events = G.classify(rows_all, cov, p, outages)
     secs["finalize"] = time.perf_counter() - t0
     legs = [pc_.legs for pc_ in pieces if pc_.legs.num_rows]
     leg_table = pa.concat_tables(legs) if legs else schema.FLIGHTS.arrow_schema().empty_table()
     return Result(leg_table, events, gap_events, sum(pc_.n_rows for pc_ in pieces),
-                  sum(pc_.n_stale for pc_ in pieces), secs, ground_stays)
+                  sum(pc_.n_stale for pc_ in pieces), secs, ground_stays, outage_gaps)
 
 
-def run(partitions: Iterable[pa.Table], af: Airfields, p: AirParams, use_flags: bool = True) -> Result:
+def run(partitions: Iterable[pa.Table], af: Airfields, p: AirParams, use_flags: bool = True,
+        outages: G.Outages | None = None) -> Result:
     """:func:`process` each partition in turn, then :func:`combine`."""
-    return combine((process(part, af, p, use_flags) for part in partitions), p)
+    return combine((process(part, af, p, use_flags) for part in partitions), p, outages)
 
 
 def read_parquet_partition(path: str | Path) -> pa.Table:
@@ -172,7 +179,10 @@ def _key(ctx: AnalysisContext) -> tuple[Any, ...]:
     p = from_settings(ctx.settings)
     rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
     n = Q.count(ctx.store, rel)
-    return (id(ctx), id(ctx.store), ctx.t_from, ctx.t_to, n, repr(p), tuple(sorted(ctx.sites)))
+    from sitewatch.store.outage_queries import count
+
+    return (id(ctx), id(ctx.store), ctx.t_from, ctx.t_to, n, repr(p), tuple(sorted(ctx.sites)),
+            count(ctx.store, "adsb"))
 
 
 def preset(ctx: AnalysisContext, result: Result) -> None:
@@ -192,7 +202,8 @@ def for_context(ctx: AnalysisContext) -> Result:
             _MEMO["key"], _MEMO["value"] = key, combine([], p)
             return combine([], p)
         af = Airfields.default(ctx.sites.values())
-        _MEMO["value"] = run(Q.track_partitions(ctx.store, rel, total_rows=n), af, p, p.use_onground_flags)
+        outages = G.Outages.load(ctx.store, "adsb", ctx.t_from, ctx.t_to)
+        _MEMO["value"] = run(Q.track_partitions(ctx.store, rel, total_rows=n), af, p, p.use_onground_flags, outages)
         _MEMO["key"] = key
     result: Result = _MEMO["value"]
     return result

@@ -24,6 +24,15 @@ elevation, within :data:`GROUND_STAY_MAX_FIELD_M` of it and :data:`GROUND_STAY_M
 apart). Such a gap yields no ``dark-gap`` event (hence no dark visit); it is returned with
 its reason (counted by the pipeline and logged by the analysis), and the bracketing arrival
 and departure carry it in ``details.ground_stay``.
+
+**Feed outages** (:mod:`sitewatch.analytics._outages`): a live API that failed or was
+rate-limited records when it could not see its box. An outage is a coverage outage, never a
+dark gap: :func:`split_outages` sets apart, before classification, each gap whose part
+outside the outages of the boxes holding its ends is no longer than the gap threshold (it
+would not be a gap without the outage) — no ``dark-gap`` event, no dark visit, counted and
+logged like the seen ground stays; in the other gaps :func:`classify` leaves the blinded
+time bins out of the coverage test (they say nothing of the transponder) and records
+``details.outage_s``.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from sitewatch import geo
+from sitewatch.analytics._outages import Outages
 from sitewatch.analytics.air import _tracks as T
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
@@ -144,8 +154,46 @@ def _first_finite(a: np.ndarray) -> float:
     return float(a[f[0]]) if f.size else float("nan")
 
 
-def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams) -> list[dict[str, Any]]:
-    """Dark-gap events (dicts for :func:`events_table`) from gap rows and the coverage map."""
+def _threshold_s(alt0_ft: float, p: AirParams) -> float:
+    return p.gap_high_s if np.nan_to_num(alt0_ft) >= p.gap_split_alt_ft else p.gap_low_s
+
+
+def _blind(outages: Outages | None, g: dict[str, np.ndarray], i: int) -> list[tuple[float, float]]:
+    if outages is None or not len(outages):
+        return []
+    pts = [(float(g["lat0"][i]), float(g["lon0"][i])), (float(g["lat1"][i]), float(g["lon1"][i]))]
+    return outages.blind(pts, float(g["t0_s"][i]), float(g["t1_s"][i]))
+
+
+def split_outages(gaps: pa.Table, outages: Outages | None, p: AirParams) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """(the gaps to classify, the gaps set apart as feed outages: subject, times, outage seconds, reason)."""
+    if outages is None or not len(outages) or gaps.num_rows == 0:
+        return gaps, []
+    g = {c: np.asarray(gaps.column(c).to_numpy(zero_copy_only=False), np.float64)
+         for c in ("t0_s", "t1_s", "lat0", "lon0", "lat1", "lon1", "alt0_ft")}
+    ids = [str(x) for x in gaps.column("id").to_pylist()]
+    keep = np.ones(gaps.num_rows, bool)
+    apart: list[dict[str, Any]] = []
+    for i in range(gaps.num_rows):
+        spans = _blind(outages, g, i)
+        if not spans:
+            continue
+        dur = float(g["t1_s"][i] - g["t0_s"][i])
+        blind = Outages.seconds(spans)
+        if dur - blind > _threshold_s(float(g["alt0_ft"][i]), p):
+            continue
+        keep[i] = False
+        apart.append({
+            "subject": ids[i], "t_start": datetime.fromtimestamp(float(g["t0_s"][i]), UTC),
+            "t_end": datetime.fromtimestamp(float(g["t1_s"][i]), UTC), "duration_s": dur, "outage_s": blind,
+            "reason": f"feed outage: the live feed could not see the area for {_dur(blind)} of the {_dur(dur)}",
+        })
+    return (gaps if keep.all() else gaps.filter(pa.array(keep))), apart
+
+
+def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams, outages: Outages | None = None) -> list[dict[str, Any]]:
+    """Dark-gap events (dicts for :func:`events_table`) from gap rows and the coverage map
+    (time bins inside a recorded feed outage left out, see the module docstring)."""
     g = {c: gaps.column(c).to_numpy(zero_copy_only=False) for c in gaps.column_names}
     out: list[dict[str, Any]] = []
     for i in range(gaps.num_rows):
@@ -161,10 +209,14 @@ def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams) -> list[dict[str, A
         tbs = np.arange(tb_lo, tb_hi + 1)
         if tbs.size > MAX_BINS_PER_GAP:
             tbs = np.unique(np.linspace(tb_lo, tb_hi, MAX_BINS_PER_GAP).astype(np.int64))
+        spans = _blind(outages, g, i)
+        if spans:
+            seen = tbs[~Outages.bins_blind(spans, tbs, p.coverage_bin_s)]
+            tbs = seen if seen.size else tbs[:0]
         band0 = int(_band(np.array([alt0]))[0])
         band1 = int(_band(np.array([alt1]))[0])
-        f_loss = float(cov.others(v("lat0"), v("lon0"), band0, tbs).mean())
-        f_reacq = float(cov.others(v("lat1"), v("lon1"), band1, tbs).mean())
+        f_loss = float(cov.others(v("lat0"), v("lon0"), band0, tbs).mean()) if tbs.size else 0.0
+        f_reacq = float(cov.others(v("lat1"), v("lon1"), band1, tbs).mean()) if tbs.size else 0.0
         desc0 = v("alt0b_ft") - alt0
         climb1 = v("alt1a_ft") - alt1
         low = (np.nan_to_num(alt0, nan=0.0) < p.leg_low_agl_ft) and (np.nan_to_num(alt1, nan=0.0) < p.leg_low_agl_ft)
@@ -193,6 +245,8 @@ def classify(gaps: pa.Table, cov: CoverageMap, p: AirParams) -> list[dict[str, A
             "distance_m": dist, "implied_speed_kt": dist / dur / geo.KT_MS if dur > 0 else None,
             "landing_suspected": landing,
         }
+        if spans:
+            details["outage_s"] = Outages.seconds(spans)
         ident = str(g["id"][i])
         ts0, ts1 = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(t1, UTC)
         out.append({
@@ -347,9 +401,11 @@ def compute(store: Store, rel: Q.Relation, p: AirParams) -> list[dict[str, Any]]
     gaps = find_gaps(store, rel, p)
     if gaps.num_rows == 0:
         return []
+    outages = Outages.load(store, "adsb")
+    gaps, _apart = split_outages(gaps, outages, p)
     cov = CoverageMap.from_table(Q.coverage_map(store, rel, p.coverage_cell_deg, p.coverage_bin_s, p.stale_min_kt),
                                  p.coverage_cell_deg, p.coverage_bin_s)
-    return classify(gaps, cov, p)
+    return classify(gaps, cov, p, outages)
 
 
 def attach_sites(events: list[dict[str, Any]], ctx: AnalysisContext) -> None:
@@ -373,6 +429,9 @@ def dark_gaps(ctx: AnalysisContext) -> pa.Table:
         for s in res.ground_stays:
             log.debug("%s: %s %s to %s: %s", ANALYSIS, s["subject"], s["t_start"].isoformat(),
                       s["t_end"].isoformat(), s["reason"])
+    if res.outage_gaps:  # a feed that could not see is not a transponder switched off
+        log.info("%s: %d gaps fall in live-feed outages, not dark gaps (%.0f min of outage)", ANALYSIS,
+                 len(res.outage_gaps), sum(o["outage_s"] for o in res.outage_gaps) / 60.0)
     evs = [dict(e) for e in res.gap_events]
     attach_sites(evs, ctx)
     return events_table(evs, ANALYSIS)
