@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from sitewatch.fusion import evidence as EV
 from sitewatch.fusion import rules as R
 from sitewatch.report.build import ReportResult, build_report, chromium_path, pdf_pages, to_pdf
+from sitewatch.sites import circle_site
 from sitewatch.store.db import Store
 from test_fusion_scenario import AS_OF, Scenario, baseline, hmeimim, withdrawal
 
@@ -213,3 +215,27 @@ def test_map_draws_gaps_and_dark_visit_links() -> None:
     svg, _ = render(site, layers, fit_bbox(site, layers, 150.0, 10.0))
     assert 'class="gap"' in svg and 'class="link"' in svg and svg.count("<circle") == 2
     assert "An-124 RA-82035: dark" in svg and 'class="map-label"' in svg
+
+
+def test_adsb_beside_imagery_quotes_are_footnoted() -> None:
+    """An aircraft on a scene and a fitting type ADS-B saw land that day are two facts side by
+    side, the ADS-B one footnoted to the arrival row (detect.facts.scene_quotes)."""
+    from sitewatch.report import build as B
+    from sitewatch.report import chips as CH
+
+    frame = CH.Frame("sc1", datetime(2024, 12, 13, 8, tzinfo=UTC), "p", 0.5, True, "after", 10.0, 10.0, 1.0)
+    strip = CH.Strip("aircraft", "apron", "t", [frame])
+    import sitewatch.detect.facts as FX
+
+    orig = FX.scene_quotes
+    FX.scene_quotes = lambda store, site, scene_id=None: [  # type: ignore[assignment]
+        {"text": "2 objects of An-124 size (≈ 74 m) on the apron at 08:06 UTC; An-124 RA-82040 landed 03:29 UTC",
+         "adsb": [{"event_id": "e1"}]},
+        {"text": "an aircraft with no fitting arrival", "adsb": []}]
+    try:
+        site = circle_site("hmeimim", "airbase", 35.4, 35.9)
+        B._adsb_beside_imagery(Store(), site, [strip])
+    finally:
+        FX.scene_quotes = orig
+    (text, ids), = frame.quotes
+    assert "RA-82040 landed" in text and ids == [EV.evidence_id("hmeimim", "events", "e1")]

@@ -187,6 +187,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     ach_ids = {i for r in (lead.ach.get("rows", []) if lead else []) if r["diagnostic"] for i in r["evidence"]}
     plans = CH.plan(scenes, count_rows, dets, lead_ids | ach_ids, as_of, KEY_DAYS)
     strips = CH.render(plans, count_rows, dets, grids, names.measured, names.what)
+    _adsb_beside_imagery(store, site, strips)
 
     diag = [r["item"] for r in (lead.ach.get("rows", []) if lead else []) if r["diagnostic"]]
     obs = {o.item: o for o in judged.observations}
@@ -387,3 +388,17 @@ _PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 def pdf_pages(pdf_path: str | Path) -> int:
     """Pages of a PDF printed by Chromium (its page objects are not compressed)."""
     return len(_PAGE.findall(Path(pdf_path).read_bytes()))
+
+
+def _adsb_beside_imagery(store: Store, site: Site, strips: Sequence[CH.Strip]) -> None:
+    """Beside each frame, what ADS-B saw land that day of a type that fits the measured size
+    ("an object of An-124 size … ; An-124 RA-82040 landed 03:29 UTC"), footnoted to the
+    arrival rows; two facts side by side, never a claim that the object *is* that aircraft."""
+    from sitewatch.detect import facts as FX
+
+    for st in strips:
+        for f in st.frames:
+            for q in FX.scene_quotes(store, site.name, f.scene_id):
+                if q["adsb"]:
+                    ids = [EV.evidence_id(site.name, "events", a["event_id"]) for a in q["adsb"] if a.get("event_id")]
+                    f.quotes.append((str(q["text"]), ids))

@@ -86,6 +86,7 @@ class Frame:
     counts: list[Count] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    quotes: list[tuple[str, list[str]]] = field(default_factory=list)  # imagery + ADS-B sentences, footnotes
     note: str = ""
 
     @property

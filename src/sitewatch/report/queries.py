@@ -40,7 +40,8 @@ def vessels(store: Store, mmsi: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 
 def detections(store: Store, scene_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Detections of the scenes with their pixel boxes and measured size (metres).
+    """Detections of the scenes with their pixel boxes and measured size (metres; aircraft
+    corrected for the detector's box bias, the same size :mod:`sitewatch.detect.facts` quotes).
 
     ``named_type``: the type the measured size names, when the detector recorded one
     (``type_candidates.named``), and ``size_words`` its size class in words ("very large
@@ -50,7 +51,11 @@ def detections(store: Store, scene_ids: Sequence[str]) -> list[dict[str, Any]]:
         return []
     return store.rows(
         "SELECT det_id, scene_id, class, score, cx_px, cy_px, w_px, h_px, angle_rad, poly_px, zone, "
-        "length_m, width_m, model, json_extract_string(type_candidates, '$.named.type') AS named_type, "
+        # aircraft: the size corrected for the detector's measured box bias (detect.types), as
+        # every other quote of the same object; other classes: the box as measured
+        "coalesce(TRY_CAST(json_extract_string(type_candidates, '$.measured.long_m') AS DOUBLE), length_m) "
+        "AS length_m, coalesce(TRY_CAST(json_extract_string(type_candidates, '$.measured.short_m') AS DOUBLE), "
+        "width_m) AS width_m, model, json_extract_string(type_candidates, '$.named.type') AS named_type, "
         "json_extract_string(type_candidates, '$.size_words') AS size_words "
         f"FROM detections WHERE scene_id IN ({_in(len(keys))}) ORDER BY scene_id, det_id", keys)
 
