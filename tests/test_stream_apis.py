@@ -580,6 +580,45 @@ def test_aisstream_refused_key_is_one_line_without_the_key(tmp_path: Path, monke
     assert "AISSTREAM_API_KEY" in capsys.readouterr().err
 
 
+# -- Kystverket's open NMEA feed through --tcp ------------------------------------------------------------
+def test_kystverket_capture_over_tcp_gives_the_file_rows_and_its_terms(tmp_path: Path) -> None:
+    from sitewatch.acquire import kystverket
+    from sitewatch.live.ais import AisStream as NmeaStream
+    from sitewatch.sources.base import ReadOptions, detect, iter_inputs
+
+    path = shared(f"{SAMPLES}/kystverket-ais/Ais1000Lines.nm4")
+    src = next(iter_inputs([path]))
+    want = sum(b.rows.num_rows for b in detect("ais", src).read(src, ReadOptions()) if b.table == "positions")
+    data = path.read_bytes()
+    data += b"" if data.endswith(b"\n") else b"\r\n"  # the capture's last line ends at the file's end
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(10)
+
+    def feed() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            for k in range(0, len(data), 4096):  # as it arrives: lines cut across reads
+                conn.sendall(data[k:k + 4096])
+                time.sleep(0.005)
+            time.sleep(0.5)
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    try:
+        with _ws(tmp_path) as ws:
+            assert kystverket.address("kystverket") == "153.44.253.27:5631"
+            stream = NmeaStream(ws.store, tcp=srv.getsockname()[:2], commit_s=0.2, max_s=3,
+                                provenance=kystverket.provenance("153.44.253.27", 5631))
+            stats = stream.run()
+            assert stats.positions == want > 500
+            (s,) = fetched_sources(ws.store)
+            assert s["source"] == "kystverket" and s["licence"] == "NLOD-2.0" and "Kystverket" in s["attribution"]
+    finally:
+        t.join(5)
+        srv.close()
+    assert kystverket.provenance("127.0.0.1", 5631) is None
+
+
 # -- outages are never dark gaps -----------------------------------------------------------------------
 T0 = datetime(2024, 12, 8, 6, 0, tzinfo=UTC)
 

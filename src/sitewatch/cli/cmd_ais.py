@@ -164,7 +164,7 @@ def watch_list(ctx: Ctx) -> None:
 
 @click.command("ais")
 @click.option("--tcp", "tcp", metavar="HOST:PORT", help="Connect to a TCP feed of NMEA lines (AIS-catcher, "
-              "rtl_ais, a coastal authority's open feed such as Kystverket's); reconnects with backoff.")
+              "rtl_ais, a coastal authority's open feed: 'kystverket' is Norway's, NLOD); reconnects with backoff.")
 @click.option("--udp", "udp", metavar="PORT", type=click.IntRange(1, 65535),
               help="Listen for NMEA lines in UDP datagrams.")
 @click.option("--aisstream", is_flag=True,
@@ -179,7 +179,8 @@ def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, aisstream: bool, aiss
                max_s: float | None, max_messages: int | None) -> None:
     """Stream live AIS into the workspace: one transaction per batch, vessels refreshed each minute.
 
-    NMEA over TCP (--tcp, e.g. Kystverket's open feed 153.44.253.27:5631) or UDP (--udp):
+    NMEA over TCP (--tcp; --tcp kystverket is Norway's open feed, 153.44.253.27:5631, whose
+    licence and attribution are recorded) or UDP (--udp):
     sentences without a time of their own get their batch's reception time. aisstream.io
     (--aisstream): the watched sites' boxes are subscribed over a WebSocket; a dropped
     connection is recorded as a coverage outage of those boxes and reconnected with backoff.
@@ -190,7 +191,7 @@ def stream_ais(ctx: Ctx, tcp: str | None, udp: int | None, aisstream: bool, aiss
     \b
     Examples:
       sitewatch stream ais --tcp 127.0.0.1:10110
-      sitewatch stream ais --tcp 153.44.253.27:5631 --duration 3600
+      sitewatch stream ais --tcp kystverket --duration 3600
       sitewatch stream ais --udp 10110 --duration 3600
       AISSTREAM_API_KEY=… sitewatch stream ais --aisstream --site tartus --duration 600
     """

@@ -33,7 +33,11 @@ def feed_for(ws: Any, kind: str, target: str, option: str | None = None, **optio
         from sitewatch.vessels import watchlist
 
         if kind == "ais-tcp":
-            return AisStream(ws.store, tcp=parse_hostport(target, opt), watch=watchlist(ws), **options)
+            from sitewatch.acquire import kystverket
+
+            hp = parse_hostport(kystverket.address(target), opt)
+            options.setdefault("provenance", kystverket.provenance(*hp))
+            return AisStream(ws.store, tcp=hp, watch=watchlist(ws), **options)
         if not target.isdigit() or not 0 < int(target) < 65536:
             raise InputError(f"{opt} {target!r} must be a port number")
         return AisStream(ws.store, udp_port=int(target), watch=watchlist(ws), **options)

@@ -72,7 +72,7 @@ class AisStream(LiveFeed):
                  max_line_bytes: int = 4096, backoff_s: float = 0.5, backoff_max_s: float = 30.0,
                  refresh_s: float = 60.0, max_s: float | None = None, max_messages: int | None = None,
                  watch: Sequence[str] = (), on_batch: Callable[[StreamStats], None] | None = None,
-                 commit_s: float | None = None) -> None:
+                 commit_s: float | None = None, provenance: dict[str, object] | None = None) -> None:
         if (tcp is None) == (udp_port is None):
             raise ValueError("give exactly one of tcp=(host, port) or udp_port")
         super().__init__(store, commit_s=commit_s if commit_s is not None else batch_s, batch_size=batch_lines,
@@ -81,6 +81,7 @@ class AisStream(LiveFeed):
         self.tcp, self.udp_port, self.udp_host = tcp, udp_port, udp_host
         self.batch_lines, self.max_line_bytes, self.refresh_s = batch_lines, max_line_bytes, refresh_s
         self.watch = list(watch)
+        self.provenance = provenance  # the publisher's terms, for a known open feed (Kystverket)
         self.bound_port: int | None = None  # the UDP port actually bound (useful with port 0)
         self.parser = NmeaParser(fmt="nmea-stream")
         self._buf = bytearray()
@@ -98,7 +99,10 @@ class AisStream(LiveFeed):
         return f"tcp://{self.tcp[0]}:{self.tcp[1]}" if self.tcp else f"udp://{self.udp_host}:{self.udp_port}"
 
     def options(self) -> dict[str, object]:
-        return {"commit_s": self.commit_s, "batch_lines": self.batch_lines}
+        out: dict[str, object] = {"commit_s": self.commit_s, "batch_lines": self.batch_lines}
+        if self.provenance:
+            out["provenance"] = self.provenance
+        return out
 
     @property
     def file_id(self) -> int | None:
