@@ -95,6 +95,8 @@ class AisStream:
 
     def configured(self, url: str | None = None, settings: Mapping[str, Any] | None = None) -> AisStream:
         new = AisStream(url or self.url)
+        if not new.url.startswith(("ws://", "wss://")):
+            raise InputError(f"--aisstream-url {new.url!r} is not a WebSocket URL (wss://…)")
         new.key = secret(settings, "aisstream", "AISSTREAM_API_KEY")
         if new.key is None:
             raise InputError("aisstream.io needs an API key: set AISSTREAM_API_KEY in the environment (or "

@@ -46,6 +46,7 @@ from sitewatch.live.api import Taken, reject_batch
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject
 
 LAYOUTS = ("point", "lat-lon-dist", "aircraft-json")
+_IDENTITY = frozenset({"r", "t", "desc", "ownOp", "category", "dbFlags", "year"})
 NM_KM = 1.852
 MAX_RECORDS = 100_000
 
@@ -227,7 +228,10 @@ def read_aircraft(now_s: float, recs: list[Any], base: int, fmt: str, counters: 
 
     rejects = [Reject(base + i + 1, json.dumps(r)[:2000] if r is not None else "null", "aircraft record is not an object",
                       "record") for i, r in enumerate(recs) if not isinstance(r, dict)]
-    objs = [r for r in recs if isinstance(r, dict)]
+    # an aircraft's identity (registration, type, …) is read once a session: the reader builds
+    # one row per aircraft that carries it, the slow part of an answer
+    objs = [r if str(r.get("hex", "")).lower() not in seen else {k: v for k, v in r.items() if k not in _IDENTITY}
+            for r in recs if isinstance(r, dict)]
     keep_offsets = [base + i + 1 for i, r in enumerate(recs) if isinstance(r, dict)]
     data = json.dumps({"now": now_s, "aircraft": objs}).encode()
     src = InputFile(f"{fmt}", lambda: io.BytesIO(data), len(data))
