@@ -381,6 +381,7 @@ def test_opensky_oauth_token_renewed_on_401(tmp_path: Path, monkeypatch: pytest.
             assert q.startswith("/api/states/all?lamin=") and "extended=1" in q
             opts = json.loads(ws.store.scalar("SELECT options FROM ingest_log"))
             assert opts["tier"] == "account" and opts["provenance"]["source"] == "opensky"
+            assert opts["provenance"]["keep"] == {"sites": ["springfield"]}
             _secret_nowhere(ws, " ".join(r.getMessage() for r in caplog.records), repr(src.token))
 
 

@@ -158,7 +158,8 @@ class AisStreamClient:
                                                        for k, v in self._areas.items() if v is not None}}
 
     def provenance(self) -> dict[str, object]:
-        return {**self.src.info.as_json(), "endpoint": safe_url(self.src.url), "live": True}
+        return {**self.src.info.as_json(), "endpoint": safe_url(self.src.url), "live": True,
+                "keep": {"sites": list(self._areas)}}
 
     def _count(self, key: str) -> None:
         self._counters[key] = self._counters.get(key, 0) + 1

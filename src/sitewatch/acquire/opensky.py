@@ -204,7 +204,8 @@ class OpenSkyClient:
                 "boxes": {k: [round(x, 4) for x in v] for k, v in self._areas.items() if v is not None}}
 
     def provenance(self) -> dict[str, object]:
-        return {**self.src.info.as_json(), "endpoint": safe_url(self.src.base), "live": True}
+        return {**self.src.info.as_json(), "endpoint": safe_url(self.src.base), "live": True,
+                "keep": {"sites": list(self._areas)}}
 
     def take(self, doc: Document) -> Taken:
         self._docs += 1

@@ -172,7 +172,8 @@ class ReadsbClient:
                 "radius_nm": self.radius_nm}
 
     def provenance(self) -> dict[str, object]:
-        return {**self.api.info.as_json(), "endpoint": safe_url(self.api.api.base), "live": True}
+        return {**self.api.info.as_json(), "endpoint": safe_url(self.api.api.base), "live": True,
+                "keep": {"sites": [o for o, b in self._areas.items() if b is not None]}}
 
     def take(self, doc: Document) -> Taken:
         self._docs += 1

@@ -21,8 +21,8 @@ the same place as the aircraft's previous one, within ``repeat_window_s`` of it 
 ``repeated_positions``), so polling faster does not store more.
 
 Provenance: the session's ``ingest_log`` options carry ``provenance`` (source, licence,
-attribution, endpoint without query string) — :mod:`sitewatch.store.fetch_queries` lists
-it for reports. Keys and tokens never reach the options, the logs or the quarantine.
+attribution, endpoint without query string, ``keep.sites``: the sites it watched) —
+:mod:`sitewatch.store.fetch_queries` lists it for reports. Keys and tokens never reach the options, the logs or the quarantine.
 """
 
 from __future__ import annotations
