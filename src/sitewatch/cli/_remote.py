@@ -35,7 +35,7 @@ READ = frozenset({
     "aircraft list", "aircraft show", "aircraft types", "scenes", "counts", "alerts", "query two-box",
     "query aircraft", "query flights", "token list", "watch list", "timeline", "indicators",
 })
-STREAMS = frozenset({"stream adsb", "stream ais"})
+STREAMS = frozenset({"stream adsb", "stream ais", "watch run"})  # long-running: the write gate per batch
 REMOTE = (READ - {"token list"}) | {
     "analyze", "assess", "report", "site add", "site remove", "site zone add", "site zone remove",
     "ingest adsb", "ingest ais", "ingest observations", "ingest positions", "ingest events",

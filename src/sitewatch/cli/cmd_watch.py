@@ -1,6 +1,8 @@
-"""``sitewatch watch …`` (rules and channels) and ``sitewatch alerts`` (what fired)."""
+"""``sitewatch watch …`` (rules, channels, sources, ``watch run``) and ``sitewatch alerts`` (what fired)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -13,7 +15,8 @@ from sitewatch.store.alert_queries import list_alerts
 
 @click.group("watch")
 def watch_group() -> None:
-    """Watch rules (watch.yaml in the workspace) and where alerts are sent."""
+    """Watch rules (watch.yaml in the workspace), where alerts are sent, the sources each site is
+    fetched from ([watch.sources] in sitewatch.toml), and `watch run`, which does it all."""
 
 
 @watch_group.command("add")
@@ -169,6 +172,185 @@ def alerts_cmd(ctx: Ctx, rule: str | None, limit: int, fmt: str) -> None:
     with ctx.open() as ws:
         rows = list_alerts(ws.store, limit, rule)
     emit(rows, fmt)
+
+
+@watch_group.group("source")
+def watch_source_group() -> None:
+    """The sources `watch run` fetches for each site ([watch.sources] in sitewatch.toml)."""
+
+
+@watch_source_group.command("add")
+@click.argument("name")
+@click.argument("source")
+@click.option("--site", "site_names", multiple=True, metavar="SITE", help="Site (repeatable; default: every site).")
+@click.option("--lookback", metavar="DURATION", help="How far back each run looks (default: imagery 5d, adsb 2d).")
+@click.option("--every", metavar="DURATION", help="Fetch at most this often (default: every cycle).")
+@click.option("--max-cloud", type=click.FloatRange(0, 100), help="Imagery: leave out items cloudier than this.")
+@click.option("--collection", metavar="ID", help="Imagery: collection (default: the preset's).")
+@click.option("--stac", metavar="URL", help="Imagery: catalogue URL (required for source `stac`).")
+@click.option("--margin-km", type=click.FloatRange(0, 20000), help="ADS-B archives: keep aircraft this near a site.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Any other source option (e.g. --set military_only=true, --set limit=20).")
+@pass_ctx
+def watch_source_add(ctx: Ctx, name: str, source: str, site_names: tuple[str, ...], lookback: str | None,
+                     every: str | None, max_cloud: float | None, collection: str | None, stac: str | None,
+                     margin_km: float | None, sets: tuple[str, ...]) -> None:
+    """Watch SOURCE for the sites under entry NAME.
+
+    SOURCE is a registered source: adsblol (ADS-B history), earth-search-s2,
+    earth-search-s1, cdse-s2, cdse-s1, maxar, planet, or stac (with --stac and
+    --collection). Keys come from the environment, never from this file.
+
+    \b
+    Examples:
+      sitewatch watch source add adsb adsblol --site hmeimim --margin-km 300
+      sitewatch watch source add s2 earth-search-s2 --site hmeimim --site tartus --max-cloud 40 --lookback 10d
+      sitewatch watch source add planet planet --site hmeimim --every 6h --set limit=5
+    """
+    from sitewatch.alerts import watch_config as W
+
+    d: dict[str, Any] = {"source": source}
+    if site_names:
+        d["sites"] = list(site_names)
+    for k, v in (("lookback", lookback), ("every", every), ("max_cloud", max_cloud), ("collection", collection),
+                 ("stac", stac), ("margin_km", margin_km)):
+        if v is not None:
+            d[k] = v
+    for kv in sets:
+        k, sep, v = kv.partition("=")
+        if not sep or not k.strip():
+            raise InputError(f"--set {kv!r}: give KEY=VALUE")
+        d[k.strip()] = _value(v.strip())
+    entry = W.parse_source(name, d)
+    with ctx.open() as ws:
+        for s in entry.sites:
+            ws.site(s)
+        W.put(ws.config, entry)
+        ws.save()
+    click.echo(f"watch source {name}: {source} for {', '.join(entry.sites) or 'every site'}", err=True)
+
+
+def _value(text: str) -> Any:
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+@watch_source_group.command("list")
+@format_option("table", "json", "ndjson")
+@pass_ctx
+def watch_source_list(ctx: Ctx, fmt: str) -> None:
+    """List the watched sources with their last fetch, errors and coverage.
+
+    \b
+    Example:
+      sitewatch watch source list --format json
+    """
+    from sitewatch.alerts import watch_config as W
+    from sitewatch.alerts.watch_status import read
+
+    with ctx.open(read_only=True) as ws:
+        plan = W.load(ws.config)
+        st = read(ws.folder)["sources"]
+    rows = []
+    for e in plan.sources:
+        r = st.get(e.name) or {}
+        cov = r.get("coverage") or {}
+        err = r.get("last_error") or {}
+        rows.append({"name": e.name, "source": e.source, "kind": e.kind, "sites": ",".join(e.sites) or "*",
+                     "last_success": r.get("last_success_utc"), "coverage": f"{cov.get('from', '')}/{cov.get('to', '')}"
+                     if cov else None, "errors": r.get("errors_total", 0), "last_error": err.get("message")})
+    emit(rows, fmt, ["name", "source", "kind", "sites", "last_success", "coverage", "errors", "last_error"])
+
+
+@watch_source_group.command("remove")
+@click.argument("name")
+@pass_ctx
+def watch_source_remove(ctx: Ctx, name: str) -> None:
+    """Stop watching entry NAME (what it fetched stays).
+
+    \b
+    Example:
+      sitewatch watch source remove s2
+    """
+    from sitewatch.alerts import watch_config as W
+
+    with ctx.open() as ws:
+        W.remove(ws.config, name)
+        ws.save()
+
+
+@watch_group.command("run")
+@click.option("--every", metavar="DURATION", help="Run a cycle every DURATION (15m, 1h …) until Ctrl-C.")
+@click.option("--once", is_flag=True, help="One cycle, then exit (the default without --every or [watch] every).")
+@pass_ctx
+def watch_run(ctx: Ctx, every: str | None, once: bool) -> None:
+    """Fetch every watched source for every site, then analyse, assess and alert.
+
+    Sources come from [watch.sources] in sitewatch.toml (see `watch source add`); a
+    source that fails is recorded (`watch source list`, the dashboard's Sources panel)
+    and the others go on. New data → detector on new scenes the GSD gate lets count
+    something, every analysis, each site's assessment; then the watch rules (watch.yaml)
+    send their new alerts. One JSON line per source and per cycle on stdout. With --every
+    the workspace is closed between cycles; Ctrl-C (or SIGTERM) stops cleanly.
+
+    \b
+    Examples:
+      sitewatch watch run --once
+      sitewatch watch run --every 15m
+    """
+    from sitewatch.alerts import watch_config as W
+
+    if every is not None and once:
+        raise InputError("give --every DURATION or --once, not both")
+    with ctx.open(read_only=True) as ws:
+        plan = W.load(ws.config)
+    pace = W.duration_s(every, "--every") if every is not None else (None if once else plan.every_s)
+    _watch_loop(ctx, pace)
+
+
+def _watch_loop(ctx: Ctx, pace: float | None) -> None:
+    import signal
+    import threading
+
+    from sitewatch.alerts import watch_config as W
+    from sitewatch.alerts.watch_run import run_cycle
+    from sitewatch.cli._common import dumps, on_cancel, set_exit_code
+
+    stop = threading.Event()
+    on_cancel(stop.set)
+    restore = None
+    if pace is not None and threading.current_thread() is threading.main_thread():
+        restore = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def say(line: dict[str, Any]) -> None:
+        click.echo(dumps(line))
+        if not ctx.quiet:
+            what = line.get("error") or f"{line.get('new', 0)} new" + (
+                f", {line['pending']} pending" if line.get("pending") else "") + (
+                f", {len(line['errors'])} error(s)" if line.get("errors") else "")
+            click.echo(f"watch {line['entry']} ({line['source']}): {what}", err=True)
+
+    try:
+        while not stop.is_set():
+            with ctx.open() as ws:
+                cyc = run_cycle(ws, W.load(ws.config), say=say)
+            click.echo(dumps({"cycle": True, "started": cyc.started, "finished": cyc.finished, **cyc.summary()}))
+            if not ctx.quiet:
+                click.echo(f"watch cycle: {cyc.new} new, {len(cyc.alerts)} alert(s), {cyc.errors} error(s)"
+                           + (f"; next in {W.fmt_duration(pace)}" if pace else ""), err=True)
+            if cyc.errors:
+                set_exit_code(1)
+            if pace is None or stop.wait(pace):
+                break
+    except KeyboardInterrupt:
+        click.echo("watch stopped (Ctrl-C); what each source fetched is kept", err=True)
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
 
 
 def register(root: click.Group) -> None:

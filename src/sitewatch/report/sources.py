@@ -5,7 +5,10 @@ Contract: :func:`file_label` names a file without its folder (``name · sha256 p
 report never shows the analyst's local paths. :func:`files_used` lists the ingested files
 behind the report's evidence rows; :func:`attributions` lists what else the report rests on
 (site reference, basemap, aircraft and vessel identities, detector model, imagery
-providers, analysts' sources) with the licence each is used under.
+providers, analysts' sources) with the licence each is used under, and every source
+``sitewatch fetch`` / ``watch run`` brought in for the site (:func:`fetched_sources`: the
+provenance each fetcher stores with its ``ingest_log`` row — licence, its link and the
+attribution line the publisher asks for).
 """
 
 from __future__ import annotations
@@ -79,10 +82,54 @@ def _model_licence(model: str) -> str:
     return "as registered with `sitewatch models add` (see the model's own licence)"
 
 
+def _for_site(prov: Mapping[str, Any], site: str) -> bool:
+    """Whether a fetched input concerns ``site``: its own site, or a keep rule that names it, or
+    no site at all (a fetch for the whole workspace)."""
+    if prov.get("site") is not None:
+        return prov.get("site") == site
+    keep = prov.get("keep")
+    names = keep.get("sites") if isinstance(keep, Mapping) else None
+    if isinstance(names, list) and names and not (keep or {}).get("keep_all") and not (keep or {}).get("all"):
+        return site in names
+    return True
+
+
+def fetched_sources(store: Store, site: str) -> list[dict[str, Any]]:
+    """One row per fetched source of ``site``: title, licence, its URL, attribution lines, inputs,
+    rows, and the imagery provider names it registered scenes under."""
+    from sitewatch.store.fetch_queries import fetched
+
+    seen: dict[str, dict[str, Any]] = {}
+    for f in fetched(store):
+        if not _for_site(f, site):
+            continue
+        s = seen.setdefault(str(f.get("source")), {
+            "source": f.get("source"), "title": f.get("title") or f.get("source"), "licence": f.get("licence"),
+            "licence_url": f.get("licence_url"), "attributions": [], "inputs": 0, "rows": 0, "providers": set()})
+        s["inputs"] += 1
+        s["rows"] += int(f.get("accepted") or 0)
+        att = f.get("attribution")
+        if att and att not in s["attributions"]:
+            s["attributions"].append(att)
+        if f.get("provider"):
+            s["providers"].add(str(f["provider"]))
+    return list(seen.values())
+
+
 def attributions(store: Store, site: Site, rows: Sequence[Mapping[str, Any]], aircraft_sources: Iterable[str],
                  scene_ids: Sequence[str], providers: Iterable[str]) -> list[Attribution]:
     """What the report rests on besides the input files, with licences (see module)."""
     out = []
+    fetched = fetched_sources(store, site.name)
+    for f in fetched:
+        n = f"{f['inputs']} input{'s' if f['inputs'] != 1 else ''}, {f['rows']:,} rows"
+        lic = f"{f['licence'] or 'licence not stated'}"
+        if f.get("licence_url"):
+            lic += f" ({f['licence_url']})"
+        if f["attributions"]:
+            lic += " — " + "; ".join(sorted(f["attributions"]))
+        out.append(Attribution(f"{f['title']} (fetched: {f['source']})", f"fetched for this site: {n}", lic))
+    by_fetch = {p for f in fetched for p in f["providers"]}
     if site.source.startswith("airportsdata"):
         out.append(Attribution(f"airportsdata ({site.source.split(':', 1)[1]})", "the site's position and name",
                                "MIT"))
@@ -104,7 +151,7 @@ def attributions(store: Store, site: Site, rows: Sequence[Mapping[str, Any]], ai
     if sim:
         out.append(Attribution("imagery: " + "; ".join(sim), "scenes, counts and chips",
                                "simulated by sitewatch.simulate: not real images"))
-    for p in (p for p in provs if p not in sim):
+    for p in (p for p in provs if p not in sim and p not in by_fetch):  # fetched ones are named above
         out.append(Attribution(f"imagery: {p}", "scenes, counts and chips", f"© {p}; used under the provider's licence"))
     reports = RQ.observation_sources(store, site.name)
     for simulated in (True, False):

@@ -460,6 +460,12 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
 
         return _json(list_alerts(store, limit))
 
+    @app.get("/api/watch/sources")
+    def watch_sources() -> Response:
+        from sitewatch.alerts.watch_status import overview
+
+        return _json(overview(ws.folder, ws.config, store))
+
     @app.post("/api/observations", status_code=201)
     def post_observation(obs: Annotated[ObservationIn, Body()], request: Request) -> Response:
         _site(obs.site)

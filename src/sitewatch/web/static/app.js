@@ -277,7 +277,24 @@ async function pageSites() {
         s.new_since ? h("span", { class: "badge new" }, `${s.new_since} new since last visit`) : null),
       (s.indicators || []).length ? table(s.indicators, ["indicator", "value", "score", "status"]) : null));
   });
-  view().replaceChildren(h("h1", {}, "Sites"), cards);
+  const sources = h("section", { class: "panel", id: "sources-panel", style: "margin-top: 1rem" }, h("h2", {}, "Sources"),
+    h("div", { id: "sources" }, h("p", { class: "muted" }, "Loading…")));
+  view().replaceChildren(h("h1", {}, "Sites"), cards, sources);
+  api("/api/watch/sources").then(renderSources).catch(err => $("#sources").replaceChildren(errorBox(err)));
+}
+
+function renderSources(w) {  // watch run: each source's last fetch, errors, coverage; fetched licences
+  const rows = (w.sources || []).map(s => ({
+    source: `${s.entry} (${s.source})`, sites: (s.sites || []).join(", "), last_fetch: s.last_success_utc || "never",
+    coverage: s.coverage ? `${fmtT(s.coverage.from)} → ${fmtT(s.coverage.to)}` : "none",
+    new: `${s.new_last ?? 0} (total ${s.new_total ?? 0})${s.pending ? `, ${s.pending} pending` : ""}`,
+    errors: s.errors_total ? `${s.errors_total}: ${s.last_error ? `${fmtT(s.last_error.t_utc)} ${s.last_error.message}` : ""}` : "0"}));
+  const lic = (w.fetched || []).map(f => ({ source: f.title || f.source, licence: f.licence, attribution: f.attribution, inputs: f.inputs }));
+  $("#sources").replaceChildren(
+    w.config_error ? errorBox(new Error(w.config_error)) : h("span"),
+    rows.length ? table(rows, ["source", "sites", "last_fetch", "coverage", "new", "errors"])
+      : h("p", { class: "muted" }, "No watched sources: sitewatch watch source add NAME SOURCE --site SITE"),
+    lic.length ? table(lic, ["source", "licence", "attribution", "inputs"]) : h("span"));
 }
 
 // ---------------------------------------------------------------------------- site page
