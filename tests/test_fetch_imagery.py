@@ -655,3 +655,30 @@ def test_live_earth_search_hmeimim(tmp_path: Path) -> None:
     assert res.search["cloud_by"] == "query"
     assert res.scenes and res.scenes[0].status == "new" and res.scenes[0].gsd_m == pytest.approx(10, rel=0.05)
     ws.close()
+
+
+def test_a_gcp_only_asset_is_warped_to_the_site_utm_zone(host: StandIn, tmp_path: Path) -> None:
+    """Sentinel-1 GRD comes in radar geometry with ground control points, no geotransform."""
+    import rasterio
+    from rasterio.control import GroundControlPoint as GCP
+    from rasterio.crs import CRS
+
+    from sitewatch.acquire._cog import read_window
+
+    src = tmp_path / "grd.tif"
+    gcps = [GCP(0, 0, 35.80, 35.55), GCP(0, 2000, 35.80, 35.25), GCP(2000, 0, 36.10, 35.55),
+            GCP(2000, 2000, 36.10, 35.25)]
+    with rasterio.open(src, "w", driver="GTiff", width=2000, height=2000, count=1, dtype="uint16", tiled=True,
+                       blockxsize=256, blockysize=256, compress="deflate") as d:
+        d.gcps = (gcps, CRS.from_epsg(4326))
+        d.write((np.arange(4_000_000, dtype=np.uint32) % 50_000 + 1).astype("uint16").reshape(1, 2000, 2000))
+    host.routes["/grd.tif"] = src.read_bytes()
+    site = circle_site("hmeimim", "airbase", 35.4011, 35.9486, 3.0)
+    from sitewatch.acquire._imagery import site_bbox
+
+    w = read_window(host.url + "/grd.tif", site_bbox(site), tmp_path / "win.tif",
+                    when=datetime(2024, 6, 7, 0, 6, 53, tzinfo=UTC), http=FAST)
+    assert w.crs == "EPSG:32636" and 10 < w.gsd_m < 25 and w.valid_fraction > 0.9
+    with rasterio.open(w.path) as got:
+        assert got.tags(ns="IMAGERY")["ACQUISITIONDATETIME"].startswith("2024-06-07T00:06:53")
+        assert got.read(1).max() > 0
