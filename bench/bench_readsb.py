@@ -176,8 +176,8 @@ def insert_bench(workdir: Path, tar: Path) -> None:
     """``Store.insert`` of ``INSERT_ROWS`` position rows: new, then all duplicates; old insert; plain append."""
     import pyarrow as pa
 
+    from sitewatch import schema as S
     from sitewatch.sources.adsb.globe import ConcatReader, KeepRule, read_archive
-    from sitewatch.store import schema as S
     from sitewatch.store.db import Store
 
     parts = []

@@ -214,7 +214,7 @@ def test_archive_path_equals_per_member_ingest(tmp_path: Path, workers: int, chu
 
 def _old_insert(store: Store, table: str, data: pa.Table) -> int:
     """The de-duplicating insert this release replaced (DISTINCT ON + anti-join), for comparison."""
-    from sitewatch.store import schema as S
+    from sitewatch import schema as S
 
     decl = S.table(table)
     data = S.conform(table, data)

@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from sitewatch import schema
 from sitewatch import sites as S
 from sitewatch.errors import FormatError
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, iter_inputs
-from sitewatch.store import schema
 from sitewatch.store.db import Store
 from sitewatch.store.export import POSITION_COLUMNS, csv_schema, position_batches, write_batches
 from sitewatch.store.ingest import ingest_paths, run_reader

@@ -224,7 +224,7 @@ def test_kinds_windows_and_messages(public: _Server, seeded: tuple[Path, dict[st
 
 
 def test_simulated_data_is_flagged(tmp_path: Path) -> None:
-    from sitewatch.store import schema
+    from sitewatch import schema
     from sitewatch.store import web_queries as Q
 
     with Workspace.init(tmp_path / "w") as ws:

@@ -236,7 +236,7 @@ class Facade:
             if limit is not None and n >= limit:
                 break
         if not out:
-            from sitewatch.store import schema
+            from sitewatch import schema
 
             decl = schema.POSITIONS.arrow_schema()
             return pa.schema([decl.field(c) for c in POSITION_COLUMNS]).empty_table()

@@ -442,8 +442,8 @@ def _ingest(ws: Any, source: ImagerySource, site: Site, c: Candidate, path: Path
 
 def _quarantine(ws: Any, source: ImagerySource, site: Site, rejects: Iterable[Rejected]) -> int:
     """Rejected items as one input with a quarantine row each (skipped when the same ones come again)."""
+    from sitewatch import schema
     from sitewatch.sources.base import Batch, ReadOptions, Reject
-    from sitewatch.store import schema
     from sitewatch.store.ingest import ingest_stream
 
     rows = [Reject(r.index, r.raw, f"item {r.item_id or '?'}: {r.reason}", "item") for r in rejects]

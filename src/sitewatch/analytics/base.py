@@ -28,9 +28,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from sitewatch import schema
 from sitewatch.kinds import EventKind, declare
 from sitewatch.sites import Site
-from sitewatch.store import schema
 from sitewatch.store.db import Store
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 import pyarrow as pa
 
+from sitewatch import schema
 from sitewatch.cli._common import Ctx, dumps, parse_time, pass_ctx, progress
-from sitewatch.store import schema
 from sitewatch.store.export import POSITION_COLUMNS, csv_schema, position_batches, write_batches
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sitewatch import schema
 from sitewatch.cli._common import Ctx, emit, format_option, pass_ctx
-from sitewatch.store import schema
 from sitewatch.workspace import Workspace
 
 

@@ -38,8 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sitewatch import schema
 from sitewatch.errors import DependencyError, InputError
-from sitewatch.store import schema
 
 SEA_SEPARABLE = ("sea.port-visits", "sea.gaps", "sea.departures", "sea.loitering")
 POSITION_COLUMNS = ("t_utc", "source", "id", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "onground",

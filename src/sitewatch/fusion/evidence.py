@@ -36,11 +36,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from sitewatch import geo
+from sitewatch import geo, schema
 from sitewatch.reference import types as actypes
 from sitewatch.sites import Site
 from sitewatch.store import fusion_queries as Q
-from sitewatch.store import schema
 from sitewatch.store.db import Store
 
 log = logging.getLogger(__name__)

@@ -391,7 +391,7 @@ def _atomic_text(out: str | Path, text: str) -> None:
 
 
 def _table(what: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
-    from sitewatch.store import schema
+    from sitewatch import schema
 
     decl = schema.table(what)
     cols = EVENT_COLUMNS if what == "events" else EVIDENCE_COLUMNS

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sitewatch.store import schema as S
+from sitewatch import schema as S
 from sitewatch.store.db import Store
 from sitewatch.store.where import Where
 

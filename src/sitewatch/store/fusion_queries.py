@@ -199,7 +199,7 @@ def assessment_revisions(store: Store, site: str, hypothesis: str | None = None,
 
 def insert_assessment(store: Store, row: dict[str, Any]) -> None:
     """Store one assessment revision (a dict with the ``assessments`` columns)."""
-    from sitewatch.store import schema
+    from sitewatch import schema
 
     decl = schema.ASSESSMENTS
     data = {}

@@ -202,7 +202,7 @@ def _store_batch(store: Store, file_id: int, src: InputFile, batch: Batch, resul
 
 
 def _declared(table: str) -> list[str]:
-    from sitewatch.store.schema import table as decl
+    from sitewatch.schema import table as decl
 
     return decl(table).names
 
@@ -320,7 +320,7 @@ def ingest_stream(
 
 def forget_file(store: Store, file_id: int) -> None:
     """Remove every row an ingest of ``file_id`` stored, and its ``ingest_log`` row."""
-    from sitewatch.store.schema import TABLES
+    from sitewatch.schema import TABLES
 
     with store.transaction():
         for t in TABLES.values():

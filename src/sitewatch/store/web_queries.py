@@ -14,7 +14,7 @@ from sitewatch.store.where import Where
 def insert_token(store: Store, row: dict[str, Any]) -> None:
     import pyarrow as pa
 
-    from sitewatch.store import schema
+    from sitewatch import schema
 
     store.insert("tokens", pa.Table.from_pylist([row], schema=schema.TOKENS.arrow_schema()))
 

@@ -473,7 +473,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
 
         import pyarrow as pa
 
-        from sitewatch.store import schema
+        from sitewatch import schema
 
         t = obs.t_utc if obs.t_utc.tzinfo else obs.t_utc.replace(tzinfo=UTC)
         row = {"site": obs.site, "t_utc": t.astimezone(UTC), "text": obs.text, "count": obs.count,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from sitewatch import schema
 from sitewatch.analytics.air import _tracks as T
 from sitewatch.analytics.air import flights as F
 from sitewatch.analytics.air import gaps as G
@@ -33,7 +34,6 @@ from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams, from_settings
 from sitewatch.analytics.base import AnalysisContext
 from sitewatch.store import air_queries as Q
-from sitewatch.store import schema
 
 
 @dataclass

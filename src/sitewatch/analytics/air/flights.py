@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
+from sitewatch import schema
 from sitewatch.analytics.air import _tracks as T
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.analytics.base import AnalysisContext, events_table, register_analysis
 from sitewatch.store import air_queries as Q
-from sitewatch.store import schema
 
 ANALYSIS = "air.flights"
 REASONS = ("track-start", "gap", "landing-gap", "ground")

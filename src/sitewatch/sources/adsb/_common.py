@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sitewatch import schema
 from sitewatch.sources.base import Batch, Reject
-from sitewatch.store import schema
 
 BATCH_ROWS = 100_000
 MAX_RECORD_CHARS = 16 << 20  # one JSON record larger than this is treated as broken

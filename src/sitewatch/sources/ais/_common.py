@@ -2,7 +2,7 @@
 
 Contract: readers build ``positions`` rows with :func:`positions_table` and static rows
 with :func:`reports_table`; both take NumPy/list columns and return Arrow tables whose
-columns are declared in :mod:`sitewatch.store.schema`.
+columns are declared in :mod:`sitewatch.schema`.
 
 Positions of vessels: ``source='ais'``, ``id`` = MMSI as a string, ``speed_kt`` = SOG,
 ``track_deg`` = COG, ``heading_deg`` = true heading, ``status`` = navigation status in

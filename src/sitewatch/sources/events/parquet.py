@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sitewatch import schema
 from sitewatch.errors import FormatError
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, seekable
-from sitewatch.store import schema
 
 BATCH_ROWS = 100_000
 

@@ -30,10 +30,10 @@ from typing import Any
 import pyarrow as pa
 from shapely.geometry import shape
 
+from sitewatch import schema
 from sitewatch.errors import FormatError, InputError
 from sitewatch.imagery import scenes as S
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register
-from sitewatch.store import schema
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _IMAGE_MEDIA = ("image/tiff", "image/jp2", "image/png", "image/jpeg", "image/vnd.stac.geotiff")

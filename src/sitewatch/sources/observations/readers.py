@@ -31,9 +31,9 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from sitewatch import schema
 from sitewatch.errors import FormatError
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, text_lines
-from sitewatch.store import schema
 
 POSITIONAL = ("t_utc", "site", "text", "source", "url", "confidence")
 ALIASES = {"date": "t_utc", "time": "t_utc", "t": "t_utc", "when": "t_utc", "what": "text",

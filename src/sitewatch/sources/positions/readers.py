@@ -15,9 +15,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sitewatch import schema
 from sitewatch.errors import FormatError
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register, seekable, text_lines
-from sitewatch.store import schema
 
 REQUIRED = ("t_utc", "source", "id", "lat", "lon")
 BATCH_ROWS = 200_000
