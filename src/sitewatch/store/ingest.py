@@ -15,7 +15,9 @@ For each logical input file:
    (``failed_files``, one line) and the ingest goes on with the next file.
 
 :func:`ingest_paths` returns an :class:`IngestSummary` whose :meth:`~IngestSummary.as_json`
-is the one JSON line the CLI prints.
+is the one JSON line the CLI prints. Rows, quarantine, counters and the ``ingest_log`` row
+are written by :class:`~sitewatch.store.writer.BatchWriter`, the writer live feeds use too;
+this module decides what is read, when it is skipped and what one transaction holds.
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from sitewatch.errors import InputError, SitewatchError
 from sitewatch.sources.base import Batch, InputFile, Reader, ReadOptions, detect, iter_inputs, readers
 from sitewatch.store.db import Store
+from sitewatch.store.writer import BatchWriter, Counts
 
 log = logging.getLogger(__name__)
 
-MAX_RAW_CHARS = 2000  # quarantine keeps at most this much of a bad record
 COMMIT_ROWS = 1_000_000  # a streamed input commits every so many rows (bounded memory)
 
 
@@ -160,97 +160,29 @@ def run_reader(
     batches: Iterator[Batch] | None = None,
 ) -> FileResult:
     """Insert ``reader``'s batches for ``src`` atomically and log the file."""
-    result = FileResult(src.name, reader.name)
     t0 = datetime.now(UTC)
     with store.transaction():
-        file_id = store.next_file_id()
+        w = BatchWriter(store, store.next_file_id(), src.name)
         for batch in batches if batches is not None else reader.read(src, opts):
-            _store_batch(store, file_id, src, batch, result)
+            w.add(batch)
             if progress:
                 progress(batch.rows.num_rows + len(batch.rejects))
-        _log_file(store, file_id, kind, src, reader.name, digest, opts, result, t0)
-    return result
+        _log_file(w, kind, src, reader.name, digest, opts, t0)
+    return _result(src.name, reader.name, w.counts)
 
 
-def _store_batch(store: Store, file_id: int, src: InputFile, batch: Batch, result: FileResult) -> None:
-    rows = batch.rows
-    if rows.num_rows:
-        n = rows.num_rows
-        if "file_id" in _declared(batch.table) and "file_id" not in rows.column_names:
-            rows = rows.append_column("file_id", pa.repeat(pa.scalar(file_id, pa.int64()), n))
-        inserted = store.insert(batch.table, rows)
-        result.accepted += inserted
-        result.duplicates += n - inserted
-    if batch.rejects:
-        now = datetime.now(UTC)
-        paths = getattr(batch, "reject_paths", None) or [src.name] * len(batch.rejects)  # archive!member
-        q = pa.table(
-            {
-                "file_id": pa.array([file_id] * len(batch.rejects), pa.int64()),
-                "path": paths,
-                "rec_offset": pa.array([r.offset for r in batch.rejects], pa.int64()),
-                "offset_unit": [r.offset_unit for r in batch.rejects],
-                "raw": [r.raw[:MAX_RAW_CHARS] for r in batch.rejects],
-                "reason": [r.reason for r in batch.rejects],
-                "t_utc": pa.array([now] * len(batch.rejects), pa.timestamp("us", tz="UTC")),
-            }
-        )
-        store.insert("quarantine", q, dedupe=False)
-        result.rejected += len(batch.rejects)
-    for k, v in batch.counters.items():
-        result.counters[k] = result.counters.get(k, 0) + int(v)
+def _result(path: str, fmt: str, c: Counts) -> FileResult:
+    return FileResult(path, fmt, accepted=c.accepted, rejected=c.rejected, duplicates=c.duplicates,
+                      counters=dict(c.counters))
 
 
-def _declared(table: str) -> list[str]:
-    from sitewatch.schema import table as decl
-
-    return decl(table).names
-
-
-def _log_file(
-    store: Store,
-    file_id: int,
-    kind: str,
-    src: InputFile,
-    fmt: str,
-    digest: str,
-    opts: ReadOptions,
-    result: FileResult,
-    t0: datetime,
-    finished: bool = True,
-) -> None:
-    store.insert(
-        "ingest_log",
-        pa.table(
-            {
-                "file_id": pa.array([file_id], pa.int64()),
-                "path": [src.name],
-                "sha256": [digest],
-                "kind": [kind],
-                "format": [fmt],
-                "size_bytes": pa.array([src.size_bytes], pa.int64()),
-                "accepted": pa.array([result.accepted], pa.int64()),
-                "rejected": pa.array([result.rejected], pa.int64()),
-                "duplicates": pa.array([result.duplicates], pa.int64()),
-                "t_start_utc": pa.array([t0], pa.timestamp("us", tz="UTC")),
-                "t_end_utc": pa.array([datetime.now(UTC) if finished else None], pa.timestamp("us", tz="UTC")),
-                "options": [json.dumps(opts.as_json(), sort_keys=True)],
-            }
-        ),
-        dedupe=False,
-    )
-    if result.counters and finished:
-        store.insert(
-            "ingest_stats",
-            pa.table(
-                {
-                    "file_id": pa.array([file_id] * len(result.counters), pa.int64()),
-                    "name": list(result.counters),
-                    "value": pa.array(list(result.counters.values()), pa.int64()),
-                }
-            ),
-            dedupe=False,
-        )
+def _log_file(w: BatchWriter, kind: str, src: InputFile, fmt: str, digest: str, opts: ReadOptions,
+              t0: datetime, finished: bool = True) -> None:
+    """The file's ``ingest_log`` row and, once finished, its counters."""
+    w.log(kind, fmt, digest, json.dumps(opts.as_json(), sort_keys=True), t0,
+          datetime.now(UTC) if finished else None, src.size_bytes)
+    if finished:
+        w.save_counters()
 
 
 def ingest_stream(
@@ -294,28 +226,27 @@ def ingest_stream(
         raise InputError("a streamed input cannot be opened again", path=name)
 
     src = InputFile(name, opener, size_bytes, digest)
-    result = FileResult(name, fmt)
     t0 = datetime.now(UTC)
     with store.transaction():
-        file_id = store.next_file_id()
-        _log_file(store, file_id, kind, src, fmt, digest, opts, result, t0, finished=False)
+        w = BatchWriter(store, store.next_file_id(), name)
+        _log_file(w, kind, src, fmt, digest, opts, t0, finished=False)
     try:
         with store.transaction():
             pending = 0
             for batch in batches:
-                _store_batch(store, file_id, src, batch, result)
+                w.add(batch)
                 pending += batch.rows.num_rows
                 if pending >= commit_rows:
                     store.commit_and_continue()
                     pending = 0
                 if progress:
                     progress(batch.rows.num_rows + len(batch.rejects))
-            store.sql("DELETE FROM ingest_log WHERE file_id = ?", [file_id])
-            _log_file(store, file_id, kind, src, fmt, digest, opts, result, t0)
+            store.sql("DELETE FROM ingest_log WHERE file_id = ?", [w.file_id])
+            _log_file(w, kind, src, fmt, digest, opts, t0)
     except BaseException:
-        forget_file(store, file_id)
+        forget_file(store, w.file_id)
         raise
-    return result
+    return _result(name, fmt, w.counts)
 
 
 def forget_file(store: Store, file_id: int) -> None:

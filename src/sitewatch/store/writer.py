@@ -1,35 +1,121 @@
-"""The batch writer of live sessions (``stream adsb``, ``stream ais``, feeds of ``serve``).
+"""The one batch writer: how reader batches become rows, quarantine and counters.
+
+Every ingest goes through :class:`BatchWriter`: file ingest (:func:`sitewatch.store.ingest.run_reader`),
+fetched archives read as streams (:func:`~sitewatch.store.ingest.ingest_stream`) and live
+sessions (:class:`SessionWriter`: ``stream adsb``, ``stream ais``, the feeds of ``serve``).
+So a live feed and a file of the same records give the same rows, quarantine and counters:
+
+* rows get the input's ``file_id`` where their table declares one, and rows already stored
+  (same natural key) count as ``duplicates`` instead of going in twice (``Store.insert``);
+* rejected records go to ``quarantine`` with their path (``archive!member`` when the batch
+  names one), offset, raw text (at most :data:`MAX_RAW_CHARS`) and reason;
+* decoder counters add up, and :meth:`BatchWriter.log` / :meth:`BatchWriter.save_counters`
+  write the input's ``ingest_log`` and ``ingest_stats`` rows.
+
+The writer opens no transaction: its caller does (one per file for file ingest, one per
+batch for a live session), so what is stored and what is counted commit together.
 
 A live session is one ``ingest_log`` row (``path`` = the feed, ``format`` = ``<fmt>-stream``)
-whose ``file_id`` its rows carry. :meth:`SessionWriter.write` stores one batch — reader
-batches of any table, their quarantined records and counters — **and adds the batch's
-totals to the session's ``ingest_log`` row, in one transaction**: whatever is stored is
-counted, so a session killed at any point (SIGKILL, power) logs exactly the rows it kept.
-
-Rows go in through :func:`sitewatch.store.ingest._store_batch`, the very code of file
-ingest (``file_id`` added where the table declares it, natural-key dedupe, quarantine rows
-with their offsets and reasons, counters): a live feed and a file of the same records give
-the same rows, quarantine and counters. Tables named in ``replace`` (``feed_outages``: an
-outage's row is rewritten while it lasts) are upserted on their key instead, in the same
-transaction.
+whose ``file_id`` its rows carry. :meth:`SessionWriter.write` stores one batch **and adds
+its totals to the session's row in the same transaction**: a session killed at any point
+(SIGKILL, power) logs exactly the rows it kept. Tables named in ``replace``
+(``feed_outages``: an outage's row is rewritten while it lasts) are upserted on their key
+instead, in the same transaction.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from sitewatch.sources.base import Batch, InputFile
+from sitewatch.schema import table as declared
+from sitewatch.sources.base import Batch
 from sitewatch.store.db import Store
-from sitewatch.store.ingest import FileResult, _store_batch
+
+MAX_RAW_CHARS = 2000  # quarantine keeps at most this much of a bad record
 
 _TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass
+class Counts:
+    """What a writer stored so far: rows (and duplicates left out), rejects, counters."""
+
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class BatchWriter:
+    """Stores the batches of one input (``file_id``; ``path`` names it in quarantine rows)
+    and counts them in :attr:`counts` (see the module docstring)."""
+
+    def __init__(self, store: Store, file_id: int, path: str) -> None:
+        self.store, self.file_id, self.path = store, file_id, path
+        self.counts = Counts()
+
+    def add(self, batch: Batch) -> tuple[int, int]:
+        """Store one batch; ``(rows stored, duplicates left out)``."""
+        c = self.counts
+        stored = dups = 0
+        rows = batch.rows
+        if rows.num_rows:
+            n = rows.num_rows
+            if "file_id" in declared(batch.table).names and "file_id" not in rows.column_names:
+                rows = rows.append_column("file_id", pa.repeat(pa.scalar(self.file_id, pa.int64()), n))
+            stored = self.store.insert(batch.table, rows)
+            dups = n - stored
+            c.accepted += stored
+            c.duplicates += dups
+        if batch.rejects:
+            self._quarantine(batch)
+        for k, v in batch.counters.items():
+            c.counters[k] = c.counters.get(k, 0) + int(v)
+        return stored, dups
+
+    def _quarantine(self, batch: Batch) -> None:
+        rejects = batch.rejects
+        n = len(rejects)
+        paths = getattr(batch, "reject_paths", None) or [self.path] * n
+        self.store.insert("quarantine", pa.table({
+            "file_id": pa.array([self.file_id] * n, pa.int64()),
+            "path": paths,
+            "rec_offset": pa.array([r.offset for r in rejects], pa.int64()),
+            "offset_unit": [r.offset_unit for r in rejects],
+            "raw": [r.raw[:MAX_RAW_CHARS] for r in rejects],
+            "reason": [r.reason for r in rejects],
+            "t_utc": pa.array([datetime.now(UTC)] * n, _TS),
+        }), dedupe=False)
+        self.counts.rejected += n
+
+    def log(self, kind: str, fmt: str, sha256: str, options: str, t_start: datetime,
+            t_end: datetime | None, size_bytes: int | None = None) -> None:
+        """Write the input's ``ingest_log`` row with the counts so far (``t_end`` None: an
+        input still being read; ``options``: its read options as JSON text)."""
+        c = self.counts
+        self.store.insert("ingest_log", pa.table({
+            "file_id": pa.array([self.file_id], pa.int64()), "path": [self.path], "sha256": [sha256],
+            "kind": [kind], "format": [fmt], "size_bytes": pa.array([size_bytes], pa.int64()),
+            "accepted": pa.array([c.accepted], pa.int64()), "rejected": pa.array([c.rejected], pa.int64()),
+            "duplicates": pa.array([c.duplicates], pa.int64()),
+            "t_start_utc": pa.array([t_start], _TS), "t_end_utc": pa.array([t_end], _TS),
+            "options": [options],
+        }), dedupe=False)
+
+    def save_counters(self) -> None:
+        """Add the counters so far to ``ingest_stats``."""
+        counters = self.counts.counters
+        if counters:
+            self.store.insert("ingest_stats", pa.table({
+                "file_id": pa.array([self.file_id] * len(counters), pa.int64()),
+                "name": list(counters), "value": pa.array(list(counters.values()), pa.int64()),
+            }), dedupe=False)
 
 
 @dataclass
@@ -57,19 +143,14 @@ class SessionWriter:
         self.counted = None if counted is None else frozenset(counted)
         self.replace = frozenset(replace)
         self.file_id: int | None = None
-        self._src = InputFile(source, lambda: io.BytesIO(b""), 0)
 
     def open(self) -> int:
         """Create the session's ``ingest_log`` row; its ``file_id``."""
         with self.store.transaction():
             file_id = self.store.next_file_id()
-            self.store.insert("ingest_log", pa.table({
-                "file_id": pa.array([file_id], pa.int64()), "path": [self.source],
-                "sha256": [f"stream:{uuid.uuid4().hex}"], "kind": [self.kind], "format": [f"{self.fmt}-stream"],
-                "accepted": pa.array([0], pa.int64()), "rejected": pa.array([0], pa.int64()),
-                "duplicates": pa.array([0], pa.int64()), "t_start_utc": pa.array([datetime.now(UTC)], _TS),
-                "options": [json.dumps(self.options, sort_keys=True, default=str)],
-            }), dedupe=False)
+            BatchWriter(self.store, file_id, self.source).log(
+                self.kind, f"{self.fmt}-stream", f"stream:{uuid.uuid4().hex}",
+                json.dumps(self.options, sort_keys=True, default=str), datetime.now(UTC), None)
         self.file_id = file_id
         return file_id
 
@@ -77,7 +158,7 @@ class SessionWriter:
         """Store ``batches`` and count them in the session's row, in one transaction."""
         if self.file_id is None:
             raise RuntimeError("SessionWriter.open() first")
-        r = FileResult(self.source, self.fmt)
+        w = BatchWriter(self.store, self.file_id, self.source)
         accepted = duplicates = 0
         by_table: dict[str, int] = {}
         with self.store.transaction():
@@ -85,22 +166,16 @@ class SessionWriter:
                 if b.table in self.replace:
                     by_table[b.table] = by_table.get(b.table, 0) + self._upsert(b)
                     continue
-                acc0, dup0 = r.accepted, r.duplicates
-                _store_batch(self.store, self.file_id, self._src, b, r)
-                stored = r.accepted - acc0
+                stored, dups = w.add(b)
                 by_table[b.table] = by_table.get(b.table, 0) + stored
                 if self.counted is None or b.table in self.counted:
                     accepted += stored
-                    duplicates += r.duplicates - dup0
-            if r.counters:
-                self.store.insert("ingest_stats", pa.table({
-                    "file_id": pa.array([self.file_id] * len(r.counters), pa.int64()),
-                    "name": list(r.counters), "value": pa.array(list(r.counters.values()), pa.int64()),
-                }), dedupe=False)
+                    duplicates += dups
+            w.save_counters()
             self.store.sql("UPDATE ingest_log SET accepted = accepted + ?, rejected = rejected + ?, "
                            "duplicates = duplicates + ?, t_end_utc = ? WHERE file_id = ?",
-                           [accepted, r.rejected, duplicates, datetime.now(UTC), self.file_id])
-        return Written(accepted, duplicates, r.rejected, by_table)
+                           [accepted, w.counts.rejected, duplicates, datetime.now(UTC), self.file_id])
+        return Written(accepted, duplicates, w.counts.rejected, by_table)
 
     def _upsert(self, b: Batch) -> int:
         rows = b.rows
