@@ -95,7 +95,7 @@ def main() -> None:
         return
     from sitewatch.engines import spark as SP
     from sitewatch.store import geoparquet
-    from sitewatch.store.export import position_batches
+    from sitewatch.store.positions import position_batches
 
     engines = set(os.environ.get("SITEWATCH_BENCH_SPARK_ENGINES", "embedded,spark").split(","))
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; engines: "

@@ -20,7 +20,7 @@ from sitewatch.analytics.air import dark_visit as DV
 from sitewatch.analytics.air import gaps as G
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
-from sitewatch.store import air_queries as Q
+from sitewatch.store import positions_air as AIR
 from sitewatch.store.db import Store
 
 T0 = datetime(2024, 12, 11, 10, 0, tzinfo=UTC)
@@ -96,8 +96,8 @@ def _run(*tables: pa.Table, af: Airfields | None = None) -> _pipeline.Result:
     st = Store(":memory:")
     for t in tables:
         st.insert("positions", t)
-    rel = Q.store_relation("adsb")
-    return _pipeline.run(Q.track_partitions(st, rel), af or _airfields(), AirParams())
+    rel = AIR.store_relation("adsb")
+    return _pipeline.run(AIR.track_partitions(st, rel), af or _airfields(), AirParams())
 
 
 def _kinds(res: _pipeline.Result, ident: str) -> list[str]:

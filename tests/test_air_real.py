@@ -32,9 +32,10 @@ from sitewatch.analytics.air import site_events as SE
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.reference import airports
-from sitewatch.store import air_queries as Q
+from sitewatch.store import positions_air as AIR
 from sitewatch.store.db import Store
-from sitewatch.store.events import evidence_rows, list_events
+from sitewatch.store.events import list_events
+from sitewatch.store.evidence import evidence_rows
 from sitewatch.store.ingest import ingest_paths
 
 pytestmark = pytest.mark.slow
@@ -72,7 +73,7 @@ def military(tmpdir_air: str) -> Store:
 
 
 def _tracks(store: Store, p: AirParams) -> T.Tracks:
-    parts = list(Q.track_partitions(store, Q.store_relation()))
+    parts = list(AIR.track_partitions(store, AIR.store_relation()))
     assert len(parts) == 1
     return T.from_arrow(parts[0], p.stale_min_kt)
 
@@ -121,7 +122,7 @@ def test_c135_approach_istres_and_c2_arrival_north_island(military: Store) -> No
 
 def test_c2_dark_gaps_low_altitude(military: Store) -> None:
     p = AirParams()
-    rel = Q.Relation("positions", "source = 'adsb' AND id = 'ae0455'")
+    rel = AIR.Relation("positions", "source = 'adsb' AND id = 'ae0455'")
     ev = G.compute(military, rel, p)
     raw = military.sql("SELECT epoch(t_utc) - epoch(lag(t_utc) OVER (ORDER BY t_utc)) AS dt, "
                        "epoch(t_utc) FROM positions WHERE id = 'ae0455' QUALIFY dt > 300")
@@ -163,7 +164,7 @@ def _splice(store: Store, ident: str, cut_before_end_s: float, dep_from_s: float
 def test_dark_visit_c2_landing_removed(military: Store) -> None:
     p = AirParams()
     st = _splice(military, "ae0455", cut_before_end_s=400, dep_from_s=120, dep_to_s=1800, ground_s=3600)
-    gaps = G.compute(st, Q.store_relation(), p)
+    gaps = G.compute(st, AIR.store_relation(), p)
     site = S.from_airport("north-island", "KNZY")
     vis = DV.visits(gaps, Airfields.default([site]), p, {"ae0455": {"typecode": "C2", "registration": None}})
     spliced = [v for v in vis if v["details"]["gap_s"] >= 3000]
@@ -200,7 +201,7 @@ def test_dark_visit_c135_landing_removed(military: Store) -> None:
                            pc.add(pc.cast(back["track_deg"], pa.float64()), 180.0))
     st = Store(":memory:")
     st.insert("positions", pa.concat_tables([arr, back.cast(arr.schema)]))
-    gaps = G.compute(st, Q.store_relation(), p)
+    gaps = G.compute(st, AIR.store_relation(), p)
     vis = DV.visits(gaps, Airfields.default([]), p, {"3b7777": {"typecode": "C135"}})
     assert vis, [g["summary"] for g in gaps]
     v = max(vis, key=lambda v: v["details"]["gap_s"])
@@ -236,8 +237,8 @@ def test_numpy_gaps_equal_sql_gaps(military: Store, paris: Store) -> None:
 
     p = AirParams()
     for store in (military, paris):
-        sql = G.find_gaps(store, Q.store_relation(), p)
-        part = next(iter(Q.track_partitions(store, Q.store_relation())))
+        sql = G.find_gaps(store, AIR.store_relation(), p)
+        part = next(iter(AIR.track_partitions(store, AIR.store_relation())))
         piece = process(part, Airfields.default([]), p)
         num = piece.gap_rows
         assert num.num_rows == sql.num_rows > 0
@@ -262,7 +263,7 @@ def test_readsb_trace_long_gap_and_where_it_went(tmp_path: Path) -> None:
     with Store(":memory:") as st:
         ingest_paths(st, "adsb", [str(traffic("readsb/trace_full_ac671b.json"))], "readsb-trace")
         p = AirParams()
-        ev = G.compute(st, Q.store_relation(), p)
+        ev = G.compute(st, AIR.store_relation(), p)
         long = [e for e in ev if e["details"]["duration_s"] > 20_000]
         assert len(long) == 1
         g = long[0]
@@ -287,7 +288,7 @@ def test_sql_legs_equal_numpy_legs(paris: Store, military: Store, use_flags: boo
              "leg_landing_gap_s", "leg_low_agl_ft", "air_above_field_ft", "profile_window_s")
     kw = {k: v for k, v in asdict(p).items() if k in names}
     for store in (paris, military):
-        sql = Q.legs(store, Q.store_relation(), use_flags=use_flags, **kw)
+        sql = AIR.legs(store, AIR.store_relation(), use_flags=use_flags, **kw)
         num = F.legs(_tracks(store, p), Airfields([], [], [], []), p, use_flags)
         a = sorted(zip(sql["id"].to_pylist(), [round(x, 3) for x in sql["t_start_s"].to_pylist()],
                        sql["n_positions"].to_pylist(), sql["split_start"].to_pylist(), strict=True))

@@ -22,7 +22,7 @@ from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.cli import main
 from sitewatch.errors import ConfigError, InputError
-from sitewatch.store import air_queries as Q
+from sitewatch.store import positions_air as AIR
 from sitewatch.store.db import Store
 
 T0 = datetime(2024, 12, 8, 6, 0, tzinfo=UTC)
@@ -97,7 +97,7 @@ def test_gap_thresholds_by_altitude() -> None:
     high = pa.concat_tables([_line("bbbbb2", 0, 600, 36.0, 35.0, 36.0, 35.3, 30000, 30000),
                              _line("bbbbb2", 1200, 1800, 36.0, 35.4, 36.0, 35.7, 30000, 30000),  # 600 s
                              _line("bbbbb2", 2800, 3000, 36.0, 36.0, 36.0, 36.1, 30000, 30000)])  # 1000 s
-    ev = G.compute(_store(low, high), Q.store_relation(), p)
+    ev = G.compute(_store(low, high), AIR.store_relation(), p)
     got = sorted((e["subject"], round(e["details"]["duration_s"])) for e in ev)
     assert got == [("aaaaa1", 310), ("bbbbb2", 1000)]
 
@@ -108,8 +108,8 @@ def test_coverage_tells_switch_off_from_coverage_gap() -> None:
                                _line("ccccc3", 3000, 3600, 35.0, 35.5, 35.0, 35.7, 8000, 8000)])
     # another aircraft, lower (harder to receive), heard all along around the point of loss
     other = _line("ddddd4", 0, 3600, 34.95, 35.1, 35.05, 35.3, 3000, 3000, step=20.0)
-    on = G.compute(_store(target, other), Q.store_relation(), p)
-    off = G.compute(_store(target), Q.store_relation(), p)
+    on = G.compute(_store(target, other), AIR.store_relation(), p)
+    off = G.compute(_store(target), AIR.store_relation(), p)
     gap_on = next(e for e in on if e["subject"] == "ccccc3")
     gap_off = next(e for e in off if e["subject"] == "ccccc3")
     assert gap_on["details"]["cause"] == "likely transponder-off" and gap_on["confidence"] >= 0.6
@@ -124,7 +124,7 @@ def test_legs_split_at_gap_and_landing_gap() -> None:
     c = _line("eeeee5", 1810, 2100, 35.0, 35.6, 35.0, 35.62, 2500, 800)  # descending low
     d = _line("eeeee5", 2500, 2800, 35.0, 35.64, 35.0, 35.7, 800, 2500)  # 400 s later climbing: landed
     st = _store(pa.concat_tables([a, b, c, d]))
-    parts = list(Q.track_partitions(st, Q.store_relation()))
+    parts = list(AIR.track_partitions(st, AIR.store_relation()))
     legs = F.legs(T.from_arrow(parts[0]), Airfields([], [], [], []), p)
     assert legs.column("split_start").to_pylist() == ["track-start", "gap", "landing-gap"]
     # c's first report repeats b's last position at flying speed: stale, dropped
@@ -235,7 +235,7 @@ def _site_events(*tables: pa.Table, sites: tuple[S.Site, ...] = ()) -> list[dict
     from sitewatch.analytics.air import site_events as SE
 
     st = _store(*tables)
-    part = next(iter(Q.track_partitions(st, Q.store_relation())))
+    part = next(iter(AIR.track_partitions(st, AIR.store_relation())))
     p = AirParams()
     return SE.finalize(SE.detect(T.from_arrow(part), Airfields.default(sites), p), p)
 

@@ -11,7 +11,8 @@ import pytest
 
 from sitewatch.analytics import base as B
 from sitewatch.cli import main
-from sitewatch.store.events import evidence_rows, list_events
+from sitewatch.store.events import list_events
+from sitewatch.store.evidence import evidence_rows
 from sitewatch.store.ingest import ingest_paths
 from sitewatch.workspace import Workspace
 

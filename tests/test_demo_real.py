@@ -71,7 +71,7 @@ def test_real_mode_runs_on_public_samples(tmp_path: Path) -> None:
     # withdrawals, build-ups or evacuations; no non-routine hypothesis may exceed 0.5, the
     # probabilities of each set sum to 1 and every sentence's numbers are backed by its rows
     from sitewatch.fusion import footnotes as F
-    from sitewatch.store import fusion_queries as Q
+    from sitewatch.store import evidence as EVD
     from sitewatch.workspace import Workspace
 
     for site in ("lfpg", "ns-norfolk", "knzy", "lfmi"):
@@ -85,7 +85,7 @@ def test_real_mode_runs_on_public_samples(tmp_path: Path) -> None:
                 if a["hypothesis"] != "routine" and a["probability"] > 0.5}
         assert not high, (site, high, items[0]["judgement"]["text"])
         with Workspace.open(out / "workspace", read_only=True) as w:
-            rows = {r["evidence_id"]: r for r in Q.list_evidence(w.store, site)}
+            rows = {r["evidence_id"]: r for r in EVD.list_evidence(w.store, site)}
             assert F.check(items, rows, [w.site(site).label]) == [], site
 
 

@@ -125,8 +125,8 @@ def test_competing_judgements_on_the_demo(demo: tuple[Path, str], capsys: pytest
     kinds = {ta["footnotes"][i]["kind"] for i in ta["judgement"]["evidence"]}
     assert {"sea.vessel-departure", "sea.loitering"} <= kinds, kinds
     with Workspace.open(ws, read_only=True) as w:
-        from sitewatch.store import fusion_queries as Q
+        from sitewatch.store import evidence as EVD
 
         for site, items in docs.items():
-            rows = {r["evidence_id"]: r for r in Q.list_evidence(w.store, site)}
+            rows = {r["evidence_id"]: r for r in EVD.list_evidence(w.store, site)}
             assert F.check(items, rows, [w.site(site).label]) == []

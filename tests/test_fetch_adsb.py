@@ -37,7 +37,7 @@ from sitewatch.acquire.http import FetchError, HttpOptions, download, retry_afte
 from sitewatch.cli import main
 from sitewatch.simulate.readsb_trace import HMEIMIM, TraceSpec, compress, trace_bytes
 from sitewatch.sources.adsb.globe import ConcatReader, KeepRule, WatchedArea, read_archive
-from sitewatch.store.fetch_queries import fetched, sources
+from sitewatch.store.ingest_log import fetched, sources
 from sitewatch.workspace import Workspace
 
 DAY = date(2024, 12, 6)

@@ -28,8 +28,8 @@ from sitewatch.acquire.http import FetchError, HttpOptions
 from sitewatch.cli import main
 from sitewatch.errors import InputError
 from sitewatch.sites import circle_site
-from sitewatch.store.fetch_queries import fetched
-from sitewatch.store.fetch_queries import sources as fetched_sources
+from sitewatch.store.ingest_log import fetched
+from sitewatch.store.ingest_log import sources as fetched_sources
 from sitewatch.workspace import Workspace
 
 DMA_CSV = "data/api-samples/dma-ais/test_aisdk_20180208_sample.csv"

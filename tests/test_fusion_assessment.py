@@ -14,8 +14,8 @@ from sitewatch.fusion import footnotes as F
 from sitewatch.fusion import items as IT
 from sitewatch.fusion import rules as R
 from sitewatch.sites import circle_site
-from sitewatch.store import fusion_queries as Q
-from sitewatch.store import web_queries as W
+from sitewatch.store import assessments as ASM
+from sitewatch.store import evidence as EVD
 from sitewatch.store.db import Store
 from test_fusion_scenario import AS_OF, Scenario, build
 
@@ -27,7 +27,7 @@ def by_rule(items: list[A.Assessment]) -> dict[str, A.Assessment]:
 
 
 def rows_of(store: Store, site: str) -> dict[str, dict[str, object]]:
-    return {r["evidence_id"]: r for r in Q.list_evidence(store, site)}
+    return {r["evidence_id"]: r for r in EVD.list_evidence(store, site)}
 
 
 def test_icd203_words_cover_the_scale() -> None:
@@ -169,7 +169,7 @@ def test_what_if_is_not_issued_and_never_replaces_the_current_assessment() -> No
     assert n == 7
     what_if = A.assess(store, site, R.load_all(), datetime(1990, 1, 1, tzinfo=UTC), issue=False)
     assert store.count("assessments") == n and all(a.what_if for a in what_if)
-    shown = W.latest_assessments(store, site.name)
+    shown = ASM.latest_assessments(store, site.name)
     assert {r["hypothesis"] for r in shown} == SET
     assert shown[0]["hypothesis"] == cur[0].hypothesis
     assert math.isclose(sum(r["probability"] for r in shown), 1.0, abs_tol=1e-9)

@@ -125,9 +125,9 @@ def test_quiet_days_are_footnoted_to_the_coverage_that_saw_them() -> None:
     s = series(store)
     gaps = s["adsb_gaps"]
     assert gaps.value == 0 and gaps.status == "observed" and len(gaps.evidence) == 3
-    from sitewatch.store import fusion_queries as Q
+    from sitewatch.store import evidence as EVD
 
-    rows = Q.list_evidence(store, "hmeimim", ids=gaps.evidence)
+    rows = EVD.list_evidence(store, "hmeimim", ids=gaps.evidence)
     assert {r["kind"] for r in rows} == {"air.coverage"} and all(r["value"] >= 1 for r in rows)
     assert [str(r["t_start"].date()) for r in rows] == ["2024-12-11", "2024-12-12", "2024-12-13"]
     assert "positions of" in rows[0]["text"] and rows[0]["ref"]["day"] == "2024-12-11"

@@ -27,7 +27,7 @@ from sitewatch.imagery import change as CH
 from sitewatch.imagery import coreg as C
 from sitewatch.sites import circle_site
 from sitewatch.sources.base import ReadOptions
-from sitewatch.store import scene_queries as Q
+from sitewatch.store import scenes as SC
 from sitewatch.store.ingest import ingest_paths
 from sitewatch.workspace import Workspace
 
@@ -121,7 +121,7 @@ def ingest_group(ws: Workspace, paths: list[Path]) -> dict[str, dict[str, Any]]:
         s = ingest_paths(ws.store, "imagery", [p], opts=ReadOptions(
             extra={"site": "atl", "time": (t0 + timedelta(days=30 * k)).isoformat(), "gsd_m": 0.5}))
         assert s.accepted == 1
-    return {s["path"].rsplit("/", 1)[1]: s for s in Q.list_scenes(ws.store, "atl")}
+    return {s["path"].rsplit("/", 1)[1]: s for s in SC.list_scenes(ws.store, "atl")}
 
 
 def score(ws: Workspace, names: list[str], boxes: dict[str, list[Box]],
@@ -130,7 +130,7 @@ def score(ws: Workspace, names: list[str], boxes: dict[str, list[Box]],
     """Pooled arrived+departed counts over all pairs. With ``known`` warps (name → 3×3 applied
     to an original image), the truth transform is the warps composed with the label
     transform of the originals."""
-    sc = {s["path"].rsplit("/", 1)[1]: s for s in Q.list_scenes(ws.store, "atl")}
+    sc = {s["path"].rsplit("/", 1)[1]: s for s in SC.list_scenes(ws.store, "atl")}
     ref = next(s for s in sc.values() if s["coreg"]["status"] == "reference")
     tp = fp = fn = 0
     for ga, gb in itertools.combinations(names, 2):
@@ -235,7 +235,7 @@ def test_unalignable_scene_is_reported_not_used(ws: Workspace, tmp_path: Path) -
     results = {r.scene_id: r for r in C.align_site(ws.store, "atl")}
     bad = [r for r in results.values() if r.status == "failed"]
     assert len(bad) == 1 and bad[0].reason
-    scenes = Q.list_scenes(ws.store, "atl")
+    scenes = SC.list_scenes(ws.store, "atl")
     with pytest.raises(Exception, match=r"cannot be compared|two co-registered"):
         CH.scene_change(ws.store, ws.site("atl"), pixels=False)
     with pytest.raises(Exception, match="cannot be compared"):
@@ -281,19 +281,19 @@ def _detector_output(ws: Workspace, names: list[str], boxes: dict[str, list[Box]
     from sitewatch.detect.scene import detect_scene
     from sitewatch.detect.yolo_obb import YoloObbDetector
     from sitewatch.samples import shared_path
-    from sitewatch.store import detect_queries as DQ
+    from sitewatch.store import detections as DET
 
     model = shared_path("models/yolov8n-obb.onnx")
     if model is None:
         print("detector model not in ../shared: detector-output measurement skipped")
         return
-    sc = {s["path"].rsplit("/", 1)[1]: s for s in Q.list_scenes(ws.store, "atl")}
+    sc = {s["path"].rsplit("/", 1)[1]: s for s in SC.list_scenes(ws.store, "atl")}
     # planes only need the coarse pass (1.25 m): running the fine pass too would only add time
     det = YoloObbDetector(model, fine_gsd_m=1.25)
     site = ws.site("atl")
     for n in names:
         rows, run = detect_scene(sc[n], site, det, "yolov8n-obb")
-        DQ.replace_detections(ws.store, sc[n]["scene_id"], rows, run)
+        DET.replace_detections(ws.store, sc[n]["scene_id"], rows, run)
     ref = next(s for s in sc.values() if s["coreg"]["status"] == "reference")
     tp = fp = fn = 0
     for ga, gb in itertools.combinations(names, 2):

@@ -14,7 +14,7 @@ from tests.test_imagery_scenes import LAT, LON, write_utm_tif
 
 from sitewatch.cli import main, root
 from sitewatch.imagery import coreg as C
-from sitewatch.store import scene_queries as Q
+from sitewatch.store import scenes as SC
 from sitewatch.workspace import Workspace
 
 CROP = 1280
@@ -66,7 +66,7 @@ def test_georeferenced_pair_end_to_end(tmp_path: Path, capsys: pytest.CaptureFix
     assert [s["coreg"] for s in scenes] == ["reference", "aligned"]
     ws = Workspace.open(w)
     try:
-        rows = Q.list_scenes(ws.store, "hmeimim")
+        rows = SC.list_scenes(ws.store, "hmeimim")
         h = np.asarray(rows[1]["coreg"]["H"])
         # georeferences alone say 12 px; the pixels say the two crops line up within a pixel
         init = C._georef_h(rows[1], rows[0])
@@ -149,7 +149,7 @@ def test_plain_image_gets_footprint_from_georeferenced_reference(ws: Workspace, 
     for p, extra in ((tif, {}), (png, {"time": "2024-12-16T09:00:00Z"})):
         assert ingest_paths(ws.store, "imagery", [p], opts=ReadOptions(extra={"site": "hmeimim", **extra})).accepted == 1
     res = {r.scene_id: r for r in C.align_site(ws.store, "hmeimim")}
-    rows = {Path(r["path"]).name: r for r in Q.list_scenes(ws.store, "hmeimim")}
+    rows = {Path(r["path"]).name: r for r in SC.list_scenes(ws.store, "hmeimim")}
     press = rows["press.png"]
     assert res[press["scene_id"]].status == "aligned", res[press["scene_id"]].reason
     assert press["gsd_m"] == pytest.approx(1.0, rel=0.02)

@@ -17,7 +17,7 @@ from sitewatch.cli import main
 from sitewatch.imagery import scenes as S
 from sitewatch.sources.base import ReadOptions
 from sitewatch.store.ingest import ingest_paths
-from sitewatch.store.scene_queries import list_scenes
+from sitewatch.store.scenes import list_scenes
 from sitewatch.workspace import Workspace
 
 AIRBUS = "data/imagery/airbus-aircraft/images/4c9d2482-788c-4d68-a3d4-478b2367abce.jpg"

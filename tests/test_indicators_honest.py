@@ -16,7 +16,7 @@ import pytest
 
 from sitewatch.fusion import evidence as E
 from sitewatch.fusion import indicators as I
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import evidence as EVD
 from sitewatch.store.db import Store
 from sitewatch.store.ingest import ingest_paths
 from test_fusion_scenario import AS_OF, Scenario, at, baseline, hmeimim, withdrawal
@@ -25,7 +25,7 @@ from test_fusion_scenario import AS_OF, Scenario, at, baseline, hmeimim, withdra
 def _series(store: Store, as_of: datetime | None) -> tuple[dict[str, I.Series], dict[str, Any]]:
     site = hmeimim()
     E.refresh(store, [site])
-    rows = {r["evidence_id"]: r for r in Q.list_evidence(store, site.name)}
+    rows = {r["evidence_id"]: r for r in EVD.list_evidence(store, site.name)}
     return I.by_name(I.compute(store, site, as_of)), rows
 
 
@@ -96,7 +96,7 @@ def test_zone_series_not_observed_on_analyst_days_or_unzoned_scenes(tmp_path: Pa
     ])
     site = hmeimim()
     E.refresh(store, [site])
-    rows = Q.list_evidence(store, site.name)
+    rows = EVD.list_evidence(store, site.name)
     # a scene seen without zone-level counts (an older site definition): the site total only
     t = at(date(2024, 12, 12), 8)
     rows.append({**next(r for r in rows if r["kind"] == "imagery.count" and r["value"] == 21),
@@ -288,7 +288,7 @@ def test_footnotes_back_every_series_of_the_demo(demo: Path) -> None:
     with Workspace.open(demo) as ws:
         for name, site in ws.sites.items():
             E.refresh(ws.store, [site])
-            rows = {r["evidence_id"]: r for r in Q.list_evidence(ws.store, name)}
+            rows = {r["evidence_id"]: r for r in EVD.list_evidence(ws.store, name)}
             series = I.by_name(I.compute(ws.store, site))
             _all_ok(series, rows)
             for x in series.values():

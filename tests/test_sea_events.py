@@ -17,7 +17,7 @@ from sitewatch.analytics.base import AnalysisContext, discover, run
 from sitewatch.analytics.sea import departures, encounters, gaps, port_visits
 from sitewatch.errors import ConfigError
 from sitewatch.sites import Site, Zone, circle_site
-from sitewatch.store import sea_queries
+from sitewatch.store import positions_sea
 from sitewatch.store.db import Store
 
 T0 = datetime(2024, 12, 8, 0, 0, tzinfo=UTC)
@@ -125,7 +125,7 @@ def test_bad_setting_raises_config_error() -> None:
 def test_gap_rows_match_the_track() -> None:
     rows = track("244000004", [(90.0, 1000, 600, 7 * 3600), (90.0, 1000, 600, 5 * 3600), (90.0, 1000, 600, 0)])
     s = store_with(rows)
-    g = sea_queries.gap_rows(s, 6 * 3600, 12 * 3600).to_pylist()
+    g = positions_sea.gap_rows(s, 6 * 3600, 12 * 3600).to_pylist()
     assert len(g) == 1  # the 7 h gap, not the 5 h one
     r = g[0]
     assert r["gap_s"] == pytest.approx(7 * 3600)

@@ -21,8 +21,9 @@ from sitewatch import sites as S
 from sitewatch.errors import FormatError
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, iter_inputs
 from sitewatch.store.db import Store
-from sitewatch.store.export import POSITION_COLUMNS, csv_schema, position_batches, write_batches
+from sitewatch.store.export import csv_schema, write_batches
 from sitewatch.store.ingest import ingest_paths, run_reader
+from sitewatch.store.positions import POSITION_COLUMNS, position_batches
 from sitewatch.workspace import Workspace
 
 HEADER = "t_utc,source,id,lat,lon,alt_ft,speed_kt,track_deg,onground\n"

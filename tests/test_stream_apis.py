@@ -47,9 +47,9 @@ from sitewatch.live import api_feed
 from sitewatch.live._outages import OutageBook
 from sitewatch.live._poll import PollOptions
 from sitewatch.live._ws import WsOptions, accept_key, decode_frame, encode_frame
-from sitewatch.store import air_queries as Q
+from sitewatch.store import positions_air as AIR
 from sitewatch.store.db import Store
-from sitewatch.store.fetch_queries import sources as fetched_sources
+from sitewatch.store.ingest_log import sources as fetched_sources
 from sitewatch.workspace import Workspace
 
 SAMPLES = "data/api-samples"
@@ -658,9 +658,9 @@ def test_an_outage_is_never_a_dark_gap(tmp_path: Path) -> None:
         st.insert("positions", pa.concat_tables([target, other]))
         if outage:
             _outage(st, *outage, box)
-        results[name] = {e["subject"]: e for e in G.compute(st, Q.store_relation(), p)}
+        results[name] = {e["subject"]: e for e in G.compute(st, AIR.store_relation(), p)}
         # the one-pass pipeline (analyze, Spark) agrees
-        parts = list(Q.track_partitions(st, Q.store_relation(), total_rows=st.count("positions")))
+        parts = list(AIR.track_partitions(st, AIR.store_relation(), total_rows=st.count("positions")))
         res = _pipeline.run(parts, Airfields(["XXXX"], [0.0], [0.0], [0.0], []), p, outages=Outages.load(st))
         assert {e["subject"] for e in res.gap_events} == set(results[name])
         if name == "whole":

@@ -158,7 +158,7 @@ def test_revoked_token_is_refused(public: _Server, seeded: tuple[Path, dict[str,
     store = public.app.state.ws.store
     tok = auth.create(store, "read", "temp")
     assert req(public.base, "/api/sites", tok)[0] == 200
-    from sitewatch.store.web_queries import revoke_token
+    from sitewatch.store.tokens import revoke_token
 
     revoke_token(store, tok.split("_")[1])
     assert req(public.base, "/api/sites", tok)[0] == 401
@@ -225,16 +225,17 @@ def test_kinds_windows_and_messages(public: _Server, seeded: tuple[Path, dict[st
 
 def test_simulated_data_is_flagged(tmp_path: Path) -> None:
     from sitewatch import schema
-    from sitewatch.store import web_queries as Q
+    from sitewatch.store import evidence as EVD
+    from sitewatch.store import ingest_log as ILOG
 
     with Workspace.init(tmp_path / "w") as ws:
         ws.put_site(S.from_airport("hmeimim", "OSLK", 6))
-        assert not Q.workspace_simulated(ws.store)
+        assert not ILOG.workspace_simulated(ws.store)
         row = {"obs_id": "o1", "site": "hmeimim", "t_utc": T0, "text": "2 × A124 on apron", "simulated": True}
         ws.store.insert("observations", pa.Table.from_pylist([row], schema=pa.schema(
             [schema.OBSERVATIONS.arrow_schema().field(k) for k in row])))
-        assert Q.simulated_sites(ws.store) == {"hmeimim": True}
-        assert Q.workspace_simulated(ws.store)
+        assert EVD.simulated_sites(ws.store) == {"hmeimim": True}
+        assert ILOG.workspace_simulated(ws.store)
 
 
 def test_chart_plan_puts_what_the_judgement_cites_first() -> None:

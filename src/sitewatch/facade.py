@@ -196,7 +196,8 @@ class Facade:
                evidence: bool = False) -> pa.Table:
         """Events in time order (:data:`EVENT_COLUMNS`; ``details``/``evidence`` as JSON text).
         ``kind``: canonical (``air.arrival``) or short (``arrival``) names, a list or comma-separated."""
-        from sitewatch.store.events import evidence_rows, list_events
+        from sitewatch.store.events import list_events
+        from sitewatch.store.evidence import evidence_rows
 
         if site:
             self.site(site)
@@ -216,7 +217,7 @@ class Facade:
                   limit: int | None = None) -> pa.Table:
         """Positions in time order (t_utc, source, id, lat, lon, alt_ft, speed_kt, track_deg,
         onground), inside ``site``'s watch area when given; ``subject`` an icao24 or MMSI."""
-        from sitewatch.store.export import POSITION_COLUMNS, position_batches
+        from sitewatch.store.positions import POSITION_COLUMNS, position_batches
 
         s = self.site(site) if site else None
         if source not in (None, "adsb", "ais"):
@@ -253,7 +254,7 @@ class Facade:
                       coverage: bool = False) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """(rows, what could not be placed in time) of the timeline: the CLI's form."""
         from sitewatch.fusion import evidence as E
-        from sitewatch.store import fusion_queries as Q
+        from sitewatch.store import evidence as EVD
 
         s = self.site(site)
         t0, t1 = _window(t_from, t_to)
@@ -261,7 +262,7 @@ class Facade:
             res = E.refresh(self.store, [s], self.fusion.near_km)[0]
         requested = K.split([kind] if isinstance(kind, str) else list(kind or []))
         kind_list = K.resolve_evidence(self.store, requested) if requested else []
-        rows = Q.list_evidence(self.store, s.name, t0, t1, kind_list or None)
+        rows = EVD.list_evidence(self.store, s.name, t0, t1, kind_list or None)
         if not coverage and not kind_list:
             rows = [r for r in rows if not r["kind"].endswith(".coverage")]
         return rows, dict(res.skipped)

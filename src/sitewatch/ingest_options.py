@@ -54,7 +54,7 @@ def _prepare_adsb(ws: Any, o: dict[str, Any]) -> Prepared:
 def resolve_watch_types(store: Store, watch_types: str | Sequence[str]) -> tuple[list[str], set[str]]:
     """``"A124,IL76"`` or ``"default"`` → (type codes, addresses of aircraft of those types)."""
     from sitewatch.reference.types import DEFAULT_WATCH, parse_codes
-    from sitewatch.store.aircraft_queries import ids_of_types
+    from sitewatch.store.aircraft import ids_of_types
 
     text = watch_types if isinstance(watch_types, str) else ",".join(watch_types)
     codes = list(DEFAULT_WATCH) if text.strip().lower() == "default" else list(parse_codes(text))
@@ -82,7 +82,7 @@ def _prepare_observations(ws: Any, o: dict[str, Any]) -> Prepared:
     from sitewatch.sources.base import ReadOptions
 
     def after(w: Any, summary: IngestSummary, warn: Warn) -> None:
-        from sitewatch.store.fusion_queries import observed_sites
+        from sitewatch.store.observations import observed_sites
 
         unknown = sorted(observed_sites(w.store) - set(w.sites))
         if unknown:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sitewatch.errors import InputError
+from sitewatch.store import events, evidence
 from sitewatch.store.db import Store
 
 # evidence kinds that are not events (fusion/evidence.py builds them from scenes, detections,
@@ -110,7 +111,7 @@ def registered() -> dict[str, str]:
 def event_kinds(store: Store) -> dict[str, str]:
     """canonical → short name of every event kind known: registered analyses and stored events."""
     out = registered()
-    for r in store.rows("SELECT DISTINCT kind, subject_kind, analysis FROM events"):
+    for r in events.stored_kinds(store):
         out[canonical(r)] = str(r["kind"])
     return out
 
@@ -118,7 +119,7 @@ def event_kinds(store: Store) -> dict[str, str]:
 def evidence_kinds(store: Store) -> list[str]:
     """Every evidence kind known (canonical names)."""
     known = set(EVIDENCE_ONLY) | set(event_kinds(store))
-    known |= {str(r[0]) for r in store.sql("SELECT DISTINCT kind FROM evidence")}
+    known |= evidence.stored_kinds(store)
     return sorted(known)
 
 

@@ -31,8 +31,8 @@ import pyarrow as pa
 
 from sitewatch.errors import InputError
 from sitewatch.reference.mid import flag, station
-from sitewatch.store.ais_queries import latest_static, replace_vessels
 from sitewatch.store.db import Store
+from sitewatch.store.vessels import latest_static, replace_vessels
 from sitewatch.workspace import Workspace
 
 GOV_SHIP_TYPES = {35: "ship type 35 (military operations)", 55: "ship type 55 (law enforcement)"}

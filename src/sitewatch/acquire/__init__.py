@@ -8,7 +8,7 @@ variables it reads for keys (never logged, never stored) — and the commands of
 
 Shared pieces: :mod:`.http` (retries, resumable downloads, size and checksum checks).
 Provenance of every fetched file (URL, size, SHA-256, licence, attribution) is stored with
-its ``ingest_log`` row (:mod:`sitewatch.store.fetch_queries` lists it for reports).
+its ``ingest_log`` row (:mod:`sitewatch.store.ingest_log` lists it for reports).
 """
 
 from __future__ import annotations

@@ -22,7 +22,11 @@ from sitewatch import geo
 from sitewatch.alerts import channels as C
 from sitewatch.alerts.rules import Rule, WatchConfig, compare
 from sitewatch.sites import Site
-from sitewatch.store import alert_queries as Q
+from sitewatch.store import alerts as AL
+from sitewatch.store import assessments as ASM
+from sitewatch.store import events as EV
+from sitewatch.store import evidence as EVD
+from sitewatch.store import positions as POS
 from sitewatch.store.db import Store
 
 
@@ -58,11 +62,11 @@ def candidates(store: Store, sites: dict[str, Site], rule: Rule) -> list[Firing]
             Firing(rule.name, e["event_id"], e["t_start"], e["site"], e["subject"],
                    e["summary"] or f"{e['kind']} {e['subject'] or ''} at {e['site'] or 'no site'}".strip(),
                    {"event_id": e["event_id"], "kind": e["kind"], "confidence": e["confidence"]})
-            for e in Q.events_of_kind(store, str(rule.event_kind), rule.site, rule.min_confidence)
+            for e in EV.events_of_kind(store, str(rule.event_kind), rule.site, rule.min_confidence)
         ]
     if rule.kind == "evidence":
         out = []
-        for r in Q.evidence_of_kind(store, str(rule.evidence_kind), str(rule.site)):
+        for r in EVD.evidence_of_kind(store, str(rule.evidence_kind), str(rule.site)):
             if compare(float(r["value"]), rule.op, rule.value):
                 day = r["t_start"].astimezone(UTC).date().isoformat()
                 out.append(Firing(rule.name, f"{rule.site}|{rule.evidence_kind}|{day}", r["t_start"], rule.site,
@@ -71,7 +75,7 @@ def candidates(store: Store, sites: dict[str, Site], rule: Rule) -> list[Firing]
                                   {"evidence_id": r["evidence_id"], "value": r["value"]}))
         return out
     out = []
-    for a in Q.latest_assessments(store, str(rule.site), str(rule.hypothesis)):
+    for a in ASM.assessment_history(store, str(rule.site), str(rule.hypothesis)):
         if compare(float(a["probability"]), rule.op, rule.value):
             out.append(Firing(rule.name, a["assessment_id"], a["t_as_of"], rule.site, None,
                               f"{rule.hypothesis} at {rule.site}: {a['likelihood']} (p={a['probability']:.2f}, "
@@ -88,7 +92,7 @@ def _type_near(store: Store, sites: dict[str, Site], rule: Rule) -> list[Firing]
     dlat = rule.radius_km / 111.0
     dlon = dlat / max(np.cos(np.radians(site.lat)), 0.01)
     bbox = (site.lon - dlon, site.lat - dlat, site.lon + dlon, site.lat + dlat)
-    rows = Q.aircraft_positions_in_bbox(store, bbox, list(rule.types), rule.military)
+    rows = POS.aircraft_positions_in_bbox(store, bbox, list(rule.types), rule.military)
     seen: set[str] = set()
     out = []
     for r in rows:
@@ -115,7 +119,7 @@ def check(store: Store, sites: dict[str, Site], cfg: WatchConfig, base: Path,
     for rule in cfg.rules:
         cands = candidates(store, sites, rule)
         uniq = {f.alert_id: f for f in cands}
-        have = Q.existing_alert_ids(store, list(uniq))
+        have = AL.existing_alert_ids(store, list(uniq))
         new = [f for aid, f in uniq.items() if aid not in have]
         if not new:
             continue

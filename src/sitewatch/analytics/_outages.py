@@ -42,7 +42,7 @@ class Outages:
     @classmethod
     def load(cls, store: Store, source: str = "adsb", t_from: datetime | None = None,
              t_to: datetime | None = None) -> Outages:
-        from sitewatch.store.outage_queries import outages
+        from sitewatch.store.feed_outages import outages
 
         return cls(outages(store, source, t_from, t_to, with_area=True))
 

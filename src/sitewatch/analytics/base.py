@@ -32,6 +32,7 @@ from sitewatch import schema
 from sitewatch.kinds import EventKind, declare
 from sitewatch.sites import Site
 from sitewatch.store.db import Store
+from sitewatch.store.events import replace_analysis
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,7 @@ def run(ctx: AnalysisContext, only: Iterable[str] | None = None) -> list[RunResu
         t0 = time.perf_counter()
         rows = a.fn(ctx)
         rows = schema.conform("events", rows) if rows.num_rows else rows
-        with ctx.store.transaction():
-            ctx.store.sql("DELETE FROM events WHERE analysis = ?", [name])
-            n = ctx.store.insert("events", rows, dedupe=True) if rows.num_rows else 0
+        n = replace_analysis(ctx.store, name, rows)
         results.append(RunResult(name, n, time.perf_counter() - t0))
         log.info("analysis %s: %d events in %.1f s", name, n, results[-1].seconds)
     return results

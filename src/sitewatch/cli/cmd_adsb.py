@@ -83,7 +83,7 @@ def load_db(ctx: Ctx, path: str, watch_types: str | None) -> None:
     from sitewatch.cli._common import dumps, progress
     from sitewatch.reference import aircraft_db as D
     from sitewatch.reference.types import parse_codes
-    from sitewatch.store.aircraft_queries import merge_aircraft
+    from sitewatch.store.aircraft import merge_aircraft
 
     codes = parse_codes(watch_types)
     p = Path(path)
@@ -118,7 +118,8 @@ def show(ctx: Ctx, icao24: str, fmt: str) -> None:
     from sitewatch.errors import NotFoundError
     from sitewatch.reference.aircraft_db import military_by_address
     from sitewatch.reference.types import lookup
-    from sitewatch.store.aircraft_queries import aircraft_activity, aircraft_row
+    from sitewatch.store.aircraft import aircraft_row
+    from sitewatch.store.positions import aircraft_activity
 
     hexid = icao24.strip().lower()
     if not (len(hexid) == 6 and all(c in "0123456789abcdef" for c in hexid)):
@@ -160,7 +161,7 @@ def list_cmd(ctx: Ctx, watch_types: str | None, military: bool, seen: bool, limi
     """
     from sitewatch.cli._common import emit
     from sitewatch.reference.types import DEFAULT_WATCH, parse_codes
-    from sitewatch.store.aircraft_queries import list_aircraft
+    from sitewatch.store.aircraft import list_aircraft
 
     codes = DEFAULT_WATCH if (watch_types or "").strip().lower() == "default" else parse_codes(watch_types)
     with ctx.open(read_only=True) as ws:

@@ -64,12 +64,10 @@ def vessels_list(ctx: Ctx, government: bool, watched: bool, flag_: str | None, f
       sitewatch vessels list --government
       sitewatch vessels list --flag RU --format csv > russian.csv
     """
-    from sitewatch.store.ais_queries import vessel_rows
-    from sitewatch.store.where import Where
+    from sitewatch.store.vessels import vessel_rows
 
-    w = Where("government" if government else "", "watch" if watched else "").eq("flag", flag_.upper() if flag_ else None)
     with ctx.open(read_only=True) as ws:
-        rows = vessel_rows(ws.store, w.sql if w else "", w.params)
+        rows = vessel_rows(ws.store, government=government, watched=watched, flag=flag_.upper() if flag_ else None)
     emit(rows if fmt != "table" else [{k: r[k] for k in _LIST_COLUMNS} for r in rows], fmt)
 
 
@@ -85,13 +83,14 @@ def vessels_show(ctx: Ctx, who: str, fmt: str) -> None:
       sitewatch vessels show 273456780
       sitewatch vessels show "ADMIRAL GRIGOROVICH"
     """
-    from sitewatch.store.ais_queries import vessel_activity, vessel_rows
+    from sitewatch.store.positions import vessel_activity
+    from sitewatch.store.vessels import vessel_rows
 
     with ctx.open(read_only=True) as ws:
         if who.strip().isdigit():
-            rows = vessel_rows(ws.store, "mmsi = ?", [who.strip().zfill(9)])
+            rows = vessel_rows(ws.store, mmsi=who.strip().zfill(9))
         else:
-            rows = vessel_rows(ws.store, "upper(name) = ?", [" ".join(who.upper().split())])
+            rows = vessel_rows(ws.store, name=" ".join(who.upper().split()))
         if not rows:
             raise NotFoundError("vessel", who, hint="list them with `sitewatch vessels list`")
         out = [{**r, **vessel_activity(ws.store, r["mmsi"])} for r in rows]
@@ -116,12 +115,13 @@ def watch_add(ctx: Ctx, entries: tuple[str, ...]) -> None:
     Example:
       sitewatch vessels watch add 273456780 "ADMIRAL *"
     """
+    from sitewatch.store.vessels import watched_count
     from sitewatch.vessels import refresh_workspace, set_watchlist, watchlist
 
     with ctx.open() as ws:
         set_watchlist(ws, [*watchlist(ws), *entries])
         refresh_workspace(ws)
-        n = ws.store.scalar("SELECT count(*) FROM vessels WHERE watch")
+        n = watched_count(ws.store)
         click.echo(dumps({"watchlist": watchlist(ws), "vessels_on_watch": n}))
 
 

@@ -54,23 +54,23 @@ def detect_cmd(ctx: Ctx, site: str | None, scene_id: str | None, force: bool, ta
       sitewatch counts --site hmeimim --format ndjson
     """
     from sitewatch.detect.scene import detect_scene
-    from sitewatch.store import detect_queries as DQ
-    from sitewatch.store import scene_queries as SQ
+    from sitewatch.store import detections as DET
+    from sitewatch.store import scenes as SC
 
     with ctx.open() as ws:
         if scene_id is not None:
-            scenes = [SQ.get_scene(ws.store, scene_id)]
+            scenes = [SC.get_scene(ws.store, scene_id)]
             if site is not None and scenes[0]["site"] != site:
                 raise InputError(f"scene {scenes[0]['scene_id']} belongs to site {scenes[0]['site']}, not {site}")
         else:
             if site is not None:
                 ws.site(site)
-            scenes = SQ.list_scenes(ws.store, site)
+            scenes = SC.list_scenes(ws.store, site)
         if not scenes:
             raise InputError("no scenes to run on; ingest some with `sitewatch ingest imagery PATH --site S`")
         detector, model = _detector(ws, target_gsd_m, conf)
         settings = json.dumps(detector.settings(), sort_keys=True)
-        done = DQ.runs(ws.store, [s["scene_id"] for s in scenes])
+        done = DET.runs(ws.store, [s["scene_id"] for s in scenes])
         out: list[dict[str, Any]] = []
         for s in scenes:
             prev = done.get(s["scene_id"])
@@ -81,7 +81,7 @@ def detect_cmd(ctx: Ctx, site: str | None, scene_id: str | None, force: bool, ta
             ref = None
             coreg = s.get("coreg") or {}
             if not s.get("crs") and coreg.get("ref") and coreg.get("ref") != s["scene_id"]:
-                ref = SQ.get_scene(ws.store, coreg["ref"])
+                ref = SC.get_scene(ws.store, coreg["ref"])
             bar = progress(ctx, desc=f"detect {s['scene_id'][:10]}", unit="slice")
 
             def on_slice(done: int, total: int, bar: Any = bar) -> None:
@@ -93,7 +93,7 @@ def detect_cmd(ctx: Ctx, site: str | None, scene_id: str | None, force: bool, ta
                                          on_slice=on_slice)
             finally:
                 bar.close()
-            DQ.replace_detections(ws.store, s["scene_id"], rows, run)
+            DET.replace_detections(ws.store, s["scene_id"], rows, run)
             classes = rows.column("class").to_pylist() if rows.num_rows else []
             out.append({"scene": s["scene_id"], "site": s["site"], "detections": rows.num_rows,
                         "seconds": run["seconds"], "skipped": False,
@@ -115,11 +115,11 @@ def counts_cmd(ctx: Ctx, site: str, scene_id: str | None, fmt: str) -> None:
       sitewatch counts --site tartus --scene 3fa2c1
     """
     from sitewatch.detect.counts import counts
-    from sitewatch.store import scene_queries as SQ
+    from sitewatch.store import scenes as SC
 
     with ctx.open(read_only=True) as ws:
         s = ws.site(site)
-        sid = SQ.get_scene(ws.store, scene_id)["scene_id"] if scene_id else None
+        sid = SC.get_scene(ws.store, scene_id)["scene_id"] if scene_id else None
         rows = counts(ws.store, s, sid)
     emit(rows, fmt, ["scene", "t_utc", "zone", "class", "count"])
 

@@ -7,7 +7,8 @@ import pyarrow as pa
 
 from sitewatch import schema
 from sitewatch.cli._common import Ctx, dumps, parse_time, pass_ctx, progress
-from sitewatch.store.export import POSITION_COLUMNS, csv_schema, position_batches, write_batches
+from sitewatch.store.export import csv_schema, write_batches
+from sitewatch.store.positions import POSITION_COLUMNS, position_batches
 
 
 @click.group("export")

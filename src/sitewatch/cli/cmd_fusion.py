@@ -155,7 +155,7 @@ def assess_cmd(ctx: Ctx, site: str, at: str | None, save: bool, rule_names: tupl
     """
     from sitewatch.fusion import assessment as A
     from sitewatch.fusion import rules as R
-    from sitewatch.store import fusion_queries as Q
+    from sitewatch.store import evidence as EVD
 
     if save and not at:
         raise click.UsageError("--save only applies to a what-if (--at T); the current assessment is always saved")
@@ -167,7 +167,7 @@ def assess_cmd(ctx: Ctx, site: str, at: str | None, save: bool, rule_names: tupl
             R.get(n, ws.folder)  # unknown names fail with the list of known ones
         items = A.assess(ws.store, s, rules, parse_time(at, "--at"), _near_km(ws), _window(ws),
                          issue=(at is None) or save)
-        ev = {r["evidence_id"]: r for r in Q.list_evidence(ws.store, s.name)}
+        ev = {r["evidence_id"]: r for r in EVD.list_evidence(ws.store, s.name)}
     if wanted:
         items = [a for a in items if a.hypothesis in wanted]
     if fmt == "json":

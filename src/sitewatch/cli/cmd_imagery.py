@@ -69,7 +69,7 @@ def scenes_cmd(ctx: Ctx, site: str | None, fmt: str) -> None:
       sitewatch scenes --site hmeimim
       sitewatch scenes --format json
     """
-    from sitewatch.store.scene_queries import list_scenes
+    from sitewatch.store.scenes import list_scenes
 
     with ctx.open(read_only=True) as ws:
         if site:
@@ -175,17 +175,18 @@ def chips_cmd(ctx: Ctx, site: str, scene_ids: tuple[str, ...], pair: tuple[str, 
 
     from sitewatch.imagery import change, chips
     from sitewatch.imagery import coreg as C
-    from sitewatch.store import scene_queries as Q
+    from sitewatch.store import detections as DET
+    from sitewatch.store import scenes as SC
 
     if max_px < 64:
         raise InputError("--max-px must be at least 64")
     written: list[str] = []
     with ctx.open(read_only=True) as ws:
         s = ws.site(site)
-        scenes = Q.list_scenes(ws.store, site)
-        chosen = [Q.get_scene(ws.store, i) for i in scene_ids] if scene_ids else scenes
+        scenes = SC.list_scenes(ws.store, site)
+        chosen = [SC.get_scene(ws.store, i) for i in scene_ids] if scene_ids else scenes
         for sc in chosen:
-            dets = Q.detections(ws.store, sc["scene_id"])
+            dets = DET.detections(ws.store, sc["scene_id"])
             written.append(str(chips.scene_chip(sc, dets, Path(out) / f"scene_{sc['scene_id']}.png", max_px)))
         usable = [x for x in scenes if C.usable(x.get("coreg"))]
         if pair or len(usable) >= 2:

@@ -93,10 +93,10 @@ def flights_cmd(ctx: Ctx, icao24: str | None, airfield: str | None, t_from: str 
       sitewatch query flights --airfield OSLK --from 2024-12-01
       sitewatch query flights --aircraft ae0455 --format ndjson
     """
-    from sitewatch.store import air_queries as Q
+    from sitewatch.store import flights as FL
 
     with ctx.open(read_only=True) as ws:
-        rows = Q.flights(ws.store, icao24, airfield.upper() if airfield and len(airfield) == 4 else airfield,
+        rows = FL.flights(ws.store, icao24, airfield.upper() if airfield and len(airfield) == 4 else airfield,
                          parse_time(t_from, "--from"), parse_time(t_to, "--to"), limit).to_pylist()
     emit(rows, fmt, ["icao24", "t_start", "t_end", "origin", "origin_dist_m", "origin_candidates", "destination",
                      "destination_dist_m", "destination_candidates", "n_positions", "max_alt_ft", "split_start",

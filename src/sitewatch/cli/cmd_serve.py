@@ -139,10 +139,10 @@ def token_list(ctx: Ctx, fmt: str) -> None:
     Example:
       sitewatch token list
     """
-    from sitewatch.store import web_queries as Q
+    from sitewatch.store import tokens as TOK
 
     with ctx.open() as ws:
-        rows = [{k: r[k] for k in ("token_id", "name", "scope", "t_created_utc", "revoked")} for r in Q.tokens(ws.store)]
+        rows = [{k: r[k] for k in ("token_id", "name", "scope", "t_created_utc", "revoked")} for r in TOK.tokens(ws.store)]
     emit(rows, fmt)
 
 
@@ -156,10 +156,10 @@ def token_revoke(ctx: Ctx, token_id: str) -> None:
     Example:
       sitewatch token revoke 1a2b3c4d
     """
-    from sitewatch.store import web_queries as Q
+    from sitewatch.store import tokens as TOK
 
     with ctx.open() as ws:
-        if not Q.revoke_token(ws.store, token_id):
+        if not TOK.revoke_token(ws.store, token_id):
             raise InputError(f"no token with id {token_id!r}; see `sitewatch token list`")
 
 

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 
 from sitewatch.sites import Site
-from sitewatch.store import detect_queries as Q
+from sitewatch.store import detections as DET
 from sitewatch.store.db import Store
 
 
 def counts(store: Store, site: Site, scene_id: str | None = None) -> list[dict[str, Any]]:
     """Counts for ``site`` (optionally one scene), oldest scene first."""
-    scenes = Q.run_scenes(store, site.name, scene_id)
-    dets = Q.counted(store, site.name, scene_id)
+    scenes = DET.run_scenes(store, site.name, scene_id)
+    dets = DET.counted(store, site.name, scene_id)
     classes = sorted({d["class"] for d in dets})
     if dets:
         lat = np.asarray([np.nan if d["lat"] is None else d["lat"] for d in dets], float)

@@ -34,6 +34,7 @@ from typing import Any
 from sitewatch.detect import types as T
 from sitewatch.detect.yolo_obb import DEFAULT_FINE_GSD_M, DEFAULT_GSD_M
 from sitewatch.reference.types import lookup, short_name
+from sitewatch.store import detections, events
 from sitewatch.store.db import Store
 
 SURFACES = ("apron", "runway", "taxiway", "ramp", "hangar")  # zones one is "on", not "in"
@@ -150,14 +151,7 @@ def _fact(row: dict[str, Any]) -> AircraftFact | None:
 
 def aircraft_facts(store: Store, site: str, scene_id: str | None = None) -> list[AircraftFact]:
     """Every aircraft detection of ``site`` (or of one scene) as a fact, oldest scene first."""
-    q = ("SELECT d.det_id, d.scene_id, d.site, d.zone, d.class, d.score, d.length_m, d.width_m, "
-         "d.type_candidates, s.t_utc, s.gsd_m FROM detections d LEFT JOIN scenes s USING (scene_id) "
-         "WHERE d.site = ? AND d.class IN ('plane', 'helicopter')")
-    params: list[Any] = [site]
-    if scene_id is not None:
-        q += " AND d.scene_id = ?"
-        params.append(scene_id)
-    rows = store.rows(q + " ORDER BY s.t_utc NULLS LAST, d.scene_id, d.det_id", params)
+    rows = detections.aircraft_detections(store, site, scene_id)
     return [f for f in map(_fact, rows) if f is not None]
 
 
@@ -166,18 +160,11 @@ def adsb_arrivals(store: Store, site: str, at: datetime, since: datetime | None 
     and had not taken off again by ``at`` (as far as ADS-B saw), oldest first."""
     at = at.astimezone(UTC)
     since = since or at.replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = store.rows(
-        "SELECT e.event_id, e.kind, e.subject, e.t_start, e.t_end, e.details, a.registration, a.typecode "
-        "FROM events e LEFT JOIN aircraft a ON a.icao24 = e.subject "
-        "WHERE e.site = ? AND e.subject_kind = 'aircraft' AND e.kind IN ('arrival', 'dark-visit') "
-        "AND e.t_start BETWEEN ? AND ? ORDER BY e.t_start, e.event_id", [site, since, at])
+    rows = events.aircraft_arrivals(store, site, since, at)
     if not rows:
         return []
     deps: dict[str, list[datetime]] = {}
-    for d in store.rows(
-            "SELECT subject, t_start FROM events WHERE site = ? AND kind = 'departure' "
-            "AND subject IN (SELECT unnest(?::VARCHAR[])) AND t_start >= ? ORDER BY t_start",
-            [site, sorted({str(r["subject"]) for r in rows}), since]):
+    for d in events.departures(store, site, sorted({str(r["subject"]) for r in rows}), since):
         deps.setdefault(str(d["subject"]), []).append(d["t_start"])
     out = []
     for r in rows:

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from sitewatch import schema
 from sitewatch.errors import DependencyError, InputError
+from sitewatch.store.export import read_table
 
 SEA_SEPARABLE = ("sea.port-visits", "sea.gaps", "sea.departures", "sea.loitering")
 POSITION_COLUMNS = ("t_utc", "source", "id", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "onground",
@@ -74,10 +75,6 @@ def session(master: str = "local[2]", app: str = "sitewatch") -> Any:
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.driver.memory", os.environ.get("SITEWATCH_SPARK_DRIVER_MEMORY", "2g"))
             .getOrCreate())
-
-
-def _identity(store: Any, table: str) -> pa.Table:
-    return store.arrow(f'SELECT * FROM "{table}"')
 
 
 def run(ws: Any, input_dir: str | Path, out_dir: str | Path, master: str = "local[2]",
@@ -139,7 +136,7 @@ def run(ws: Any, input_dir: str | Path, out_dir: str | Path, master: str = "loca
 
         # -- sea: per-vessel analyses on the executors --------------------------------------
         t2 = time.perf_counter()
-        vessels = _identity(ws.store, "vessels")
+        vessels = read_table(ws.store, "vessels")
         vessel_ipc = _ipc(vessels)
         sites, settings = ws.sites, dict(ws.settings)
         ev_schema = schema.EVENTS.arrow_schema()
@@ -186,12 +183,12 @@ def _ddl(table: schema.Table) -> str:
 
 def _track_table(t: pa.Table) -> pa.Table:
     """Spark's partition rows → the kernel's track layout (``t_s`` seconds, sorted)."""
-    from sitewatch.store import air_queries as Q
+    from sitewatch.store import positions_air as AIR
 
     t_s = pc.divide(pc.cast(pc.cast(t.column("t_utc"), pa.timestamp("us", tz="UTC")).cast(pa.int64()),
                             pa.float64()), 1e6)
     t = t.drop_columns(["t_utc"]).append_column("t_s", t_s)
-    return t.sort_by([("id", "ascending"), ("t_s", "ascending")]).select(list(Q.TRACK_COLUMNS))
+    return t.sort_by([("id", "ascending"), ("t_s", "ascending")]).select(list(AIR.TRACK_COLUMNS))
 
 
 def _air_events(ws: Any, result: Any) -> list[pa.Table]:
@@ -202,7 +199,7 @@ def _air_events(ws: Any, result: Any) -> list[pa.Table]:
 
     mem = Store()
     for name in ("aircraft", "vessels"):
-        mem.insert(name, _identity(ws.store, name), dedupe=False)
+        mem.insert(name, read_table(ws.store, name), dedupe=False)
     ctx = base.AnalysisContext(mem, ws.sites, ws.settings)
     # the driver's store holds no positions: the Spark pass is this run's air pass
     _pipeline.preset(ctx, result)

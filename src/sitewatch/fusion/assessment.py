@@ -53,7 +53,9 @@ from sitewatch.fusion import indicators as IND
 from sitewatch.fusion import items as IT
 from sitewatch.fusion.rules import Rule
 from sitewatch.sites import Site
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import assessments as ASM
+from sitewatch.store import evidence as EVD
+from sitewatch.store import positions as POS
 from sitewatch.store.db import Store
 
 # ICD-203 (Analytic Standards, 2015), section D.6.e: the expressions of likelihood and the
@@ -460,8 +462,8 @@ def items_for(store: Store, site: Site, as_of: datetime | None = None, near_km: 
               window_days: int = IND.WINDOW_DAYS) -> tuple[datetime, list[dict[str, Any]], list[IND.Series],
                                                           list[IT.Observation]]:
     """(as_of, evidence rows considered, indicator series, item observations) of ``site``."""
-    rows = Q.list_evidence(store, site.name)
-    coverage = Q.coverage_days(store, EV.near_bbox(site, near_km))
+    rows = EVD.list_evidence(store, site.name)
+    coverage = POS.coverage_days(store, EV.near_bbox(site, near_km))
     if as_of is None:
         as_of = IND.default_as_of(rows, coverage) or datetime.now(UTC).replace(hour=0, minute=0, second=0,
                                                                               microsecond=0)
@@ -526,7 +528,7 @@ def issue_set(store: Store, items: Sequence[Assessment], ev_hash: str, ids: list
                by_id: Mapping[str, Mapping[str, Any]]) -> None:
     """Issue a new revision of every hypothesis when any of them changed (they compete: one
     moving moves the others), else keep the standing revisions."""
-    prevs = {a.hypothesis: Q.assessment_revisions(store, a.site, a.hypothesis, a.as_of) for a in items}
+    prevs = {a.hypothesis: ASM.assessment_revisions(store, a.site, a.hypothesis, a.as_of) for a in items}
     unchanged = all(
         prevs[a.hypothesis]
         and prevs[a.hypothesis][-1]["evidence_hash"] == ev_hash
@@ -549,7 +551,7 @@ def issue_set(store: Store, items: Sequence[Assessment], ev_hash: str, ids: list
         a.issued, a.changes = now, changes
         body = a.as_json()
         body.pop("history", None)
-        Q.insert_assessment(store, {
+        ASM.insert_assessment(store, {
             "assessment_id": f"{a.site}|{a.hypothesis}|{a.as_of.isoformat()}|{a.revision}",
             "site": a.site, "hypothesis": a.hypothesis, "t_as_of": a.as_of, "revision": a.revision,
             "t_issued_utc": now, "probability": a.probability, "likelihood": a.likelihood,

@@ -45,7 +45,8 @@ import pyarrow.parquet as pq
 
 from sitewatch.errors import InputError
 from sitewatch.store import events as EVQ
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import evidence as EVD
+from sitewatch.store import positions as POS
 from sitewatch.store.db import Store
 from sitewatch.store.export import csv_schema, write_batches
 
@@ -94,7 +95,7 @@ def records(store: Store, what: str, site: str | None, t_from: datetime | None,
     if what == "events":
         return EVQ.list_events(store, site, None, t_from, t_to)
     if what == "evidence":
-        return Q.list_evidence(store, site, t_from, t_to)
+        return EVD.list_evidence(store, site, t_from, t_to)
     raise InputError(f"cannot export {what!r}; choose events or evidence")
 
 
@@ -131,22 +132,9 @@ def tracks(store: Store, rows: Sequence[dict[str, Any]]) -> list[Track]:
 
 def _track_points(store: Store, refs: pa.Table, max_points: int
                   ) -> dict[str, list[tuple[datetime, float, float, float | None]]]:
-    """key → thinned (t_utc, lat, lon, altitude m or None) in time order (as ``Q.tracks_for``, with altitude)."""
-    if refs.num_rows == 0:
-        return {}
-    rows = store.query_with(
-        "_sw_xrefs", refs,
-        "WITH p AS (SELECT r.key, p.t_utc, p.lat, p.lon, p.alt_ft, "
-        "row_number() OVER (PARTITION BY r.key ORDER BY p.t_utc) - 1 AS i, "
-        "count(*) OVER (PARTITION BY r.key) AS n FROM _sw_xrefs r JOIN positions p "
-        "ON p.source = r.source AND p.id = r.id AND p.t_utc BETWEEN r.t_from AND r.t_to) "
-        "SELECT key, t_utc, lat, lon, alt_ft FROM p WHERE n <= ? OR i % CAST(ceil(n / ?) AS BIGINT) = 0 "
-        "OR i = n - 1 ORDER BY key, t_utc",
-        [max_points, max_points])
-    out: dict[str, list[tuple[datetime, float, float, float | None]]] = {}
-    for key, t, lat, lon, alt_ft in rows:
-        out.setdefault(str(key), []).append((t, float(lat), float(lon), _metres(alt_ft)))
-    return out
+    """key → thinned (t_utc, lat, lon, altitude m or None) in time order."""
+    return {k: [(t, lat, lon, _metres(alt_ft)) for t, lat, lon, alt_ft in pts]
+            for k, pts in POS.tracks_with_altitude(store, refs, max_points).items()}
 
 
 def _metres(alt_ft: Any) -> float | None:
@@ -184,12 +172,7 @@ def record_altitudes(store: Store, rows: Sequence[dict[str, Any]]) -> dict[int, 
         return {}
     refs = pa.table({"key": pa.array(idx, pa.int64()), "id": pa.array(ids, pa.string()),
                      "t": pa.array(times, pa.timestamp("us", tz="UTC"))})
-    found = store.query_with(
-        "_sw_arefs", refs,
-        "SELECT r.key, arg_min({'alt': p.alt_ft, 'og': p.onground, 'lat': p.lat, 'lon': p.lon}, "
-        "abs(epoch(p.t_utc) - epoch(r.t))) "
-        "FROM _sw_arefs r JOIN positions p ON p.source = 'adsb' AND p.id = r.id "
-        f"AND p.t_utc BETWEEN r.t - INTERVAL {NEAR_S} SECOND AND r.t + INTERVAL {NEAR_S} SECOND GROUP BY r.key")
+    found = POS.nearest_adsb(store, refs, NEAR_S)
     out: dict[int, float] = {}
     for key, near in found:
         alt, r = _metres(near["alt"]), rows[int(key)]

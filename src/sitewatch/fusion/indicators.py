@@ -90,7 +90,8 @@ from scipy.special import logsumexp, ndtri_exp
 from sitewatch.fusion.evidence import VEHICLE_CLASSES, near_bbox
 from sitewatch.reference import types as actypes
 from sitewatch.sites import Site
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import evidence as EVD
+from sitewatch.store import positions as POS
 from sitewatch.store.db import Store
 
 WINDOW_DAYS = 90
@@ -585,8 +586,8 @@ def compute(store: Store, site: Site, as_of: datetime | None = None, t_from: dat
     """
     from sitewatch.fusion.evidence import DEFAULT_NEAR_KM
 
-    rows = Q.list_evidence(store, site.name, t_to=as_of)
-    coverage = Q.coverage_days(store, near_bbox(site, near_km or DEFAULT_NEAR_KM))
+    rows = EVD.list_evidence(store, site.name, t_to=as_of)
+    coverage = POS.coverage_days(store, near_bbox(site, near_km or DEFAULT_NEAR_KM))
     return compute_from_rows(rows, coverage, site, as_of, t_from, window_days, short_days, only)
 
 

@@ -32,7 +32,8 @@ from sitewatch.errors import InputError
 from sitewatch.imagery import coreg as C
 from sitewatch.imagery import scenes as S
 from sitewatch.sites import Site
-from sitewatch.store import scene_queries as Q
+from sitewatch.store import detections as DET
+from sitewatch.store import scenes as SC
 from sitewatch.store.db import Store
 
 F64 = NDArray[np.float64]
@@ -117,7 +118,7 @@ def match_objects(a: Objects, b: Objects, ha: F64, hb: F64, frame_a: tuple[int, 
 
 def objects_of(store: Store, scene: dict[str, Any], classes: list[str] | None = None) -> tuple[Objects, Any]:
     """The detections of a stored scene as :class:`Objects` (and the raw Arrow table)."""
-    t = Q.detections(store, scene["scene_id"], classes)
+    t = DET.detections(store, scene["scene_id"], classes)
     d = t.to_pydict()
     n = t.num_rows
     w = np.array([v if v is not None else np.nan for v in d.get("w_px", [None] * n)], dtype=float)
@@ -226,7 +227,7 @@ def scene_change(store: Store, site: Site, t_from: str | None = None, t_to: str 
                  classes: list[str] | None = None, pixels: bool = True,
                  map_out: str | None = None) -> dict[str, Any]:
     """Object and pixel change between two scenes of ``site`` (see the module docstring)."""
-    scenes = Q.list_scenes(store, site.name)
+    scenes = SC.list_scenes(store, site.name)
     a, b = pick_pair(scenes, t_from, t_to)
     if a.get("t_utc") and b.get("t_utc") and a["t_utc"] > b["t_utc"]:
         a, b = b, a

@@ -41,7 +41,7 @@ from shapely.geometry import Polygon
 
 from sitewatch.errors import InputError
 from sitewatch.imagery import scenes as S
-from sitewatch.store import scene_queries as Q
+from sitewatch.store import scenes as SC
 from sitewatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -407,7 +407,7 @@ def choose_reference(scenes: list[dict[str, Any]], reference: str | None = None)
 def align_site(store: Store, site: str, reference: str | None = None, force: bool = False,
                method: str = "orb") -> list[CoregResult]:
     """Align every scene of ``site`` to its reference; store and return the results."""
-    scenes = Q.list_scenes(store, site)
+    scenes = SC.list_scenes(store, site)
     if not scenes:
         return []
     ref = choose_reference(scenes, reference)
@@ -422,7 +422,7 @@ def align_site(store: Store, site: str, reference: str | None = None, force: boo
         else:
             r = align_scene(s, ref, method)
         fp, gsd = _derived_footprint(s, ref, r)
-        Q.set_coreg(store, s["scene_id"], r.as_json(), fp, gsd)
+        SC.set_coreg(store, s["scene_id"], r.as_json(), fp, gsd)
         out.append(r)
     return out
 

@@ -22,7 +22,7 @@ the same place as the aircraft's previous one, within ``repeat_window_s`` of it 
 
 Provenance: the session's ``ingest_log`` options carry ``provenance`` (source, licence,
 attribution, endpoint without query string, ``keep.sites``: the sites it watched) —
-:mod:`sitewatch.store.fetch_queries` lists it for reports. Keys and tokens never reach the options, the logs or the quarantine.
+:mod:`sitewatch.store.ingest_log` lists it for reports. Keys and tokens never reach the options, the logs or the quarantine.
 """
 
 from __future__ import annotations

@@ -44,7 +44,6 @@ from sitewatch.fusion.rules import Rule
 from sitewatch.report import chips as CH
 from sitewatch.report import content as C
 from sitewatch.report import keyevents as K
-from sitewatch.report import queries as RQ
 from sitewatch.report import sources as SRC
 from sitewatch.report import svgmap
 from sitewatch.report.charts import series_svg
@@ -52,7 +51,9 @@ from sitewatch.report.judged import Judged, judge
 from sitewatch.report.mapping import key_layers, map_layers
 from sitewatch.report.names import Names
 from sitewatch.sites import Site
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import detections as DET
+from sitewatch.store import events as EVT
+from sitewatch.store import scenes as SC
 from sitewatch.store.db import Store
 
 __all__ = ["ReportResult", "build_report", "chromium_path", "map_layers", "pdf_pages", "to_pdf"]
@@ -157,8 +158,8 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     krows = K.key_rows(rows, lead_ids, key_from, as_of)
 
     names = Names.load(store, [*period_all, *krows])
-    scenes = [s for s in Q.site_scenes(store, site.name) if s["t_utc"] is not None and t_from <= s["t_utc"] < t_to]
-    dets = RQ.detections(store, [str(s["scene_id"]) for s in scenes])
+    scenes = [s for s in SC.site_scenes(store, site.name) if s["t_utc"] is not None and t_from <= s["t_utc"] < t_to]
+    dets = DET.measured(store, [str(s["scene_id"]) for s in scenes])
     names.sizes = {str(d["det_id"]): float(d["length_m"]) for d in dets if d.get("length_m") is not None}
     names.named = {str(d["det_id"]): str(d["named_type"]) for d in dets if d.get("named_type")}
     names.size_words = {str(d["det_id"]): str(d["size_words"]) for d in dets if d.get("size_words")}
@@ -171,7 +172,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
 
     # map: the key subjects' tracks in the key window, gaps and dark-visit links, labelled
     key_events = {str((r.get("ref") or {}).get("event_id")) for r in krows if (r.get("ref") or {}).get("event_id")}
-    near = [e for e in Q.site_events(store, site.name, EV.near_bbox(site, near_km))
+    near = [e for e in EVT.site_events(store, site.name, EV.near_bbox(site, near_km))
             if key_from <= e["t_start"] < as_of or e["event_id"] in key_events]
     events: list[Mapping[str, Any]] = [e for e in near if e["event_id"] in key_events
               and (e["subject_kind"] != "aircraft" or _key_aircraft(e, names))]
@@ -182,7 +183,7 @@ def build_report(store: Store, site: Site, rules: Mapping[str, Rule], out: str |
     map_svg, map_note = svgmap.render(site, layers, bbox, [o for o in others if o.name != site.name], inset=True)
 
     count_rows = [r for r in period if r["kind"] in ("imagery.count", "imagery.limit")]
-    grids = RQ.scene_grids(store, [str(s["scene_id"]) for s in scenes])
+    grids = SC.scene_grids(store, [str(s["scene_id"]) for s in scenes])
     # the scenes of the items the leading judgement is judged on (its sentences and the ACH rows)
     ach_ids = {i for r in (lead.ach.get("rows", []) if lead else []) if r["diagnostic"] for i in r["evidence"]}
     plans = CH.plan(scenes, count_rows, dets, lead_ids | ach_ids, as_of, KEY_DAYS)

@@ -17,7 +17,7 @@ from typing import Any
 from sitewatch.fusion import evidence as EV
 from sitewatch.report import svgmap
 from sitewatch.report.names import Names
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import positions as POS
 from sitewatch.store.db import Store
 
 MAX_TRACK_SUBJECTS = 24
@@ -38,7 +38,7 @@ def _tracks(store: Store, subjects: Sequence[tuple[str, str]], t_from: datetime,
                      "id": pa.array([i for _, i in subjects], pa.string()),
                      "t_from": pa.array([t_from] * len(subjects), ts),
                      "t_to": pa.array([t_to] * len(subjects), ts)})
-    return Q.tracks_for(store, refs, TRACK_POINTS)
+    return POS.tracks_for(store, refs, TRACK_POINTS)
 
 
 def key_layers(store: Store, events: Sequence[Mapping[str, Any]], names: Names, t_from: datetime,

@@ -77,7 +77,8 @@ class Names:
 
     @classmethod
     def load(cls, store: Store, rows: Iterable[Row]) -> Names:
-        from sitewatch.report import queries as RQ
+        from sitewatch.store import aircraft as AC
+        from sitewatch.store import vessels as VS
 
         icao, mmsi = set(), set()
         for r in rows:
@@ -87,7 +88,7 @@ class Names:
                 icao.add(str(subj))
             elif ref.get("subject_kind") == "vessel" and subj:
                 mmsi.add(str(subj))
-        return cls(RQ.aircraft(store, sorted(icao)), RQ.vessels(store, sorted(mmsi)))
+        return cls(AC.identities(store, sorted(icao)), VS.identities(store, sorted(mmsi)))
 
     # -- aircraft ---------------------------------------------------------------------
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from sitewatch.report import queries as RQ
 from sitewatch.sites import Site
+from sitewatch.store import detections as DET
+from sitewatch.store import ingest_log as ILOG
+from sitewatch.store import observations as OBS
 from sitewatch.store.db import Store
 
 SHA_CHARS = 12
@@ -69,7 +71,7 @@ def _shas(rows: Iterable[Mapping[str, Any]]) -> list[str]:
 def files_used(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[SourceFile]:
     """The ingested files the evidence ``rows`` came from."""
     out = []
-    for f in RQ.files(store, _shas(rows)):
+    for f in ILOG.files(store, _shas(rows)):
         name = file_name(f["path"])
         out.append(SourceFile(str(f["kind"]), name, str(f["sha256"])[:SHA_CHARS], str(f["format"] or ""),
                               f.get("accepted"), "simulated" in name.lower(), str(f["sha256"])))
@@ -97,7 +99,7 @@ def _for_site(prov: Mapping[str, Any], site: str) -> bool:
 def fetched_sources(store: Store, site: str) -> list[dict[str, Any]]:
     """One row per fetched source of ``site``: title, licence, its URL, attribution lines, inputs,
     rows, and the imagery provider names it registered scenes under."""
-    from sitewatch.store.fetch_queries import fetched
+    from sitewatch.store.ingest_log import fetched
 
     seen: dict[str, dict[str, Any]] = {}
     for f in fetched(store):
@@ -144,7 +146,7 @@ def attributions(store: Store, site: Site, rows: Sequence[Mapping[str, Any]], ai
     if any((r.get("ref") or {}).get("subject_kind") == "vessel" for r in rows):
         out.append(Attribution("ITU Maritime Identification Digits", "vessel flags from the MMSI",
                                "ITU public table"))
-    for m in RQ.scene_models(store, scene_ids):
+    for m in DET.scene_models(store, scene_ids):
         out.append(Attribution(f"detector model {m}", "objects on imagery", _model_licence(m)))
     provs = sorted({p for p in providers if p})
     sim = [p for p in provs if "simulated" in p.lower()]
@@ -153,7 +155,7 @@ def attributions(store: Store, site: Site, rows: Sequence[Mapping[str, Any]], ai
                                "simulated by sitewatch.simulate: not real images"))
     for p in (p for p in provs if p not in sim and p not in by_fetch):  # fetched ones are named above
         out.append(Attribution(f"imagery: {p}", "scenes, counts and chips", f"© {p}; used under the provider's licence"))
-    reports = RQ.observation_sources(store, site.name)
+    reports = OBS.observation_sources(store, site.name)
     for simulated in (True, False):
         mine = [o for o in reports if bool(o.get("simulated")) is simulated]
         if not mine:

@@ -1,54 +1,26 @@
 """Streaming exports of store tables to CSV / Parquet, written atomically.
 
-Rows are read in Arrow batches (bounded memory), filtered by the site polygon in NumPy
-after a bounding-box pre-filter in SQL, written to ``OUT.partial`` and renamed over
-``OUT`` only when complete — an interrupted export never leaves a truncated file.
+Rows arrive in Arrow batches (bounded memory; positions from
+:func:`sitewatch.store.positions.position_batches`), are written to ``OUT.partial`` and
+renamed over ``OUT`` only when complete — an interrupted export never leaves a truncated
+file. :func:`read_table` hands a whole table to an engine that reads it elsewhere (Spark).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from sitewatch import schema as S
 from sitewatch.errors import InputError
-from sitewatch.sites import Site
 from sitewatch.store.db import Store
-from sitewatch.store.where import Where
-
-POSITION_COLUMNS = ("t_utc", "source", "id", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "onground")
-
-
-def position_batches(
-    store: Store,
-    site: Site | None = None,
-    t_from: datetime | None = None,
-    t_to: datetime | None = None,
-    source: str | None = None,
-    columns: tuple[str, ...] = POSITION_COLUMNS,
-    rows_per_batch: int = 500_000,
-) -> Iterator[pa.RecordBatch]:
-    """Positions in time order, optionally inside ``site``'s watch area and a time window."""
-    w = (Where().bbox(site.bbox() if site is not None else None).since("t_utc", t_from).before("t_utc", t_to)
-         .eq("source", source))
-    cols = ", ".join(f'"{c}"' for c in columns)
-    q = f"SELECT {cols} FROM positions WHERE {w.sql} ORDER BY t_utc, source, id"
-    for rb in store.batches(q, w.params, rows_per_batch):
-        if site is not None and rb.num_rows:
-            lat = rb.column("lat").to_numpy(zero_copy_only=False)
-            lon = rb.column("lon").to_numpy(zero_copy_only=False)
-            mask = np.asarray(site.contains(lat, lon), dtype=bool)
-            rb = rb.filter(pa.array(mask))
-        if rb.num_rows:
-            yield rb
 
 
 def write_batches(
@@ -90,6 +62,11 @@ def write_batches(
         tmp.unlink(missing_ok=True)
         raise
     return n
+
+
+def read_table(store: Store, table: str) -> pa.Table:
+    """Every row of a declared ``table`` (the name is checked against the schema)."""
+    return store.arrow(f'SELECT * FROM "{S.table(table).name}"')
 
 
 def _iso_times(rb: pa.RecordBatch) -> pa.RecordBatch:

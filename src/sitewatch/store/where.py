@@ -8,13 +8,22 @@
 
 A condition whose value is ``None`` is left out (an unset filter filters nothing); column
 names are the caller's literals, never user input. :meth:`Where.raw` adds a condition
-written by hand, still with ``?`` parameters.
+written by hand, still with ``?`` parameters; :meth:`Where.either` adds alternatives.
+
+>>> Where("source = 'adsb'").either(Where().any("typecode", ["C17"]), Where("military")).sql
+"source = 'adsb' AND ((typecode IN (?)) OR (military))"
+
+Every store module that filters by caller-given values builds its ``WHERE`` here; the SQL
+text of a query is then fixed but for the conditions present.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+BBox = tuple[float, float, float, float]
+"""A bounding box: (min_lon, min_lat, max_lon, max_lat)."""
 
 
 class Where:
@@ -64,6 +73,14 @@ class Where:
             return self
         x0, y0, x1, y1 = box
         return self.raw(f"{lon} BETWEEN ? AND ? AND {lat} BETWEEN ? AND ?", x0, x1, y0, y1)
+
+    def either(self, *alternatives: Where) -> Where:
+        """One condition: any of ``alternatives`` holds (those without conditions are left
+        out; with none left, nothing is added)."""
+        used = [w for w in alternatives if w]
+        if not used:
+            return self
+        return self.raw("(" + " OR ".join(f"({w.sql})" for w in used) + ")", *[p for w in used for p in w.params])
 
     @property
     def sql(self) -> str:

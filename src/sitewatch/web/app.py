@@ -33,8 +33,15 @@ from pydantic import BaseModel, Field
 
 from sitewatch import kinds as K
 from sitewatch.errors import SitewatchError
-from sitewatch.store import web_queries as Q
-from sitewatch.store.events import evidence_rows, list_events
+from sitewatch.store import assessments as ASM
+from sitewatch.store import detections as DET
+from sitewatch.store import events as EV
+from sitewatch.store import evidence as EVD
+from sitewatch.store import ingest_log as ILOG
+from sitewatch.store import positions as POS
+from sitewatch.store import scenes as SC
+from sitewatch.store.events import list_events
+from sitewatch.store.evidence import evidence_rows
 from sitewatch.web import auth, charts, owner_api
 from sitewatch.workspace import Workspace
 
@@ -209,22 +216,22 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
     @app.get("/api/health")
     def health() -> Response:
         return _json({"ok": True, "workspace": ws.config["workspace"].get("name"), "t_utc": datetime.now(UTC),
-                      "simulated": _safe(lambda: Q.workspace_simulated(store), False)})
+                      "simulated": _safe(lambda: ILOG.workspace_simulated(store), False)})
 
     @app.get("/api/sites")
     def sites(since: Annotated[str | None, Query(max_length=40)] = None) -> Response:
         t_since = _parse_t(since, "since")
-        sim = _safe(lambda: Q.simulated_sites(store), {})
+        sim = _safe(lambda: EVD.simulated_sites(store), {})
         out = []
         for s in ws.sites.values():
             item: dict[str, Any] = {"name": s.name, "kind": s.kind, "lat": s.lat, "lon": s.lon, "label": s.label,
                                     "zones": [z.name for z in s.zones], "simulated": bool(sim.get(s.name))}
-            item["assessment"] = _safe(functools.partial(Q.latest_assessments, store, s.name), [])
+            item["assessment"] = _safe(functools.partial(ASM.latest_assessments, store, s.name), [])
             for a in item["assessment"]:
                 _headline(a, charts.body_of(a))
             recent = list_events(store, site=s.name, t_from=datetime.now(UTC) - timedelta(days=1))
             item["events_24h"] = len(recent)
-            item.update(_safe(functools.partial(Q.last_day_of_events, store, s.name), {}))
+            item.update(_safe(functools.partial(EV.last_day_of_events, store, s.name), {}))
             item["indicators"] = _indicators_today(s.name)
             if t_since is not None:
                 item["new_since"] = len(_events_computed_since(s.name, t_since))
@@ -239,7 +246,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         a["evidence_through"] = body.get("evidence_through")
 
     def _events_computed_since(site: str, t: datetime) -> list[dict[str, Any]]:
-        return [e for e in Q.events_since(store, t, 10_000) if e["site"] == site]
+        return [e for e in EV.events_since(store, t, 10_000) if e["site"] == site]
 
     def _indicators_today(site: str) -> list[dict[str, Any]]:
         rows = [{"indicator": x["label"], "value": x["value"], "score": x["score"], "status": x["status"]}
@@ -267,8 +274,8 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
     @app.get("/api/sites/{name}")
     def site(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
         s = _site(name)
-        span = Q.time_span(store, _bbox(s, 1.0))
-        sim = bool(_safe(lambda: Q.simulated_sites(store), {}).get(name))
+        span = POS.time_span(store, _bbox(s, 1.0))
+        sim = bool(_safe(lambda: EVD.simulated_sites(store), {}).get(name))
         return _json({**s.to_geojson(), "site": {"name": s.name, "kind": s.kind, "lat": s.lat, "lon": s.lon,
                                                  "label": s.label, "simulated": sim}, "span": span})
 
@@ -281,7 +288,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
                max_points: Annotated[int, Query(ge=10, le=200_000)] = 20_000) -> Response:
         s = _site(name)
         t0, t1 = _window(start, end)
-        pts = Q.track_points(store, _bbox(s, margin_deg), t0, t1, source, max_points)
+        pts = POS.track_points(store, _bbox(s, margin_deg), t0, t1, source, max_points)
         return _json(_tracks_geojson(pts))
 
     @app.get("/api/events")
@@ -334,7 +341,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
                  coverage: Annotated[bool, Query(description="include the daily coverage rows")] = False) -> Response:
         _site(name)
         t0, t1 = _window(start, end)
-        ev = _safe(lambda: Q.evidence_for_site(store, name, t0, t1, limit), [])
+        ev = _safe(lambda: EVD.evidence_for_site(store, name, t0, t1, limit), [])
         if not coverage:
             ev = [r for r in ev if not str(r.get("kind", "")).endswith(".coverage")]
         if ev:
@@ -347,25 +354,25 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
     def indicators(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
         _site(name)
         series = _series(name)
-        assessment = _safe(lambda: Q.latest_assessments(store, name), [])
+        assessment = _safe(lambda: ASM.latest_assessments(store, name), [])
         return _json({"available": bool(series), "series": charts.plan(series, assessment)})
 
     @app.get("/api/sites/{name}/assessment")
     def assessment(name: Annotated[str, PathParam(pattern=NAME)]) -> Response:
         _site(name)
-        return _json(_safe(lambda: Q.latest_assessments(store, name), []))
+        return _json(_safe(lambda: ASM.latest_assessments(store, name), []))
 
     @app.get("/api/subjects/{ident}")
     def subject(ident: Annotated[str, PathParam(pattern=IDENT)]) -> Response:
-        who = Q.subject_identity(store, ident)
+        who = POS.subject_identity(store, ident)
         who["events"] = list_events(store, subject=ident.lower() if not ident.isdigit() else ident, limit=2000)
         return _json(who)
 
     @app.get("/api/scenes")
     def scenes(site: Annotated[str | None, Query(pattern=NAME)] = None) -> Response:
-        out = Q.scenes(store, site)
+        out = SC.scene_summaries(store, site)
         for sc in out:
-            sc["counts"] = Q.scene_detection_counts(store, sc["scene_id"])
+            sc["counts"] = DET.class_counts(store, sc["scene_id"])
             sc["has_chip"] = _chip_path(sc["scene_id"]) is not None or _scene_file(sc["scene_id"]) is not None
         return _json(out)
 
@@ -383,9 +390,9 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         return Response(png, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
     def _scene_file(scene_id: str) -> dict[str, Any] | None:
-        from sitewatch.store import scene_queries as SQ
+        from sitewatch.store import scenes as SC
 
-        sc = _safe(lambda: SQ.get_scene(store, scene_id), None)
+        sc = _safe(lambda: SC.get_scene(store, scene_id), None)
         if sc is None or sc.get("scene_id") != scene_id or not Path(str(sc.get("path") or "")).is_file():
             return None
         result: dict[str, Any] = sc
@@ -397,7 +404,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         import tempfile
 
         from sitewatch.imagery import chips as CH
-        from sitewatch.store import scene_queries as SQ
+        from sitewatch.store import detections as DET
 
         if scene_id in chip_cache:
             return chip_cache[scene_id]
@@ -406,7 +413,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
             return None
         with tempfile.TemporaryDirectory(prefix="sitewatch-chip-") as tmp:
             try:
-                png = CH.scene_chip(sc, SQ.detections(store, scene_id), Path(tmp) / "chip.png", CHIP_PX).read_bytes()
+                png = CH.scene_chip(sc, DET.detections(store, scene_id), Path(tmp) / "chip.png", CHIP_PX).read_bytes()
             except (SitewatchError, OSError, ValueError):
                 return None
         png = _as_jpeg(png)
@@ -456,7 +463,7 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
 
     @app.get("/api/alerts")
     def alerts(limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> Response:
-        from sitewatch.store.alert_queries import list_alerts
+        from sitewatch.store.alerts import list_alerts
 
         return _json(list_alerts(store, limit))
 
@@ -489,20 +496,20 @@ def create_app(workspace: str | Path, host: str = "127.0.0.1", live_poll_s: floa
         """Server-sent events: new positions (``position``) and events (``event``) as they are stored."""
 
         async def gen() -> AsyncIterator[bytes]:
-            hw = await run_in_threadpool(Q.high_water, store)
+            hw = await run_in_threadpool(POS.high_water, store)
             yield b": connected\n\n"
             while not await request.is_disconnected():
                 await asyncio.sleep(live_poll_s)
-                pos = await run_in_threadpool(Q.positions_after_row, store, hw["row"], 5000)
+                pos = await run_in_threadpool(POS.positions_after_row, store, hw["row"], 5000)
                 if pos:
                     hw["row"] = max(p.pop("row") for p in pos)
                     yield _sse("positions", pos)
-                evs = await run_in_threadpool(Q.events_since, store, hw["t_computed"], 1000)
+                evs = await run_in_threadpool(EV.events_since, store, hw["t_computed"], 1000)
                 if evs:
                     hw["t_computed"] = max(e["t_computed_utc"] for e in evs)
                     yield _sse("events", evs)
                 elif hw["t_computed"] is None:
-                    hw = {**hw, "t_computed": (await run_in_threadpool(Q.high_water, store))["t_computed"]}
+                    hw = {**hw, "t_computed": (await run_in_threadpool(POS.high_water, store))["t_computed"]}
                 yield b": keep-alive\n\n"
 
         return StreamingResponse(gen(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sitewatch.errors import InputError
-from sitewatch.store import web_queries as Q
+from sitewatch.store import tokens as TOK
 from sitewatch.store.db import Store
 
 SCOPES = ("read", "write", "admin")
@@ -62,7 +62,7 @@ def create(store: Store, scope: str = "read", name: str | None = None) -> str:
     token_id = secrets.token_hex(4)
     secret = secrets.token_urlsafe(24)
     salt = secrets.token_bytes(16)
-    Q.insert_token(store, {"token_id": token_id, "name": name, "scope": scope, "hash": _hash(secret, salt),
+    TOK.insert_token(store, {"token_id": token_id, "name": name, "scope": scope, "hash": _hash(secret, salt),
                            "salt": salt.hex(), "t_created_utc": datetime.now(UTC), "revoked": False})
     return f"swt_{token_id}_{secret}"
 
@@ -75,7 +75,7 @@ def verify(store: Store, presented: str | None) -> Token | None:
         _, token_id, secret = presented.split("_", 2)
     except ValueError:
         return None
-    for row in Q.tokens(store):
+    for row in TOK.tokens(store):
         if (row["token_id"] == token_id and not row["revoked"]
                 and hmac.compare_digest(row["hash"], _hash(secret, bytes.fromhex(row["salt"])))):
             return Token(token_id, row["name"], row["scope"])
@@ -83,7 +83,7 @@ def verify(store: Store, presented: str | None) -> Token | None:
 
 
 def has_tokens(store: Store) -> bool:
-    return any(not r["revoked"] for r in Q.tokens(store))
+    return any(not r["revoked"] for r in TOK.tokens(store))
 
 
 def is_loopback(host: str) -> bool:

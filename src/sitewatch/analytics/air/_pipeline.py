@@ -4,7 +4,7 @@ Contract: :func:`run` reads whole-aircraft partitions (bounded memory), builds
 :class:`~._tracks.Tracks` once per partition and derives from it the legs
 (:func:`.flights.legs`), the raw site events (:func:`.site_events.detect`), the gap rows
 (:func:`.gaps.gaps_from_tracks`, the NumPy twin of the SQL in
-:func:`sitewatch.store.air_queries.gaps`) and the coverage-map keys; then finalises the
+:func:`sitewatch.store.positions_air.gaps`) and the coverage-map keys; then finalises the
 site events (runway inference needs all of them) and classifies the gaps against the
 coverage map of every partition. Gaps that are seen ground stays
 (:func:`.gaps.seen_ground_stays`: bracketed by an arrival and a departure at one airfield, or
@@ -33,7 +33,7 @@ from sitewatch.analytics.air import site_events as SE
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams, from_settings
 from sitewatch.analytics.base import AnalysisContext
-from sitewatch.store import air_queries as Q
+from sitewatch.store import positions_air as AIR
 
 
 @dataclass
@@ -140,7 +140,7 @@ def read_parquet_partition(path: str | Path) -> pa.Table:
     cols = ["t_utc", "id", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "onground", "vrate_fpm"]
     t = pq.read_table(path, columns=cols)
     t_s = pc.divide(pc.cast(pc.cast(t.column("t_utc"), pa.int64()), pa.float64()), 1e6)
-    t = t.drop_columns(["t_utc"]).append_column("t_s", t_s).select(list(Q.TRACK_COLUMNS))
+    t = t.drop_columns(["t_utc"]).append_column("t_s", t_s).select(list(AIR.TRACK_COLUMNS))
     ids = t.column("id").combine_chunks()
     n = len(ids)
     if n > 1:
@@ -177,9 +177,9 @@ _MEMO: dict[str, Any] = {}
 
 def _key(ctx: AnalysisContext) -> tuple[Any, ...]:
     p = from_settings(ctx.settings)
-    rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
-    n = Q.count(ctx.store, rel)
-    from sitewatch.store.outage_queries import count
+    rel = AIR.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
+    n = AIR.count(ctx.store, rel)
+    from sitewatch.store.feed_outages import count
 
     return (id(ctx), id(ctx.store), ctx.t_from, ctx.t_to, n, repr(p), tuple(sorted(ctx.sites)),
             count(ctx.store, "adsb"))
@@ -196,14 +196,14 @@ def for_context(ctx: AnalysisContext) -> Result:
     p = from_settings(ctx.settings)
     key = _key(ctx)
     n = int(key[4])
-    rel = Q.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
+    rel = AIR.store_relation("adsb").filtered(ctx.t_from, ctx.t_to)
     if _MEMO.get("key") != key:
         if n == 0:  # nothing to do: skip loading 28k airfields
             _MEMO["key"], _MEMO["value"] = key, combine([], p)
             return combine([], p)
         af = Airfields.default(ctx.sites.values())
         outages = G.Outages.load(ctx.store, "adsb", ctx.t_from, ctx.t_to)
-        _MEMO["value"] = run(Q.track_partitions(ctx.store, rel, total_rows=n), af, p, p.use_onground_flags, outages)
+        _MEMO["value"] = run(AIR.track_partitions(ctx.store, rel, total_rows=n), af, p, p.use_onground_flags, outages)
         _MEMO["key"] = key
     result: Result = _MEMO["value"]
     return result

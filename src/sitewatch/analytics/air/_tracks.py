@@ -1,7 +1,7 @@
 """Columnar aircraft tracks: NumPy arrays of many aircraft at once, sorted by (id, time).
 
 Contract: :func:`from_arrow` takes a partition from
-:func:`sitewatch.store.air_queries.track_partitions` (whole aircraft, sorted by ``id, t_s``)
+:func:`sitewatch.store.positions_air.track_partitions` (whole aircraft, sorted by ``id, t_s``)
 and returns :class:`Tracks` with stale repeats removed (an exactly repeated position while
 reporting a flying speed and not on the ground is a forward-filled report, not a new
 observation). Everything here is vectorised over the whole partition: aircraft boundaries

@@ -39,7 +39,8 @@ from sitewatch.analytics.air.gaps import _dur
 from sitewatch.analytics.base import AnalysisContext, events_table, register_analysis
 from sitewatch.kinds import EventKind
 from sitewatch.reference import types as ac_types
-from sitewatch.store import air_queries as Q
+from sitewatch.store import aircraft as AC
+from sitewatch.store.events import of_analysis
 
 ANALYSIS = "air.dark-visits"
 ELSEWHERE_WEIGHT = 0.05  # prior weight of "none of these": landed at an unlisted strip or stayed airborne
@@ -229,9 +230,7 @@ def dark_visits(ctx: AnalysisContext) -> pa.Table:
     import json
 
     p = from_settings(ctx.settings)
-    rows = ctx.store.rows(
-        "SELECT event_id, subject, t_start, t_end, details, evidence FROM events "
-        "WHERE kind = 'dark-gap' AND analysis = 'air.dark-gaps' ORDER BY t_start, subject")
+    rows = of_analysis(ctx.store, "air.dark-gaps", "dark-gap")
     gaps = []
     for r in rows:
         gaps.append({"event_id": r["event_id"], "subject": r["subject"],
@@ -244,6 +243,6 @@ def dark_visits(ctx: AnalysisContext) -> pa.Table:
     if not gaps:
         return events_table([], ANALYSIS)
     af = Airfields.default(ctx.sites.values(), every_site=True)
-    info = Q.aircraft_info(ctx.store, [g["subject"] for g in gaps])
+    info = AC.aircraft_info(ctx.store, [g["subject"] for g in gaps])
     return events_table(visits(gaps, af, p, info), ANALYSIS)
 

@@ -29,7 +29,7 @@ from sitewatch.analytics.air import _tracks as T
 from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.analytics.base import AnalysisContext, events_table, register_analysis
-from sitewatch.store import air_queries as Q
+from sitewatch.store import flights as FL
 
 ANALYSIS = "air.flights"
 REASONS = ("track-start", "gap", "landing-gap", "ground")
@@ -133,5 +133,5 @@ def flights(ctx: AnalysisContext) -> pa.Table:
     """Split tracks into flights (legs) with origin/destination airfields (writes table ``flights``)."""
     from sitewatch.analytics.air import _pipeline
 
-    Q.replace_flights(ctx.store, _pipeline.for_context(ctx).legs, ctx.t_from, ctx.t_to)
+    FL.replace_flights(ctx.store, _pipeline.for_context(ctx).legs, ctx.t_from, ctx.t_to)
     return events_table([], ANALYSIS)

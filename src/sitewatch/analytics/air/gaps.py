@@ -1,10 +1,10 @@
 """Dark gaps: an aircraft unheard for longer than a threshold, coverage gap or transponder off.
 
 Contract: :func:`find_gaps` returns the gaps (SQL window functions, see
-:func:`sitewatch.store.air_queries.gaps`): consecutive fresh reports further apart than
+:func:`sitewatch.store.positions_air.gaps`): consecutive fresh reports further apart than
 ``gap_low_s`` (below ``gap_split_alt_ft`` at loss) or ``gap_high_s`` (above), with the state
 at loss and at reacquisition. :func:`classify` scores each gap against a **coverage map
-built from the data itself** (:func:`sitewatch.store.air_queries.coverage_map`): for each
+built from the data itself** (:func:`sitewatch.store.positions_air.coverage_map`): for each
 time bin wholly inside the gap, were *other* aircraft at the same or a lower altitude band
 received in the 3×3 cells (about 80 km) around the point of loss (and of reacquisition)?
 If others were tracked throughout, the receivers could hear that airspace and the target
@@ -52,7 +52,7 @@ from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.analytics.base import AnalysisContext, events_table, position_ref, register_analysis
 from sitewatch.kinds import EventKind
-from sitewatch.store import air_queries as Q
+from sitewatch.store import positions_air as AIR
 from sitewatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,13 @@ _COVERAGE_GAP = 0.25
 _ON_GROUND_FACTOR = 0.3  # a landing explains a gap as well as a switched-off transponder does
 
 
-def find_gaps(store: Store, rel: Q.Relation, p: AirParams) -> pa.Table:
-    return Q.gaps(store, rel, p.gap_low_s, p.gap_high_s, p.gap_split_alt_ft, p.stale_min_kt)
+def find_gaps(store: Store, rel: AIR.Relation, p: AirParams) -> pa.Table:
+    return AIR.gaps(store, rel, p.gap_low_s, p.gap_high_s, p.gap_split_alt_ft, p.stale_min_kt)
 
 
 def _band(alt_ft: np.ndarray) -> np.ndarray:
     b = np.zeros(alt_ft.shape, dtype=np.int64)
-    for edge in Q.ALT_BANDS_FT:
+    for edge in AIR.ALT_BANDS_FT:
         b += np.nan_to_num(alt_ft, nan=-1e9) >= edge
     return b
 
@@ -91,7 +91,7 @@ class CoverageMap:
 
     @classmethod
     def from_table(cls, cov: pa.Table, cell_deg: float, bin_s: float) -> CoverageMap:
-        """From :func:`sitewatch.store.air_queries.coverage_map` rows."""
+        """From :func:`sitewatch.store.positions_air.coverage_map` rows."""
         def col(c: str) -> np.ndarray:
             return np.asarray(cov.column(c).to_numpy(zero_copy_only=False), dtype=np.int64)
 
@@ -121,7 +121,7 @@ GAP_COLUMNS = ("id", "t0_s", "t1_s", "lat0", "lon0", "alt0_ft", "speed0_kt", "tr
 
 
 def gaps_from_tracks(tr: T.Tracks, p: AirParams, trend_s: float = 120.0) -> pa.Table:
-    """The same rows as :func:`sitewatch.store.air_queries.gaps`, from an in-memory partition
+    """The same rows as :func:`sitewatch.store.positions_air.gaps`, from an in-memory partition
     (the NumPy twin of the SQL, used when the partition is already loaded)."""
     n = len(tr)
     if n < 2:
@@ -397,13 +397,13 @@ def _dur(s: float) -> str:
     return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
 
 
-def compute(store: Store, rel: Q.Relation, p: AirParams) -> list[dict[str, Any]]:
+def compute(store: Store, rel: AIR.Relation, p: AirParams) -> list[dict[str, Any]]:
     gaps = find_gaps(store, rel, p)
     if gaps.num_rows == 0:
         return []
     outages = Outages.load(store, "adsb")
     gaps, _apart = split_outages(gaps, outages, p)
-    cov = CoverageMap.from_table(Q.coverage_map(store, rel, p.coverage_cell_deg, p.coverage_bin_s, p.stale_min_kt),
+    cov = CoverageMap.from_table(AIR.coverage_map(store, rel, p.coverage_cell_deg, p.coverage_bin_s, p.stale_min_kt),
                                  p.coverage_cell_deg, p.coverage_bin_s)
     return classify(gaps, cov, p, outages)
 

@@ -2,7 +2,7 @@
 
 Each module registers one analysis (``sea.port-visits``, ``sea.departures``,
 ``sea.loitering``, ``sea.gaps``, ``sea.encounters``) whose heavy lifting is SQL window
-functions in :mod:`sitewatch.store.sea_queries`; Python only shapes the (few) results
+functions in :mod:`sitewatch.store.positions_sea`; Python only shapes the (few) results
 into ``events`` rows. Thresholds are settings under ``[settings.sea]`` in
 ``sitewatch.toml`` (see each module's ``DEFAULTS``).
 """

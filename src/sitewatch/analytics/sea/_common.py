@@ -12,7 +12,7 @@ from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext
 from sitewatch.errors import ConfigError
 from sitewatch.sites import Site
-from sitewatch.store import sea_queries
+from sitewatch.store import vessels
 
 
 def params(ctx: AnalysisContext, section: str, defaults: Mapping[str, float]) -> dict[str, float]:
@@ -81,7 +81,7 @@ def min_port_distance_m(lat: np.ndarray, lon: np.ndarray, sites: Iterable[Site] 
 
 def vessel_labels(ctx: AnalysisContext, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """{mmsi: {name, government, ...}} for the vessels the store knows (empty when none)."""
-    return sea_queries.vessel_info(ctx.store, sorted(set(ids)))
+    return vessels.vessel_info(ctx.store, sorted(set(ids)))
 
 
 def who(mmsi: str, info: Mapping[str, Mapping[str, Any]]) -> str:

@@ -1,4 +1,4 @@
-"""The NumPy engine of the port-visit and gap scans: the SQL of :mod:`sitewatch.store.sea_queries`, vectorised.
+"""The NumPy engine of the port-visit and gap scans: the SQL of :mod:`sitewatch.store.positions_sea`, vectorised.
 
 Positions stream from DuckDB once, sorted by (id, t_utc, lat, lon), in batches of whole
 vessels (a vessel split by a batch boundary is carried into the next batch), so memory is
@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sitewatch.geo import EARTH_RADIUS_M, NM_M
-from sitewatch.store import sea_queries
+from sitewatch.store import positions_sea
 from sitewatch.store.db import Store
 
 _US = 1_000_000
@@ -82,7 +82,7 @@ def vessel_chunks(store: Store, t_from: datetime | None, t_to: datetime | None,
                   rows_per_batch: int = 1_000_000) -> Iterator[Chunk]:
     """Whole-vessel chunks of the sorted AIS positions (see the module docstring)."""
     pending: pa.Table | None = None
-    for batch in sea_queries.sorted_position_batches(store, t_from, t_to, rows_per_batch):
+    for batch in positions_sea.sorted_position_batches(store, t_from, t_to, rows_per_batch):
         tbl = pa.Table.from_batches([batch])
         if pending is not None:
             tbl = pa.concat_tables([pending, tbl])
@@ -109,7 +109,7 @@ def visit_rows(store: Store, layers: Sequence[tuple[np.ndarray, np.ndarray]], en
                stop_kt: float, move_kt: float, port_gap_s: float, max_gap_s: float, t_from: datetime | None = None,
                t_to: datetime | None = None, rows_per_batch: int = 1_000_000,
                radii: Sequence[tuple[float, float]] | None = None) -> list[list[dict[str, Any]]]:
-    """For each layer of anchors (lat, lon), the rows of :func:`sea_queries.port_visit_rows`
+    """For each layer of anchors (lat, lon), the rows of :func:`positions_sea.port_visit_rows`
     (as dicts), computed with NumPy in one pass over the positions shared by all layers.
 
     ``radii`` gives each layer its own (entry, exit) radii in metres (a watched site's area);
@@ -219,7 +219,7 @@ def _chunk_visits(c: Chunk, d: np.ndarray, anchor: np.ndarray, entry_m: float, e
 
 def gap_rows(store: Store, min_gap_s: float, dense_window_s: float, t_from: datetime | None = None,
              t_to: datetime | None = None, rows_per_batch: int = 1_000_000) -> list[dict[str, Any]]:
-    """Same rows as :func:`sea_queries.gap_rows` (as dicts), computed with NumPy."""
+    """Same rows as :func:`positions_sea.gap_rows` (as dicts), computed with NumPy."""
     out: list[dict[str, Any]] = []
     win_us = round(dense_window_s * _US)
     for c in vessel_chunks(store, t_from, t_to, rows_per_batch):

@@ -6,7 +6,7 @@ quay is the union of its zones whose kind or name contains ``quay`` (also ``bert
 and each event says so (``details.quay_basis = "watch-area"``).
 
 A vessel's positions are read only around the site (inside the area's bounding box plus
-the position before and after each stretch inside: :func:`sea_queries.area_crossing_rows`).
+the position before and after each stretch inside: :func:`positions_sea.area_crossing_rows`).
 A *stay* is a run of consecutive positions inside the watch area; a stay that touched the
 quay and is followed by a position outside the area is a departure. ``t_start`` is the last
 position inside, ``t_end`` the first outside (the crossing happened in between); details
@@ -27,7 +27,7 @@ from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
 from sitewatch.sites import Site
-from sitewatch.store import sea_queries
+from sitewatch.store import positions_sea
 
 ANALYSIS = "sea.departures"
 QUAY_WORDS = ("quay", "berth", "pier")
@@ -55,7 +55,7 @@ def departures(ctx: AnalysisContext) -> pa.Table:
 
 
 def site_departures(ctx: AnalysisContext, site: Site, quay: Any, min_quay_h: float) -> list[dict[str, Any]]:
-    tbl = sea_queries.area_crossing_rows(ctx.store, site.bbox(), ctx.t_from, ctx.t_to)
+    tbl = positions_sea.area_crossing_rows(ctx.store, site.bbox(), ctx.t_from, ctx.t_to)
     n = tbl.num_rows
     if n == 0:
         return []

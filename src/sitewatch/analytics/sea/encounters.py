@@ -2,7 +2,7 @@
 
 Method (after Global Fishing Watch's encounters, GFW technical documentation,
 "Encounters": within 500 m for at least 2 h, median speed below 2 kn, at least 10 km
-from an anchorage), vectorised in SQL (:func:`sea_queries.close_pair_rows`):
+from an anchorage), vectorised in SQL (:func:`positions_sea.close_pair_rows`):
 
 1. each vessel's track becomes one mean position per ``bucket_min`` (10 min) bucket,
    kept when the bucket's speed is below ``slow_kt`` (2 kn);
@@ -29,7 +29,7 @@ import pyarrow as pa
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
 from sitewatch.kinds import EventKind
-from sitewatch.store import sea_queries
+from sitewatch.store import positions_sea
 
 ANALYSIS = "sea.encounters"
 DEFAULTS = {"max_dist_m": 500.0, "min_h": 2.0, "slow_kt": 2.0, "bucket_min": 10.0, "max_pause_min": 30.0,
@@ -40,7 +40,7 @@ DEFAULTS = {"max_dist_m": 500.0, "min_h": 2.0, "slow_kt": 2.0, "bucket_min": 10.
 def encounters(ctx: AnalysisContext) -> pa.Table:
     """Two vessels within 500 m for 2 h or more at under 2 kn, at least 10 km from any port."""
     p = C.params(ctx, "encounter", DEFAULTS)
-    tbl = sea_queries.close_pair_rows(ctx.store, int(p["bucket_min"] * 60), p["max_dist_m"], p["slow_kt"],
+    tbl = positions_sea.close_pair_rows(ctx.store, int(p["bucket_min"] * 60), p["max_dist_m"], p["slow_kt"],
                                       p["max_pause_min"] * 60, p["min_h"] * 3600, ctx.t_from, ctx.t_to)
     if tbl.num_rows == 0:
         return events_table([], ANALYSIS)

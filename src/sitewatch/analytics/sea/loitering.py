@@ -24,7 +24,7 @@ from sitewatch import geo
 from sitewatch.analytics.base import AnalysisContext, event_id, events_table, position_ref, register_analysis
 from sitewatch.analytics.sea import _common as C
 from sitewatch.kinds import EventKind
-from sitewatch.store import sea_queries
+from sitewatch.store import positions_sea
 
 ANALYSIS = "sea.loitering"
 DEFAULTS = {"slow_kt": 2.0, "min_h": 4.0, "shore_nm": 20.0, "max_seg_h": 2.0}
@@ -34,7 +34,7 @@ DEFAULTS = {"slow_kt": 2.0, "min_h": 4.0, "shore_nm": 20.0, "max_seg_h": 2.0}
 def loitering(ctx: AnalysisContext) -> pa.Table:
     """Vessels averaging under 2 kn for 4 h or more at least 20 NM from shore."""
     p = C.params(ctx, "loitering", DEFAULTS)
-    tbl = sea_queries.slow_run_rows(ctx.store, p["slow_kt"], p["min_h"] * 3600, p["max_seg_h"] * 3600,
+    tbl = positions_sea.slow_run_rows(ctx.store, p["slow_kt"], p["min_h"] * 3600, p["max_seg_h"] * 3600,
                                     ctx.t_from, ctx.t_to)
     if tbl.num_rows == 0:
         return events_table([], ANALYSIS)

@@ -36,7 +36,7 @@ the exit radius) when it was observed, else the last in-port position, with
 
 Two engines compute the same visits (``[settings.sea] engine``): ``numpy`` (default, one
 sorted pass: :mod:`._scan`) and ``sql`` (DuckDB window functions:
-:func:`sitewatch.store.sea_queries.port_visit_rows`, the reference for a Spark port).
+:func:`sitewatch.store.positions_sea.port_visit_rows`, the reference for a Spark port).
 
 A WPI visit that overlaps in time a visit of the same vessel to a watched site whose
 point is within ``site_merge_km`` of the WPI port is dropped: the site's event says it.
@@ -55,7 +55,7 @@ from sitewatch.analytics.base import AnalysisContext, event_id, events_table, po
 from sitewatch.analytics.sea import _common as C
 from sitewatch.analytics.sea import _scan
 from sitewatch.sites import Site
-from sitewatch.store import sea_queries
+from sitewatch.store import positions_sea
 
 ANALYSIS = "sea.port-visits"
 DEFAULTS = {
@@ -102,7 +102,7 @@ def visits_by_layer(ctx: AnalysisContext, layers: list[tuple[np.ndarray, np.ndar
     if C.engine(ctx) == "sql":
         out = []
         for (la, lo), (r_in, r_out) in zip(uniq, radii, strict=True):
-            tbl = sea_queries.port_visit_rows(ctx.store, la, lo, r_in, r_out, p["stop_kt"], p["move_kt"],
+            tbl = positions_sea.port_visit_rows(ctx.store, la, lo, r_in, r_out, p["stop_kt"], p["move_kt"],
                                               p["port_gap_h"] * 3600, p["max_port_gap_h"] * 3600, ctx.t_from,
                                               ctx.t_to)
             out.append(tbl.to_pylist() if tbl.num_rows else [])

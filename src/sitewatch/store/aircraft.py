@@ -1,10 +1,10 @@
-"""SQL behind ``sitewatch aircraft …``: merge identity rows, show one aircraft, list aircraft.
+"""The ``aircraft`` table: identity rows merged from feeds and databases, and read back.
 
 Contract: :func:`merge_aircraft` writes ``aircraft`` rows keyed by ``icao24`` keeping, for
 each column, the new value where it has one and the stored value otherwise — so a
 database load does not erase the emitter category learnt from the feed, and a feed row
-does not erase a registration. :func:`aircraft_row`, :func:`aircraft_activity` and
-:func:`list_aircraft` return plain dicts (small results).
+does not erase a registration. The reads return plain dicts (small results); an
+aircraft's activity is counted from its positions (:mod:`sitewatch.store.positions`).
 """
 
 from __future__ import annotations
@@ -48,23 +48,6 @@ def aircraft_row(store: Store, icao24: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def aircraft_activity(store: Store, icao24: str) -> dict[str, Any]:
-    """Positions summary of one aircraft: count, first/last time, last fix, callsigns."""
-    summary = store.rows(
-        "SELECT count(*) AS positions, min(t_utc) AS first_seen_utc, max(t_utc) AS last_seen_utc, "
-        "list(DISTINCT callsign ORDER BY callsign) FILTER (WHERE callsign IS NOT NULL) AS callsigns "
-        "FROM positions WHERE source = 'adsb' AND id = ?",
-        [icao24],
-    )[0]
-    last = store.rows(
-        "SELECT t_utc, lat, lon, alt_ft, speed_kt, onground, format FROM positions "
-        "WHERE source = 'adsb' AND id = ? ORDER BY t_utc DESC LIMIT 1",
-        [icao24],
-    )
-    summary["last_fix"] = last[0] if last else None
-    return summary
-
-
 def list_aircraft(store: Store, typecodes: Sequence[str] = (), military: bool = False,
                   seen_only: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
     """Aircraft (optionally of ``typecodes`` / military / seen in positions) with activity."""
@@ -86,8 +69,30 @@ def ids_of_types(store: Store, typecodes: Sequence[str]) -> set[str]:
     """Addresses of the aircraft of ``typecodes`` in the workspace's aircraft table."""
     if not typecodes:
         return set()
-    rows = store.sql(
-        f"SELECT icao24 FROM aircraft WHERE upper(typecode) IN ({', '.join('?' * len(typecodes))})",
-        [t.upper() for t in typecodes],
-    )
+    w = Where().any("upper(typecode)", [t.upper() for t in typecodes])
+    rows = store.sql(f"SELECT icao24 FROM aircraft WHERE {w.sql}", w.params)
     return {str(r[0]).lower() for r in rows}
+
+
+def aircraft_info(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``aircraft`` rows (registration, typecode, military …) for ``ids`` that have one."""
+    if not ids:
+        return {}
+    t = pa.table({"icao24": pa.array(sorted(set(ids)), pa.string())})
+    rows = store.query_with(
+        "_sw_ids", t, "SELECT a.icao24, a.registration, a.typecode, a.type_name, a.operator, a.military "
+        "FROM aircraft a JOIN _sw_ids USING (icao24)")
+    keys = ("icao24", "registration", "typecode", "type_name", "operator", "military")
+    return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
+
+
+def identities(store: Store, icao24: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Rows of ``aircraft`` (registration, type, operator …) by ICAO address, for the report."""
+    keys = sorted({str(k).lower() for k in icao24 if k})
+    if not keys:
+        return {}
+    w = Where().any("icao24", keys)
+    rows = store.rows(
+        "SELECT icao24, registration, typecode, type_name, operator, military, db_source FROM aircraft "
+        f"WHERE {w.sql}", w.params)
+    return {str(r["icao24"]): r for r in rows}

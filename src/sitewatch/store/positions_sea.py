@@ -1,4 +1,4 @@
-"""The SQL behind the sea events (port visits, departures, loitering, AIS gaps, encounters).
+"""The sea analytics' scans of the ``positions`` table: the SQL behind the sea events (port visits, departures, loitering, AIS gaps, encounters).
 
 Every query reads AIS rows of ``positions`` (``source = 'ais'``) inside an optional time
 window and does the per-vessel work with window functions ``OVER (PARTITION BY id ORDER
@@ -17,11 +17,11 @@ position (distance / time); rows that repeat the previous time have no implied s
 Distances are haversine metres on the sphere of :data:`sitewatch.geo.EARTH_RADIUS_M`.
 """
 
+
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +33,14 @@ from sitewatch.store.db import Store
 from sitewatch.store.where import Where
 
 ANCHOR_CELL_DEG = 0.05  # grid of the position→anchor join: 5.5 km in latitude, > the 4 km exit radius
+
+
 PAIR_CELL_LAT_DEG = 0.01  # encounter grid: 1.1 km in latitude (> 500 m)
+
+
 PAIR_CELL_LON_DEG = 0.03  # 0.03° of longitude is > 500 m up to 81° latitude
+
+
 _ORDER = "ORDER BY t_utc, lat, lon"
 
 
@@ -47,18 +53,15 @@ def hav_sql(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
     )
 
 
-def _window(t_from: datetime | None, t_to: datetime | None) -> tuple[str, list[Any]]:
+def _window(t_from: datetime | None, t_to: datetime | None) -> Where:
     # rows whose time was not in the record (file order, --start) would make fake gaps,
     # stays and speeds: the sea events use only positions with a received time
-    w = Where("source = 'ais'", "coalesce(time_inferred, FALSE) = FALSE").since("t_utc", t_from).before("t_utc", t_to)
-    return w.sql, w.params
+    return Where("source = 'ais'", "coalesce(time_inferred, FALSE) = FALSE").since("t_utc", t_from).before("t_utc", t_to)
 
 
-def _positions_cte(t_from: datetime | None, t_to: datetime | None, extra_where: str = "") -> tuple[str, list[Any]]:
-    where, params = _window(t_from, t_to)
-    if extra_where:
-        where += f" AND {extra_where}"
-    return f"p AS (SELECT id, t_utc, lat, lon, speed_kt FROM positions WHERE {where})", params
+def _positions_cte(t_from: datetime | None, t_to: datetime | None) -> tuple[str, list[Any]]:
+    w = _window(t_from, t_to)
+    return f"p AS (SELECT id, t_utc, lat, lon, speed_kt FROM positions WHERE {w.sql})", w.params
 
 
 def _speed_cte(src: str = "p") -> str:
@@ -71,12 +74,6 @@ def _speed_cte(src: str = "p") -> str:
         f"coalesce(speed_kt, CASE WHEN epoch(t_utc - t0) > 0 THEN {d} / epoch(t_utc - t0) * 3600 / {NM_M} END) "
         f"AS sog_kt FROM v0)"
     )
-
-
-@contextmanager
-def _registered(store: Store, name: str, table: pa.Table) -> Iterator[None]:
-    with store.registered(name, table):
-        yield
 
 
 def anchor_cells(lat: np.ndarray, lon: np.ndarray, radius_m: float) -> pa.Table:
@@ -206,7 +203,7 @@ def port_visit_rows(
     GROUP BY id, visit_no
     ORDER BY id, t_first
     """
-    with _registered(store, "_sw_anchor_cells", cells):
+    with store.registered("_sw_anchor_cells", cells):
         return store.arrow(q, params)
 
 
@@ -221,18 +218,18 @@ def area_crossing_rows(
     vessel entered or left any area within the box, without reading the rest of its track.
     """
     pos, params = _positions_cte(t_from, t_to)
-    x0, y0, x1, y1 = bbox
+    box = Where().bbox(bbox)
     q = f"""
     WITH {pos},
-    b AS (SELECT *, (lat BETWEEN {y0} AND {y1} AND lon BETWEEN {x0} AND {x1}) AS inbox FROM p
-          WHERE id IN (SELECT DISTINCT id FROM p WHERE lat BETWEEN {y0} AND {y1} AND lon BETWEEN {x0} AND {x1})),
+    b AS (SELECT *, ({box.sql}) AS inbox FROM p
+          WHERE id IN (SELECT DISTINCT id FROM p WHERE {box.sql})),
     n AS (SELECT *, lag(inbox) OVER w AS prev_box, lead(inbox) OVER w AS next_box
           FROM b WINDOW w AS (PARTITION BY id {_ORDER}))
     SELECT id, t_utc, lat, lon, speed_kt, inbox FROM n
     WHERE inbox OR coalesce(prev_box, FALSE) OR coalesce(next_box, FALSE)
     ORDER BY id, t_utc, lat, lon
     """
-    return store.arrow(q, params)
+    return store.arrow(q, [*params, *box.params, *box.params])
 
 
 def gap_rows(
@@ -344,17 +341,6 @@ def close_pair_rows(
     return store.arrow(q, params)
 
 
-def vessel_info(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """{mmsi: {name, ship_type, flag, government, watch}} from the ``vessels`` table, for ``ids``."""
-    if not ids:
-        return {}
-    tbl = pa.table({"mmsi": pa.array(ids, pa.string())})
-    with _registered(store, "_sw_ids", tbl):
-        rows = store.rows("SELECT v.mmsi, v.name, v.ship_type, v.flag, v.government, v.watch FROM vessels v "
-                          "JOIN _sw_ids i USING (mmsi)")
-    return {r.pop("mmsi"): r for r in rows}
-
-
 def sorted_position_batches(
     store: Store, t_from: datetime | None = None, t_to: datetime | None = None, rows_per_batch: int = 1_000_000,
 ) -> Iterator[pa.RecordBatch]:
@@ -363,7 +349,7 @@ def sorted_position_batches(
     One sort (DuckDB spills it to disk when it does not fit in memory); batches may split a
     vessel's track, so consumers carry the last vessel over to the next batch.
     """
-    where, params = _window(t_from, t_to)
+    w = _window(t_from, t_to)
     yield from store.batches(
-        f"SELECT id, t_utc, lat, lon, speed_kt FROM positions WHERE {where} ORDER BY id, t_utc, lat, lon",
-        params, rows_per_batch)
+        f"SELECT id, t_utc, lat, lon, speed_kt FROM positions WHERE {w.sql} ORDER BY id, t_utc, lat, lon",
+        w.params, rows_per_batch)

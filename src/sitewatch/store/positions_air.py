@@ -1,8 +1,8 @@
-"""SQL behind the air analytics and the ``sitewatch query`` commands.
+"""The air analytics' scans of the ``positions`` table (and the ``sitewatch query`` commands).
 
-Every query reads a *relation* of positions: the ``positions`` table of a workspace
-(:func:`store_relation`) or Parquet files with the same columns (:func:`parquet_relation`,
-used by the benchmark and the Spark-sized path). The core steps are window functions
+Every query reads a *relation* of positions: the ``positions`` table of a workspace,
+rows of one source (:func:`store_relation`), narrowed by time (:meth:`Relation.filtered`).
+The core steps are window functions
 over ``PARTITION BY id ORDER BY t_utc`` (``LAG``/``LEAD`` and ``RANGE`` frames in seconds)
 so that they port to Spark SQL unchanged: stale-position removal, dark gaps with the
 state at loss and at reacquisition, the coverage map, and the two-box query.
@@ -12,18 +12,17 @@ Contract: functions take a :class:`~sitewatch.store.db.Store` and return Arrow t
 ``id, t_utc`` (:func:`track_partitions`), so memory stays bounded by the partition size.
 """
 
+
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from sitewatch.errors import InputError
 from sitewatch.store.db import Store
 from sitewatch.store.where import Where
 
@@ -32,15 +31,22 @@ TRACK_COLUMNS = ("id", "t_s", "lat", "lon", "alt_ft", "speed_kt", "track_deg", "
 
 @dataclass(frozen=True)
 class Relation:
-    """A positions relation: SQL text of a table expression and its filter."""
+    """A positions relation: SQL text of a table expression and its filter (frozen, so one
+    relation is shared by every query of an analysis; :meth:`where` gives a copy to extend)."""
 
     sql: str
-    where: str = "TRUE"
+    cond: str = "TRUE"
     params: tuple[Any, ...] = ()
 
+    def where(self) -> Where:
+        """The relation's filter as a new :class:`Where` (add conditions to it freely)."""
+        w = Where(self.cond)
+        w.params.extend(self.params)
+        return w
+
     def filtered(self, t_from: datetime | None = None, t_to: datetime | None = None) -> Relation:
-        w = Where(self.where).since("t_utc", t_from).before("t_utc", t_to)
-        return Relation(self.sql, w.sql, (*self.params, *w.params))
+        w = self.where().since("t_utc", t_from).before("t_utc", t_to)
+        return Relation(self.sql, w.sql, tuple(w.params))
 
 
 def store_relation(source: str = "adsb") -> Relation:
@@ -48,16 +54,9 @@ def store_relation(source: str = "adsb") -> Relation:
     return Relation("positions", "source = ?", (source,))
 
 
-def parquet_relation(paths: Sequence[str | Path]) -> Relation:
-    """Parquet files with ``positions`` columns (``t_utc``, ``id``, ``lat``, ``lon`` …)."""
-    if not paths:
-        raise InputError("no Parquet files given")
-    quoted = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-    return Relation(f"read_parquet([{quoted}])")
-
-
 def count(store: Store, rel: Relation) -> int:
-    return int(store.scalar(f"SELECT count(*) FROM {rel.sql} WHERE {rel.where}", list(rel.params)) or 0)
+    w = rel.where()
+    return int(store.scalar(f"SELECT count(*) FROM {rel.sql} WHERE {w.sql}", w.params) or 0)
 
 
 def track_partitions(store: Store, rel: Relation, rows_per_partition: int = 4_000_000,
@@ -70,9 +69,8 @@ def track_partitions(store: Store, rel: Relation, rows_per_partition: int = 4_00
     n_parts = max(1, math.ceil(n_rows / rows_per_partition))
     cols = ("id, epoch(t_utc) AS t_s, lat, lon, alt_ft, speed_kt, track_deg, onground, vrate_fpm")
     for k in range(n_parts):
-        part = "" if n_parts == 1 else f" AND hash(id) % {n_parts} = {k}"
-        q = f"SELECT {cols} FROM {rel.sql} WHERE {rel.where}{part} ORDER BY id, t_utc"
-        t = store.arrow(q, list(rel.params))
+        w = rel.where() if n_parts == 1 else rel.where().raw("hash(id) % ? = ?", n_parts, k)
+        t = store.arrow(f"SELECT {cols} FROM {rel.sql} WHERE {w.sql} ORDER BY id, t_utc", w.params)
         if t.num_rows:
             yield t
 
@@ -85,7 +83,7 @@ def _fresh_cte(rel: Relation, stale_min_kt: float) -> str:
         "vrate_fpm, onground, "
         "coalesce(lat = lag(lat) OVER w AND lon = lag(lon) OVER w "
         f"AND coalesce(speed_kt, 0) >= {float(stale_min_kt)} AND NOT coalesce(onground, false), false) AS stale "
-        f"FROM {rel.sql} WHERE {rel.where} WINDOW w AS (PARTITION BY id ORDER BY t_utc)), "
+        f"FROM {rel.sql} WHERE {rel.cond} WINDOW w AS (PARTITION BY id ORDER BY t_utc)), "
         "fresh AS (SELECT * FROM marked WHERE NOT stale)"
     )
 
@@ -149,39 +147,6 @@ def coverage_map(store: Store, rel: Relation, cell_deg: float, bin_s: float,
     return store.arrow(q, list(rel.params))
 
 
-def aircraft_info(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``aircraft`` rows (registration, typecode, military …) for ``ids`` that have one."""
-    if not ids:
-        return {}
-    t = pa.table({"icao24": pa.array(sorted(set(ids)), pa.string())})
-    rows = store.query_with(
-        "_sw_ids", t, "SELECT a.icao24, a.registration, a.typecode, a.type_name, a.operator, a.military "
-        "FROM aircraft a JOIN _sw_ids USING (icao24)")
-    keys = ("icao24", "registration", "typecode", "type_name", "operator", "military")
-    return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
-
-
-def callsigns(store: Store, ids: Sequence[str]) -> dict[str, str]:
-    """The most frequent callsign of each aircraft in ``ids`` (positions table)."""
-    if not ids:
-        return {}
-    t = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
-    rows = store.query_with(
-        "_sw_ids", t, "SELECT id, mode(callsign) FROM positions JOIN _sw_ids USING (id) "
-        "WHERE source = 'adsb' AND callsign IS NOT NULL GROUP BY id")
-    return {r[0]: r[1] for r in rows if r[1]}
-
-
-# -- flights table ----------------------------------------------------------------------
-def replace_flights(store: Store, rows: pa.Table, t_from: datetime | None, t_to: datetime | None) -> int:
-    """Replace the flights that start inside [t_from, t_to) (all when unbounded) by ``rows``."""
-    w = Where().since("t_start", t_from).before("t_start", t_to)
-    with store.transaction():
-        store.con.execute(f"DELETE FROM flights WHERE {w.sql}", w.params)
-        return store.insert("flights", rows, dedupe=True) if rows.num_rows else 0
-
-
-# -- queries ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Area:
     """A query area: a bounding box, optionally a circle (centre and radius) inside it."""
@@ -194,15 +159,15 @@ class Area:
     centre: tuple[float, float] | None = None  # (lat, lon)
     radius_m: float | None = None
 
-    def sql(self) -> str:
-        cond = (f"(lat BETWEEN {self.min_lat!r} AND {self.max_lat!r} AND "
-                f"lon BETWEEN {self.min_lon!r} AND {self.max_lon!r})")
+    def where(self) -> Where:
+        """Inside the box, and within ``radius_m`` of ``centre`` when it has one (haversine)."""
+        w = Where().bbox((self.min_lon, self.min_lat, self.max_lon, self.max_lat))
         if self.centre is not None and self.radius_m is not None:
             la, lo = self.centre
-            cond += (f" AND 2 * 6371008.8 * asin(sqrt(pow(sin(radians(lat - {la!r}) / 2), 2) + "
-                     f"cos(radians({la!r})) * cos(radians(lat)) * pow(sin(radians(lon - {lo!r}) / 2), 2)))"
-                     f" <= {self.radius_m!r}")
-        return cond
+            w.raw("2 * 6371008.8 * asin(sqrt(pow(sin(radians(lat - ?) / 2), 2) + "
+                  "cos(radians(?)) * cos(radians(lat)) * pow(sin(radians(lon - ?) / 2), 2))) <= ?",
+                  la, la, lo, self.radius_m)
+        return w
 
 
 def two_box(store: Store, rel: Relation, a: Area, b: Area, min_gap_s: float, max_gap_s: float) -> pa.Table:
@@ -212,10 +177,11 @@ def two_box(store: Store, rel: Relation, a: Area, b: Area, min_gap_s: float, max
     leaving it), ``t_b`` (first report in B after), ``gap_s``, position at both ends, and
     ``n_between`` — reports elsewhere in between (0: the aircraft was dark).
     """
+    wa, wb, w = a.where(), b.where(), rel.where()
     q = (
         "WITH tagged AS (SELECT id, t_utc, lat, lon, alt_ft, "
-        f"CASE WHEN {a.sql()} THEN 'A' WHEN {b.sql()} THEN 'B' ELSE 'O' END AS box "
-        f"FROM {rel.sql} WHERE {rel.where}), "
+        f"CASE WHEN ({wa.sql}) THEN 'A' WHEN ({wb.sql}) THEN 'B' ELSE 'O' END AS box "
+        f"FROM {rel.sql} WHERE {w.sql}), "
         "seq AS (SELECT *, lead(box) OVER w AS next_box, "
         "row_number() OVER w AS rn FROM tagged WINDOW w AS (PARTITION BY id ORDER BY t_utc)), "
         # last A report before the aircraft leaves A, and the first B report after it
@@ -231,32 +197,29 @@ def two_box(store: Store, rel: Relation, a: Area, b: Area, min_gap_s: float, max
         "rn_b - rn_a - 1 AS n_between FROM pairs WHERE k = 1 AND epoch(t_b) - epoch(t_a) >= ? "
         "ORDER BY t_a, id"
     )
-    return store.arrow(q, [*rel.params, float(max_gap_s), float(min_gap_s)])
+    return store.arrow(q, [*wa.params, *wb.params, *w.params, float(max_gap_s), float(min_gap_s)])
 
 
 def aircraft_seen(store: Store, rel: Relation, types: Sequence[str] = (), military: bool = False,
                   near: Area | None = None) -> pa.Table:
     """Aircraft with positions in ``rel`` (optionally within ``near``), joined to ``aircraft``,
     filtered by type designators and the military flag: first/last seen, report count."""
-    where = Where(rel.where)
+    inner = rel.where()
     if near is not None:
-        where.raw(near.sql())
+        area = near.where()
+        inner.raw(area.sql, *area.params)
+    outer = Where().any("upper(a.typecode)", [t.upper() for t in types] or None)
+    if military:
+        outer.raw("coalesce(a.military, false)")
     q = (
         "WITH seen AS (SELECT id, min(t_utc) AS first_seen, max(t_utc) AS last_seen, count(*) AS n_positions, "
         "mode(callsign) AS callsign, min(alt_ft) AS min_alt_ft "
-        f"FROM {rel.sql} WHERE {where.sql} GROUP BY id) "
+        f"FROM {rel.sql} WHERE {inner.sql} GROUP BY id) "
         "SELECT s.id, a.registration, a.typecode, a.type_name, a.operator, a.military, s.callsign, "
         "s.first_seen, s.last_seen, s.n_positions, s.min_alt_ft "
-        "FROM seen s LEFT JOIN aircraft a ON a.icao24 = s.id WHERE TRUE"
+        f"FROM seen s LEFT JOIN aircraft a ON a.icao24 = s.id WHERE {outer.sql} ORDER BY s.first_seen, s.id"
     )
-    params: list[Any] = list(rel.params)
-    if types:
-        q += f" AND upper(a.typecode) IN ({', '.join('?' for _ in types)})"
-        params += [t.upper() for t in types]
-    if military:
-        q += " AND coalesce(a.military, false)"
-    q += " ORDER BY s.first_seen, s.id"
-    return store.arrow(q, params)
+    return store.arrow(q, [*inner.params, *outer.params])
 
 
 def legs(store: Store, rel: Relation, *, stale_min_kt: float, speed_window_s: float, taxi_max_kt: float,
@@ -331,15 +294,3 @@ def legs(store: Store, rel: Relation, *, stale_min_kt: float, speed_window_s: fl
         "arg_min(reason, t_s) AS split_start FROM numbered GROUP BY id, leg ORDER BY id, t_start_s"
     )
     return store.arrow(q, list(rel.params))
-
-
-def flights(store: Store, icao24: str | None = None, airfield: str | None = None,
-            t_from: datetime | None = None, t_to: datetime | None = None, limit: int | None = None) -> pa.Table:
-    """Rows of the ``flights`` table, filtered by aircraft, origin-or-destination and time."""
-    w = Where().eq("icao24", icao24.lower() if icao24 else None).since("t_end", t_from).before("t_start", t_to)
-    if airfield:
-        w.raw("(origin = ? OR destination = ?)", airfield, airfield)
-    q = f"SELECT * EXCLUDE (t_computed_utc) FROM flights WHERE {w.sql} ORDER BY t_start, icao24"
-    if limit is not None:
-        q += f" LIMIT {int(limit)}"
-    return store.arrow(q, w.params)

@@ -4,6 +4,7 @@ An outage is a stretch in which a live feed could not see a box (see
 :mod:`sitewatch.live._outages`); its rows are written by the live sessions.
 """
 
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,6 @@
-"""What was fetched from published sources: provenance for reports (the SQL of ``sitewatch fetch``).
+"""The ``ingest_log`` table read back: which files were ingested, what was fetched (with its
+provenance), whether any of it was simulated. (Its rows are written by
+:mod:`sitewatch.store.writer`.)
 
 A fetched archive is one ``ingest_log`` row; its ``options`` JSON carries ``provenance``:
 source name and title, licence and its URL, the attribution line to show, the release,
@@ -8,9 +10,12 @@ and per downloaded file its URL (no query string), name, size and SHA-256.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from sitewatch.store import evidence
 from sitewatch.store.db import Store
+from sitewatch.store.where import Where
 
 
 def fetched(store: Store) -> list[dict[str, Any]]:
@@ -39,3 +44,21 @@ def sources(store: Store) -> list[dict[str, Any]]:
         s["inputs"] += 1
         s["rows"] += int(f.get("accepted") or 0)
     return list(seen.values())
+
+
+def files(store: Store, sha256: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Ingested files (``ingest_log``): all of them, or those with the given content hashes."""
+    keys = sorted({s for s in sha256 if s})
+    if sha256 and not keys:
+        return []
+    w = Where().any("sha256", keys or None)
+    return store.rows(f"SELECT path, sha256, kind, format, accepted, t_end_utc FROM ingest_log WHERE {w.sql} "
+                      "ORDER BY kind, path", w.params)
+
+
+def workspace_simulated(store: Store) -> bool:
+    """Whether the workspace holds any SIMULATED data: a file the simulator wrote (its name says
+    SIMULATED) or a simulated evidence row, scene or observation."""
+    files = store.scalar("SELECT count(*) FROM ingest_log WHERE coalesce(path ILIKE '%simulated%' "
+                         "OR format ILIKE '%sim%' OR options ILIKE '%\"simulated\": true%', false)")
+    return bool(files) or any(evidence.simulated_sites(store).values())
