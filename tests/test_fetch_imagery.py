@@ -35,7 +35,7 @@ from sitewatch.acquire.http import FetchError, HttpOptions
 from sitewatch.cli import main
 from sitewatch.errors import InputError
 from sitewatch.sites import circle_site
-from sitewatch.store.fetch_queries import fetched, sources
+from sitewatch.store.ingest_log import fetched, sources
 from sitewatch.workspace import Workspace
 
 ES = "data/api-samples/stac-earth-search-v1"
@@ -271,8 +271,10 @@ def test_earth_search_uses_query_not_filter_and_reads_only_the_window(host: Stan
     [s] = res.scenes
     assert s.status == "new" and s.item == "S2A_13TDE_20231008_0_L2A" and s.cloud_cover == pytest.approx(0.000299)
     assert s.gsd_m == pytest.approx(10.0, rel=0.01) and s.window_px is not None and max(s.window_px) <= 420
-    # the GSD gate of the pipeline: 10 m counts nothing
-    assert s.gate["countable"] == [] and "counts nothing" in s.gate["says"] and "80 m" in s.gate["says"]
+    # the GSD gate: 10 m shows ships and large aircraft, not vehicles; the built-in detector counts none
+    assert s.gate["shows"] == ["plane", "helicopter", "ship"] and s.gate["countable"] == []
+    assert "aircraft ≥ 40 m" in s.gate["says"] and "ships ≥ 40 m" in s.gate["says"]
+    assert "not large vehicles" in s.gate["says"] and "by eye" in s.gate["says"]
     served = host.served_bytes["/cogs/S2A_13TDE_20231008_0_L2A/TCI.tif"]
     assert served < len(boulder_cog) / 4, (served, len(boulder_cog))  # range requests: the window's tiles only
     cog_reqs = host.of("/cogs/S2A_13TDE_20231008_0_L2A/TCI.tif")
@@ -588,7 +590,8 @@ def test_planet_activation_then_read_and_the_key_never_shows(host: StandIn, tmp_
     state["status"] = "active"
     res = fetch(ws, src, ws.site("berbera"), t0, t1, max_cloud=10)
     assert [s.status for s in res.scenes] == ["new", "new"] and res.scenes[0].provider == "Planet PSScene"
-    assert res.scenes[0].gsd_m == pytest.approx(3.0, rel=0.02) and res.scenes[0].gate["countable"] == []
+    assert res.scenes[0].gsd_m == pytest.approx(3.0, rel=0.02) and res.scenes[0].gate["countable"] == ["plane"]
+    assert res.scenes[0].gate["from_m"] == {"plane": pytest.approx(36.0, abs=1.0)}  # aircraft from 12 px up
     assert set(seen_auth) == {auth} and ranges[0] == [{"lte": 0.1}]  # Planet's cloud_cover is a fraction
     out = capsys.readouterr()
     blob = out.out + out.err + json.dumps([s.as_json() for s in res.scenes], default=str)
@@ -607,13 +610,16 @@ def test_planet_activation_then_read_and_the_key_never_shows(host: StandIn, tmp_
 
 
 def test_gate_follows_the_pipeline() -> None:
+    from sitewatch.detect.gate import detector_gate
     from sitewatch.fusion.evidence import resolvable
 
+    classes = ("plane", "helicopter", "ship", "large-vehicle", "small-vehicle")
     for g in (0.3, 0.5, 1.0, 1.9, 3.0, 10.0):
         got = gate(g)
-        assert got["countable"] == [c for c in ("plane", "helicopter", "ship", "large-vehicle", "small-vehicle")
-                                    if resolvable(c, g)]
-    assert "counts planes, helicopters, ships, large vehicles; not small vehicles" in gate(1.0)["says"]
+        assert got["shows"] == [c for c in classes if resolvable(c, g)]  # the scene rule evidence applies
+        assert got["countable"] == [c for c in classes if detector_gate(c, g).countable]
+    assert gate(0.5)["countable"] == list(classes) and "the detector (yolov8-obb) counts them" in gate(0.5)["says"]
+    assert gate(1.0)["countable"] == ["plane", "helicopter", "ship"]  # vehicles: measured recall 0.11 at 1 m
 
 
 def test_cli_fetch_imagery(host: StandIn, tmp_path: Path, boulder_cog: bytes,
@@ -628,8 +634,9 @@ def test_cli_fetch_imagery(host: StandIn, tmp_path: Path, boulder_cog: bytes,
     assert rc == 0, out.err
     lines = [json.loads(x) for x in out.out.splitlines()]
     assert lines[0]["status"] == "new" and lines[0]["countable"] == [] and lines[0]["licence"]
+    assert lines[0]["shows"] == ["plane", "helicopter", "ship"]
     assert lines[-1]["summary"] and lines[-1]["new"] == 1 and lines[-1]["search"]["cloud_by"] == "query"
-    assert "counts nothing (needs planes ≤ 1.9 m" in out.err
+    assert "it shows aircraft ≥ 40 m" in out.err and "counts none of them" in out.err
     assert main(["fetch", "--help"]) == 0
     helptext = capsys.readouterr().out
     assert "watch source add s2 earth-search-s2 --site hmeimim" in helptext and "imagery" in helptext

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from sitewatch.fusion import evidence as E
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import evidence as EVD
 from sitewatch.store.db import Store
 from sitewatch.store.ingest import ingest_paths
 from test_fusion_scenario import Scenario, build, hmeimim
@@ -17,7 +17,7 @@ def test_every_row_has_provenance_and_ids_are_stable() -> None:
     store = Store()
     site = build(store, "withdrawal")
     first = E.refresh(store, [site])[0]
-    rows = Q.list_evidence(store, "hmeimim")
+    rows = EVD.list_evidence(store, "hmeimim")
     assert len(rows) == first.rows.num_rows and first.by_sensor.keys() == {"adsb", "ais", "imagery"}
     for r in rows:
         assert r["site"] == "hmeimim" and r["t_start"] is not None and r["kind"] and r["text"]
@@ -28,7 +28,7 @@ def test_every_row_has_provenance_and_ids_are_stable() -> None:
     assert count["ref"]["zone"] == "north-park" and len(count["ref"]["det_ids"]) == 50
     assert count["file_sha256"] and count["provider"] == "Maxar"
     E.refresh(store, [site])
-    assert [r["evidence_id"] for r in Q.list_evidence(store, "hmeimim")] == [r["evidence_id"] for r in rows]
+    assert [r["evidence_id"] for r in EVD.list_evidence(store, "hmeimim")] == [r["evidence_id"] for r in rows]
 
 
 def test_event_evidence_carries_the_source_file_hash(tmp_path: Path) -> None:
@@ -75,6 +75,62 @@ def test_gsd_limits() -> None:
     assert E.resolvable("small-vehicle", 3.0) is False
     assert E.resolvable("plane", 1.5) is True
     assert E.resolvable("plane", None) is None
+    # size-based: at 10 m an object must be ≥ 40 m long (4 px): ships and large aircraft, no vehicles
+    assert E.resolvable("ship", 10.0) is True and E.resolvable("plane", 10.0) is True
+    assert E.resolvable("large-vehicle", 10.0) is False and E.resolvable("small-vehicle", 10.0) is False
+
+
+def test_the_gsd_gate_decides_what_a_10m_scene_counts() -> None:
+    """A vehicle count from a 10 m scene never becomes evidence (an ``imagery.limit`` row); a ship
+    count does where the detector that ran was measured to count ships there; the built-in
+    detector was not (its measured reach stops at 1 m for ships), so its finds are limits too."""
+    import pyarrow as pa
+
+    from sitewatch.detect import gate as G
+
+    def rows(detector: str | None) -> list[dict[str, object]]:
+        store = Store()
+        sc = Scenario()
+        sid = sc.scene(date(2024, 12, 5), {("ship", None): 2, ("large-vehicle", "north-park"): 5}, gsd_m=10.0,
+                       provider="Sentinel-2")
+        sc.write(store)
+        if detector:
+            store.sql("DELETE FROM detect_runs")
+            store.insert("detect_runs", pa.Table.from_pylist([
+                {"scene_id": sid, "site": "hmeimim", "model": detector, "n_detections": 7,
+                 "settings": json.dumps({"detector": detector}), "t_run_utc": sc.scenes[0]["t_utc"]}]))
+        out = [r for r in E.build(store, hmeimim()).rows.to_pylist() if r["kind"].startswith("imagery.")]
+        for r in out:
+            r["ref"] = json.loads(r["ref"])
+        return out
+
+    def of(rs: list[dict[str, object]], cls: str) -> list[dict[str, object]]:
+        return [r for r in rs if r["ref"].get("class") == cls]  # type: ignore[attr-defined]
+
+    G.declare_reach("s2-ships-test", {"ship": G.Reach(20.0, 4.0, "a stand-in for a Sentinel-2 ship detector")})
+    try:
+        custom = rows("s2-ships-test")
+    finally:
+        G.REACH.pop("s2-ships-test", None)
+    veh = of(custom, "large-vehicle")
+    assert veh and all(r["kind"] == "imagery.limit" and r["value"] is None for r in veh)
+    found = next(r for r in veh if r["ref"]["zone"] == "north-park")
+    assert found["ref"]["found"] == 5 and "found in zone north-park but not counted" in str(found["text"])
+    [ship] = of(custom, "ship")
+    assert ship["kind"] == "imagery.count" and ship["value"] == 2 and ship["ref"]["resolvable"] is True
+    assert ship["ref"]["from_m"] == 40.0 and "complete for ships ≥ 40 m" in str(ship["text"])
+    # the built-in detector (no name in the run): nothing from 10 m is a count
+    builtin = rows(None)
+    assert not [r for r in builtin if r["kind"] == "imagery.count"]
+    [ship] = of(builtin, "ship")
+    assert ship["kind"] == "imagery.limit" and "only up to 1 m GSD" in str(ship["text"])
+    # a 0.5 m scene counts every class as before
+    store = Store()
+    sc = Scenario()
+    sc.scene(date(2024, 12, 5), {("ship", None): 2, ("large-vehicle", "north-park"): 5})
+    sc.write(store)
+    half = [r for r in E.build(store, hmeimim()).rows.to_pylist() if r["kind"].startswith("imagery.")]
+    assert {r["kind"] for r in half} == {"imagery.scene", "imagery.count"}
 
 
 def test_scene_never_detected_counts_nothing() -> None:

@@ -92,7 +92,8 @@ def test_a_cycle_fetches_every_source_then_analyses_assesses_and_alerts(host: St
         assert st["s2"]["last_data_utc"] == "2023-10-08T18:02:55Z" and st["s2"]["new_last"] == 1
         assert st["s2"]["coverage"]["to"] == "2024-12-07T06:00:00Z" and st["s2"]["last_error"] is None
         assert st["broken"]["consecutive_errors"] == 1 and "HTTP 503" in st["broken"]["last_error"]["message"]
-        assert "counts nothing" in " ".join(st["s2"]["notes"])
+        assert "it shows aircraft ≥ 40 m" in " ".join(st["s2"]["notes"])  # the 10 m scene's gate
+        assert not cyc.detected  # and the built-in detector counts none of that at 10 m: not run
         # the next cycle: nothing new, nothing raised twice; the day is not fetched again
         later = NOW + timedelta(hours=1)
         cyc2 = run_cycle(ws, plan, now=later, http=FAST)

@@ -23,6 +23,7 @@ import contextlib
 import math
 import os
 import re
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -80,10 +81,10 @@ def scrub(text: str) -> str:
 def gdal_options(http: HttpOptions) -> dict[str, str | int]:
     return {
         "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-        "GDAL_HTTP_MAX_RETRY": str(min(http.retries, 5)),
+        "GDAL_HTTP_MAX_RETRY": str(min(http.retries, 5 if http.budget is None else 2)),
         "GDAL_HTTP_RETRY_DELAY": f"{max(http.backoff_s, 0.01):g}",
-        "GDAL_HTTP_TIMEOUT": str(max(1, int(http.timeout_s))),
-        "GDAL_HTTP_CONNECTTIMEOUT": str(max(1, int(min(http.timeout_s, 30)))),
+        "GDAL_HTTP_TIMEOUT": str(max(1, int(http.attempt_timeout_s()))),
+        "GDAL_HTTP_CONNECTTIMEOUT": str(max(1, int(min(http.attempt_timeout_s(), 30)))),
         "GDAL_HTTP_USERAGENT": http.user_agent,
         "GDAL_HTTP_MULTIRANGE": "YES",
         "GDAL_CACHEMAX": 64 * 1024 * 1024,
@@ -105,6 +106,7 @@ def read_window(href: str, bbox: tuple[float, float, float, float], out: Path, *
     waits = _waits(http)
     while True:
         gdal: list[str] = []
+        t0 = time.monotonic()
         try:
             with _gdal_messages(gdal):
                 return _read(vsi_path(href), bbox, out, when, http, env or {}, max_pixels, tags or {})
@@ -117,7 +119,8 @@ def read_window(href: str, bbox: tuple[float, float, float, float], out: Path, *
                                   "(see the source's help for the environment variables it reads)") from None
             if status == 404:
                 raise NotFoundOnServer(f"{safe_url(href)}: HTTP 404 (the asset is not there)") from None
-            _pause(href, _Retry(f"reading the window failed ({msg[:200]})"), waits, http)
+            _pause(href, _Retry(f"reading the window failed ({msg[:200]})", elapsed_s=time.monotonic() - t0),
+                   waits, http)
         except FetchError:
             raise
         except Exception as exc:  # GDAL's other errors (a format it cannot read, a bad CRS): not transient

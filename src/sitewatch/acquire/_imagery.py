@@ -15,8 +15,9 @@ A source (one module per catalogue/preset, registered with kind ``imagery``) ans
    ``quarantine`` rows name the item's index and what it lacks (once: the same bad items
    fetched again are skipped);
 3. the scenes of the site are co-registered as ``ingest imagery`` does;
-4. each scene says what the pipeline's GSD gate (:func:`sitewatch.fusion.evidence.resolvable`)
-   lets it count (:func:`gate`).
+4. each scene says what the pipeline's GSD gate (:mod:`sitewatch.detect.gate`, the one
+   :mod:`sitewatch.fusion.evidence` applies) lets it count (:func:`gate`): 10 m shows ships and
+   aircraft ≥ 40 m, not vehicles; the built-in detector's measured reach stops short of it.
 
 Unknown fields of an item are ignored; missing ones (id, datetime, geometry and bbox, the
 asset) quarantine the item.
@@ -95,28 +96,11 @@ class Pending(FetchError):
 
 # -- the GSD gate ----------------------------------------------------------------------------------
 def gate(gsd_m: float | None) -> dict[str, Any]:
-    """What a scene of ``gsd_m`` can count, by the pipeline's own gate (evidence.resolvable)."""
-    from sitewatch.fusion.evidence import CLASS_LENGTH_M, MIN_PX, min_resolvable_gsd_m, resolvable
+    """What a scene of ``gsd_m`` can count (:func:`sitewatch.detect.gate.scene_gate`: what the
+    scene shows by the 4 px rule, what the built-in detector counts of it, and a sentence)."""
+    from sitewatch.detect.gate import scene_gate
 
-    if gsd_m is None:
-        return {"countable": [], "not_countable": list(CLASS_LENGTH_M), "says": "GSD unknown: nothing is counted"}
-    yes = [c for c in CLASS_LENGTH_M if resolvable(c, gsd_m)]
-    no = [c for c in CLASS_LENGTH_M if c not in yes]
-    need = ", ".join(f"{_plural(c)} ≤ {min_resolvable_gsd_m(c):.2g} m" for c in no)
-    small_m = MIN_PX * gsd_m
-    if not no:
-        says = f"at {gsd_m:.2g} m it counts every class ({', '.join(_plural(c) for c in yes)})"
-    elif not yes:
-        says = (f"at {gsd_m:.2g} m it counts nothing (needs {need}); objects shorter than {small_m:.0f} m "
-                f"are under {MIN_PX:.0f} px")
-    else:
-        says = f"at {gsd_m:.2g} m it counts {', '.join(_plural(c) for c in yes)}; not {need}"
-    return {"countable": yes, "not_countable": no, "says": says}
-
-
-def _plural(cls: str) -> str:
-    return {"plane": "planes", "helicopter": "helicopters", "ship": "ships", "large-vehicle": "large vehicles",
-            "small-vehicle": "small vehicles"}.get(cls, cls)
+    return scene_gate(gsd_m)
 
 
 # -- items -----------------------------------------------------------------------------------------
@@ -347,7 +331,7 @@ def fetch(ws: Any, source: ImagerySource, site: Site, t0: datetime, t1: datetime
           margin_m: float = 0.0, coreg: bool = True,
           on_scene: Callable[[SceneOut], None] | None = None) -> FetchResult:
     """Search ``source`` for ``site`` in [t0, t1] and register each new window (see the module)."""
-    from sitewatch.store import scene_queries as SQ
+    from sitewatch.store import scenes as SC
 
     name = source.info.name
     source = source.with_settings(ws.settings)
@@ -356,7 +340,7 @@ def fetch(ws: Any, source: ImagerySource, site: Site, t0: datetime, t1: datetime
     res = FetchResult(name, site.name, t0, t1, search={**found.how, "dropped": found.dropped} if found.dropped
                       else dict(found.how))
     base = (folder or ws.folder / "imagery" / name) / _safe_name(site.name)
-    known = {s["scene_id"] for s in SQ.list_scenes(ws.store, site.name)}
+    known = {s["scene_id"] for s in SC.list_scenes(ws.store, site.name)}
     for c in found.candidates:
         out = _one(ws, source, site, c, bbox, base, known, max_pixels)
         res.scenes.append(out)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,8 +47,9 @@ from sitewatch.acquire.http import (
     _pause,
     _Retry,
     _waits,
+    http_error,
     local_path,
-    retry_after_s,
+    network_retry,
     safe_url,
 )
 
@@ -110,23 +112,16 @@ def _send(url: str, opts: HttpOptions, method: str, body: Any, form: Mapping[str
         data = urllib.parse.urlencode(form).encode()
         hdrs["Content-Type"] = "application/x-www-form-urlencoded"
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    t0 = time.monotonic()
     try:
-        with urllib.request.urlopen(req, timeout=opts.timeout_s) as resp:
+        with urllib.request.urlopen(req, timeout=opts.attempt_timeout_s()) as resp:
             raw: bytes = resp.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
-        code = exc.code
-        wait = retry_after_s(exc.headers.get("Retry-After")) if exc.headers else None
         detail = _detail(exc)
         exc.close()
-        if code == 429:
-            raise _Retry("HTTP 429 Too Many Requests", wait) from None
-        if code >= 500:
-            raise _Retry(f"HTTP {code}", wait) from None
-        if code in (404, 410):
-            raise NotFoundOnServer(f"{safe_url(url)}: HTTP {code} {exc.reason}{detail}") from None
-        raise FetchError(f"{safe_url(url)}: HTTP {code} {exc.reason}{detail}") from None
+        raise http_error(url, exc, t0, detail) from None
     except (TimeoutError, urllib.error.URLError, ConnectionError, HTTPException, OSError) as exc:
-        raise _Retry(f"network error ({getattr(exc, 'reason', exc)})") from None
+        raise network_retry(exc, t0) from None
     if len(raw) > max_bytes:
         raise FetchError(f"{safe_url(url)}: more than {max_bytes >> 20} MiB; not the document expected")
     return raw

@@ -9,6 +9,15 @@ Contract:
   that ignores ``Range`` (200 instead of 206) or answers with another start restarts the
   file. ``429 Too Many Requests`` waits ``Retry-After`` (seconds or an HTTP date; else the
   backoff), ``5xx`` and network errors back off exponentially; other ``4xx`` fail at once.
+  A host that cannot be reached at all (name not resolved, connection refused, network or
+  host unreachable, connect timed out) is retried only ``connect_retries`` times (2, after
+  1 s and 2 s): a dead network fails in seconds, not after the 8.5 min of the full backoff.
+  A :class:`RetryBudget` shared by every request of one source (``watch run`` gives each
+  source one per cycle, 30 s by default) bounds the time that source may spend failing:
+  failed attempts and the waits between them are charged to it, an attempt never waits
+  longer than what is left (at least 1 s), and once it is spent the next failure is a
+  :class:`FetchError` at once — a server that accepts and never answers costs the budget,
+  not 9 × 60 s of timeouts plus 510 s of waits.
   The size announced by the server and the final size are checked against the expected
   size, the SHA-256 (computed while writing, the resumed part hashed first) against the
   expected digest; a mismatch is a :class:`FetchError` naming the file, and a file with the
@@ -22,15 +31,17 @@ an error message; URLs are shown without their query string.
 from __future__ import annotations
 
 import email.utils
+import errno
 import hashlib
 import logging
 import os
+import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.client import HTTPException
 from pathlib import Path
@@ -52,6 +63,25 @@ class NotFoundOnServer(FetchError):
     """The server has no such file (HTTP 404 / 410)."""
 
 
+class Unreachable(FetchError):
+    """The host could not be reached (name not resolved, refused, unreachable, connect timed out)."""
+
+
+@dataclass
+class RetryBudget:
+    """Seconds a source may spend failing — failed attempts and the waits between retries —
+    across all its requests (one per source and ``watch run`` cycle; see the module docstring)."""
+
+    limit_s: float
+    spent_s: float = 0.0
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.limit_s - self.spent_s)
+
+    def charge(self, seconds: float) -> None:
+        self.spent_s += max(0.0, seconds)
+
+
 @dataclass
 class HttpOptions:
     """Timeouts and retry policy (``sleep`` is replaceable, for tests)."""
@@ -60,8 +90,21 @@ class HttpOptions:
     retries: int = 8
     backoff_s: float = 2.0
     max_wait_s: float = 600.0
+    connect_retries: int = 2  # an unreachable host: retried twice (after 1 s, 2 s), then given up
+    connect_backoff_s: float = 1.0
+    budget: RetryBudget | None = None
     user_agent: str = f"sitewatch/{__version__} (+https://github.com/sitewatch)"
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def with_budget(self, seconds: float) -> HttpOptions:
+        """These options with a fresh :class:`RetryBudget` of ``seconds`` (shared by their requests)."""
+        return replace(self, budget=RetryBudget(float(seconds)))
+
+    def attempt_timeout_s(self) -> float:
+        """The socket timeout of the next attempt: ``timeout_s``, no more than the budget left (≥ 1 s)."""
+        if self.budget is None:
+            return self.timeout_s
+        return max(1.0, min(self.timeout_s, self.budget.remaining_s()))
 
 
 @dataclass(frozen=True)
@@ -110,37 +153,94 @@ def retry_after_s(value: str | None, now: datetime | None = None) -> float | Non
 
 
 class _Retry(Exception):
-    def __init__(self, why: str, wait_s: float | None = None) -> None:
+    def __init__(self, why: str, wait_s: float | None = None, connect: bool = False, elapsed_s: float = 0.0) -> None:
         super().__init__(why)
         self.wait_s = wait_s
+        self.connect = connect  # the host could not be reached at all
+        self.elapsed_s = elapsed_s  # what the failed attempt cost (charged to the budget)
+
+
+_UNREACHABLE_ERRNO = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN,
+                      errno.EHOSTDOWN, errno.EADDRNOTAVAIL}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (from ``urlopen``) says the host was never reached: no DNS answer,
+    refused, network/host unreachable, or a connect that timed out."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, socket.gaierror | ConnectionRefusedError):
+        return True
+    if isinstance(exc, urllib.error.URLError) and isinstance(reason, TimeoutError):
+        return True  # urlopen wraps errors of connecting and sending; a slow answer is a bare timeout
+    return isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNO
+
+
+def network_retry(exc: BaseException, t0: float) -> _Retry:
+    """The :class:`_Retry` for a network error of an attempt begun at ``t0`` (``time.monotonic``)."""
+    reason = getattr(exc, "reason", exc)
+    elapsed = time.monotonic() - t0
+    if unreachable(exc):
+        return _Retry(f"cannot reach the host ({reason})", connect=True, elapsed_s=elapsed)
+    return _Retry(f"network error ({reason})", elapsed_s=elapsed)
+
+
+def http_error(url: str, exc: urllib.error.HTTPError, t0: float, detail: str = "") -> Exception:
+    """What an error answer means: a :class:`_Retry` (429, 5xx; with its ``Retry-After``), else a
+    :class:`FetchError` (:class:`NotFoundOnServer` for 404/410) naming the URL without its query."""
+    code = exc.code
+    wait = retry_after_s(exc.headers.get("Retry-After")) if exc.headers else None
+    if code == 429:
+        return _Retry("HTTP 429 Too Many Requests", wait, elapsed_s=time.monotonic() - t0)
+    if code >= 500:
+        return _Retry(f"HTTP {code}", wait, elapsed_s=time.monotonic() - t0)
+    if code in (404, 410):
+        return NotFoundOnServer(f"{safe_url(url)}: HTTP {code} {exc.reason}{detail}")
+    return FetchError(f"{safe_url(url)}: HTTP {code} {exc.reason}{detail}")
 
 
 def _open(url: str, headers: Mapping[str, str], opts: HttpOptions) -> Any:
     req = urllib.request.Request(url, headers={"User-Agent": opts.user_agent, **headers})
+    t0 = time.monotonic()
     try:
-        return urllib.request.urlopen(req, timeout=opts.timeout_s)
+        return urllib.request.urlopen(req, timeout=opts.attempt_timeout_s())
     except urllib.error.HTTPError as exc:
-        code = exc.code
-        wait = retry_after_s(exc.headers.get("Retry-After")) if exc.headers else None
         exc.close()
-        if code == 429:
-            raise _Retry("HTTP 429 Too Many Requests", wait) from None
-        if code >= 500:
-            raise _Retry(f"HTTP {code}", wait) from None
-        if code == 416:
+        if exc.code == 416:
             raise
-        if code in (404, 410):
-            raise NotFoundOnServer(f"{safe_url(url)}: HTTP {code} {exc.reason}") from None
-        raise FetchError(f"{safe_url(url)}: HTTP {code} {exc.reason}") from None
+        raise http_error(url, exc, t0) from None
     except (TimeoutError, urllib.error.URLError, ConnectionError, HTTPException, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise _Retry(f"network error ({reason})") from None
+        raise network_retry(exc, t0) from None
 
 
-def _waits(opts: HttpOptions) -> Any:
-    """Yield the wait before each retry (exponential backoff), ``opts.retries`` of them."""
-    for k in range(opts.retries):
-        yield min(opts.max_wait_s, opts.backoff_s * (2**k))
+class _Waits:
+    """The waits of one request's retries: ``retries`` doubling from ``backoff_s``, or, for a host
+    that cannot be reached, ``connect_retries`` doubling from ``connect_backoff_s``."""
+
+    def __init__(self, opts: HttpOptions) -> None:
+        self.opts = opts
+        self.n = 0
+        self.n_connect = 0
+
+    def next(self, r: _Retry) -> float | None:
+        o = self.opts
+        if r.connect:
+            self.n_connect += 1
+            if self.n_connect > o.connect_retries:
+                return None
+            return min(o.max_wait_s, o.connect_backoff_s * 2 ** (self.n_connect - 1))
+        self.n += 1
+        if self.n > o.retries:
+            return None
+        return min(o.max_wait_s, o.backoff_s * 2 ** (self.n - 1))
+
+    @property
+    def tries(self) -> int:
+        return self.n + self.n_connect
+
+
+def _waits(opts: HttpOptions) -> _Waits:
+    """The retry waits of one request (see :class:`_Waits`)."""
+    return _Waits(opts)
 
 
 def get_bytes(url: str, opts: HttpOptions | None = None, headers: Mapping[str, str] | None = None,
@@ -163,7 +263,7 @@ def get_bytes(url: str, opts: HttpOptions | None = None, headers: Mapping[str, s
             return data
         except _Retry as r:
             _pause(url, r, waits, opts)
-        except (TimeoutError, HTTPException, ConnectionError) as exc:
+        except (TimeoutError, HTTPException, ConnectionError) as exc:  # while reading the body
             _pause(url, _Retry(f"network error ({exc})"), waits, opts)
 
 
@@ -179,13 +279,23 @@ def get_optional(url: str, opts: HttpOptions | None = None, headers: Mapping[str
         return None
 
 
-def _pause(url: str, r: _Retry, waits: Any, opts: HttpOptions) -> None:
-    backoff = next(waits, None)
+def _pause(url: str, r: _Retry, waits: _Waits, opts: HttpOptions) -> None:
+    """Wait before the next try of ``url``, or raise when its retries or the source's budget are spent."""
+    budget = opts.budget
+    if budget is not None:
+        budget.charge(r.elapsed_s)
+    backoff = waits.next(r)
+    err = Unreachable if r.connect else FetchError
     if backoff is None:
-        raise FetchError(f"{safe_url(url)}: {r} after {opts.retries} retries; try again later") from None
+        raise err(f"{safe_url(url)}: {r} after {waits.tries - 1} retries; try again later") from None
     wait = min(opts.max_wait_s, r.wait_s if r.wait_s is not None else backoff)
+    if budget is not None and budget.spent_s + wait > budget.limit_s:
+        raise err(f"{safe_url(url)}: {r}; gave up after {budget.spent_s:.0f} s of failed requests and waits "
+                  f"(the source's retry budget is {budget.limit_s:g} s); try again later") from None
     log.warning("%s: %s; retrying in %.0f s", safe_url(url), r, wait)
     opts.sleep(wait)
+    if budget is not None:
+        budget.charge(wait)
 
 
 def head_size(url: str, opts: HttpOptions | None = None, headers: Mapping[str, str] | None = None) -> int | None:
@@ -197,21 +307,22 @@ def head_size(url: str, opts: HttpOptions | None = None, headers: Mapping[str, s
     waits = _waits(opts)
     while True:
         req = urllib.request.Request(url, method="HEAD", headers={"User-Agent": opts.user_agent, **(headers or {})})
+        t0 = time.monotonic()
         try:
-            with urllib.request.urlopen(req, timeout=opts.timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=opts.attempt_timeout_s()) as resp:
                 n = resp.headers.get("Content-Length")
                 return int(n) if n and n.isdigit() else -1
         except urllib.error.HTTPError as exc:
-            code, wait = exc.code, retry_after_s(exc.headers.get("Retry-After")) if exc.headers else None
             exc.close()
-            if code in (404, 410):
+            err = http_error(url, exc, t0)
+            if isinstance(err, NotFoundOnServer):
                 return None
-            if code == 429 or code >= 500:
-                _pause(url, _Retry(f"HTTP {code}", wait), waits, opts)
+            if isinstance(err, _Retry):
+                _pause(url, err, waits, opts)
                 continue
-            raise FetchError(f"{safe_url(url)}: HTTP {code}") from None
+            raise err from None
         except (TimeoutError, urllib.error.URLError, ConnectionError, HTTPException, OSError) as exc:
-            _pause(url, _Retry(f"network error ({getattr(exc, 'reason', exc)})"), waits, opts)
+            _pause(url, network_retry(exc, t0), waits, opts)
 
 
 def _hash_file(path: Path, h: Any) -> int:
@@ -276,8 +387,9 @@ def download(url: str, dest: Path, expected_size: int | None = None, expected_sh
         try:
             _transfer(url, part, st, expected_size, headers or {}, opts, progress)
         except _Retry as r:
-            if st.have > before:  # progress was made: the retry budget starts again
+            if st.have > before:  # progress was made: the retries start again, the time was not lost
                 waits = _waits(opts)
+                r.elapsed_s = 0.0
             _pause(url, r, waits, opts)
             continue
         if st.total is None:  # the server said no length: what came is the file

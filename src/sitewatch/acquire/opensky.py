@@ -28,12 +28,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,13 +40,14 @@ import pyarrow as pa
 
 from sitewatch.acquire import SourceInfo, register
 from sitewatch.acquire._keys import Secret, secret
+from sitewatch.acquire._polled import PolledClient
 from sitewatch.acquire.http import FetchError, safe_url
 from sitewatch.acquire.readsb_api import circle_box, default_radius_nm
 from sitewatch.errors import InputError
-from sitewatch.live._net import Chunk, Document
+from sitewatch.live._net import Document
 from sitewatch.live._outages import BBox
-from sitewatch.live._poll import PollOptions, Request, poll
-from sitewatch.live.api import Taken, reject_batch
+from sitewatch.live._poll import PollOptions, Request
+from sitewatch.live.api import Taken
 from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch
 from sitewatch.sources.base import Batch, Reject
 
@@ -149,7 +149,7 @@ class OpenSky:
         return OpenSkyClient(self, sites, radius_nm, opts, interval_given)
 
 
-class OpenSkyClient:
+class OpenSkyClient(PolledClient):
     """The live side of :class:`OpenSky` (an :class:`~sitewatch.live.api.ApiClient`)."""
 
     kind = "adsb"
@@ -161,9 +161,8 @@ class OpenSkyClient:
                  interval_given: bool) -> None:
         if not sites:
             raise InputError("no site to watch: add one (sitewatch site add hmeimim --airport OSLK) or pass --site")
-        self.src, self.opts = src, opts
-        self._areas: dict[str, BBox | None] = {}
-        self.requests: list[Request] = []
+        super().__init__(opts, src.headers, src.unauthorized)
+        self.src = src
         cost = 0
         for s in sites:
             box = circle_box(s.lat, s.lon, radius_nm if radius_nm is not None else default_radius_nm(s))
@@ -181,23 +180,10 @@ class OpenSkyClient:
             log.warning("OpenSky (%s): %d credits per round every %.0f s spend %d credits a day of %d; the feed "
                         "will be rate-limited (an outage) once they run out: --interval %.0f fits", src.tier, cost,
                         opts.interval_s, self.credits_per_day, budget, least)
-        self._pending: list[Batch] = []
-        self._records = 0
-        self._docs = 0
 
     @property
     def source(self) -> str:
         return f"opensky:{safe_url(self.src.base)}"
-
-    def areas(self) -> dict[str, BBox | None]:
-        return dict(self._areas)
-
-    def origins(self, origin: str) -> Sequence[str]:
-        return (origin,)
-
-    def transport(self, stop: threading.Event, tick_s: float) -> Iterator[Chunk]:
-        self.opts.tick_s = tick_s
-        return poll(self.requests, stop, self.opts, self.src.headers, self.src.unauthorized)
 
     def options(self) -> dict[str, object]:
         return {"api": safe_url(self.src.base), "tier": self.src.tier, "interval_s": round(self.opts.interval_s, 1),
@@ -212,16 +198,10 @@ class OpenSkyClient:
         try:
             batch, n = parse_states(doc.data, self._records)
         except ValueError as exc:
-            raw = doc.data[:2000].decode("utf-8", "replace")
-            self._pending.append(reject_batch([Reject(self._docs, raw, f"{doc.origin}: {exc}", "document")]))
-            return Taken(False, str(exc))
+            return self.unreadable(doc, exc)
         self._records += n
         self._pending.append(batch)
         return Taken(True, "", n)
-
-    def drain(self, final: bool) -> list[Batch]:
-        out, self._pending = self._pending, []
-        return out
 
 
 def parse_states(data: bytes, base: int = 0, fmt: str = "opensky-api") -> tuple[Batch, int]:

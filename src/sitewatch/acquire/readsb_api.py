@@ -27,9 +27,8 @@ from __future__ import annotations
 import io
 import json
 import math
-import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,11 +36,12 @@ import pyarrow as pa
 
 from sitewatch.acquire import SourceInfo, register
 from sitewatch.acquire._keys import Secret, secret
+from sitewatch.acquire._polled import PolledClient
 from sitewatch.acquire.http import safe_url
 from sitewatch.errors import InputError
-from sitewatch.live._net import Chunk, Document
+from sitewatch.live._net import Document
 from sitewatch.live._outages import BBox
-from sitewatch.live._poll import PollOptions, Request, poll
+from sitewatch.live._poll import PollOptions, Request
 from sitewatch.live.api import Taken, reject_batch
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject
 
@@ -120,7 +120,7 @@ class ReadsbApi:
         return ReadsbClient(self, sites, radius_nm, poll_opts)
 
 
-class ReadsbClient:
+class ReadsbClient(PolledClient):
     """The live side of :class:`ReadsbApi` (an :class:`~sitewatch.live.api.ApiClient`)."""
 
     kind = "adsb"
@@ -129,11 +129,10 @@ class ReadsbClient:
     repeat_window_s = 1.0
 
     def __init__(self, api: ReadsbApi, sites: Sequence[Any], radius_nm: float | None, opts: PollOptions) -> None:
-        self.api, self.opts = api, opts
+        super().__init__(opts, api.headers)
+        self.api = api
         a = api.api
         opts.spacing_s = max(opts.spacing_s, a.spacing_s)
-        self._areas: dict[str, BBox | None] = {}
-        self.requests: list[Request] = []
         self.radius_nm: dict[str, float] = {}
         if a.layout == "aircraft-json":
             self.requests = [Request("receiver", a.base)]
@@ -148,24 +147,11 @@ class ReadsbClient:
                 self.radius_nm[s.name] = r
                 self.requests.append(Request(s.name, api.url_for(s.lat, s.lon, r)))
                 self._areas[s.name] = circle_box(s.lat, s.lon, r)
-        self._pending: list[Batch] = []
-        self._records = 0
-        self._docs = 0
         self._seen_aircraft: set[str] = set()
 
     @property
     def source(self) -> str:
         return f"readsb-api:{safe_url(self.api.api.base)}"
-
-    def areas(self) -> dict[str, BBox | None]:
-        return dict(self._areas)
-
-    def origins(self, origin: str) -> Sequence[str]:
-        return (origin,)
-
-    def transport(self, stop: threading.Event, tick_s: float) -> Iterator[Chunk]:
-        self.opts.tick_s = tick_s
-        return poll(self.requests, stop, self.opts, self.api.headers)
 
     def options(self) -> dict[str, object]:
         return {"api": safe_url(self.api.api.base), "layout": self.api.api.layout, "interval_s": self.opts.interval_s,
@@ -180,17 +166,11 @@ class ReadsbClient:
         try:
             now_s, recs, counters = parse_envelope(doc.data, doc.t_recv_s)
         except ValueError as exc:
-            raw = doc.data[:2000].decode("utf-8", "replace")
-            self._pending.append(reject_batch([Reject(self._docs, raw, f"{doc.origin}: {exc}", "document")]))
-            return Taken(False, str(exc))
+            return self.unreadable(doc, exc)
         base = self._records
         self._records += len(recs)
         self._pending.extend(read_aircraft(now_s, recs, base, self.fmt, counters, self._seen_aircraft))
         return Taken(True, "", len(recs))
-
-    def drain(self, final: bool) -> list[Batch]:
-        out, self._pending = self._pending, []
-        return out
 
 
 def parse_envelope(data: bytes, t_recv_s: float) -> tuple[float, list[Any], dict[str, int]]:

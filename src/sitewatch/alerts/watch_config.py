@@ -5,6 +5,7 @@
     [watch]
     every = "15m"           # default pace of `watch run` (else --every / --once)
     detect = true           # run the detector on new scenes the GSD gate lets count something
+    retry_budget = "30s"    # the most time one source may spend failing in a cycle (dead network)
 
     [watch.sources.adsb]    # an entry: a name of your choosing
     source = "adsblol"      # a registered source: adsblol | dma | marinecadastre | earth-search-s2 |
@@ -80,11 +81,15 @@ class WatchSource:
         return out
 
 
+DEFAULT_RETRY_BUDGET_S = 30.0  # a source that cannot be reached gives up within this, each cycle
+
+
 @dataclass(frozen=True)
 class WatchPlan:
     every_s: float | None = None
     detect: bool = True
     sources: tuple[WatchSource, ...] = ()
+    retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
 
 
 def fmt_duration(seconds: float) -> str:
@@ -143,10 +148,11 @@ def load(config: Mapping[str, Any]) -> WatchPlan:
     detect = w.get("detect", True)
     if not isinstance(detect, bool):
         raise ConfigError("[watch] detect must be true or false")
+    budget = duration_s(w.get("retry_budget", DEFAULT_RETRY_BUDGET_S), "[watch] retry_budget")
     entries = w.get("sources") or {}
     if not isinstance(entries, Mapping):
         raise ConfigError("[watch.sources] must be a table of entries")
-    return WatchPlan(every, detect, tuple(parse_source(str(n), d) for n, d in entries.items()))
+    return WatchPlan(every, detect, tuple(parse_source(str(n), d) for n, d in entries.items()), budget)
 
 
 def put(config: dict[str, Any], entry: WatchSource, replace: bool = False) -> None:

@@ -12,7 +12,11 @@ For each ``[watch.sources]`` entry (:mod:`.watch_config`) that is due (its ``eve
 * a source of another kind is fetched through its ``watch(ws, sites, t0, t1, **options)`` method
   when it has one (returning ``{"new": n, ...}``); otherwise the entry is an error saying so.
 
-A failing source is recorded (:mod:`.watch_status`) and the others go on. When anything new
+A failing source is recorded (:mod:`.watch_status`) and the others go on. Each source gets a
+retry budget per cycle (``[watch] retry_budget``, 30 s; :class:`sitewatch.acquire.http.RetryBudget`):
+on a dead network its requests give up within it (a host that cannot be reached is retried
+twice, 3 s), an archive stops at the first day whose host cannot be reached, and the entry's
+record says so (``last_error.unreachable``, ``down_since_utc``). When anything new
 was stored: the detector runs on new scenes whose GSD lets it count something (``[watch]
 detect``; skipped with a note when no model is installed), then every analysis, then each
 site's assessment (a revision is issued when it changed). The watch rules are checked every
@@ -29,6 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sitewatch.acquire.http import Unreachable
 from sitewatch.alerts.watch_config import WatchPlan, WatchSource
 from sitewatch.alerts.watch_status import Status
 from sitewatch.errors import ConfigError, InputError, SitewatchError
@@ -51,6 +56,7 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     days: list[str] | None = None
     new_scenes: list[str] = field(default_factory=list)  # scene ids, for the detector
+    unreachable: bool = False  # a host of the source could not be reached (the rest was skipped)
 
 
 @dataclass
@@ -99,9 +105,9 @@ def run_cycle(ws: Any, plan: WatchPlan, now: datetime | None = None,
         status.attempt(entry.name, entry.source, entry.kind, [s.name for s in sites], now)
         status.save()
         try:
-            out = _fetch(ws, entry, sites, now, status, http)
+            out = _fetch(ws, entry, sites, now, status, _budgeted(http, plan.retry_budget_s))
         except SitewatchError as exc:
-            status.failure(entry.name, now, str(exc))
+            status.failure(entry.name, now, str(exc), unreachable=isinstance(exc, Unreachable))
             status.save()
             cyc.errors += 1
             _tell(say, cyc, {"entry": entry.name, "source": entry.source, "error": str(exc)})
@@ -113,8 +119,16 @@ def run_cycle(ws: Any, plan: WatchPlan, now: datetime | None = None,
             cyc.errors += 1
             _tell(say, cyc, {"entry": entry.name, "source": entry.source, "error": f"{type(exc).__name__}: {exc}"})
             continue
+        if out.unreachable and not out.new and not out.days:  # nothing fetched: the source is down
+            status.failure(entry.name, now, "; ".join(out.errors[:3]), unreachable=True)
+            status.save()
+            cyc.errors += 1
+            _tell(say, cyc, {"entry": entry.name, "source": entry.source, "error": "; ".join(out.errors[:3]),
+                             "notes": out.notes})
+            continue
         status.success(entry.name, now, new=out.new, cover_from=out.cover_from, cover_to=out.cover_to,
-                       last_data=out.last_data, notes=out.notes, errors=out.errors, days=out.days, pending=out.pending)
+                       last_data=out.last_data, notes=out.notes, errors=out.errors, days=out.days, pending=out.pending,
+                       unreachable=out.unreachable)
         status.save()
         cyc.new += out.new
         cyc.errors += 1 if out.errors else 0
@@ -136,6 +150,13 @@ def run_cycle(ws: Any, plan: WatchPlan, now: datetime | None = None,
     status.cycle(cyc.started, cyc.finished, cyc.summary())
     status.save()
     return cyc
+
+
+def _budgeted(http: Any, seconds: float) -> Any:
+    """``http`` (default options when None) with a fresh retry budget of ``seconds`` for one source."""
+    from sitewatch.acquire.http import HttpOptions
+
+    return (http or HttpOptions()).with_budget(seconds)
 
 
 def _tell(say: Callable[[dict[str, Any]], None] | None, cyc: Cycle, line: dict[str, Any]) -> None:
@@ -203,8 +224,8 @@ def _detect(ws: Any, scene_ids: list[str], cyc: Cycle) -> int:
     from sitewatch.detect.scene import detect_scene
     from sitewatch.detect.yolo_obb import YoloObbDetector
     from sitewatch.models import registry
-    from sitewatch.store import detect_queries as DQ
-    from sitewatch.store import scene_queries as SQ
+    from sitewatch.store import detections as DET
+    from sitewatch.store import scenes as SC
 
     try:
         entry = registry.resolve(ws)
@@ -215,10 +236,10 @@ def _detect(ws: Any, scene_ids: list[str], cyc: Cycle) -> int:
     done = 0
     for sid in scene_ids:
         try:
-            s = SQ.get_scene(ws.store, sid)
+            s = SC.get_scene(ws.store, sid)
             rows, run = detect_scene(s, ws.site(s["site"]), detector, entry.label)
             with _writing(ws):
-                DQ.replace_detections(ws.store, s["scene_id"], rows, run)
+                DET.replace_detections(ws.store, s["scene_id"], rows, run)
             done += 1
         except SitewatchError as exc:
             cyc.notes.append(f"detect {sid}: {exc}")
@@ -253,6 +274,13 @@ def _archive(ws: Any, entry: WatchSource, sites: list[Any], now: datetime, statu
             else:
                 out.errors.append(f"{d.isoformat()}: {exc}")
             continue
+        except Unreachable as exc:  # the archive's host is down: the other days would fail the same way
+            out.errors.append(f"{d.isoformat()}: {exc}")
+            out.unreachable = True
+            left = len(days) - days.index(d) - 1
+            if left:
+                out.notes.append(f"{left} later day(s) not tried: the host cannot be reached")
+            break
         except SitewatchError as exc:
             out.errors.append(f"{d.isoformat()}: {exc}")
             continue

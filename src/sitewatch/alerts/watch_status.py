@@ -3,7 +3,9 @@
 One record per ``[watch.sources]`` entry: its last attempt and last success (UTC), the last
 error (time and message, no secret: messages never carry keys or query strings), error
 counts, coverage (the time span the successful fetches searched), the newest data time seen,
-what the last run added, and for ADS-B archives the days already fetched. Written atomically
+what the last run added, and for ADS-B archives the days already fetched. While a source keeps
+failing, ``down_since_utc`` says since when (its first failure after a success), and
+``last_error.unreachable`` whether its host could not be reached at all (a dead network). Written atomically
 after every source, so a killed watch leaves the state of the last finished fetch; read by
 the dashboard (``/api/watch/sources``) and by the next run (``every``, days done).
 """
@@ -69,7 +71,7 @@ class Status:
 
     def success(self, name: str, now: datetime, *, new: int, cover_from: datetime | None, cover_to: datetime | None,
                 last_data: datetime | None, notes: list[str], errors: list[str], days: list[str] | None = None,
-                pending: int = 0) -> None:
+                pending: int = 0, unreachable: bool = False) -> None:
         rec = self.entry(name)
         rec["last_success_utc"] = _iso(now)
         rec["new_last"] = new
@@ -89,17 +91,20 @@ class Status:
             rec["days_done"] = sorted(set(rec.get("days_done") or []) | set(days))[-MAX_DAYS_KEPT:]
         if errors:
             self._error(rec, now, "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""),
-                        len(errors))
+                        len(errors), unreachable)
         else:
             rec["consecutive_errors"] = 0
+            rec.pop("down_since_utc", None)
 
-    def failure(self, name: str, now: datetime, message: str) -> None:
-        self._error(self.entry(name), now, message, 1)
+    def failure(self, name: str, now: datetime, message: str, unreachable: bool = False) -> None:
+        self._error(self.entry(name), now, message, 1, unreachable)
 
     @staticmethod
-    def _error(rec: dict[str, Any], now: datetime, message: str, n: int) -> None:
-        rec["last_error"] = {"t_utc": _iso(now), "message": message[:500]}
+    def _error(rec: dict[str, Any], now: datetime, message: str, n: int, unreachable: bool = False) -> None:
+        rec["last_error"] = {"t_utc": _iso(now), "message": message[:500], "unreachable": unreachable}
         rec["errors_total"] = int(rec.get("errors_total") or 0) + n
+        if not int(rec.get("consecutive_errors") or 0):
+            rec["down_since_utc"] = _iso(now)
         rec["consecutive_errors"] = int(rec.get("consecutive_errors") or 0) + 1
 
     def cycle(self, started: datetime, finished: datetime, summary: dict[str, Any]) -> None:
@@ -124,7 +129,7 @@ def overview(folder: Path, config: dict[str, Any], store: Any) -> dict[str, Any]
     its last fetch, last error and coverage, and every fetched source with its licence."""
     from sitewatch.alerts.watch_config import load
     from sitewatch.errors import ConfigError
-    from sitewatch.store.fetch_queries import sources as fetched
+    from sitewatch.store.ingest_log import sources as fetched
 
     doc = read(folder)
     recs: dict[str, dict[str, Any]] = doc.get("sources") or {}

@@ -7,9 +7,10 @@ The ``fetch`` group is shared: other source modules attach their subcommand to i
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -36,15 +37,68 @@ def _day(value: str | None, name: str) -> date | None:
         raise InputError(f"{name} {value!r} is not a date like 2024-12-06") from None
 
 
+# -- what every daily-archive fetch shares (``fetch adsb``, ``fetch ais``) ---------------------------
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        for d in reversed(decorators):
+            fn = d(fn)
+        return fn
+
+    return apply
+
+
+def day_options(margin_km: float, margin_help: str) -> Callable[[F], F]:
+    """``--date``, ``--to``, ``--margin-km`` (its default and help per archive) and ``--site``."""
+    return _stack(
+        click.option("--date", "day", required=True, metavar="DAY", help="Day to fetch (UTC), e.g. 2024-12-06."),
+        click.option("--to", "to_day", default=None, metavar="DAY", help="Last day of a range (inclusive)."),
+        click.option("--margin-km", default=margin_km, show_default=True, type=click.FloatRange(0, 20000),
+                     help=margin_help),
+        click.option("--site", "site_names", multiple=True, metavar="NAME",
+                     help="Only these watched sites (repeatable; default: every site of the workspace)."))
+
+
+def download_options(mirror_help: str, folder_help: str, keep_help: str) -> Callable[[F], F]:
+    """``--mirror``, ``--download-dir`` and ``--keep-download`` (their help per archive)."""
+    return _stack(
+        click.option("--mirror", default=None, metavar="URL", help=mirror_help),
+        click.option("--download-dir", default=None, type=click.Path(file_okay=False), metavar="DIR",
+                     help=folder_help),
+        click.option("--keep-download", is_flag=True, help=keep_help))
+
+
+def day_span(day: str, to_day: str | None) -> list[date]:
+    """The days of ``--date DAY [--to DAY]``."""
+    from sitewatch.acquire.adsblol import days
+
+    first = _day(day, "--date")
+    assert first is not None
+    return days(first, _day(to_day, "--to"))
+
+
+def fetch_days(span: Iterable[date], one: Callable[[date], dict[str, Any]]) -> None:
+    """``one(day)`` for every day: a JSON line each on stdout; a day that fails is said on stderr, the
+    others go on, and the exit code is 1."""
+    failed = 0
+    for d in span:
+        try:
+            out = one(d)
+        except SitewatchError as exc:
+            click.echo(f"error: {d.isoformat()}: {exc}", err=True)
+            failed += 1
+            continue
+        click.echo(dumps(out))
+    if failed:
+        set_exit_code(1)
+
+
 @click.command("adsb")
 @click.option("--archive", "archive", default="adsblol", show_default=True, metavar="NAME",
               help="Which archive: adsblol (adsb.lol globe_history, ODbL).")
-@click.option("--date", "day", required=True, metavar="DAY", help="Day to fetch (UTC), e.g. 2024-12-06.")
-@click.option("--to", "to_day", default=None, metavar="DAY", help="Last day of a range (inclusive).")
-@click.option("--margin-km", default=300.0, show_default=True, type=click.FloatRange(0, 20000),
-              help="Keep aircraft passing within this distance of a watched site's area.")
-@click.option("--site", "site_names", multiple=True, metavar="NAME",
-              help="Only these watched sites (repeatable; default: every site of the workspace).")
+@day_options(300.0, "Keep aircraft passing within this distance of a watched site's area.")
 @click.option("--military-only", is_flag=True,
               help="Near the sites, keep only military aircraft and those of the watch types.")
 @click.option("--watch-anywhere", is_flag=True,
@@ -52,11 +106,9 @@ def _day(value: str | None, name: str) -> date | None:
 @click.option("--watch-types", default="default", show_default=True, metavar="CODES",
               help="ICAO types that count as watched ('default' = airlifters, tankers, ISR), e.g. IL76,A124.")
 @click.option("--all-aircraft", is_flag=True, help="Keep every aircraft of the day (no site filter; ~100 M points).")
-@click.option("--mirror", default=None, metavar="URL",
-              help="Fetch from a mirror with GitHub's layout (http(s):// or file:// folder) instead of github.com.")
-@click.option("--download-dir", default=None, type=click.Path(file_okay=False), metavar="DIR",
-              help="Where the parts go (default: WORKSPACE/downloads/adsblol). Partial files resume there.")
-@click.option("--keep-download", is_flag=True, help="Keep the downloaded parts after a successful ingest.")
+@download_options("Fetch from a mirror with GitHub's layout (http(s):// or file:// folder) instead of github.com.",
+                  "Where the parts go (default: WORKSPACE/downloads/adsblol). Partial files resume there.",
+                  "Keep the downloaded parts after a successful ingest.")
 @click.option("--workers", default=None, type=click.IntRange(0, 64), metavar="N",
               help="Threads reading the archive (default: up to 2).")
 @pass_ctx
@@ -82,27 +134,14 @@ def fetch_adsb(ctx: Ctx, archive: str, day: str, to_day: str | None, margin_km: 
       sitewatch -w ./syria fetch adsb --archive adsblol --date 2024-12-06 --mirror file:///data/adsblol
     """
     from sitewatch.acquire import get
-    from sitewatch.acquire.adsblol import days
 
-    first = _day(day, "--date")
-    assert first is not None
-    span = days(first, _day(to_day, "--to"))
+    span = day_span(day, to_day)
     source = get("adsb", archive).configured(mirror)
     with ctx.open() as ws:
         rule = _rule(ws, site_names, margin_km, military_only, watch_anywhere, watch_types, all_aircraft)
         folder = Path(download_dir) if download_dir else ws.folder / "downloads" / archive
         n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-        failed = 0
-        for d in span:
-            try:
-                out = _fetch_day(ctx, ws, source, d, folder, rule, n_workers, keep_download)
-            except SitewatchError as exc:
-                click.echo(f"error: {d.isoformat()}: {exc}", err=True)
-                failed += 1
-                continue
-            click.echo(dumps(out))
-        if failed:
-            set_exit_code(1)
+        fetch_days(span, lambda d: _fetch_day(ctx, ws, source, d, folder, rule, n_workers, keep_download))
 
 
 def _rule(ws: Any, names: tuple[str, ...], margin_km: float, military_only: bool, watch_anywhere: bool,

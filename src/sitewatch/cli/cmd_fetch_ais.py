@@ -10,26 +10,19 @@ from typing import Any
 
 import click
 
-from sitewatch.cli._common import Ctx, dumps, pass_ctx, progress, set_exit_code
-from sitewatch.cli.cmd_fetch import _day, fetch_group
-from sitewatch.errors import InputError, SitewatchError
+from sitewatch.cli._common import Ctx, pass_ctx, progress
+from sitewatch.cli.cmd_fetch import day_options, day_span, download_options, fetch_days, fetch_group
+from sitewatch.errors import InputError
 
 
 @click.command("ais")
 @click.option("--archive", "archive", required=True, type=click.Choice(["dma", "marinecadastre"]),
               help="Which archive: dma (Danish Maritime Authority, Danish waters) or marinecadastre (US coasts).")
-@click.option("--date", "day", required=True, metavar="DAY", help="Day to fetch (UTC), e.g. 2024-12-06.")
-@click.option("--to", "to_day", default=None, metavar="DAY", help="Last day of a range (inclusive).")
-@click.option("--margin-km", default=100.0, show_default=True, type=click.FloatRange(0, 20000),
-              help="Keep the vessels that pass within this distance of a watched site's area that day.")
-@click.option("--site", "site_names", multiple=True, metavar="NAME",
-              help="Only these watched sites (repeatable; default: every site of the workspace).")
+@day_options(100.0, "Keep the vessels that pass within this distance of a watched site's area that day.")
 @click.option("--all-vessels", is_flag=True, help="Keep every vessel of the day (no site filter).")
-@click.option("--mirror", default=None, metavar="URL",
-              help="Fetch from a mirror with the publisher's file names (http(s):// or a file:// folder).")
-@click.option("--download-dir", default=None, type=click.Path(file_okay=False), metavar="DIR",
-              help="Where the zips go (default: WORKSPACE/downloads/ARCHIVE). Partial files resume there.")
-@click.option("--keep-download", is_flag=True, help="Keep the downloaded zip after a successful ingest.")
+@download_options("Fetch from a mirror with the publisher's file names (http(s):// or a file:// folder).",
+                  "Where the zips go (default: WORKSPACE/downloads/ARCHIVE). Partial files resume there.",
+                  "Keep the downloaded zip after a successful ingest.")
 @pass_ctx
 def fetch_ais(ctx: Ctx, archive: str, day: str, to_day: str | None, margin_km: float, site_names: tuple[str, ...],
               all_vessels: bool, mirror: str | None, download_dir: str | None, keep_download: bool) -> None:
@@ -53,12 +46,9 @@ def fetch_ais(ctx: Ctx, archive: str, day: str, to_day: str | None, margin_km: f
       sitewatch -w ./baltic fetch ais --archive dma --date 2024-12-06 --mirror file:///data/aisdk
     """
     from sitewatch.acquire import get
-    from sitewatch.acquire.adsblol import days
     from sitewatch.acquire.ais_archives import KeepVessels, areas_for
 
-    first = _day(day, "--date")
-    assert first is not None
-    span = days(first, _day(to_day, "--to"))
+    span = day_span(day, to_day)
     source = get("ais", archive).configured(mirror)
     with ctx.open() as ws:
         sites = [ws.site(n) for n in site_names] if site_names else list(ws.sites.values())
@@ -67,17 +57,7 @@ def fetch_ais(ctx: Ctx, archive: str, day: str, to_day: str | None, margin_km: f
                              "or pass --all-vessels")
         keep = KeepVessels(areas_for(sites, margin_km), margin_km, all_vessels)
         folder = Path(download_dir) if download_dir else ws.folder / "downloads" / archive
-        failed = 0
-        for d in span:
-            try:
-                out = _fetch_day(ctx, ws, source, d, folder, keep, keep_download)
-            except SitewatchError as exc:
-                click.echo(f"error: {d.isoformat()}: {exc}", err=True)
-                failed += 1
-                continue
-            click.echo(dumps(out))
-        if failed:
-            set_exit_code(1)
+        fetch_days(span, lambda d: _fetch_day(ctx, ws, source, d, folder, keep, keep_download))
 
 
 def _fetch_day(ctx: Ctx, ws: Any, source: Any, d: Any, folder: Path, keep: Any, keep_download: bool) -> dict[str, Any]:

@@ -21,12 +21,13 @@ PRESETS = ("earth-search-s2", "earth-search-s1", "cdse-s2", "cdse-s1", "maxar", 
 DEFAULT_DAYS = 7
 
 WHOLE_WATCH = """\b
-A whole watch of Hmeimim from nothing but its name:
-  sitewatch init syria && cd syria
+A whole watch of Hmeimim from nothing but names (the site's airport, the sources'):
+  sitewatch init ./syria && cd syria
   sitewatch site add hmeimim --airport OSLK --radius-km 6
   sitewatch watch source add adsb adsblol --site hmeimim
   sitewatch watch source add s2 earth-search-s2 --site hmeimim --max-cloud 40
   sitewatch watch add airlift --type A124,IL76 --near hmeimim --radius-km 50
+  sitewatch watch channel log alerts.log
   sitewatch watch run --every 15m      # fetch, analyse, assess, alert; Ctrl-C stops
 """
 
@@ -71,8 +72,10 @@ def fetch_imagery(ctx: Ctx, preset: str | None, stac_url: str | None, collection
     requests (a few MB of a ~100 MB Sentinel-2 tile), and registered as a scene with its
     provider, time, GSD, cloud cover and licence; provenance (asset URL, sha256, licence,
     attribution) goes to the report's sources. Each scene's line says what the pipeline's
-    GSD gate lets it count: 10 m Sentinel-2 counts nothing (planes need ≤ 1.9 m, ships
-    ≤ 2.5 m); Maxar's ~0.5 m counts planes, ships and large vehicles. Keys come from the
+    GSD gate lets it count (an object must span 4 px): 10 m Sentinel-2 shows ships and
+    aircraft ≥ 40 m, not vehicles (≤ 2 m), but the built-in detector counts none of them
+    there (measured: aircraft to 5 m, ships to 1 m) — count them by eye as observations;
+    Maxar's ~0.5 m counts every class. Keys come from the
     environment only: PL_API_KEY (planet); CDSE_S3_ACCESS_KEY/CDSE_S3_SECRET_KEY or
     CDSE_TOKEN or CDSE_USERNAME/CDSE_PASSWORD (cdse-*); AWS credentials (earth-search-s1,
     requester pays). One JSON line per item and one summary line per site on stdout.

@@ -10,7 +10,7 @@ from sitewatch.alerts import engine
 from sitewatch.alerts import rules as R
 from sitewatch.cli._common import Ctx, emit, format_option, pass_ctx
 from sitewatch.errors import InputError
-from sitewatch.store.alert_queries import list_alerts
+from sitewatch.store.alerts import list_alerts
 
 
 @click.group("watch")
@@ -262,8 +262,10 @@ def watch_source_list(ctx: Ctx, fmt: str) -> None:
         err = r.get("last_error") or {}
         rows.append({"name": e.name, "source": e.source, "kind": e.kind, "sites": ",".join(e.sites) or "*",
                      "last_success": r.get("last_success_utc"), "coverage": f"{cov.get('from', '')}/{cov.get('to', '')}"
-                     if cov else None, "errors": r.get("errors_total", 0), "last_error": err.get("message")})
-    emit(rows, fmt, ["name", "source", "kind", "sites", "last_success", "coverage", "errors", "last_error"])
+                     if cov else None, "errors": r.get("errors_total", 0), "down_since": r.get("down_since_utc"),
+                     "last_error": err.get("message")})
+    emit(rows, fmt, ["name", "source", "kind", "sites", "last_success", "coverage", "errors", "down_since",
+                     "last_error"])
 
 
 @watch_source_group.command("remove")
@@ -286,8 +288,10 @@ def watch_source_remove(ctx: Ctx, name: str) -> None:
 @watch_group.command("run")
 @click.option("--every", metavar="DURATION", help="Run a cycle every DURATION (15m, 1h …) until Ctrl-C.")
 @click.option("--once", is_flag=True, help="One cycle, then exit (the default without --every or [watch] every).")
+@click.option("--retry-budget", metavar="DURATION",
+              help="Most time one source may spend failing per cycle (default: [watch] retry_budget, 30s).")
 @pass_ctx
-def watch_run(ctx: Ctx, every: str | None, once: bool) -> None:
+def watch_run(ctx: Ctx, every: str | None, once: bool, retry_budget: str | None) -> None:
     """Fetch every watched source for every site, then analyse, assess and alert.
 
     Sources come from [watch.sources] in sitewatch.toml (see `watch source add`); a
@@ -295,12 +299,15 @@ def watch_run(ctx: Ctx, every: str | None, once: bool) -> None:
     and the others go on. New data → detector on new scenes the GSD gate lets count
     something, every analysis, each site's assessment; then the watch rules (watch.yaml)
     send their new alerts. One JSON line per source and per cycle on stdout. With --every
-    the workspace is closed between cycles; Ctrl-C (or SIGTERM) stops cleanly.
+    the workspace is closed between cycles; Ctrl-C (or SIGTERM) stops cleanly. On a dead
+    network each source gives up within its retry budget (a host that cannot be reached
+    is tried 3 times in 3 s) and says so in watch-status.json; the next cycle tries again.
 
     \b
     Examples:
       sitewatch watch run --once
       sitewatch watch run --every 15m
+      sitewatch watch run --every 1h --retry-budget 10s
     """
     from sitewatch.alerts import watch_config as W
 
@@ -309,10 +316,12 @@ def watch_run(ctx: Ctx, every: str | None, once: bool) -> None:
     with ctx.open(read_only=True) as ws:
         plan = W.load(ws.config)
     pace = W.duration_s(every, "--every") if every is not None else (None if once else plan.every_s)
-    _watch_loop(ctx, pace)
+    budget = W.duration_s(retry_budget, "--retry-budget") if retry_budget is not None else None
+    _watch_loop(ctx, pace, budget)
 
 
-def _watch_loop(ctx: Ctx, pace: float | None) -> None:
+def _watch_loop(ctx: Ctx, pace: float | None, retry_budget_s: float | None = None) -> None:
+    import dataclasses
     import signal
     import threading
 
@@ -337,7 +346,10 @@ def _watch_loop(ctx: Ctx, pace: float | None) -> None:
     try:
         while not stop.is_set():
             with ctx.open() as ws:
-                cyc = run_cycle(ws, W.load(ws.config), say=say)
+                plan = W.load(ws.config)
+                if retry_budget_s is not None:
+                    plan = dataclasses.replace(plan, retry_budget_s=retry_budget_s)
+                cyc = run_cycle(ws, plan, say=say)
             click.echo(dumps({"cycle": True, "started": cyc.started, "finished": cyc.finished, **cyc.summary()}))
             if not ctx.quiet:
                 click.echo(f"watch cycle: {cyc.new} new, {len(cyc.alerts)} alert(s), {cyc.errors} error(s)"

@@ -37,9 +37,16 @@ from typing import Any
 import pyarrow as pa
 
 from sitewatch import geo, schema
+from sitewatch.detect import gate as G
 from sitewatch.reference import types as actypes
 from sitewatch.sites import Site
-from sitewatch.store import fusion_queries as Q
+from sitewatch.store import detections as DET
+from sitewatch.store import events as EV
+from sitewatch.store import evidence as EVD
+from sitewatch.store import observations as OBS
+from sitewatch.store import positions as POS
+from sitewatch.store import scenes as SC
+from sitewatch.store import where as WH
 from sitewatch.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -47,13 +54,11 @@ log = logging.getLogger(__name__)
 PREFIX = "fx:"
 DEFAULT_NEAR_KM = 100.0  # gaps and dark visits off a coastal base happen tens of km out
 
-# Smallest object (long side, metres) of each class and the pixels a detector needs along
-# it: YOLO/DOTA-style detectors lose objects under about 8 px (DOTA's own filter is 10 px).
-CLASS_LENGTH_M = {"plane": 15.0, "helicopter": 12.0, "ship": 20.0, "large-vehicle": 8.0,
-                  "small-vehicle": 4.0}
-MIN_PX = 8.0
-WATCHED_CLASSES = tuple(CLASS_LENGTH_M)
-VEHICLE_CLASSES = ("large-vehicle", "small-vehicle")
+# The GSD gate (:mod:`sitewatch.detect.gate`): a class is countable where its objects span
+# at least 4 px (ships and aircraft ≥ 40 m at 10 m, not vehicles), narrowed for detector counts
+# by the detector's measured reach.
+WATCHED_CLASSES = G.WATCHED_CLASSES
+VEHICLE_CLASSES = G.VEHICLE_CLASSES
 
 # Analyst observations carry the analyst's confidence; without one, a person reading an
 # image is taken as fairly reliable but not certain.
@@ -61,17 +66,14 @@ DEFAULT_OBSERVATION_CONFIDENCE = 0.6
 
 
 def min_resolvable_gsd_m(cls: str) -> float | None:
-    """The coarsest GSD at which ``cls`` is still countable, or ``None`` for other classes."""
-    length = CLASS_LENGTH_M.get(cls)
-    return None if length is None else length / MIN_PX
+    """The coarsest GSD at which all of ``cls`` is countable, or ``None`` for other classes."""
+    return G.need_gsd_m(cls)
 
 
 def resolvable(cls: str, gsd_m: float | None) -> bool | None:
-    """Whether ``cls`` can be counted at ``gsd_m`` (``None`` when the GSD is unknown)."""
-    limit = min_resolvable_gsd_m(cls)
-    if limit is None or gsd_m is None:
-        return None if gsd_m is None else True
-    return gsd_m <= limit
+    """Whether ``cls`` can be counted (whole or from some length up) at ``gsd_m``, by the scene
+    rule (``None`` when the GSD is unknown)."""
+    return G.gate(cls, gsd_m).countable
 
 
 _SENSOR_BY_SUBJECT = {"aircraft": "adsb", "vessel": "ais", "scene": "imagery", "zone": "imagery"}
@@ -182,17 +184,17 @@ def refresh(store: Store, sites: Iterable[Site], near_km: float = DEFAULT_NEAR_K
     out = []
     for s in sites:
         res = build(store, s, near_km)
-        stored = [r for r in Q.list_evidence(store, s.name) if str(r["evidence_id"]).startswith(PREFIX)]
+        stored = [r for r in EVD.list_evidence(store, s.name) if str(r["evidence_id"]).startswith(PREFIX)]
         res.changed = fingerprint(res.rows.to_pylist()) != fingerprint(stored)
         if res.changed:
-            Q.replace_evidence(store, s.name, PREFIX, res.rows)
+            EVD.replace_evidence(store, s.name, PREFIX, res.rows)
         if res.skipped:
             log.warning("%s: not turned into evidence: %s", s.name, res.skipped)
         out.append(res)
     return out
 
 
-def near_bbox(site: Site, near_km: float) -> Q.BBox:
+def near_bbox(site: Site, near_km: float) -> WH.BBox:
     """The site's bounding box grown by ``near_km`` (a cheap pre-filter for SQL)."""
     import math
 
@@ -205,30 +207,51 @@ def near_bbox(site: Site, near_km: float) -> Q.BBox:
 # -- coverage --------------------------------------------------------------------------
 # One row per sensor and UTC day on which positions were received within ``near_km``: the
 # evidence that the sensor *saw* the area, which is what makes a day without events a zero
-# (and what a quiet indicator's sentence is footnoted to).
+# (and what a quiet indicator's sentence is footnoted to). A recorded live-feed outage of a
+# box holding the site (``feed_outages``: an API down, the aisstream WebSocket dropped) is
+# lower coverage, never evidence of anything at the site: the day's row says for how long
+# the feed could not see (``ref.outage_s``) and its confidence is the part of the day it
+# could (at least :data:`MIN_COVERAGE_CONFIDENCE`), so a zero resting on it weighs less. A
+# day wholly inside an outage has no positions, hence no row: not observed, not zero.
 
 _SENSOR_WORDS = {"adsb": "ADS-B", "ais": "AIS"}
+MIN_COVERAGE_CONFIDENCE = 0.1  # a day with any positions saw something
+
+
+def _outage_spans(store: Store, site: Site, sensor: str, t0: datetime, t1: datetime,
+                  cache: dict[str, Any]) -> list[tuple[float, float]]:
+    """Merged stretches of ``[t0, t1)`` in which a live feed of ``sensor`` could not see the site."""
+    from sitewatch.analytics._outages import Outages
+
+    if sensor not in cache:
+        cache[sensor] = Outages.load(store, sensor)
+    return list(cache[sensor].blind([(site.lat, site.lon)], t0.timestamp(), t1.timestamp()))
 
 
 def _from_coverage(store: Store, site: Site, near_km: float) -> list[dict[str, Any]]:
     from datetime import time, timedelta
 
     out = []
-    for c in Q.coverage_days(store, near_bbox(site, near_km), files=True):
+    outages: dict[str, Any] = {}
+    for c in POS.coverage_days(store, near_bbox(site, near_km), files=True):
         sensor = str(c["source"])
         t0 = datetime.combine(c["day"], time(0), tzinfo=UTC)
         shas = [x for x in (c["shas"] or []) if x]
         who = "aircraft" if sensor == "adsb" else "vessels"
+        blind_s = sum(b - a for a, b in _outage_spans(store, site, sensor, t0, t0 + timedelta(days=1), outages))
+        seen = max(MIN_COVERAGE_CONFIDENCE, 1.0 - blind_s / 86400.0)
         out.append({
             "evidence_id": evidence_id(site.name, "coverage", sensor, c["day"]),
             "site": site.name, "t_start": t0, "t_end": t0 + timedelta(days=1),
             "kind": f"{DOMAIN.get(sensor, 'other')}.coverage", "value": float(c["n"]),
             "text": (f"{_SENSOR_WORDS.get(sensor, sensor)} coverage: {c['n']} positions of {c['n_ids']} {who} "
-                     f"within {near_km:.0f} km of the site on {c['day']}"),
+                     f"within {near_km:.0f} km of the site on {c['day']}"
+                     + (f"; a live feed could not see the site for {blind_s / 3600:.1f} h of it (feed outage)"
+                        if blind_s else "")),
             "sensor": sensor, "provider": "positions", "file_sha256": ",".join(shas[:20]) if shas else None,
             "ref": {"table": "positions", "source": sensor, "day": str(c["day"]), "near_km": near_km,
-                    "ids": int(c["n_ids"]), "files": len(shas)},
-            "confidence": 1.0, "simulated": bool(c["simulated"]), "subject": None,
+                    "ids": int(c["n_ids"]), "files": len(shas), **({"outage_s": round(blind_s, 1)} if blind_s else {})},
+            "confidence": round(seen, 4), "simulated": bool(c["simulated"]), "subject": None,
             "lat": site.lat, "lon": site.lon,
         })
     return out
@@ -239,7 +262,7 @@ def _from_coverage(store: Store, site: Site, near_km: float) -> list[dict[str, A
 def _from_events(store: Store, site: Site, near_km: float) -> list[dict[str, Any]]:
     from sitewatch.kinds import near_site_kinds
 
-    events = Q.site_events(store, site.name, near_bbox(site, near_km))
+    events = EV.site_events(store, site.name, near_bbox(site, near_km))
     near_kinds = near_site_kinds()  # events at no watched site that still tell about a site nearby
     keep = []
     for e in events:
@@ -259,7 +282,7 @@ def _from_events(store: Store, site: Site, near_km: float) -> list[dict[str, Any
                 refs["t_from"].append(_ts(ref.get("t_from")) or e["t_start"])
                 refs["t_to"].append(_ts(ref.get("t_to")) or e["t_end"] or e["t_start"])
     ts = pa.timestamp("us", tz="UTC")
-    files = Q.position_files(store, pa.table({
+    files = POS.position_files(store, pa.table({
         "key": pa.array(refs["key"], pa.string()), "source": pa.array(refs["source"], pa.string()),
         "id": pa.array(refs["id"], pa.string()), "t_from": pa.array(refs["t_from"], ts),
         "t_to": pa.array(refs["t_to"], ts)}))
@@ -314,12 +337,34 @@ def _ts(v: Any) -> datetime | None:
 # detection in exactly one row, so a scene's rows of a class add up to its total. Zeros are
 # rows too: for each vehicle class a zero row for every zone without one, and for every
 # watched class a site-wide (zone none) zero row when the scene has none of it anywhere.
-# Where the GSD cannot resolve a class, the zero is an ``imagery.limit`` instead (not a count).
+# The GSD gate decides per scene and class (:func:`sitewatch.detect.gate.detector_gate`: the
+# 4 px scene rule narrowed by the measured reach of the detector that ran): a class it does not
+# let count becomes an ``imagery.limit`` row, never a count — a zero, and detections too (a
+# vehicle found in a 10 m scene is not a vehicle count); a class countable only from some
+# length up ("ships ≥ 40 m") is a count that says so (``ref.from_m``).
 # Scenes never detected count nothing: no count rows, so no zone or site observation.
 
+def _detectors(store: Store, scene_ids: list[str]) -> dict[str, str | None]:
+    """The detector that ran over each scene (``detect_runs.settings``; None: the built-in one)."""
+    from sitewatch.store import detections as DET
+
+    out: dict[str, str | None] = {}
+    for sid, r in DET.runs(store, scene_ids).items():
+        try:
+            settings = json.loads(r.get("settings") or "{}")
+        except (TypeError, ValueError):
+            settings = {}
+        name = settings.get("detector") if isinstance(settings, dict) else None
+        out[sid] = str(name) if name else None
+    return out
+
+
 def _from_imagery(store: Store, site: Site, skipped: Counter[str]) -> list[dict[str, Any]]:
-    scenes = {s["scene_id"]: s for s in Q.site_scenes(store, site.name)}
-    counts = Q.detection_counts(store, site.name)
+    scenes = {s["scene_id"]: s for s in SC.site_scenes(store, site.name)}
+    counts = DET.detection_counts(store, site.name)
+    detectors = _detectors(store, [k for k, s in scenes.items() if s["detected"]])
+    for sid, s in scenes.items():
+        s["detector"] = detectors.get(sid)
     out: list[dict[str, Any]] = []
     for s in scenes.values():
         if s["t_utc"] is None:
@@ -379,30 +424,31 @@ def _count_row(site: Site, s: Mapping[str, Any], zone: str | None, cls: str, top
                mean_score: float | None, det_ids: list[str], lat: float | None,
                lon: float | None) -> dict[str, Any]:
     gsd = s["gsd_m"]
-    ok = resolvable(cls, gsd)
+    g = G.detector_gate(cls, gsd, s.get("detector"))
+    ok = g.countable
     where = f"zone {zone}" if zone else "the site"
     what = cls + (f" ({top_type})" if top_type else "")
     ref: dict[str, Any] = {"table": "detections", "scene_id": s["scene_id"], "zone": zone, "class": cls,
-                           "type": top_type, "det_ids": det_ids, "gsd_m": gsd, "resolvable": ok,
+                           "type": top_type, "det_ids": det_ids, "gsd_m": gsd, "resolvable": ok, "gate": g.status,
                            "model": s.get("model")}
     kind = "imagery.count"
     value: float | None = float(n)
     text: str
-    if ok is False and n == 0:
+    if ok is False:  # not a count, whatever was found: the scene or the detector cannot count this class
         kind = "imagery.limit"
         value = None
-        text = (f"{cls} not countable in {where}: GSD {gsd:.2f} m is coarser than the "
-                f"{min_resolvable_gsd_m(cls):.2f} m needed")
+        text = (f"{cls} not countable in {where}: {g.why}" if n == 0 else
+                f"{n} × {what} found in {where} but not counted: {g.why}")
+        ref["found"] = n
         conf = 1.0
     else:
         text = f"{n} × {what} in {where}, scene {s['scene_id'][:12]} ({s['provider'] or 'unknown provider'}"
         text += f", {gsd:.2f} m GSD)" if gsd is not None else ", unknown GSD)"
-        if ok is False:
-            text += "; below the reliable size at this GSD"
+        if g.status == "part" and g.from_m is not None:
+            ref["from_m"] = round(g.from_m, 1)
+            text += f"; complete for {G.WORDS.get(cls, cls)} ≥ {g.from_m:.0f} m at this GSD ({g.why})"
         # a zero from a clean scene is as good as the scene; a count is as good as its detections
         conf = mean_score if mean_score is not None else (0.5 if s["cloud_flag"] else 0.8)
-        if ok is False:
-            conf *= 0.3
     return {
         "evidence_id": evidence_id(site.name, "detections", s["scene_id"], zone, cls, top_type),
         "site": site.name, "t_start": s["t_utc"], "t_end": s["t_utc"], "kind": kind, "value": value,
@@ -421,7 +467,7 @@ def _count_row(site: Site, s: Mapping[str, Any], zone: str | None, cls: str, top
 
 def _from_observations(store: Store, site: Site) -> list[dict[str, Any]]:
     out = []
-    for o in Q.site_observations(store, site.name):
+    for o in OBS.site_observations(store, site.name):
         conf = o["confidence"] if o["confidence"] is not None else DEFAULT_OBSERVATION_CONFIDENCE
         out.append({
             "evidence_id": evidence_id(site.name, "observations", o["obs_id"]),
