@@ -20,10 +20,10 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sitewatch import schema as S
 from sitewatch.errors import ConfigError, StoreError
+from sitewatch.store import _dedupe
 
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
@@ -96,6 +96,7 @@ class Store:
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(S.SCHEMA_VERSION)]
         )
+        _dedupe.create_tables(con)  # the insert's own side table (not a declared table)
 
     def columns(self, table: str) -> list[tuple[str, str]]:
         """(name, type) of the columns DuckDB actually has for ``table``."""
@@ -188,76 +189,29 @@ class Store:
         With ``dedupe`` and a declared key, rows whose key already exists (in the table
         or earlier in ``data``: the first occurrence is kept) are skipped. Returns the
         number of rows inserted. Call it inside :meth:`transaction` to make several
-        inserts atomic. See :meth:`duplicate_rows` for how duplicates are found.
+        inserts atomic. How duplicates are found, at a cost that follows the batch rather
+        than the table: :mod:`sitewatch.store._dedupe`.
         """
         decl = S.table(table)
         data = S.conform(table, data)
         if data.num_rows == 0:
             return 0
+        key = _dedupe.Key.of(decl) if decl.key else None
         with self._lock:
-            if dedupe and decl.key:
-                drop = self.duplicate_rows(table, data)
-                if len(drop):
-                    keep = np.ones(data.num_rows, bool)
-                    keep[drop] = False
-                    data = data.filter(pa.array(keep))
+            spans_valid = None
+            if dedupe and key is not None:
+                dup = _dedupe.duplicates(self.con, key, data)
+                spans_valid = True  # duplicates() brought the spans up to date
+                if dup.any():
+                    data = data.filter(pa.array(~dup))
             if data.num_rows:
-                self._append(table, data)
+                _dedupe.append(self.con, key, table, data, spans_valid)
             return data.num_rows
 
-    def _append(self, table: str, data: pa.Table) -> None:
-        con = self.con
-        con.register("_sw_batch", data)
-        try:
-            con.execute(f'INSERT INTO "{table}" SELECT * FROM _sw_batch')
-        finally:
-            con.unregister("_sw_batch")
-
     def duplicate_rows(self, table: str, data: pa.Table) -> np.ndarray:
-        """Row numbers of ``data`` (conformed) whose key is already in ``table`` or earlier in ``data``.
-
-        Two steps, each skipped when it cannot find anything: (1) within the batch, DuckDB's
-        64-bit ``hash`` of the key columns proves the keys distinct when the hashes are (the
-        usual case: a vectorised sort tells); only when two agree are the keys compared;
-        (2) against the table, an anti-join limited to the batch's time span when ``t_utc``
-        is part of the key (so re-ingest checks stay proportional to the batch), run only
-        when the table holds a row in that span. Keys compare with ``IS NOT DISTINCT FROM``.
-        """
-        decl = S.table(table)
-        keys = list(decl.key)
-        n = data.num_rows
-        kb = data.select(keys).append_column("_sw_row", pa.array(np.arange(n, dtype=np.int64)))
-        cols = ", ".join(f'"{k}"' for k in keys)
-        on = " AND ".join(f'b."{k}" IS NOT DISTINCT FROM t."{k}"' for k in keys)
-        out: list[np.ndarray] = []
+        """Row numbers of ``data`` (conformed) whose key is already in ``table`` or earlier in ``data``."""
         with self._lock:
-            con = self.con
-            con.register("_sw_keys", kb)
-            try:
-                if n > 1 and _has_equal(con.execute(f"SELECT hash({cols}) AS h FROM _sw_keys").fetchnumpy()["h"]):
-                    out.append(_rows(con.execute(
-                        f"SELECT _sw_row FROM (SELECT _sw_row, row_number() OVER (PARTITION BY {cols} "
-                        "ORDER BY _sw_row) AS rn FROM _sw_keys) WHERE rn > 1")))
-                span, params = "", []
-                if "t_utc" in keys:
-                    tt = data.column("t_utc")
-                    lo, hi = pc.min(tt).as_py(), pc.max(tt).as_py()
-                    span, params = " AND t.t_utc BETWEEN ? AND ?", [lo, hi]
-                    # the identity column (never null) narrows the scan before any join: a batch of
-                    # one aircraft against a whole day reads that aircraft's rows only
-                    ident = [k for k in keys if k != "t_utc" and not decl.column(k).nullable
-                             and decl.column(k).type == "VARCHAR"]
-                    if ident:
-                        span += f' AND t."{ident[-1]}" IN (SELECT DISTINCT "{ident[-1]}" FROM _sw_keys)'
-                    if lo is None or not con.execute(
-                            f'SELECT EXISTS (SELECT 1 FROM "{table}" t WHERE true{span})', params).fetchall()[0][0]:
-                        return _merge(out)
-                out.append(_rows(con.execute(
-                    f'SELECT b._sw_row FROM _sw_keys b WHERE EXISTS (SELECT 1 FROM "{table}" t WHERE {on}{span})',
-                    params)))
-            finally:
-                con.unregister("_sw_keys")
-        return _merge(out)
+            return np.flatnonzero(_dedupe.duplicates(self.con, _dedupe.Key.of(S.table(table)), data))
 
     def upsert(self, table: str, data: pa.Table) -> int:
         """Insert or replace rows of ``table`` by its declared key (identity tables)."""
@@ -297,18 +251,3 @@ class Store:
         if not isinstance(value, str):
             value = json.dumps(value, sort_keys=True)
         self.sql("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
-
-
-def _has_equal(h: np.ndarray) -> bool:
-    s = np.sort(h)  # a vectorised sort: far quicker than a hash set of the values
-    return bool((s[1:] == s[:-1]).any())
-
-
-def _rows(res: duckdb.DuckDBPyConnection) -> np.ndarray:
-    return np.asarray(res.fetchnumpy()["_sw_row"], np.int64)
-
-
-def _merge(parts: list[np.ndarray]) -> np.ndarray:
-    if not parts:
-        return np.zeros(0, np.int64)
-    return np.unique(np.concatenate(parts))
