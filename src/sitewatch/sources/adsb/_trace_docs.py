@@ -29,6 +29,7 @@ from sitewatch.reference.aircraft_db import military_by_address
 from sitewatch.sources.adsb import _trace_fast as fast
 from sitewatch.sources.adsb._trace_cols import (
     HasPoints,
+    Points,
     TraceCols,
     concat,
     from_doc,
@@ -106,7 +107,11 @@ def read_docs(items: Sequence[tuple[str, bytes]], fmt: str, keep: Keep | None = 
     fast_dropped_pts = 0
     if split:
         finfo = _info([d.header for d in split])
-        cols, ok, dropped, dpts = fast.parse(split, (lambda p: keep(p, finfo)) if keep is not None else None)
+        early: Callable[[Points], np.ndarray] | None = None
+        if keep is not None and not getattr(keep, "keep_all", False):  # keep_all: no early look needed
+            rule = keep
+            early = lambda p: rule(p, finfo)  # noqa: E731
+        cols, ok, dropped, dpts = fast.parse(split, early)
         sidx = np.asarray(split_idx, np.int64)
         cols.member = sidx[cols.member]
         parts.append(cols)

@@ -111,12 +111,17 @@ def _spans(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return out
 
 
-def _strings(pbuf: pa.Buffer, starts: np.ndarray, ends: np.ndarray, valid: np.ndarray) -> pa.Array:
-    """The strings ``[starts[i], ends[i])`` (null where not ``valid``), copied into their own array."""
+def _encoded(pbuf: pa.Buffer, starts: np.ndarray, ends: np.ndarray, valid: np.ndarray
+             ) -> tuple[list[str], np.ndarray]:
+    """The strings ``[starts[i], ends[i])`` dictionary-encoded: (distinct words, code per string, -1
+    where not ``valid``). Encoded where they lie in ``pbuf``: no string is copied out."""
     n = len(starts)
     v = np.zeros(2 * n, bool)
     v[0::2] = valid
-    return _str_array(pbuf, _spans(starts, ends), v).take(pa.array(np.arange(0, 2 * n, 2, dtype=I8)))
+    idx = _str_array(pbuf, _spans(starts, ends), v).dictionary_encode()
+    ind = idx.indices
+    raw = np.frombuffer(ind.buffers()[1], np.int32, len(ind) + ind.offset)[ind.offset::2]
+    return idx.dictionary.to_pylist(), np.where(valid, raw, -1).astype(I8)
 
 
 def _low_bits(words: np.ndarray, k: int) -> np.ndarray:
@@ -232,7 +237,7 @@ def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
     bad |= has_src & ~(src_str | src_null | src_num)
     # every '{' of a body opens one details object (none nested, none in strings)
     ok_doc = np.ones(nd, bool)
-    if np.count_nonzero(buf == _LBR) != len(dr):  # somewhere not: find the documents
+    if data.count(b"{") != len(dr):  # somewhere not: find the documents
         lbr = np.flatnonzero(buf == _LBR)
         n_l = np.searchsorted(lbr, bstart + lens) - np.searchsorted(lbr, bstart)
         ok_doc &= n_l == np.bincount(member[ddict], minlength=nd)
@@ -285,8 +290,7 @@ def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
         callsign, squawk = callsign.take(ia), squawk.take(ia)
     m_sel = member[sel]
     flags = np.trunc(flags_f[sel]).astype(I8)
-    src = _strings(pbuf, after[sel] + 2, after[sel] + q[sel], src_str[sel])
-    status = _status(src, flags, m_sel)
+    status = _status(_encoded(pbuf, after[sel] + 2, after[sel] + q[sel], src_str[sel]), flags, m_sel)
     vv = v[sel]
     alt = np.where(ground[sel], np.nan, vv[:, 3])
     cols = TraceCols(m_sel, vv[:, 0], vv[:, 1], vv[:, 2], alt, vv[:, 4], vv[:, 5], vv[:, 7], flags,
@@ -321,11 +325,13 @@ def _cast_numbers(pbuf: pa.Buffer, ts: np.ndarray, te: np.ndarray, valid: np.nda
             except pa.ArrowInvalid:
                 ok_doc[d] = False
         return res[0::2]
-    return np.asarray(out.to_numpy(zero_copy_only=False))[0::2]
+    # the values buffer as is (to_numpy of an array with nulls is a slow path); NaN where null
+    vals = np.frombuffer(out.buffers()[1], np.float64, len(out) + out.offset)[out.offset::2]
+    return np.where(valid, vals, np.nan)
 
 
-def _status(src: pa.Array, flags: np.ndarray, member: np.ndarray) -> pa.Array:
-    """``status`` per point: its source, ``;new-leg`` after a leg start, None for stale points."""
+def _status(src: tuple[list[str], np.ndarray], flags: np.ndarray, member: np.ndarray) -> pa.Array:
+    """``status`` per point: its source (encoded), ``;new-leg`` after a leg start, None for stale points."""
     n = len(flags)
     if not n:
         return pa.array([], pa.string())
@@ -337,9 +343,8 @@ def _status(src: pa.Array, flags: np.ndarray, member: np.ndarray) -> pa.Array:
     prev_kept = np.r_[-1, np.maximum.accumulate(np.where(~stale, idx, -1))[:-1]]
     prev = np.maximum(prev_kept, doc_start - 1)  # the previous kept point of the same document
     leg = (cum - np.where(prev >= 0, cum[np.maximum(prev, 0)], 0)) > 0
-    enc = src.dictionary_encode()
-    words: list[str | None] = enc.dictionary.to_pylist()
-    codes = np.asarray(enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False), I8)
+    words: list[str | None] = list(src[0])
+    codes = np.where(src[1] < 0, len(words), src[1])
     words.append(None)
     table: list[str | None] = []
     for w in words:
@@ -354,7 +359,8 @@ def _value_bounds(pbuf: pa.Buffer, buf: np.ndarray, ds: np.ndarray, de: np.ndarr
     """In each object ``[ds, de]``: bounds of ``key``'s string value and its kind
     (0 absent or null, 1 string, 2 anything else: the document is left to the reference reader)."""
     pos = pc.find_substring(_str_array(pbuf, _spans(ds, de + 1), _even(len(ds))), key)
-    p = np.asarray(pos.to_numpy(zero_copy_only=False)[0::2], I8)
+    typ = np.int32 if pos.type == pa.int32() else np.int64  # the even entries (the objects) are never null
+    p = np.frombuffer(pos.buffers()[1], typ, len(pos) + pos.offset)[pos.offset::2].astype(I8)
     found = p >= 0
     vs = ds + np.maximum(p, 0) + len(key)
     c = buf[vs]
@@ -389,9 +395,8 @@ def _details(pbuf: pa.Buffer, buf: np.ndarray, ds: np.ndarray, de: np.ndarray, h
         vs, ve, kind = _value_bounds(pbuf, buf, ds[rows], de[rows], key)
         if (kind == 2).any():
             ok &= ~(np.bincount(member[rows[kind == 2]], minlength=nd) > 0)
-        enc = _strings(pbuf, vs, ve, kind == 1).dictionary_encode()
-        words = [w.strip() if strip else w for w in enc.dictionary.to_pylist()]
-        codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), I8)
+        found, codes = _encoded(pbuf, vs, ve, kind == 1)
+        words = [w.strip() for w in found] if strip else found
         nonempty = np.array([bool(w) for w in words] + [False], bool)
         upd_rows = rows[nonempty[codes]]  # codes == -1 reads the final False
         code_at = np.full(n, len(words), I8)
