@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from sitewatch.errors import ConfigError
@@ -17,7 +18,7 @@ from sitewatch.sites import circle_site
 from sitewatch.store import assessments as ASM
 from sitewatch.store import evidence as EVD
 from sitewatch.store.db import Store
-from test_fusion_scenario import AS_OF, Scenario, build
+from test_fusion_scenario import AS_OF, Scenario, baseline, build, hmeimim
 
 SET = {"withdrawal", "reinforcement", "evacuation", "repositioning", "exercise", "routine", "other"}
 
@@ -112,7 +113,8 @@ def _obs(state: str, reliability: float, item: str = "airlift") -> IT.Observatio
 
 def test_bayes_by_hand() -> None:
     site = circle_site("x", "airbase", 35.0, 36.0)
-    rules = _two({"up": 0.8, "usual": 0.15, "down": 0.05}, {"up": 0.1, "usual": 0.8, "down": 0.1}, prior_a=0.2)
+    rules = _two({"up": 0.8, "burst": 0.05, "usual": 0.1, "down": 0.05}, {"up": 0.1, "burst": 0.05, "usual": 0.75, "down": 0.1},
+                 prior_a=0.2)
     t = datetime(2024, 12, 1, tzinfo=UTC)
     out = by_rule(A.judge_set(rules, site, [_obs("up", 1.0)], t, {}))
     # 0.2 × 0.8 / (0.2 × 0.8 + 0.8 × 0.1) = 0.16 / 0.24
@@ -125,26 +127,25 @@ def test_bayes_by_hand() -> None:
 def test_correlated_items_are_not_counted_twice() -> None:
     site = circle_site("x", "airbase", 35.0, 36.0)
     t = datetime(2024, 12, 1, tzinfo=UTC)
-    r = [R.Rule("a", "a", "{site}", 0.5, {"vehicles": {"up": 0.8, "usual": 0.1, "down": 0.1},
-                                          "vehicles_reported": {"up": 0.8, "usual": 0.1, "down": 0.1}},
-                (), "<t>", "a", False),
-         R.Rule("b", "b", "{site}", 0.5, {"vehicles": {"up": 0.2, "usual": 0.7, "down": 0.1},
-                                          "vehicles_reported": {"up": 0.2, "usual": 0.7, "down": 0.1}},
-                (), "<t>", "b", False)]
+    hi = {"up": 0.8, "burst": 0.05, "usual": 0.05, "down": 0.1}
+    lo = {"up": 0.2, "burst": 0.05, "usual": 0.65, "down": 0.1}
+    r = [R.Rule("a", "a", "{site}", 0.5, {"vehicles": hi, "vehicles_reported": hi}, (), "<t>", "a", False),
+         R.Rule("b", "b", "{site}", 0.5, {"vehicles": lo, "vehicles_reported": lo}, (), "<t>", "b", False)]
     one = by_rule(A.judge_set(r, site, [_obs("up", 1.0, "vehicles")], t, {}))["a"].probability
     both = by_rule(A.judge_set(r, site, [_obs("up", 1.0, "vehicles"), _obs("up", 1.0, "vehicles_reported")],
                                t, {}))["a"].probability
     independent = 0.8 * 0.8 / (0.8 * 0.8 + 0.2 * 0.2)
     assert one == pytest.approx(0.8)
     assert one < both < independent  # the imagery count and the analysts' reading of it: one group
-    lo = 2 * math.log(4.0) / (1 + A.GROUP_RHO["vehicles"])
-    assert both == pytest.approx(1 / (1 + math.exp(-lo)))
+    llr = 2 * math.log(4.0) / (1 + A.GROUP_RHO["vehicles"])
+    assert both == pytest.approx(1 / (1 + math.exp(-llr)))
 
 
 def test_non_diagnostic_evidence_moves_nothing() -> None:
     site = circle_site("x", "airbase", 35.0, 36.0)
     t = datetime(2024, 12, 1, tzinfo=UTC)
-    rules = _two({"up": 0.5, "usual": 0.4, "down": 0.1}, {"up": 0.5, "usual": 0.4, "down": 0.1}, prior_a=0.3)
+    same = {"up": 0.5, "burst": 0.1, "usual": 0.3, "down": 0.1}
+    rules = _two(same, dict(same), prior_a=0.3)
     out = A.judge_set(rules, site, [_obs("up", 1.0)], t, {})
     assert by_rule(out)["a"].probability == pytest.approx(0.3)
     assert out[0].ach["non_diagnostic"] == ["airlift"]
@@ -207,14 +208,14 @@ def test_footnotes_back_every_sentence_and_the_checker_catches_tampering() -> No
 
 def test_rules_validate_with_clear_messages(tmp_path: object) -> None:
     ok = ("name: t\ntitle: T\nstatement: x {site}\nprior: 0.1\nexpects:\n"
-          "  airlift: {up: 0.5, usual: 0.4, down: 0.1}\n")
+          "  airlift: {up: 0.5, burst: 0.1, usual: 0.3, down: 0.1}\n")
     r = R.parse(ok, "<t>")
-    assert r.likelihood("airlift", "up") == 0.5 and r.likelihood("vehicles", "up") == pytest.approx(1 / 3)
+    assert r.likelihood("airlift", "up") == pytest.approx(0.5) and r.likelihood("vehicles", "up") == pytest.approx(1 / 4)
     with pytest.raises(ConfigError, match="sum to 1"):
         R.parse(ok.replace("0.1}", "0.3}"), "<t>")
     with pytest.raises(ConfigError, match="unknown evidence item 'nope'"):
         R.parse(ok.replace("airlift", "nope"), "<t>")
-    with pytest.raises(ConfigError, match="states must be exactly up, usual, down"):
+    with pytest.raises(ConfigError, match="states must be exactly up, burst, usual, down"):
         R.parse(ok.replace("usual", "steady"), "<t>")
     with pytest.raises(ConfigError, match="old format"):
         R.parse("name: t\ntitle: T\nstatement: x\nprior: 0.1\nindicators: []\n", "<t>")
@@ -261,3 +262,136 @@ def test_ongoing_loitering_counts_as_holding_offshore() -> None:
     assert "3 holding offshore" in navy.text
     assert F.check_sentence(navy.text, navy.evidence, [c.as_json() for c in navy.claims],
                             {r["evidence_id"]: r for r in rows}) == []
+
+
+def _navy_state(returning: bool) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
+    store = Store()
+    sc = Scenario()
+    d = date(2024, 11, 20)
+    while d < date(2024, 12, 14):
+        sc.cover(d, "ais")
+        d += timedelta(days=1)
+    for k in range(3):
+        sc.event("vessel-departure", date(2024, 12, 2), f"27311{k}", "vessel", hour=5 + k, government=True)
+        if returning:  # back in port four days later, and still there
+            sc.event("port-visit", date(2024, 12, 6), f"27311{k}", "vessel", hour=9 + k,
+                     t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
+    sc.write(store)
+    site = build(Store(), "none")
+    from sitewatch.fusion import evidence as EV
+
+    EV.refresh(store, [site])
+    _, rows, _series, obs = A.items_for(store, site, AS_OF)
+    return next(o for o in obs if o.item == "navy_offshore"), {r["evidence_id"]: r for r in rows}
+
+
+def test_warships_that_sail_and_come_back_are_told_from_warships_that_left() -> None:
+    back, rows = _navy_state(returning=True)
+    assert back.state == "returned", back.text  # sailed together and came back: an exercise's signature
+    assert "3 of them came back" in back.text
+    assert F.check_sentence(back.text, back.evidence, [c.as_json() for c in back.claims], rows) == []
+    gone, rows = _navy_state(returning=False)
+    assert gone.state == "left", gone.text
+    assert F.check_sentence(gone.text, gone.evidence, [c.as_json() for c in gone.claims], rows) == []
+    exercise, withdrawal = R.load_all()["exercise"], R.load_all()["withdrawal"]
+    assert exercise.likelihood("navy_offshore", "returned") > 3 * withdrawal.likelihood("navy_offshore", "returned")
+
+
+def _flow(moves: list[tuple[str, str, date, int]]) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
+    store = Store()
+    sc = Scenario()
+    baseline(sc)
+    for d in (date(2024, 12, 10), date(2024, 12, 11), date(2024, 12, 12), date(2024, 12, 13)):
+        sc.cover(d, "adsb")
+    for kind, icao, d, hour in moves:
+        sc.event(kind, d, icao, hour=hour, typecode="SU30")
+    sc.write(store)
+    import pyarrow as pa
+
+    store.insert("aircraft", pa.Table.from_pylist(
+        [{"icao24": icao, "typecode": "SU30", "military": True} for icao in sorted({m[1] for m in moves})]))
+    site = hmeimim()
+    from sitewatch.fusion import evidence as EV
+
+    EV.refresh(store, [site])
+    _, rows, _series, obs = A.items_for(store, site, AS_OF)
+    return next(o for o in obs if o.item == "aircraft_flow"), {r["evidence_id"]: r for r in rows}
+
+
+def test_direction_of_movement_separates_aircraft_arriving_to_stay_from_sorties() -> None:
+    fighters = [f"15af{k:02d}" for k in range(5)]
+    came, rows = _flow([("arrival", f, date(2024, 12, 10 + k % 3), 9 + k) for k, f in enumerate(fighters)])
+    assert came.state == "in", came.text
+    # five newcomers and the baseline's fighter, whose ADS-B only ever shows it landing
+    assert "6 military aircraft (other than heavy transports) arrived" in came.text
+    assert F.check_sentence(came.text, came.evidence, [c.as_json() for c in came.claims], rows) == []
+    went, rows = _flow([("departure", f, date(2024, 12, 11), 9 + k) for k, f in enumerate(fighters)])
+    assert went.state == "out", went.text
+    assert F.check_sentence(went.text, went.evidence, [c.as_json() for c in went.claims], rows) == []
+    sorties, rows = _flow([m for k, f in enumerate(fighters) for m in (("departure", f, date(2024, 12, 11), 8 + k),
+                                                                       ("arrival", f, date(2024, 12, 11), 12 + k))])
+    assert sorties.state == "balanced", sorties.text
+    assert F.check_sentence(sorties.text, sorties.evidence, [c.as_json() for c in sorties.claims], rows) == []
+    rules = R.load_all()
+    assert rules["reinforcement"].likelihood("aircraft_flow", "in") > 3 * rules["withdrawal"].likelihood(
+        "aircraft_flow", "in")
+    assert rules["withdrawal"].likelihood("aircraft_flow", "out") > 3 * rules["reinforcement"].likelihood(
+        "aircraft_flow", "out")
+
+
+def test_a_burst_that_just_ended_reads_burst_not_down() -> None:
+    """Heavy airlift at 0–1 a day for two months, 3–5 a day for ten days, then three quiet
+    days: the level shift down at the end is the burst ending, not airlift below its usual
+    rate (the item reads the burst, and says it is over)."""
+    from sitewatch.fusion import indicators as IND
+    from sitewatch.simulate import calibration as C
+
+    site = circle_site("calib", "airbase", 35.0, 36.0)
+    g = C._Gen(np.random.default_rng(3), site.name)
+    as_of = C.AS_OF
+    last = (as_of - timedelta(microseconds=1)).date()
+    days = [last - timedelta(days=i) for i in range(74, -1, -1)]
+    cov = []
+    for n, d in enumerate(days):
+        cov.append({"source": "adsb", "day": d, "n": 1000, "n_ids": 20})
+        g.add("air.coverage", C._t(d, 0), "adsb", 1000.0, {"day": str(d)}, C._t(d, 24), 1.0)
+        k = (3 + n % 3) if len(days) - 13 <= n < len(days) - 3 else n % 2
+        for j in range(k):
+            g.add("air.departure", C._t(d, 6 + j), "adsb", 1.0, {"heavy": True, "military": True}, subject=f"h{n}{j}")
+    series = IND.compute_from_rows(g.rows, cov, site, as_of)
+    obs = {o.item: o for o in IT.observe(site, series, g.rows, cov, as_of)}
+    assert obs["airlift"].state == "burst", obs["airlift"].text
+    assert "over by now" in obs["airlift"].text
+
+
+def test_people_flown_out_are_told_from_equipment_flown_out() -> None:
+    """Airliner and VIP airframes (Tu-154, Il-62 …) are counted as passenger flights, apart
+    from the heavy airlift and the rest of the military flying: an evacuation moves people."""
+    from sitewatch.fusion import evidence as EV
+
+    attrs = EV.event_attrs({"details": {"typecode": "T154"}, "ac_military": True})
+    assert attrs["passenger"] is True and not attrs.get("heavy")
+    assert "passenger" not in EV.event_attrs({"details": {"typecode": "IL76"}})
+    store = Store()
+    sc = Scenario()
+    baseline(sc)
+    for n, d in enumerate((date(2024, 12, 10), date(2024, 12, 11), date(2024, 12, 12), date(2024, 12, 13))):
+        sc.cover(d, "adsb")
+        for k in range(2):
+            sc.event("arrival", d, f"15ab{n}{k}", hour=8 + k, typecode="T154")
+            sc.event("departure", d, f"15ab{n}{k}", hour=12 + k, typecode="T154")
+    sc.write(store)
+    site = hmeimim()
+    EV.refresh(store, [site])
+    _, rows, _series, obs = A.items_for(store, site, AS_OF)
+    by = {o.item: o for o in obs}
+    lift = by["passenger_lift"]
+    assert lift.state == "up", lift.text
+    assert F.check_sentence(lift.text, lift.evidence, [c.as_json() for c in lift.claims],
+                            {r["evidence_id"]: r for r in rows}) == []
+    # the airliners are neither heavy airlift nor other military flying, nor aircraft arriving to stay
+    assert by["airlift"].state == "usual" and by["military_flying"].state != "up"
+    assert by["aircraft_flow"].state == "balanced"
+    rules = R.load_all()
+    assert rules["evacuation"].likelihood("passenger_lift", "up") > 2 * rules["withdrawal"].likelihood(
+        "passenger_lift", "up")

@@ -104,6 +104,9 @@ def sensor_of_event(e: Mapping[str, Any]) -> str:
     return _SENSOR_BY_ANALYSIS.get(str(e.get("analysis") or "").split(".", 1)[0], "other")
 
 
+PASSENGER_ROLES = ("government", "airliner")  # reference.types roles that carry people
+
+
 def event_attrs(e: Mapping[str, Any]) -> dict[str, Any]:
     """What indicators need to know about an event's subject: type, heavy, military, government."""
     d = e.get("details") or {}
@@ -126,6 +129,8 @@ def event_attrs(e: Mapping[str, Any]) -> dict[str, Any]:
         out["type_name"] = type_name
     if heavy is not None:
         out["heavy"] = bool(heavy)
+    if t is not None and t.role in PASSENGER_ROLES:
+        out["passenger"] = True  # an airliner or VIP airframe: people, not equipment
     if military is not None:
         out["military"] = bool(military)
     gov = d.get("government", e.get("vs_government"))

@@ -274,8 +274,17 @@ def _military(rows: Sequence[Row], site: Site) -> Any:
 def _military_other(rows: Sequence[Row], site: Site) -> Any:
     """Military movements without the heavy airlifters (fighters, helicopters, patrol and
     liaison aircraft): flying that the heavy-airlift indicators do not already count."""
-    return _events(rows, MOVEMENT_KINDS, lambda r: bool(r["ref"].get("military")) and not r["ref"].get("heavy"),
-                   "military_other")
+    return _events(rows, MOVEMENT_KINDS, lambda r: bool(r["ref"].get("military")) and not r["ref"].get("heavy")
+                   and not r["ref"].get("passenger"), "military_other")
+
+
+@indicator("passenger_flights", "passenger and VIP arrivals", "adsb", "sum", ["air.arrival"])
+def _passenger_flights(rows: Sequence[Row], site: Site) -> Any:
+    """Arrivals of airliner and government/VIP airframes (Tu-154, Il-62, Tu-214, A319 …): what
+    moves people rather than equipment — an evacuation's airlift. One count per visit (the
+    arrival; its departure would count the same airframe twice and double the day-to-day
+    spread the score is judged against)."""
+    return _events(rows, ["air.arrival"], lambda r: bool(r["ref"].get("passenger")), "passenger_flights")
 
 
 @indicator("adsb_gaps", "ADS-B gaps near the site", "adsb", "sum", ["air.dark-gap"])
@@ -288,6 +297,16 @@ def _adsb_gaps(rows: Sequence[Row], site: Site) -> Any:
 def _vessel_departures(rows: Sequence[Row], site: Site) -> Any:
     """Vessels leaving the port."""
     return _events(rows, ["sea.vessel-departure"], None, "vessel_departures")
+
+
+PASSENGER_SHIP_TYPES = range(60, 70)  # AIS ship types 60–69: passenger ships and ferries
+
+
+@indicator("passenger_departures", "passenger ship departures", "ais", "sum", ["sea.vessel-departure"])
+def _passenger_departures(rows: Sequence[Row], site: Site) -> Any:
+    """Passenger ships and ferries (AIS ship type 60–69) leaving the port: people sailing."""
+    return _events(rows, ["sea.vessel-departure"],
+                   lambda r: (r["ref"].get("ship_type") or 0) in PASSENGER_SHIP_TYPES, "passenger_departures")
 
 
 @indicator("ais_gaps", "AIS gaps near the site", "ais", "sum", ["sea.ais-gap"])

@@ -117,7 +117,7 @@ class ItemContext:
 
 
 ITEMS: dict[str, ItemDef] = {}
-LEVEL_STATES = ("up", "usual", "down")
+LEVEL_STATES = ("up", "burst", "usual", "down")
 ALL_KINDS = ("airbase", "port", "depot", "other")
 AIR_KINDS = ("airbase", "depot", "other")
 SEA_KINDS = ("port", "other")
@@ -217,15 +217,22 @@ def indicator_observation(d: ItemDef, ctx: ItemContext, name: str) -> Observatio
     recent_shift = (shift_t is not None and shift_day is not None and abs(shift_t) >= SHIFT
                     and (_day(ctx.as_of - timedelta(microseconds=1)) - shift_day).days < IND.RECENT_DAYS
                     and getattr(s, "shift_evidence", None) is not None)
+    peak = s.peak_score is not None and s.peak_score >= UP and getattr(s, "peak_evidence", None) is not None
+    trough = (s.trough_score is not None and s.trough_score <= -UP
+              and getattr(s, "trough_evidence", None) is not None)
+    # a level shift down right after a burst is the burst ending, not the series falling below
+    # its usual range (its "before" level is the burst): the burst is the reading; likewise up
+    if recent_shift and (((shift_t or 0.0) < 0 and peak) or ((shift_t or 0.0) > 0 and trough)):
+        recent_shift = False
     if cur >= UP:
         state = "up"
     elif cur <= -UP:
         state = "down"
     elif recent_shift:
         state, pick = ("up" if (shift_t or 0.0) > 0 else "down"), "shift"
-    elif s.peak_score is not None and s.peak_score >= UP and getattr(s, "peak_evidence", None) is not None:
-        state, pick = "up", "peak"
-    elif s.trough_score is not None and s.trough_score <= -UP and getattr(s, "trough_evidence", None) is not None:
+    elif peak:
+        state, pick = "burst", "peak"  # above its range within the last two weeks, not now
+    elif trough:
         state, pick = "down", "trough"
     else:
         state = "usual"
@@ -266,6 +273,7 @@ def indicator_observation(d: ItemDef, ctx: ItemContext, name: str) -> Observatio
 
 
 _LEVEL_WORDS = {"up": "above its usual range", "usual": "within its usual range", "down": "below its usual range"}
+BURST_WORDS = "a burst within the last two weeks, over by now"
 
 
 def _register_indicator(name: str, series: str | tuple[str, ...], label: str, sensor: str, kinds: tuple[str, ...],
@@ -279,10 +287,10 @@ def _register_indicator(name: str, series: str | tuple[str, ...], label: str, se
         used = [o for o in obs if o.state is not None]
         if not used:
             return obs[0]
-        strong = [o for o in used if o.state != "usual"]
+        strong = [o for o in used if o.state not in ("usual", "burst")] or [o for o in used if o.state == "burst"]
         return max(strong, key=lambda o: abs(o.score or 0.0)) if strong else used[0]
 
-    item(name, label, sensor, LEVEL_STATES, kinds, ask, words or _LEVEL_WORDS, group)(fn)
+    item(name, label, sensor, LEVEL_STATES, kinds, ask, {"burst": BURST_WORDS, **(words or _LEVEL_WORDS)}, group)(fn)
 
 
 _register_indicator("airlift", ("heavy_departures", "heavy_arrivals"), "heavy airlift", "adsb", AIR_KINDS,
@@ -292,6 +300,16 @@ _register_indicator("military_flying", "military_other", "military movements oth
                     AIR_KINDS, "ADS-B/Mode S of military movements at the base (fighters, helicopters, patrols)",
                     {"up": "more military flying than usual", "usual": "military flying as usual",
                      "down": "less military flying than usual"}, group="air traffic")
+_register_indicator("passenger_lift", "passenger_flights", "passenger and VIP arrivals", "adsb", AIR_KINDS,
+                    "ADS-B/Mode S of airliner and government airframes at the base (Tu-154, Il-62, Tu-214, A319 …)",
+                    {"up": "more passenger flights than usual (people flown in or out)",
+                     "usual": "passenger flights as usual", "down": "fewer passenger flights than usual"},
+                    group="passenger")
+_register_indicator("passenger_sailings", "passenger_departures", "passenger ship departures (AIS)", "ais",
+                    SEA_KINDS, "AIS of passenger ships and ferries (ship type 60–69) leaving the port",
+                    {"up": "more passenger ships leaving than usual (people sailing)",
+                     "usual": "passenger sailings as usual", "down": "fewer passenger sailings than usual"},
+                    group="port traffic")
 _register_indicator("aircraft_on_ground", "aircraft_on_ground", "aircraft on the ground (imagery)", "imagery",
                     ("airbase", "other"), "fresh high-resolution imagery of the apron",
                     {"up": "more aircraft on the ground than usual", "usual": "aircraft on the ground as usual",
@@ -385,15 +403,72 @@ def _dark_transport(ctx: ItemContext) -> Observation:
     return _finish(d, ctx, obs)
 
 
+NET_FLOW_MIN = 3  # airframes: a net flow of at least this many, and twice the other way, reads in/out
+
+
+@item("aircraft_flow", "military aircraft arriving to stay or leaving for good", "adsb", ("in", "balanced", "out"),
+      AIR_KINDS, "ADS-B/Mode S of every military arrival and departure at the base over two weeks",
+      {"in": "military aircraft arrived and stayed (more based aircraft)",
+       "balanced": "military aircraft came and went as usual (sorties out and back)",
+       "out": "military aircraft left and did not come back"}, "aircraft")
+def _aircraft_flow(ctx: ItemContext) -> Observation:
+    """Direction of movement: per airframe (other than the heavy transports, whose shuttles
+    the airlift item reads), arrivals minus departures over the last two weeks, capped at one
+    either way. Based aircraft fly sorties out and back, so they net to zero; airframes that
+    arrive to be based (reinforcement) or leave for good (withdrawal) do not."""
+    d = ITEMS["aircraft_flow"]
+    t0, t1 = _recent(ctx, KEY_DAYS)
+    mv = [r for r in ctx.rows if r["kind"] in ("air.arrival", "air.departure") and t0 <= r["t_start"] < t1
+          and bool((r["ref"] or {}).get("military")) and not (r["ref"] or {}).get("heavy")
+          and not (r["ref"] or {}).get("passenger")]
+    per: dict[str, int] = {}
+    for r in mv:
+        k = str(r["subject"] or r["evidence_id"])
+        per[k] = per.get(k, 0) + (1 if r["kind"] == "air.arrival" else -1)
+    came = sorted(k for k, v in per.items() if v > 0)
+    went = sorted(k for k, v in per.items() if v < 0)
+    covered = _covered(ctx, "adsb", t0, t1)
+    if len(covered) < KEY_DAYS // 2:
+        return _unobserved(d, "not observed", f"{d.label}: ADS-B saw the area on only {len(covered)} of the "
+                           f"{KEY_DAYS} days to {_day(t1 - timedelta(days=1))}", covered[-1] if covered else None)
+    window = f"{_day(t0)} to {_day(t1 - timedelta(days=1))}"
+    net = len(came) - len(went)
+    if net >= NET_FLOW_MIN and len(came) >= 2 * len(went):
+        state = "in"
+    elif -net >= NET_FLOW_MIN and len(went) >= 2 * len(came):
+        state = "out"
+    else:
+        state = "balanced"
+    cs, ws = set(came), set(went)
+    arr = [r for r in mv if r["kind"] == "air.arrival" and str(r["subject"] or r["evidence_id"]) in cs]
+    dep = [r for r in mv if r["kind"] == "air.departure" and str(r["subject"] or r["evidence_id"]) in ws]
+    ids = [r["evidence_id"] for r in sorted(arr + dep, key=lambda r: r["t_start"])]
+    claims = [Claim(float(len(came)), "distinct", ["air.arrival"], t0, t1, "military aircraft that arrived and stayed"),
+              Claim(float(len(went)), "distinct", ["air.departure"], t0, t1, "military aircraft that left for good")]
+    ids += _coverage_cites(ctx, "adsb", covered)
+    for c in claims:
+        c.zero_basis = ["air.coverage"]
+    claims.append(_coverage_claim("adsb", len(covered), t0, t1))
+    text = (f"{d.label} from {window}: {len(came)} military aircraft (other than heavy transports) arrived and "
+            f"had not left by the end, {len(went)} left and had not come back (ADS-B saw the area on "
+            f"{len(covered)} of those days) → {d.state_words[state]}")
+    last = max([_day(r["t_start"]) for r in arr + dep] + covered)
+    rel, f = _reliability(ctx, [r["evidence_id"] for r in arr + dep], "adsb", covered[-1])
+    obs = Observation(d.name, d.label, d.sensor, state, "observed", rel, text, ids, claims, float(net), "", last, f)
+    return _finish(d, ctx, obs)
+
+
 def _is_navy(r: Row) -> bool:
     ref = r["ref"] or {}
     return bool(ref.get("government")) or ref.get("ship_type") in NAVY_SHIP_TYPES or bool(ref.get("military"))
 
 
-@item("navy_offshore", "warships leaving and holding offshore", "ais", ("holding", "left", "none"), SEA_KINDS,
+@item("navy_offshore", "warships leaving and holding offshore", "ais", ("holding", "left", "returned", "none"),
+      SEA_KINDS,
       "AIS of the waters offshore (are the warships coming back, going home, or holding?)",
       {"holding": "warships left and are holding offshore", "left": "warships left the port",
-       "none": "no warships left or are holding offshore"}, "port traffic")
+       "returned": "warships sailed together and came back (as in an exercise or a patrol)",
+       "none": "no warships left or are holding offshore"}, "navy")
 def _navy_offshore(ctx: ItemContext) -> Observation:
     d = ITEMS["navy_offshore"]
     t0, t1 = _recent(ctx, KEY_DAYS)
@@ -419,8 +494,24 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
         claims.append(Claim(float(len(hold_ships)), "distinct", ["sea.loitering"], h0, t1, "warships holding offshore",
                             overlap=True))
         ids += [r["evidence_id"] for r in sorted(hold, key=lambda r: r["t_start"])]
+    # warships back in port after they sailed: a port visit of the same ship that began after
+    # its departure, within the window (what leaves and comes back vs what leaves and stays away)
+    left_at: dict[str, datetime] = {}
+    for r in deps:
+        k = str(r["subject"] or r["evidence_id"])
+        left_at[k] = min(left_at.get(k, r["t_start"]), r["t_start"])
+    back = [r for r in ctx.rows if r["kind"] == "sea.port-visit" and str(r["subject"]) in left_at
+            and left_at[str(r["subject"])] < r["t_start"] < t1]
+    back_ships = sorted({str(r["subject"]) for r in back})
+    if back and not hold:
+        parts.append(f"{len(back_ships)} of them came back to the port ({span})")
+        claims.append(Claim(float(len(back_ships)), "distinct", ["sea.port-visit"], t0, t1,
+                            "warships back in port"))
+        ids += [r["evidence_id"] for r in sorted(back, key=lambda r: r["t_start"])]
     if hold:
         state = "holding"
+    elif len(dep_ships) >= 2 and 2 * len(back_ships) >= len(dep_ships):
+        state = "returned"
     elif len(dep_ships) >= 2:
         state = "left"
     elif covered and len(covered) >= KEY_DAYS // 2 and not deps:
@@ -438,7 +529,7 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
         claims.append(Claim(0.0, "count", ["sea.vessel-departure", "sea.loitering"], t0, t1, d.label,
                             zero_basis=["sea.coverage"]))
         claims.append(_coverage_claim("ais", len(covered), t0, t1))
-    last_rows = [_day(r["t_end"] or r["t_start"]) for r in deps + hold]
+    last_rows = [_day(r["t_end"] or r["t_start"]) for r in deps + hold + back]
     last = min(max(last_rows), _day(t1 - timedelta(days=1))) if last_rows else (covered[-1] if covered else None)
     if hold:
         last = _day(t1 - timedelta(days=1)) if any(_day(r["t_end"] or r["t_start"]) >= _day(h0) for r in hold) else last

@@ -91,6 +91,7 @@ def scenario(rng: np.random.Generator, truth: str, kind: str, as_of: datetime = 
     s0 = days[-story]
     effects: list[str] = []
     fx = _effects(g, truth, kind, effects)
+    fx["a0"] = g.u(2, 15)  # aircraft usually on the apron (imagery counts them; ADS-B sees them come and go)
     adsb = _coverage(g, days, "adsb", 0.97 if kind == "airbase" else 0.0)
     ais = _coverage(g, days, "ais", 0.97 if kind == "port" else (0.6 if g.p(0.5) else 0.0))
     if kind == "airbase":
@@ -120,7 +121,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
     """Multipliers and chances of the story's effects under the true hypothesis."""
     f: dict[str, float] = {"airlift": 1.0, "mil": 1.0, "dark": 0.0, "veh": 1.0, "veh_fall": 1.0, "acft": 0.0,
                            "navy_leave": 0.0, "navy_hold": 0.0, "navy_return": 0.0, "deps": 1.0, "ships": 1.0,
-                           "burst_days": 0.0}
+                           "pax": 1.0, "pax_ships": 0.0, "burst_days": 0.0}
 
     def maybe(name: str, prob: float, key: str, value: float) -> None:
         if g.p(prob):
@@ -140,6 +141,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("warships hold offshore", 0.65, "navy_hold", 1.0)
         maybe("more departures", 0.6, "deps", g.u(2, 4))
         maybe("fewer ships in port", 0.7, "ships", g.u(0.3, 0.6))
+        maybe("personnel flown out too", 0.3, "pax", g.u(1.5, 3))
     elif truth == "reinforcement":
         maybe("airlift surge", 0.95, "airlift", g.u(4, 8))
         maybe("combat aircraft arrive", 0.7, "mil", g.u(1.5, 3))
@@ -147,12 +149,16 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("vehicles arrive", 0.8, "veh", g.u(1.8, 3.5))
         maybe("more aircraft based", 0.75, "acft", g.u(0.5, 1.2))
         maybe("more ships in port", 0.75, "ships", g.u(1.5, 2.5))
+        maybe("personnel flown in", 0.2, "pax", g.u(1.5, 3))
     elif truth == "evacuation":
-        maybe("airlift surge", 0.9, "airlift", g.u(3, 6))
+        # people, not equipment: airliners and VIP airframes, passenger ships and ferries
+        maybe("personnel flown out", 0.85, "pax", g.u(4, 8))
+        maybe("passenger ships sail", 0.8, "pax_ships", g.u(2, 6))
+        maybe("airlift surge", 0.5, "airlift", g.u(2, 4))
         maybe("more flying", 0.5, "mil", g.u(1.2, 2))
         maybe("transports go dark", 0.3, "dark", g.u(0.5, 1.5))
         maybe("fewer aircraft", 0.3, "acft", -g.u(0.2, 0.5))
-        maybe("ships leave with people", 0.85, "deps", g.u(2.5, 5))
+        maybe("more departures", 0.5, "deps", g.u(1.5, 3))
         maybe("warships leave", 0.5, "navy_leave", 1.0)
         maybe("warships hold offshore", 0.2, "navy_hold", 1.0)
         maybe("fewer ships in port", 0.6, "ships", g.u(0.35, 0.7))
@@ -175,12 +181,15 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("warships come back", 0.7, "navy_return", 1.0)
         maybe("more departures", 0.6, "deps", g.u(2, 3.5))
     elif truth == "routine" and g.p(0.5):  # routine, with a decoy half the time
-        decoy = str(g.rng.choice(["rotation airlift", "one-day exercise", "vehicle blip", "one warship sails"]))
+        decoy = str(g.rng.choice(["rotation airlift", "one-day exercise", "vehicle blip", "one warship sails",
+                                  "a VIP visit"]))
         effects.append(f"decoy: {decoy}")
         if decoy == "rotation airlift":
             f["airlift"], f["burst_days"] = 2.5, 2.0
         elif decoy == "one-day exercise":
             f["mil"], f["burst_days"] = 3.0, 1.0
+        elif decoy == "a VIP visit":
+            f["pax"], f["pax_ships"], f["burst_days"] = 3.0, 1.0, 1.0
         elif decoy == "vehicle blip":
             f["veh"], f["burst_days"] = 1.4, 1.0
         else:
@@ -201,8 +210,10 @@ def _rate(fx: Mapping[str, float], key: str, d: date, s0: date, last: date) -> f
 
 
 def _air(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[str, float]) -> None:
-    lam_h, lam_m = g.u(0.15, 0.6), g.u(0.5, 3.0)
+    lam_h, lam_m, lam_p = g.u(0.15, 0.6), g.u(0.5, 3.0), g.u(0.05, 0.6)
     n_ac = 0
+    story_days = max(1, (days[-1] - s0).days + 1)
+    flow = abs(fx["acft"]) * fx.get("a0", 8.0)  # airframes arriving or leaving over the story
     for d in days:
         if d not in seen:
             continue
@@ -214,11 +225,27 @@ def _air(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
             g.add("air.arrival", _t(d, h), "adsb", 1.0, ref, confidence=0.95, subject=f"h{n_ac}")
             g.add("air.departure", _t(d, min(h + g.u(1.5, 5), 23.9)), "adsb", 1.0, ref, confidence=0.9,
                   subject=f"h{n_ac}")
-        m = int(g.rng.poisson(lam_m * _rate(fx, "mil", d, s0, days[-1])))
+        # based aircraft fly sorties: out and back the same day (two movements of one airframe)
+        m = int(g.rng.poisson(lam_m * _rate(fx, "mil", d, s0, days[-1]) / 2.0))
         for _ in range(m):
             n_ac += 1
-            g.add(str(g.rng.choice(["air.arrival", "air.departure"])), _t(d, g.u(0, 23.9)), "adsb", 1.0,
-                  {"heavy": False, "military": True, "typecode": "SU24"}, confidence=0.9, subject=f"m{n_ac}")
+            h = g.u(0, 19)
+            ref = {"heavy": False, "military": True, "typecode": "SU24"}
+            g.add("air.departure", _t(d, h), "adsb", 1.0, ref, confidence=0.9, subject=f"m{n_ac}")
+            g.add("air.arrival", _t(d, h + g.u(1, 4.5)), "adsb", 1.0, ref, confidence=0.9, subject=f"m{n_ac}")
+        for _ in range(int(g.rng.poisson(lam_p * _rate(fx, "pax", d, s0, days[-1])))):
+            n_ac += 1  # an airliner or VIP jet in and out the same day
+            h = g.u(2, 16)
+            ref = {"heavy": False, "military": True, "passenger": True, "typecode": "T154"}
+            g.add("air.arrival", _t(d, h), "adsb", 1.0, ref, confidence=0.9, subject=f"p{n_ac}")
+            g.add("air.departure", _t(d, h + g.u(1, 6)), "adsb", 1.0, ref, confidence=0.9, subject=f"p{n_ac}")
+        if d >= s0 and fx["acft"] and not fx.get("burst_days"):
+            # aircraft that come to stay (or leave for good): one-way movements over the story,
+            # the same airframes the imagery counts on the apron
+            for _ in range(int(g.rng.poisson(flow / story_days))):
+                n_ac += 1
+                g.add("air.arrival" if fx["acft"] > 0 else "air.departure", _t(d, g.u(0, 23.9)), "adsb", 1.0,
+                      {"heavy": False, "military": True, "typecode": "SU24"}, confidence=0.9, subject=f"c{n_ac}")
         dark_rate = fx["dark"] / max(1, (days[-1] - s0).days + 1) if d >= s0 else 0.01
         for _ in range(int(g.rng.poisson(dark_rate))):
             n_ac += 1
@@ -260,6 +287,24 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
                   end, 0.8, mmsi)
     if not at_port:
         return
+    ferry = g.u(3, 10) if g.p(0.5) else 0.0  # a ferry calling every few days, or none
+    t_f = _t(days[0], g.u(0, 72)) if ferry else None
+    n_pax = 0
+    while t_f is not None and t_f.date() <= days[-1]:
+        n_pax += 1
+        g.add("sea.port-visit", t_f, "ais", 1.0, {"ship_type": 60}, t_f + timedelta(hours=8), 0.9, "2731500F1")
+        if t_f.date() in seen:
+            g.add("sea.vessel-departure", t_f + timedelta(hours=8), "ais", 1.0, {"ship_type": 60}, confidence=0.9,
+                  subject="2731500F1")
+        t_f += timedelta(days=ferry * g.u(0.8, 1.2))
+    for k in range(round(fx["pax_ships"])):  # passenger ships come in, embark people and sail
+        t_in = _t(s0, g.u(0, 24 * max(1.0, min(fx.get("burst_days") or 99.0, (days[-1] - s0).days + 0.9))))
+        t_out = t_in + timedelta(hours=g.u(6, 30))
+        if t_out.date() > days[-1]:
+            continue
+        g.add("sea.port-visit", t_in, "ais", 1.0, {"ship_type": 60}, t_out, 0.9, f"27316{k:04d}")
+        if t_out.date() in seen:
+            g.add("sea.vessel-departure", t_out, "ais", 1.0, {"ship_type": 60}, confidence=0.9, subject=f"27316{k:04d}")
     for c in range(civil):
         mmsi = f"5773{c:05d}"
         t = _t(days[0], 0)
@@ -279,7 +324,7 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
 
 
 def _imagery(g: _Gen, days: Sequence[date], s0: date, fx: Mapping[str, float], kind: str) -> None:
-    v0, a0, sh0 = g.u(10, 60), g.u(2, 15), g.u(3, 10)
+    v0, sh0, a0 = g.u(10, 60), g.u(3, 10), fx["a0"]
     d = days[0] + timedelta(days=int(g.rng.integers(0, 5)))
     scenes: list[date] = []
     while d <= days[-1]:
@@ -295,7 +340,7 @@ def _imagery(g: _Gen, days: Sequence[date], s0: date, fx: Mapping[str, float], k
         if in_story and fx["veh_fall"] < 1.0 and d > half:
             veh = v0 * fx["veh_fall"]
         ac = a0 * (1.0 + fx["acft"]) if in_story else a0
-        ships = sh0 * (fx["ships"] if in_story and fx["ships"] < 1.0 else 1.0)
+        ships = sh0 * (fx["ships"] if in_story else 1.0)  # fewer or more ships, as AIS sees them
         sid = f"scene{n}"
         t = _t(d, 8)
         nv = int(g.rng.poisson(veh))
