@@ -395,3 +395,19 @@ def test_people_flown_out_are_told_from_equipment_flown_out() -> None:
     rules = R.load_all()
     assert rules["evacuation"].likelihood("passenger_lift", "up") > 2 * rules["withdrawal"].likelihood(
         "passenger_lift", "up")
+
+
+def test_readings_of_one_thing_that_disagree_are_two_witnesses() -> None:
+    """The imagery count saw more vehicles, the analysts' count of the same parks did not:
+    the agreeing pair shares its weight, the disagreeing pair does not re-count anything."""
+    site = circle_site("x", "airbase", 35.0, 36.0)
+    t = datetime(2024, 12, 1, tzinfo=UTC)
+    hi = {"up": 0.8, "burst": 0.05, "usual": 0.05, "down": 0.1}
+    lo = {"up": 0.2, "burst": 0.05, "usual": 0.65, "down": 0.1}
+    r = [R.Rule("a", "a", "{site}", 0.5, {"vehicles": hi, "vehicles_reported": hi}, (), "<t>", "a", False),
+         R.Rule("b", "b", "{site}", 0.5, {"vehicles": lo, "vehicles_reported": lo}, (), "<t>", "b", False)]
+    split = by_rule(A.judge_set(r, site, [_obs("up", 1.0, "vehicles"), _obs("usual", 1.0, "vehicles_reported")],
+                                t, {}))["a"].probability
+    # each in full: 0.8/0.2 × 0.05/0.65, no shared weight
+    lr = (0.8 / 0.2) * (0.05 / 0.65)
+    assert split == pytest.approx(lr / (1 + lr))

@@ -15,11 +15,14 @@ The model (what a number means here):
   taken at face value with probability ``r``, otherwise the item says nothing:
   ``L_eff = r × L + (1 − r) × mean_H L``.
 * Items that re-read one thing are correlated (the vehicle count on imagery, the analysts'
-  reading of the same parks and the staging item built on it; navy departures, which are
-  vessel departures too): the ``k`` diagnostic items of such a group share the weight
-  ``w = 1 / (1 + ρ (k − 1))``, ρ from :data:`GROUP_RHO` (0.5): two readings of one thing are not
-  two independent witnesses. Items that count disjoint things (heavy airlift vs other military
-  flying) count in full. Measured on the calibration runs: ρ = 0.5 for every group, airlift and
+  reading of the same parks and the staging item built on it; ships in port by AIS and on
+  imagery): the ``k`` diagnostic items of such a group *that say the same* — all reading
+  nothing out of the ordinary (:data:`~sitewatch.fusion.items.NULL_STATES`), or all reading a
+  change — share the weight ``w = 1 / (1 + ρ (k − 1))``, ρ from :data:`GROUP_RHO` (0.5): two
+  readings of one thing are not two independent witnesses; a reading that disagrees (AIS saw
+  more ships in port, the imagery of that week did not) is not a re-count and keeps its own
+  weight. Items that count disjoint things (heavy airlift vs other military flying) count in
+  full. Measured on the calibration runs: ρ = 0.5 for every group, airlift and
   military flying included, left bins off by up to 0.32; this split keeps every bin with ≥ 20
   cases within 0.10.
 * An item whose effective likelihoods differ by less than :data:`NON_DIAGNOSTIC_RATIO`
@@ -194,16 +197,19 @@ def _score_items(rules: Sequence[Rule], obs: Sequence[IT.Observation]) -> list[_
         eff = {h: o.reliability * lik[h] + (1.0 - o.reliability) * mean for h in names}
         ratio = max(eff.values()) / max(min(eff.values()), 1e-12)
         out.append(_Scored(o, lik, eff, {h: 0.0 for h in names}, 0.0, ratio, ratio >= NON_DIAGNOSTIC_RATIO))
-    by_group: dict[str, int] = {}
+    # readings of one thing that say the same share their weight; a reading that disagrees
+    # (one sensor saw the change, another did not) is a second witness, not a re-count
+    camps: dict[tuple[str, bool], int] = {}
     for x in out:
         if x.diagnostic:
-            g = IT.ITEMS[x.obs.item].group
-            by_group[g] = by_group.get(g, 0) + 1
+            key = (IT.ITEMS[x.obs.item].group, x.obs.state in IT.NULL_STATES)
+            camps[key] = camps.get(key, 0) + 1
     for x in out:
         if not x.diagnostic:
             continue
         g = IT.ITEMS[x.obs.item].group
-        x.weight = 1.0 / (1.0 + GROUP_RHO.get(g, RHO_CORRELATED) * (by_group[g] - 1))
+        k = camps[(g, x.obs.state in IT.NULL_STATES)]
+        x.weight = 1.0 / (1.0 + GROUP_RHO.get(g, RHO_CORRELATED) * (k - 1))
         logs = {h: math.log(x.eff[h]) for h in names}
         m = sum(logs.values()) / len(logs)
         x.llr = {h: x.weight * (logs[h] - m) / TEMPERATURE for h in names}

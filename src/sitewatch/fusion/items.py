@@ -118,6 +118,7 @@ class ItemContext:
 
 ITEMS: dict[str, ItemDef] = {}
 LEVEL_STATES = ("up", "burst", "usual", "down")
+NULL_STATES = frozenset({"usual", "none", "not staged", "balanced"})  # "nothing out of the ordinary"
 ALL_KINDS = ("airbase", "port", "depot", "other")
 AIR_KINDS = ("airbase", "depot", "other")
 SEA_KINDS = ("port", "other")

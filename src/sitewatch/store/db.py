@@ -1,7 +1,7 @@
 """The workspace database: the only module (with its siblings in ``store/``) that speaks SQL.
 
 A :class:`Store` wraps one DuckDB file. Opening it creates missing tables and adds
-missing columns declared in :mod:`sitewatch.store.schema` (additive migration), and
+missing columns declared in :mod:`sitewatch.schema` (additive migration), and
 records the schema version. Connections run with ``TimeZone='UTC'``.
 
 ``Store(":memory:")`` gives an in-memory store for tests.
