@@ -235,6 +235,31 @@ def test_server_error_messages_are_shown(page: Any, server: _Server) -> None:
     assert "no site named 'nowhere'" in page.inner_text("#view .error")
 
 
+def test_sources_panel_says_which_source_is_down_and_since_when(page: Any, server: _Server,
+                                                                  workspace: Path) -> None:
+    """A watched source that keeps failing (here: its host unreachable) shows as down, with
+    the time of its first failure, beside the sources that work."""
+    import json as _json
+
+    status = workspace / "watch-status.json"
+    status.write_text(_json.dumps({"sources": {
+        "adsb-history": {"entry": "adsb-history", "source": "adsblol", "kind": "adsb", "sites": ["hmeimim"],
+                         "last_success_utc": "2024-12-19T06:00:00Z", "down_since_utc": "2024-12-20T03:00:00Z",
+                         "errors_total": 3, "last_error": {"t_utc": "2024-12-20T09:00:00Z",
+                                                           "message": "connection refused", "unreachable": True}},
+        "s2": {"entry": "s2", "source": "earth-search-s2", "kind": "imagery", "sites": ["hmeimim"],
+               "last_success_utc": "2024-12-20T08:00:00Z", "errors_total": 0}}}), encoding="utf-8")
+    try:
+        page.goto(server.base + "/")
+        page.wait_for_selector("#sources table")
+        text = page.inner_text("#sources")
+        assert "down since 2024-12-20 03:00:00Z (host unreachable)" in text, text
+        assert "ok" in page.inner_text("#sources tr:has-text('earth-search-s2')")
+        assert page.errors == []
+    finally:
+        status.unlink()
+
+
 def test_usable_at_390px(browser: Any, server: _Server) -> None:
     ctx = browser.new_context(viewport=MOBILE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = ctx.new_page()

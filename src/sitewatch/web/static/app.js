@@ -285,14 +285,17 @@ async function pageSites() {
 
 function renderSources(w) {  // watch run: each source's last fetch, errors, coverage; fetched licences
   const rows = (w.sources || []).map(s => ({
-    source: `${s.entry} (${s.source})`, sites: (s.sites || []).join(", "), last_fetch: s.last_success_utc || "never",
+    source: `${s.entry} (${s.source})`, sites: (s.sites || []).join(", "),
+    status: s.down_since_utc ? `down since ${fmtT(s.down_since_utc)}${s.last_error && s.last_error.unreachable
+      ? " (host unreachable)" : ""}` : (s.last_success_utc ? "ok" : "not fetched yet"),
+    last_fetch: s.last_success_utc || "never",
     coverage: s.coverage ? `${fmtT(s.coverage.from)} → ${fmtT(s.coverage.to)}` : "none",
     new: `${s.new_last ?? 0} (total ${s.new_total ?? 0})${s.pending ? `, ${s.pending} pending` : ""}`,
     errors: s.errors_total ? `${s.errors_total}: ${s.last_error ? `${fmtT(s.last_error.t_utc)} ${s.last_error.message}` : ""}` : "0"}));
   const lic = (w.fetched || []).map(f => ({ source: f.title || f.source, licence: f.licence, attribution: f.attribution, inputs: f.inputs }));
   $("#sources").replaceChildren(
     w.config_error ? errorBox(new Error(w.config_error)) : h("span"),
-    rows.length ? table(rows, ["source", "sites", "last_fetch", "coverage", "new", "errors"])
+    rows.length ? table(rows, ["source", "sites", "status", "last_fetch", "coverage", "new", "errors"])
       : h("p", { class: "muted" }, "No watched sources: sitewatch watch source add NAME SOURCE --site SITE"),
     lic.length ? table(lic, ["source", "licence", "attribution", "inputs"]) : h("span"));
 }
