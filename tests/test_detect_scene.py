@@ -139,7 +139,9 @@ def test_cli_detect_and_counts(ws, tmp_path, capsys):
 
     assert main(["-w", w, "counts", "--site", "apt", "--format", "ndjson"]) == 0
     counts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert {tuple(sorted(c)) for c in counts} == {("class", "count", "scene", "t_utc", "zone")}
+    assert {tuple(sorted(c)) for c in counts} == {("class", "complete_from_m", "count", "countable", "scene",
+                                                   "t_utc", "zone")}
+    assert {c["countable"] for c in counts if c["scene"] == "geo1" and c["class"] == "plane"} == {"all"}
     whole = {(c["scene"], c["class"]): c["count"] for c in counts if c["zone"] is None}
     assert whole[("geo1", "plane")] == n_planes == whole[("plain1", "plane")]
     zoned = {(c["scene"], c["class"]): c["count"] for c in counts if c["zone"] == "apron"}
@@ -182,3 +184,27 @@ def test_plain_scene_georeferenced_through_its_reference():
     assert lon[0] == pytest.approx(36.0 + 120 * 1e-5) and lat[0] == pytest.approx(35.0 - 90 * 1e-5)
     failed = {**plain, "coreg": {"status": "failed", "H": h, "ref": "ref"}}
     assert georeference(failed, ref) is None  # a scene that could not be aligned is not placed
+
+
+def test_counts_say_what_the_scene_can_count():
+    """`counts` beside each number: all, part (complete from N m up) or none (not a count)."""
+    from datetime import date
+
+    from sitewatch.detect.counts import counts
+    from sitewatch.store.db import Store
+    from test_fusion_scenario import Scenario, hmeimim
+
+    store = Store()
+    sc = Scenario()
+    sc.scene(date(2024, 12, 5), {("plane", "apron"): 3, ("large-vehicle", None): 4}, gsd_m=3.0,
+             provider="PlanetScope")
+    sc.scene(date(2024, 12, 6), {("plane", "apron"): 2, ("large-vehicle", None): 5}, gsd_m=10.0,
+             provider="Sentinel-2")
+    sc.scene(date(2024, 12, 7), {("plane", "apron"): 12, ("large-vehicle", None): 40}, gsd_m=0.5)
+    sc.write(store)
+    rows = {(str(r["t_utc"])[:10], r["class"]): r for r in counts(store, hmeimim()) if r["zone"] is None}
+    at3, at10, at05 = ("2024-12-05", "plane"), ("2024-12-06", "plane"), ("2024-12-07", "plane")
+    assert rows[at3]["countable"] == "part" and rows[at3]["complete_from_m"] == 36.0
+    assert rows[at10]["countable"] == "none" and rows[at10]["count"] == 2  # found, but not a count
+    assert rows[("2024-12-06", "large-vehicle")]["countable"] == "none"
+    assert rows[at05]["countable"] == "all" and rows[at05]["complete_from_m"] is None

@@ -109,6 +109,9 @@ def detect_cmd(ctx: Ctx, site: str | None, scene_id: str | None, force: bool, ta
 def counts_cmd(ctx: Ctx, site: str, scene_id: str | None, fmt: str) -> None:
     """Objects per scene, per zone (zone null = whole site) and per class, after `sitewatch detect`.
 
+    `countable` says what the scene's GSD lets the detector count of each class: all, part
+    (complete only from `complete_from_m` metres up) or none (what was found is not a count).
+
     \b
     Examples:
       sitewatch counts --site hmeimim --format ndjson
@@ -121,7 +124,7 @@ def counts_cmd(ctx: Ctx, site: str, scene_id: str | None, fmt: str) -> None:
         s = ws.site(site)
         sid = SC.get_scene(ws.store, scene_id)["scene_id"] if scene_id else None
         rows = counts(ws.store, s, sid)
-    emit(rows, fmt, ["scene", "t_utc", "zone", "class", "count"])
+    emit(rows, fmt, ["scene", "t_utc", "zone", "class", "count", "countable", "complete_from_m"])
 
 
 def register(root: click.Group) -> None:

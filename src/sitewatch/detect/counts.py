@@ -1,11 +1,16 @@
 """Object counts per scene, per zone and per class: what ``sitewatch counts`` prints.
 
-One row ``{scene, t_utc, zone, class, count}`` per detected scene of the site, per zone
+One row ``{scene, t_utc, zone, class, count, countable, complete_from_m}`` per detected scene of the site, per zone
 (``zone: None`` for the whole site) and per class seen in any of the site's scenes, so
 a class absent from a scene is counted as 0 there (a count of zero is evidence too:
 "no aircraft on the apron"). The whole-site count keeps a detection when its centre is
 inside the site's watch area, or when the scene has no georeference (then the whole
 image is taken as the site).
+
+``countable`` is what the GSD gate lets the scene's detector count of the class
+(:func:`sitewatch.detect.gate.detector_gate`): ``all``; ``part`` — complete only for objects
+of ``complete_from_m`` metres and longer; ``none`` — what was found is not a count (the
+evidence keeps it as ``imagery.limit``); ``unknown`` when the scene has no GSD.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sitewatch.detect import gate as G
 from sitewatch.sites import Site
 from sitewatch.store import detections as DET
 from sitewatch.store.db import Store
@@ -42,11 +48,17 @@ def counts(store: Store, site: Site, scene_id: str | None = None) -> list[dict[s
     zones = sorted(z.name for z in site.zones)
     out: list[dict[str, Any]] = []
     for s in scenes:
+        detector = G.detector_of(s.get("settings"))
+        gates = {c: G.detector_gate(c, s.get("gsd_m"), detector) for c in classes}
         for c in classes:
-            out.append({"scene": s["scene"], "t_utc": s["t_utc"], "zone": None, "class": c,
-                        "count": whole[(s["scene"], c)]})
+            out.append(_row(s, None, gates[c], whole[(s["scene"], c)]))
         for z in zones:
             for c in classes:
-                out.append({"scene": s["scene"], "t_utc": s["t_utc"], "zone": z, "class": c,
-                            "count": by_zone[(s["scene"], z, c)]})
+                out.append(_row(s, z, gates[c], by_zone[(s["scene"], z, c)]))
     return out
+
+
+def _row(s: dict[str, Any], zone: str | None, g: G.Gate, n: int) -> dict[str, Any]:
+    part = g.status == "part" and g.from_m is not None
+    return {"scene": s["scene"], "t_utc": s["t_utc"], "zone": zone, "class": g.cls, "count": n,
+            "countable": g.status, "complete_from_m": round(g.from_m, 1) if part and g.from_m else None}

@@ -49,6 +49,7 @@ rule alone.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +151,17 @@ def gate(cls: str, gsd_m: float | None, min_px: float = MIN_PX) -> Gate:
     return Gate(cls, gsd_m, "none", None,
                 f"{WORDS.get(cls, cls)} (≤ {size[1]:.0f} m) span under {px} at {gsd_m:.3g} m; they need "
                 f"≤ {size[0] / max(MIN_PX, min_px):.2g} m")
+
+
+def detector_of(settings: str | dict[str, Any] | None) -> str | None:
+    """The detector a ``detect_runs.settings`` document names (None: the built-in one)."""
+    if isinstance(settings, str):
+        try:
+            settings = json.loads(settings or "{}")
+        except ValueError:
+            settings = None
+    name = settings.get("detector") if isinstance(settings, dict) else None
+    return str(name) if name else None
 
 
 def reach_of(detector: str | None) -> dict[str, Reach] | None:

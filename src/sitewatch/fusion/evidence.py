@@ -353,15 +353,7 @@ def _detectors(store: Store, scene_ids: list[str]) -> dict[str, str | None]:
     """The detector that ran over each scene (``detect_runs.settings``; None: the built-in one)."""
     from sitewatch.store import detections as DET
 
-    out: dict[str, str | None] = {}
-    for sid, r in DET.runs(store, scene_ids).items():
-        try:
-            settings = json.loads(r.get("settings") or "{}")
-        except (TypeError, ValueError):
-            settings = {}
-        name = settings.get("detector") if isinstance(settings, dict) else None
-        out[sid] = str(name) if name else None
-    return out
+    return {sid: G.detector_of(r.get("settings")) for sid, r in DET.runs(store, scene_ids).items()}
 
 
 def _from_imagery(store: Store, site: Site, skipped: Counter[str]) -> list[dict[str, Any]]:

@@ -46,7 +46,8 @@ def counted(store: Store, site: str, scene_id: str | None = None) -> list[dict[s
 def run_scenes(store: Store, site: str, scene_id: str | None = None) -> list[dict[str, Any]]:
     """Scenes of ``site`` that went through a detector (even with nothing found), oldest first."""
     w = Where().eq("r.site", site).eq("r.scene_id", scene_id)
-    return store.rows("SELECT r.scene_id AS scene, s.t_utc FROM detect_runs r JOIN scenes s USING (scene_id) "
+    return store.rows("SELECT r.scene_id AS scene, s.t_utc, s.gsd_m, r.settings FROM detect_runs r "
+                      "JOIN scenes s USING (scene_id) "
                       f"WHERE {w.sql} ORDER BY s.t_utc NULLS LAST, r.scene_id", w.params)
 
 
