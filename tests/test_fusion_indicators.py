@@ -131,3 +131,24 @@ def test_quiet_days_are_footnoted_to_the_coverage_that_saw_them() -> None:
     assert {r["kind"] for r in rows} == {"air.coverage"} and all(r["value"] >= 1 for r in rows)
     assert [str(r["t_start"].date()) for r in rows] == ["2024-12-11", "2024-12-12", "2024-12-13"]
     assert "positions of" in rows[0]["text"] and rows[0]["ref"]["day"] == "2024-12-11"
+
+
+def test_partial_counts_never_sit_beside_full_counts() -> None:
+    """3 m scenes count only aircraft ≥ 36 m: alone they make a consistent series; beside
+    0.5 m scenes that count every aircraft they would read as a drop, so those days are
+    "not resolvable" instead."""
+    store = Store()
+    sc = Scenario()
+    for d in range(1, 4):
+        sc.scene(date(2024, 12, d), {("plane", "apron"): 3}, gsd_m=3.0, provider="PlanetScope")
+    sc.write(store)
+    alone = series(store, None)["aircraft_on_ground"]
+    assert [x.value for x in alone.days if x.value is not None] == [3.0, 3.0, 3.0]
+    sc2 = Scenario()
+    sc2.scene(date(2024, 12, 4), {("plane", "apron"): 12}, gsd_m=0.5)
+    sc2.write(store)
+    mixed = series(store, None)["aircraft_on_ground"]
+    by_day = {x.day: x for x in mixed.days}
+    assert by_day[date(2024, 12, 4)].value == 12.0
+    assert all(by_day[date(2024, 12, d)].status == "not resolvable" for d in range(1, 4))
+    assert mixed.limits and "too coarse to count them all" in mixed.limits[0]

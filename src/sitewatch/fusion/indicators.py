@@ -345,13 +345,30 @@ def _ships_in_port(rows: Sequence[Row], site: Site) -> Any:
     return _episodes(rows, "sea.port-visit", "ships_at_quay")
 
 
+def _partial(r: Row) -> bool:
+    """A count complete only for the larger objects of its class at the scene's GSD
+    (:func:`sitewatch.detect.gate.detector_gate` "part": ``ref.from_m``)."""
+    return r["ref"].get("from_m") is not None
+
+
+def _comparable(rows: Sequence[Row], classes: Callable[[str], bool]) -> Callable[[Row], bool]:
+    """Which count rows of ``classes`` may share one series: full counts, and partial counts
+    only where the site has no full count of those classes at all (a series of "aircraft
+    ≥ 36 m" counts is consistent with itself; set beside full counts it would read as a drop)."""
+    full = any(r["kind"] == "imagery.count" and classes(str(r["ref"].get("class"))) and not _partial(r)
+               and r["ref"].get("resolvable") is not False for r in rows)
+    return (lambda r: not _partial(r)) if full else (lambda r: True)
+
+
 def _imagery_level(rows: Sequence[Row], classes: Callable[[str], bool], by_zone: bool, name: str
                    ) -> Extracted:
     """Per series (and zone) and day: the largest total of one scene, with exactly that
-    scene's count rows. Detections only; analyst observations are separate indicators."""
+    scene's count rows. Detections only; analyst observations are separate indicators.
+    Partial counts enter only a series that has no full counts (:func:`_comparable`)."""
     scene_rows: dict[tuple[str, str, date], list[Row]] = defaultdict(list)
+    ok = _comparable(rows, classes)
     for r in rows:
-        if r["kind"] != "imagery.count" or not classes(str(r["ref"].get("class"))):
+        if r["kind"] != "imagery.count" or not classes(str(r["ref"].get("class"))) or not ok(r):
             continue
         keys = [name]
         zone = r["ref"].get("zone")
@@ -456,12 +473,13 @@ def _imagery_status(rows: Sequence[Row], classes: Callable[[str], bool], zone: s
     the whole site or, with ``zone``, over that zone's count rows only."""
     countable: set[date] = set()
     limited: set[date] = set()
+    ok = _comparable(rows, classes)
     for r in rows:
         if r["kind"] not in ("imagery.count", "imagery.limit") or not classes(str(r["ref"].get("class"))):
             continue
         if zone is not None and r["ref"].get("zone") != zone:
             continue
-        if r["kind"] == "imagery.count" and r["ref"].get("resolvable") is not False:
+        if r["kind"] == "imagery.count" and r["ref"].get("resolvable") is not False and ok(r):
             countable.add(_day(r["t_start"]))
         else:
             limited.add(_day(r["t_start"]))
@@ -730,7 +748,8 @@ def _series(name: str, label: str, defn: IndicatorDef, vals: Mapping[date, tuple
                                 "after_median": float(np.median(after)), "t": round(t, 2)})
     if limited:
         s.limits.append(f"{label}: not countable on the imagery of "
-                        f"{', '.join(str(x) for x in sorted(limited)[-3:])} (GSD too coarse)")
+                        f"{', '.join(str(x) for x in sorted(limited)[-3:])} (GSD too coarse to count them "
+                        "all)")
     observed_days_ = [days[i] for i in obs_idx]
     _judge(s, days, observed_days_, window_days, short_days, min_n)
     _recent_extremes(s, observed_days_, window_days, short_days, min_n)
