@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -217,6 +219,10 @@ def test_rules_validate_with_clear_messages(tmp_path: object) -> None:
         R.parse(ok.replace("airlift", "nope"), "<t>")
     with pytest.raises(ConfigError, match="states must be exactly up, burst, usual, down"):
         R.parse(ok.replace("usual", "steady"), "<t>")
+    # a workspace's own file written before the `burst` state existed: the error says what it is
+    before = ok.replace("{up: 0.5, burst: 0.1, usual: 0.3, down: 0.1}", "{up: 0.6, usual: 0.3, down: 0.1}")
+    with pytest.raises(ConfigError, match=r"missing: burst\); burst is a state added since .* over by now"):
+        R.parse(before, "<t>")
     with pytest.raises(ConfigError, match="old format"):
         R.parse("name: t\ntitle: T\nstatement: x\nprior: 0.1\nindicators: []\n", "<t>")
     with pytest.raises(ConfigError, match="line"):
@@ -411,3 +417,27 @@ def test_readings_of_one_thing_that_disagree_are_two_witnesses() -> None:
     # each in full: 0.8/0.2 × 0.05/0.65, no shared weight
     lr = (0.8 / 0.2) * (0.05 / 0.65)
     assert split == pytest.approx(lr / (1 + lr))
+
+
+def test_an_old_workspace_rule_is_named_with_the_way_to_update_it(tmp_path: Path, capsys: Any) -> None:
+    """A workspace's own hypothesis file from before a state existed: commands fail with one
+    line naming the file and the state, and `rules show NAME --shipped` prints the new file."""
+    from sitewatch.cli import main
+
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws)]) == 0
+    shipped = (Path(R.__file__).parent / "rules" / "routine.yaml").read_text(encoding="utf-8")
+    old = shipped.replace("burst: ", "x_burst: ", 1)
+    line = next(x for x in old.splitlines() if "x_burst" in x)
+    item, dist = line.strip().split(": ", 1)
+    vals = dict(kv.split(": ") for kv in dist.strip("{}").split(", "))
+    vals["up"] = str(round(float(vals["up"]) + float(vals.pop("x_burst")), 3))
+    old = old.replace(line, f"  {item}: {{{', '.join(f'{k}: {v}' for k, v in vals.items())}}}")
+    (ws / "rules").mkdir(exist_ok=True)
+    (ws / "rules" / "routine.yaml").write_text(old, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["-w", str(ws), "rules", "list"]) != 0
+    err = capsys.readouterr().err
+    assert "routine.yaml" in err and "missing: burst" in err and "rules show routine --shipped" in err
+    assert main(["-w", str(ws), "rules", "show", "routine", "--shipped"]) == 0
+    assert capsys.readouterr().out == shipped

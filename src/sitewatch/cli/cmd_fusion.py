@@ -226,19 +226,22 @@ def rules_list(ctx: Ctx, fmt: str) -> None:
 
 @rules_group.command("show")
 @click.argument("name")
+@click.option("--shipped", is_flag=True, help="The file shipped with sitewatch, even where the workspace has its "
+              "own (to compare, or to update an old one).")
 @pass_ctx
-def rules_show(ctx: Ctx, name: str) -> None:
+def rules_show(ctx: Ctx, name: str, shipped: bool) -> None:
     """Print rule NAME's YAML.
 
     \b
-    Example:
+    Examples:
       sitewatch rules show withdrawal
+      sitewatch rules show withdrawal --shipped
     """
     from pathlib import Path
 
     from sitewatch.fusion import rules as R
 
-    r = R.get(name, _folder_or_none(ctx))
+    r = R.get(name, None if shipped else _folder_or_none(ctx))
     if r.shipped:
         from importlib import resources
 

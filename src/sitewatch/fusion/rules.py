@@ -65,6 +65,14 @@ class Rule:
         return [self.likelihood(item, st) for st in ITEMS[item].states]
 
 
+# states added to existing items after hypothesis files were first written: a workspace's own
+# file from before names the rest, and the error says what the new one means
+NEW_STATES = {
+    "burst": "burst = above the usual range within the last two weeks, over by now",
+    "returned": "returned = warships sailed together and came back to port",
+}
+
+
 def _num(path: str, what: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ConfigError(f"{path}: {what} must be a number")
@@ -137,9 +145,14 @@ def parse(text: str, path: str, shipped: bool = False) -> Rule:
         bad = sorted(set(map(str, dist)) - set(states))
         missing = [st for st in states if st not in dist]
         if bad or missing:
+            new = [st for st in missing if st in NEW_STATES]
+            hint = (f"; {', '.join(new)} {'is a state' if len(new) == 1 else 'are states'} added since this file was "
+                    f"written ({'; '.join(NEW_STATES[st] for st in new)}): add "
+                    f"{'it' if len(new) == 1 else 'them'} with a probability, or compare with the shipped file "
+                    f"(`sitewatch rules show {name} --shipped`)" if new and not bad else "")
             raise ConfigError(f"{path}: expects.{it}: states must be exactly {', '.join(states)}"
                               + (f" (unknown: {', '.join(bad)})" if bad else "")
-                              + (f" (missing: {', '.join(missing)})" if missing else ""))
+                              + (f" (missing: {', '.join(missing)})" if missing else "") + hint)
         vals = {st: _num(path, f"expects.{it}.{st}", dist[st]) for st in states}
         if any(not 0.0 < v <= 1.0 for v in vals.values()):
             raise ConfigError(f"{path}: expects.{it}: each probability must be in (0, 1] (never exactly 0: "
