@@ -136,6 +136,21 @@ def _empty() -> pa.Table:
     return schema.POSITIONS.arrow_schema().empty_table().drop_columns(["file_id"])
 
 
+def json_str(v: Any) -> str | None:
+    """A JSON value as text, or None when it is not a string."""
+    return v if isinstance(v, str) else None
+
+
+def json_num(v: Any) -> float:
+    """A JSON value as a float, NaN when it is missing, a boolean or not a number."""
+    if isinstance(v, bool) or v is None:
+        return np.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer beyond float range
+        return np.nan
+
+
 def epoch_to_ts(values: Any, unit: str = "auto") -> pa.Array:
     """Numbers since 1970 → ``timestamp[us, UTC]``; ``auto`` tells ms from s by magnitude."""
     v = np.asarray(values, dtype=np.float64)

@@ -27,6 +27,8 @@ import pyarrow as pa
 
 from sitewatch.reference.aircraft_db import military_by_address
 from sitewatch.sources.adsb import _trace_fast as fast
+from sitewatch.sources.adsb._common import json_num as _num
+from sitewatch.sources.adsb._common import json_str as _str
 from sitewatch.sources.adsb._trace_cols import (
     HasPoints,
     Points,
@@ -226,15 +228,3 @@ def _aircraft_rows(info: DocInfo, docs: np.ndarray, fmt: str) -> pa.Table | None
         "t_updated_utc": pa.array([now] * len(sel), _TS),
     })
 
-
-def _str(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
-
-
-def _num(v: Any) -> float:
-    if isinstance(v, bool) or v is None:
-        return np.nan
-    try:
-        return float(v)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer beyond float range
-        return np.nan

@@ -38,6 +38,8 @@ import pyarrow as pa
 from sitewatch.errors import FormatError
 from sitewatch.reference.aircraft_db import military_by_address
 from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch, watch_filtered
+from sitewatch.sources.adsb._common import json_num as _num
+from sitewatch.sources.adsb._common import json_str as _str
 from sitewatch.sources.adsb._trace_docs import read_docs
 from sitewatch.sources.base import Batch, InputFile, ReadOptions, register
 
@@ -149,15 +151,3 @@ class ReadsbAircraftReader:
         if rows:
             yield Batch("aircraft", pa.concat_tables(rows))
 
-
-def _str(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
-
-
-def _num(v: Any) -> float:
-    if isinstance(v, bool) or v is None:
-        return np.nan
-    try:
-        return float(v)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer beyond float range
-        return np.nan
