@@ -89,6 +89,17 @@ class Found:
     def drop(self, why: str) -> None:
         self.dropped[why] = self.dropped.get(why, 0) + 1
 
+    def offer(self, got: Candidate | Rejected, t0: datetime, t1: datetime, bbox: tuple[float, float, float, float],
+              max_cloud: float | None) -> None:
+        """One parsed item: a reject is kept as such; a candidate is kept when it lies in the
+        time window, over the site and no cloudier than asked (every source's own checks)."""
+        if isinstance(got, Rejected):
+            self.rejects.append(got)
+        elif not t0 <= got.t_utc < t1:
+            self.drop("outside the time window")
+        elif keep(self, got, bbox, max_cloud):
+            self.candidates.append(got)
+
 
 class Pending(FetchError):
     """The asset is being prepared by the provider (Planet activation): fetch again later."""

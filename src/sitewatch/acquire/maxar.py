@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sitewatch.acquire import SourceInfo, register
-from sitewatch.acquire._imagery import Found, ImagerySource, Rejected, keep, parse_item
+from sitewatch.acquire._imagery import Found, ImagerySource, Rejected, parse_item
 from sitewatch.acquire._stacapi import walk_static
 from sitewatch.acquire.http import safe_url
 
@@ -51,17 +51,11 @@ class MaxarOpenData(ImagerySource):
         for item, _url in walk_static(root, self.http, bbox, t0, t1, MAX_DOCS):
             got = parse_item(item, index, self.assets, False)
             index += 1
-            if isinstance(got, Rejected):
-                found.rejects.append(got)
-                continue
-            if got.cloud is None:
+            if not isinstance(got, Rejected) and got.cloud is None:  # Maxar's own cloud field
                 props = item.get("properties") or {}
                 v = props.get("tile:clouds_percent")
                 got.cloud = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-            if not t0 <= got.t_utc < t1:
-                found.drop("outside the time window")
-            elif keep(found, got, bbox, max_cloud):
-                found.candidates.append(got)
+            found.offer(got, t0, t1, bbox, max_cloud)
             if len(found.candidates) >= limit:
                 break
         found.how.update(items_read=index)

@@ -27,7 +27,7 @@ from typing import Any
 
 from sitewatch.acquire import SourceInfo, register
 from sitewatch.acquire._cog import NeedsAccess
-from sitewatch.acquire._imagery import Candidate, Found, ImagerySource, Pending, Rejected, keep
+from sitewatch.acquire._imagery import Candidate, Found, ImagerySource, Pending, Rejected
 from sitewatch.acquire._stacapi import fetch_json
 from sitewatch.acquire.http import FetchError, safe_url
 from sitewatch.errors import InputError
@@ -83,12 +83,7 @@ class PlanetData(ImagerySource):
             for item in feats:
                 got = parse_planet(item, index, self.assets[0])
                 index += 1
-                if isinstance(got, Rejected):
-                    found.rejects.append(got)
-                elif not t0 <= got.t_utc < t1:
-                    found.drop("outside the time window")
-                elif keep(found, got, bbox, max_cloud):
-                    found.candidates.append(got)
+                found.offer(got, t0, t1, bbox, max_cloud)
                 if len(found.candidates) >= limit:
                     break
             nxt = (page.get("_links") or {}).get("_next") if isinstance(page, dict) else None

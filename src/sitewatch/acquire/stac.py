@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sitewatch.acquire import SourceInfo, register
-from sitewatch.acquire._imagery import Found, ImagerySource, Rejected, keep, parse_item
+from sitewatch.acquire._imagery import Found, ImagerySource, parse_item
 from sitewatch.acquire._stacapi import Pages, fetch_json, open_api, search, search_body
 from sitewatch.acquire.http import FetchError, NotFoundOnServer, safe_url
 from sitewatch.errors import InputError
@@ -49,12 +49,7 @@ class StacApiSource(ImagerySource):
                     found.drop("another collection")  # a server that ignored `collections`
                     continue
                 got = parse_item(item, index - 1, self.assets, self.media_fallback)
-                if isinstance(got, Rejected):
-                    found.rejects.append(got)
-                elif not t0 <= got.t_utc < t1:
-                    found.drop("outside the time window")
-                elif keep(found, got, bbox, max_cloud):
-                    found.candidates.append(got)
+                found.offer(got, t0, t1, bbox, max_cloud)
                 if len(found.candidates) >= limit:
                     break
             if len(found.candidates) >= limit:
