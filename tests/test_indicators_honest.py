@@ -171,6 +171,38 @@ def test_zero_baseline_count_of_three_gets_a_finite_poisson_tail_score() -> None
     assert arr.score is not None and 4.0 < arr.score < 4.2
 
 
+# -- a rise kept up for a week reads on its 7-day total; a burst that is over does not ------
+
+def _arrivals(days_with: dict[int, int], n_days: int = 75) -> tuple[I.Series, dict[str, Any]]:
+    d0 = date(2024, 9, 21)
+    store = Store()
+    sc = Scenario()
+    for i in range(n_days):
+        sc.cover(d0 + timedelta(days=i))
+    for i, k in days_with.items():
+        for j in range(k):
+            sc.event("arrival", d0 + timedelta(days=i), f"151a{j:02d}", typecode="A124")
+    sc.write(store)
+    series, rows = _series(store, datetime.combine(d0 + timedelta(days=n_days), datetime.min.time(), UTC))
+    return series["heavy_arrivals"], rows
+
+
+def test_sustained_rise_reads_on_the_seven_day_total_and_a_burst_that_is_over_does_not() -> None:
+    base = {i: 1 for i in range(0, 66, 11)}  # one arrival every 11 days (0.09 a day)
+    # one a day for the last week: no 3-day total is far out (3 vs 0.27: +2.4), the week's 7 is
+    trickle, rows = _arrivals({**base, **{i: 1 for i in range(68, 75)}})
+    assert trickle.value == 7 and (trickle.window_from, trickle.window_to) == (date(2024, 11, 28), date(2024, 12, 4))
+    assert len(trickle.evidence) == 7 and "7-day window of observed days" in trickle.sentence
+    assert trickle.score is not None and trickle.score > I.SUSTAINED_SCORE
+    # the same 7 arrivals as a burst 5-7 days ago, nothing since: the current claim stays the
+    # last 3 days (the rise is over); the burst is the recent peak, on the window that shows it best
+    burst, rows_b = _arrivals({**base, 68: 3, 69: 2, 70: 2})
+    assert burst.value == 0 and (burst.window_from, burst.window_to) == (date(2024, 12, 2), date(2024, 12, 4))
+    assert burst.peak_score is not None and burst.peak_score > 4 and burst.peak_value == 7
+    assert burst.peak_basis == "3-day total"  # the sharper window, where it reaches the threshold itself
+    assert I.check_series(trickle, rows) == [] and I.check_series(burst, rows_b) == []
+
+
 # -- loitering: ongoing episodes count on every day they span ------------------------------
 
 def test_loitering_counts_ongoing_episodes_on_every_day() -> None:

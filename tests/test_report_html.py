@@ -51,7 +51,7 @@ def test_bottom_line_comes_first_in_plain_words(report: tuple[Path, ReportResult
     assert order == sorted(order)
     assert body.index('id="bottom-line"') < body.index("<h2")  # nothing before the bottom line
     bottom = body[body.index('id="bottom-line"'):body.index('id="judgements"')]
-    assert re.search(r"We judge it (very )?likely \(about \d+%\) that forces and equipment are being withdrawn", bottom)
+    assert re.search(r"We judge it (likely|very likely|almost certain) \(about \d+%\) that forces and equipment are being withdrawn", bottom)
     assert re.search(r"Confidence in the set is (low|moderate|high)", bottom)
     assert "What would change it" in bottom and "best separate withdrawal from" in bottom
     assert "as of" in body[:body.index('id="judgements"') + 4000]
@@ -167,7 +167,7 @@ def test_report_renders_in_headless_chromium(report: tuple[Path, ReportResult]) 
             assert page.locator("svg.chip").count() >= 2 and page.locator("svg.chip").first.is_visible()
             first = page.locator("main section").first
             assert first.get_attribute("id") == "bottom-line" and first.is_visible()
-            assert "likely" in first.inner_text()
+            assert re.search(r"(likely|almost certain) \(\d+%\)", first.inner_text())
             # printed, nothing is wider than A4 less its margins (else Chromium shrinks every page)
             page.emulate_media(media="print")
             page.set_viewport_size({"width": 718, "height": 1000})

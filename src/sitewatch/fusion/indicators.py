@@ -8,7 +8,8 @@ was too coarse for the class). A day without observation is never a zero.
 
 Indicators are registered with :func:`indicator` (a dict filled by a decorator). Two
 aggregations: ``sum`` indicators count events (arrivals, departures, gaps, dark visits) and
-are judged on the total of the last ``short_days`` observed days; ``level`` indicators count
+are judged on the total of the last ``short_days`` observed days (or, for a rise or fall that
+lasts, of the last :data:`SUSTAINED_DAYS`, see below); ``level`` indicators count
 things present on a day (aircraft, vehicles or ships on one image, ships on a port visit,
 vessels loitering offshore) and are judged on the latest observed day.
 
@@ -64,8 +65,19 @@ length ("3-day window of observed days"), an imagery split by type that adds up 
 value, and one parenthesis opening with "baseline:" for the derived figures (median, mean,
 earlier observed days, score and its model). :func:`check_series` verifies all of this.
 
-Recent extremes: the highest and lowest score of windows (sum) or days (level) ending in
-the last :data:`RECENT_DAYS`, each with its own value, window, rows and sentence.
+Sustained change (``sum`` indicators): a modest rise kept up for a week — a few more passenger
+ships than the ferry schedule, a steady trickle of extra transports — reaches no high score in
+any 3-day window. So the total of the last :data:`SUSTAINED_DAYS` observed days is scored too
+and stated instead of the 3-day one when it sees what that one misses *and* the change is
+still under way: its score reaches :data:`SUSTAINED_SCORE` while the last ``short_days``' does
+not, and leans the same way (above 0 for a rise, below 0 for a fall: a burst that is over does
+not read as a rise now). A 3-day window that reaches the threshold itself is the claim stated
+(the sharper one).
+
+Recent extremes: the highest and lowest score of windows (sum: of ``short_days`` observed days,
+or of :data:`SUSTAINED_DAYS` where no short one reaches :data:`SUSTAINED_SCORE`) or days
+(level) ending in the last :data:`RECENT_DAYS`, each with its own value, window, rows and
+sentence.
 
 Change points: binary segmentation of the observed values (largest standardised difference of
 segment medians and means, segments of at least 3 observations, threshold 3.5 standard errors);
@@ -97,6 +109,8 @@ from sitewatch.store.db import Store
 WINDOW_DAYS = 90
 SHORT_DAYS = 3
 RECENT_DAYS = 14  # a burst within two weeks still bears on the judgement
+SUSTAINED_DAYS = 7  # sum indicators: the longer window that sees a modest rise kept up for a week
+SUSTAINED_SCORE = 2.5  # ... stated when its score is at least this (either sign)
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × 1.4826 = its standard deviation
 CP_THRESHOLD = 3.5
 CP_MIN_SEGMENT = 3
@@ -793,6 +807,23 @@ def _sum_claim(observed: Sequence[Day], end: int, window_days: int, short_days: 
     return _Claim(total, window, ev, score, method, b, len(hist))
 
 
+def _current_sum_claim(observed: Sequence[Day], window_days: int, short_days: int, min_n: int) -> _Claim:
+    """The last ``short_days`` observed days' claim, or the last :data:`SUSTAINED_DAYS`' when
+    that is a stronger rise (fall) still under way (see the module docstring)."""
+    end = len(observed) - 1
+    c = _sum_claim(observed, end, window_days, short_days, min_n)
+    if short_days >= SUSTAINED_DAYS or c.score is None:
+        return c
+    w = _sum_claim(observed, end, window_days, SUSTAINED_DAYS, min_n)
+    if w.score is None or len(w.window) <= len(c.window):
+        return c
+    if w.score >= SUSTAINED_SCORE and 0.0 < c.score < SUSTAINED_SCORE:
+        return w
+    if w.score <= -SUSTAINED_SCORE and -SUSTAINED_SCORE < c.score < 0.0:
+        return w
+    return c
+
+
 def _level_claim(day: Day) -> _Claim:
     b = None
     if day.baseline_median is not None:
@@ -846,7 +877,7 @@ def _judge(s: Series, days: list[Day], observed: list[Day], window_days: int, sh
                       f"{s.label}: not observed (no {_SENSOR_WORD[s.sensor]} of the site in this period)")
         return
     s.status = "observed"
-    c = (_sum_claim(observed, len(observed) - 1, window_days, short_days, min_n) if s.aggregate == "sum"
+    c = (_current_sum_claim(observed, window_days, short_days, min_n) if s.aggregate == "sum"
          else _level_claim(observed[-1]))
     s.value, s.value_day = c.value, c.window[-1].day
     s.window_from, s.window_to = c.window[0].day, c.window[-1].day
@@ -868,25 +899,36 @@ def _recent_extremes(s: Series, observed: list[Day], window_days: int, short_day
     Each comes with its own value, window, rows and sentence."""
     lo_day = s.as_of - timedelta(days=RECENT_DAYS - 1)
     cands: list[_Claim] = []
+    lengths = sorted({short_days, max(short_days, SUSTAINED_DAYS)})
     for i, x in enumerate(observed):
         if x.day < lo_day:
             continue
-        c = (_sum_claim(observed, i, window_days, short_days, min_n) if s.aggregate == "sum"
-             else _level_claim(x))
-        if c.score is not None:
-            cands.append(c)
+        for c in ([_sum_claim(observed, i, window_days, k, min_n) for k in lengths] if s.aggregate == "sum"
+                  else [_level_claim(x)]):
+            if c.score is not None:
+                cands.append(c)
     if not cands:
         return
-    basis = f"{short_days}-day total" if s.aggregate == "sum" else "value"
-    hi = max(cands, key=lambda c: (float(c.score or 0.0), c.window[-1].day))
-    lo = min(cands, key=lambda c: (float(c.score or 0.0), -c.window[-1].day.toordinal()))
-    s.peak_score, s.peak_day, s.peak_basis = round(float(hi.score or 0.0), 2), hi.window[-1].day, basis
+
+    def basis(c: _Claim) -> str:
+        return f"{len(c.window)}-day total" if s.aggregate == "sum" else "value"
+
+    # the strongest short window (at equal scores the later one); a longer window only where no
+    # short one reaches SUSTAINED_SCORE (it sees what they miss, it does not restate what they show)
+    short = [c for c in cands if s.aggregate != "sum" or len(c.window) <= short_days]
+    hi = max(short or cands, key=lambda c: (float(c.score or 0.0), c.window[-1].day))
+    if float(hi.score or 0.0) < SUSTAINED_SCORE:
+        hi = max(cands, key=lambda c: (float(c.score or 0.0), c.window[-1].day, -len(c.window)))
+    lo = min(short or cands, key=lambda c: (float(c.score or 0.0), -c.window[-1].day.toordinal()))
+    if float(lo.score or 0.0) > -SUSTAINED_SCORE:
+        lo = min(cands, key=lambda c: (float(c.score or 0.0), -c.window[-1].day.toordinal(), len(c.window)))
+    s.peak_score, s.peak_day, s.peak_basis = round(float(hi.score or 0.0), 2), hi.window[-1].day, basis(hi)
     s.peak_value, s.peak_window_from, s.peak_window_to = hi.value, hi.window[0].day, hi.window[-1].day
     s.peak_evidence, s.peak_sentence = list(hi.evidence), _claim_sentence(s, hi, window_days, min_n)
     s.peak_baseline_median = hi.base.median if hi.base else None
     s.peak_baseline_mean = hi.base.mean if hi.base else None
     s.peak_baseline_n, s.peak_score_method = hi.n_hist, hi.method
-    s.trough_score, s.trough_day, s.trough_basis = round(float(lo.score or 0.0), 2), lo.window[-1].day, basis
+    s.trough_score, s.trough_day, s.trough_basis = round(float(lo.score or 0.0), 2), lo.window[-1].day, basis(lo)
     s.trough_value, s.trough_window_from, s.trough_window_to = lo.value, lo.window[0].day, lo.window[-1].day
     s.trough_evidence, s.trough_sentence = list(lo.evidence), _claim_sentence(s, lo, window_days, min_n)
     s.trough_baseline_median = lo.base.median if lo.base else None
