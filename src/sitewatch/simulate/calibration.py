@@ -128,8 +128,11 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
             f[key] = value
             effects.append(name)
 
-    # the main signature of each hypothesis is nearly always there (an episode worth assessing);
-    # the secondary ones come and go, and their size varies run to run
+    # the main signature of each hypothesis is nearly always there (an episode worth assessing)
+    # — the one the kind of site shows: a port's exercise is warships sailing, its build-up
+    # ships bringing it, its evacuation passenger ships; an air base's are in the air —; the
+    # secondary ones come and go, and their size varies run to run
+    port = kind == "port"
     if truth == "withdrawal":
         maybe("airlift surge", 0.95, "airlift", g.u(4, 8))
         maybe("more flying", 0.5, "mil", g.u(1.2, 2))
@@ -148,12 +151,12 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("transports go dark", 0.2, "dark", g.u(0.5, 1.5))
         maybe("vehicles arrive", 0.8, "veh", g.u(1.8, 3.5))
         maybe("more aircraft based", 0.75, "acft", g.u(0.5, 1.2))
-        maybe("more ships in port", 0.75, "ships", g.u(1.5, 2.5))
+        maybe("more ships in port", 0.95 if port else 0.75, "ships", g.u(1.5, 2.5))
         maybe("personnel flown in", 0.2, "pax", g.u(1.5, 3))
     elif truth == "evacuation":
         # people, not equipment: airliners and VIP airframes, passenger ships and ferries
-        maybe("personnel flown out", 0.85, "pax", g.u(4, 8))
-        maybe("passenger ships sail", 0.8, "pax_ships", g.u(2, 6))
+        maybe("personnel flown out", 0.85 if port else 0.95, "pax", g.u(4, 8))
+        maybe("passenger ships sail", 0.95 if port else 0.8, "pax_ships", g.u(2, 6))
         maybe("airlift surge", 0.5, "airlift", g.u(2, 4))
         maybe("more flying", 0.5, "mil", g.u(1.2, 2))
         maybe("transports go dark", 0.3, "dark", g.u(0.5, 1.5))
@@ -176,7 +179,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("some airlift", 0.4, "airlift", g.u(1.3, 2.5))
         maybe("visiting aircraft", 0.6, "acft", g.u(0.4, 1.0))
         maybe("vehicles out", 0.3, "veh", g.u(1.2, 2.0))
-        maybe("warships sail", 0.7, "navy_leave", 1.0)
+        maybe("warships sail", 0.95 if port else 0.7, "navy_leave", 1.0)
         maybe("warships exercise offshore", 0.6, "navy_hold", 1.0)
         maybe("warships come back", 0.7, "navy_return", 1.0)
         maybe("more departures", 0.6, "deps", g.u(2, 3.5))
@@ -194,6 +197,9 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
             f["veh"], f["burst_days"] = 1.4, 1.0
         else:
             f["navy_leave"], f["navy_return"], f["burst_days"] = 0.3, 1.0, 1.0
+    if f["navy_return"] >= 1.0 and f["navy_leave"] <= 0.0 and f["navy_hold"] < 1.0:  # none left: none comes back
+        f["navy_return"] = 0.0
+        effects.remove("warships come back")
     if f["navy_hold"] >= 1.0 and f["navy_leave"] < 1.0:  # holding offshore means they left first
         f["navy_leave"] = 1.0
         effects.append("warships leave")
@@ -272,7 +278,7 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
             if out:
                 g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, {"government": True, "ship_type": 35}, t_leave,
                       0.9, mmsi)
-                if t_leave.date() in seen:
+                if _seen_out(seen, t_leave.date(), back_day - timedelta(days=1) if ret else days[-1]):
                     g.add("sea.vessel-departure", t_leave, "ais", 1.0, {"government": True, "ship_type": 35},
                           confidence=0.9, subject=mmsi)
                 if ret:
@@ -293,7 +299,7 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
     while t_f is not None and t_f.date() <= days[-1]:
         n_pax += 1
         g.add("sea.port-visit", t_f, "ais", 1.0, {"ship_type": 60}, t_f + timedelta(hours=8), 0.9, "2731500F1")
-        if t_f.date() in seen:
+        if _seen_out(seen, (t_f + timedelta(hours=8)).date(), days[-1]):
             g.add("sea.vessel-departure", t_f + timedelta(hours=8), "ais", 1.0, {"ship_type": 60}, confidence=0.9,
                   subject="2731500F1")
         t_f += timedelta(days=ferry * g.u(0.8, 1.2))
@@ -303,24 +309,48 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
         if t_out.date() > days[-1]:
             continue
         g.add("sea.port-visit", t_in, "ais", 1.0, {"ship_type": 60}, t_out, 0.9, f"27316{k:04d}")
-        if t_out.date() in seen:
+        if _seen_out(seen, t_out.date(), days[-1]):
             g.add("sea.vessel-departure", t_out, "ais", 1.0, {"ship_type": 60}, confidence=0.9, subject=f"27316{k:04d}")
+    story_h = 24.0 * ((days[-1] - s0).days + 1)
     for c in range(civil):
         mmsi = f"5773{c:05d}"
         t = _t(days[0], 0)
-        while t.date() <= days[-1]:
+        # fewer ships in port: a share of the ships leave during the story and stay away (the
+        # port empties) — the distinct ships at the quay each day fall, as the indicator counts them
+        t_gone = (_t(s0, g.u(0, story_h)) if fx["ships"] < 1.0 and not fx.get("burst_days")
+                  and g.p(1.0 - fx["ships"]) else None)
+        while t.date() <= days[-1] and (t_gone is None or t < t_gone):
             lam = lam_d * _rate(fx, "deps", t.date(), s0, days[-1])
             stay = g.rng.exponential(civil / max(lam, 0.05)) * 24.0
-            stay_scale = _rate(fx, "ships", t.date(), s0, days[-1])
-            end = t + timedelta(hours=max(6.0, stay * min(stay_scale, 1.0)))
+            end = t + timedelta(hours=max(6.0, stay))
+            last_call = t_gone is not None and end >= t_gone
+            if last_call:
+                assert t_gone is not None
+                end = max(t + timedelta(hours=6.0), t_gone)
             g.add("sea.port-visit", t, "ais", 1.0, {"ship_type": 70}, min(end, _t(days[-1], 23.9)), 0.9, mmsi)
-            if end.date() <= days[-1] and end.date() in seen:
+            nxt = end + timedelta(hours=float(g.rng.exponential(48.0)))
+            if end.date() <= days[-1] and _seen_out(seen, end.date(),
+                                                    days[-1] if last_call else min(nxt.date(), days[-1])):
                 g.add("sea.vessel-departure", end, "ais", 1.0, {"ship_type": 70}, confidence=0.9, subject=mmsi)
-            t = end + timedelta(hours=float(g.rng.exponential(48.0)))
+            if last_call:
+                break
+            t = nxt
         stay_scale = _rate(fx, "ships", days[-1], s0, days[-1])
         for k in range(round(civil * max(0.0, stay_scale - 1.0))):  # ships arriving and staying (a build-up)
             g.add("sea.port-visit", _t(s0, g.u(0, 48)), "ais", 1.0, {"ship_type": 70}, _t(days[-1], 23.9),
                   0.9, f"6000{c:02d}{k:03d}")
+
+
+def _seen_out(seen: set[date], left: date, until: date) -> bool:
+    """Is a departure on ``left`` seen? As the departure detector sees one: the ship is next
+    seen outside the port — on the day it left, or on a later day AIS saw the area before it
+    came back (``until``); an outage on the day itself only widens the crossing window."""
+    d = left
+    while d <= until:
+        if d in seen:
+            return True
+        d += timedelta(days=1)
+    return False
 
 
 def _imagery(g: _Gen, days: Sequence[date], s0: date, fx: Mapping[str, float], kind: str) -> None:
