@@ -247,30 +247,15 @@ def test_text_shows_as_of_set_and_matrix() -> None:
 
 
 def test_ongoing_loitering_counts_as_holding_offshore() -> None:
-    store = Store()
-    sc = Scenario()
-    d = date(2024, 11, 20)
-    while d < date(2024, 12, 14):
-        sc.cover(d, "ais")
-        d += timedelta(days=1)
-    for k in range(3):
-        sc.event("vessel-departure", date(2024, 12, 2), f"27311{k}", "vessel", hour=5 + k, government=True)
-        sc.event("loitering", date(2024, 12, 2), f"27311{k}", "vessel", hour=9,
-                 t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
-    sc.write(store)
-    site = build(Store(), "none")
-    from sitewatch.fusion import evidence as EV
-
-    EV.refresh(store, [site])
-    _, rows, _series, obs = A.items_for(store, site, AS_OF)
-    navy = next(o for o in obs if o.item == "navy_offshore")
+    navy, rows = _navy_state("holding")
     assert navy.state == "holding", navy.text  # began 12 days ago, still under way
     assert "3 holding offshore" in navy.text
-    assert F.check_sentence(navy.text, navy.evidence, [c.as_json() for c in navy.claims],
-                            {r["evidence_id"]: r for r in rows}) == []
+    assert F.check_sentence(navy.text, navy.evidence, [c.as_json() for c in navy.claims], rows) == []
 
 
-def _navy_state(returning: bool) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
+def _navy_state(then: str) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
+    """Three warships leave on 2 Dec (AIS from 20 Nov), then hold offshore until the as-of
+    (``holding``), are back in port four days later and still there (``back``), or are gone."""
     store = Store()
     sc = Scenario()
     d = date(2024, 11, 20)
@@ -279,7 +264,10 @@ def _navy_state(returning: bool) -> tuple[IT.Observation, dict[str, dict[str, ob
         d += timedelta(days=1)
     for k in range(3):
         sc.event("vessel-departure", date(2024, 12, 2), f"27311{k}", "vessel", hour=5 + k, government=True)
-        if returning:  # back in port four days later, and still there
+        if then == "holding":
+            sc.event("loitering", date(2024, 12, 2), f"27311{k}", "vessel", hour=9,
+                     t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
+        elif then == "back":
             sc.event("port-visit", date(2024, 12, 6), f"27311{k}", "vessel", hour=9 + k,
                      t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
     sc.write(store)
@@ -292,11 +280,11 @@ def _navy_state(returning: bool) -> tuple[IT.Observation, dict[str, dict[str, ob
 
 
 def test_warships_that_sail_and_come_back_are_told_from_warships_that_left() -> None:
-    back, rows = _navy_state(returning=True)
+    back, rows = _navy_state("back")
     assert back.state == "returned", back.text  # sailed together and came back: an exercise's signature
     assert "3 of them came back" in back.text
     assert F.check_sentence(back.text, back.evidence, [c.as_json() for c in back.claims], rows) == []
-    gone, rows = _navy_state(returning=False)
+    gone, rows = _navy_state("gone")
     assert gone.state == "left", gone.text
     assert F.check_sentence(gone.text, gone.evidence, [c.as_json() for c in gone.claims], rows) == []
     exercise, withdrawal = R.load_all()["exercise"], R.load_all()["withdrawal"]
