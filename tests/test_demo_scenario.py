@@ -82,6 +82,9 @@ def test_assessment_reached_by_the_pipeline(demo: tuple[Path, str], capsys: pyte
     text = out.lower()
     assert "withdrawal" in text and ("likely" in text or "almost certain" in text)
     assert "unlikely" not in json.dumps(_withdrawal(json.loads(out))).lower()
+    code, out = _cli(capsys, "-w", ws, "assess", "hmeimim", "--format", "json")
+    conf = json.loads(out)[0]["confidence_sentence"]["text"]
+    assert code == 0 and "analyst reports point to" in conf  # a plural noun: not "reports points to"
 
 
 def _withdrawal(doc: object) -> object:

@@ -426,7 +426,9 @@ def _one(r: Rule, site: Site, as_of: datetime, post: Mapping[str, float], prior:
                  f"runner-up ({second}); {len(favour)} independent source{'s' if len(favour) != 1 else ''} "
                  f"({src}) favour{'s' if len(favour) == 1 else ''} it")
         if oppose:
-            ctext += f"; {', '.join(SENSOR_NAMES.get(a, a) for a in oppose)} point{'s' if len(oppose) == 1 else ''} to {second}"
+            names = [SENSOR_NAMES.get(a, a) for a in oppose]
+            one = len(names) == 1 and not names[0].endswith("reports")  # "analyst reports point to"
+            ctext += f"; {', '.join(names)} point{'s' if one else ''} to {second}"
         ctext += f"; mean reliability of the favouring evidence {mean_rel:.2f}"
         if ach.get("linchpins"):
             ctext += "; the lead rests on " + ", ".join(x["label"] for x in ach["linchpins"])
