@@ -253,15 +253,20 @@ def test_ongoing_loitering_counts_as_holding_offshore() -> None:
     assert F.check_sentence(navy.text, navy.evidence, [c.as_json() for c in navy.claims], rows) == []
 
 
+def _ais_from(d: date) -> Scenario:
+    """A scenario whose AIS saw the area every day from ``d`` to the day before the as-of."""
+    sc = Scenario()
+    while d < AS_OF.date():
+        sc.cover(d, "ais")
+        d += timedelta(days=1)
+    return sc
+
+
 def _navy_state(then: str) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
     """Three warships leave on 2 Dec (AIS from 20 Nov), then hold offshore until the as-of
     (``holding``), are back in port four days later and still there (``back``), or are gone."""
     store = Store()
-    sc = Scenario()
-    d = date(2024, 11, 20)
-    while d < date(2024, 12, 14):
-        sc.cover(d, "ais")
-        d += timedelta(days=1)
+    sc = _ais_from(date(2024, 11, 20))
     for k in range(3):
         sc.event("vessel-departure", date(2024, 12, 2), f"27311{k}", "vessel", hour=5 + k, government=True)
         if then == "holding":
@@ -429,3 +434,94 @@ def test_an_old_workspace_rule_is_named_with_the_way_to_update_it(tmp_path: Path
     assert "routine.yaml" in err and "missing: burst" in err and "rules show routine --shipped" in err
     assert main(["-w", str(ws), "rules", "show", "routine", "--shipped"]) == 0
     assert capsys.readouterr().out == shipped
+
+
+def test_ships_calling_to_load_read_as_sealift_not_as_warships_leaving() -> None:
+    """Three government ships come in on 11–12 Dec and sail a day later (a sealift); one
+    warship sails on 1 Dec and is back on 5 Dec (a sortie, not a call); one has been in port
+    since AIS first saw it (no arrival). Only the three are calls, and their departures are
+    not warships leaving the port."""
+    store = Store()
+    sc = _ais_from(date(2024, 10, 20))
+    sc.event("port-visit", date(2024, 10, 20), "273100001", "vessel", hour=0,
+             t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True, arrival_observed=False)
+    sc.event("vessel-departure", date(2024, 12, 1), "273100002", "vessel", hour=6, government=True)
+    sc.event("port-visit", date(2024, 12, 5), "273100002", "vessel", hour=9,
+             t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
+    for k, (day, hour) in enumerate(((11, 4), (11, 15), (12, 7))):
+        mmsi = f"27320000{k}"
+        sc.event("port-visit", date(2024, 12, day), mmsi, "vessel", hour=hour,
+                 t_end=datetime(2024, 12, day + 1, hour, tzinfo=UTC), government=True)
+        sc.event("vessel-departure", date(2024, 12, day + 1), mmsi, "vessel", hour=hour, government=True)
+    sc.write(store)
+    site = build(Store(), "none")
+    from sitewatch.fusion import evidence as EV
+
+    EV.refresh(store, [site])
+    _, rows, series, obs = A.items_for(store, site, AS_OF)
+    by_id = {r["evidence_id"]: r for r in rows}
+    total = {s.name: sum(x.value or 0.0 for x in s.days) for s in series}
+    # every departure here is a naval one: the merchant-traffic count the departures item reads has none
+    assert total["vessel_departures"] == 4 and total["other_departures"] == 0
+    lift = next(o for o in obs if o.item == "sealift")
+    assert lift.state == "up", lift.text
+    assert "3 from 2024-12-11" in lift.text, lift.text
+    cited = [by_id[e] for e in lift.evidence]
+    assert sorted(str(r["subject"]) for r in cited) == ["273200000", "273200001", "273200002"]
+    from sitewatch.fusion import indicators as IND
+
+    assert sorted(str(r["subject"]) for r in IND.naval_calls(rows)) == ["273200000", "273200001", "273200002"]
+    assert F.check_sentence(lift.text, lift.evidence, [c.as_json() for c in lift.claims], by_id) == []
+    navy = next(o for o in obs if o.item == "navy_offshore")
+    assert navy.state == "none", navy.text  # one warship sailed (and came back); the callers are not warships leaving
+    withdrawal, reposition = R.load_all()["withdrawal"], R.load_all()["repositioning"]
+    assert withdrawal.likelihood("sealift", "up") > 3 * reposition.likelihood("sealift", "up")
+
+
+def _port_rows(charters: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """60 days of AIS at a port, a ferry (ship type 60) sailing every 4 days, and ``charters``
+    passenger ships that never called before sailing on the last two days."""
+    rows: list[dict[str, Any]] = []
+    coverage: list[dict[str, Any]] = []
+    days = [date(2024, 12, 13) - timedelta(days=i) for i in range(59, -1, -1)]
+
+    def add(kind: str, t: datetime, subject: str | None, ref: dict[str, Any], t_end: datetime | None = None) -> None:
+        rows.append({"evidence_id": f"t:{len(rows):05d}", "site": "p", "t_start": t, "t_end": t_end or t, "kind": kind,
+                     "value": 1.0, "text": f"{kind} of {subject}", "sensor": "ais", "provider": "test",
+                     "file_sha256": None, "ref": ref, "confidence": 0.9, "simulated": False, "subject": subject,
+                     "lat": 35.0, "lon": 36.0})
+
+    for d in days:
+        t0 = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        coverage.append({"source": "ais", "day": d, "n": 1000, "n_ids": 20})
+        add("sea.coverage", t0, None, {"day": str(d)}, t0 + timedelta(hours=24))
+    for i, d in enumerate(days):
+        if i % 4 == 1:
+            t = datetime(d.year, d.month, d.day, 18, tzinfo=UTC)
+            add("sea.port-visit", t - timedelta(hours=8), "271000001", {"ship_type": 60}, t)
+            add("sea.vessel-departure", t, "271000001", {"ship_type": 60})
+    for k in range(charters):
+        t = datetime(2024, 12, 12 + k % 2, 9 + k, tzinfo=UTC)
+        add("sea.port-visit", t - timedelta(hours=20), f"27160000{k}", {"ship_type": 60}, t)
+        add("sea.vessel-departure", t, f"27160000{k}", {"ship_type": 60})
+    return rows, coverage
+
+
+def test_passenger_ships_not_on_the_schedule_read_as_people_sailing() -> None:
+    """Two chartered passenger ships sailing beside a ferry on its schedule: the departure
+    count hardly moves, but ships that had not sailed from the port in 30 days do."""
+    from sitewatch.fusion import indicators as IND
+
+    site = circle_site("p", "port", 35.0, 36.0)
+    for charters, want in ((0, "usual"), (2, "up")):
+        rows, coverage = _port_rows(charters)
+        series = IND.compute_from_rows(rows, coverage, site, AS_OF)
+        news = next(s for s in series if s.name == "passenger_newcomers")
+        assert sum(x.value or 0.0 for x in news.days) == charters  # the ferry's first sailing is not a newcomer
+        obs = next(o for o in IT.observe(site, series, rows, coverage, AS_OF) if o.item == "passenger_sailings")
+        assert obs.state == want, obs.text
+        if charters:
+            assert obs.series == "passenger_newcomers" and f"{charters} from" in obs.text, obs.text
+            by_id = {r["evidence_id"]: r for r in rows}
+            assert sorted(str(by_id[e]["subject"]) for e in obs.evidence) == ["271600000", "271600001"]
+            assert F.check_sentence(obs.text, obs.evidence, [c.as_json() for c in obs.claims], by_id) == []

@@ -75,8 +75,10 @@ ICD203 = (
 INSUFFICIENT = "insufficient current evidence"
 RHO_CORRELATED = 0.0  # items of different groups, and by default of one group, count in full
 # groups whose items re-read one thing: the analysts count the same imagery as the detector,
-# staging is built on the vehicle count, navy departures are vessel departures too
-GROUP_RHO: dict[str, float] = {"vehicles": 0.5, "aircraft": 0.5, "ships in port": 0.5, "port traffic": 0.5}
+# staging is built on the vehicle count. The port-traffic items (passenger ships, naval calls,
+# other departures) count disjoint departures and arrivals and count in full (measured: Brier
+# 0.002–0.003 better on seeds 1–3 than sharing weight, top-1 equal or better)
+GROUP_RHO: dict[str, float] = {"vehicles": 0.5, "aircraft": 0.5, "ships in port": 0.5}
 TEMPERATURE = 1.0  # evidence log-likelihoods are divided by this (calibrated: see rules calibrate)
 NON_DIAGNOSTIC_RATIO = 1.25
 MIN_TOTAL_RELIABILITY = 0.5  # below this, summed over diagnostic items: insufficient evidence

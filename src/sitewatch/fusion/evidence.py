@@ -140,6 +140,8 @@ def event_attrs(e: Mapping[str, Any]) -> dict[str, Any]:
         out["vessel_name"] = e["vs_name"]
     if e.get("vs_ship_type") is not None:
         out["ship_type"] = int(e["vs_ship_type"])
+    if d.get("arrival_observed") is False:
+        out["arrival_observed"] = False  # a port visit under way when the vessel was first seen: no arrival
     return out
 
 

@@ -323,6 +323,78 @@ def _passenger_departures(rows: Sequence[Row], site: Site) -> Any:
                    lambda r: (r["ref"].get("ship_type") or 0) in PASSENGER_SHIP_TYPES, "passenger_departures")
 
 
+NAVAL_SHIP_TYPES = (35,)  # AIS ship type 35: military operations
+SORTIE_RETURN_DAYS = 14  # a naval vessel back within this many days of leaving is returning, not calling
+
+
+def is_naval(ref: Mapping[str, Any] | None) -> bool:
+    """A warship, naval auxiliary or government vessel (the reference's government marker,
+    AIS ship type 35, or a military flag)."""
+    ref = ref or {}
+    return bool(ref.get("government")) or ref.get("ship_type") in NAVAL_SHIP_TYPES or bool(ref.get("military"))
+
+
+def naval_calls(rows: Sequence[Row]) -> list[Row]:
+    """Port visits begun by naval or government vessels — auxiliaries, landing ships,
+    chartered cargo ships — other than a warship coming back from a sortie (a visit by a
+    vessel that left the port in the :data:`SORTIE_RETURN_DAYS` days before is its return),
+    and other than a visit already under way when the vessel was first seen (no arrival)."""
+    left: dict[str, list[datetime]] = defaultdict(list)
+    for r in rows:
+        if r["kind"] == "sea.vessel-departure" and is_naval(r["ref"]):
+            left[str(r["subject"] or r["evidence_id"])].append(r["t_start"])
+    win = timedelta(days=SORTIE_RETURN_DAYS)
+    return [r for r in rows if r["kind"] == "sea.port-visit" and is_naval(r["ref"])
+            and (r["ref"] or {}).get("arrival_observed", True)
+            and not any(r["t_start"] - win <= t < r["t_start"] for t in left.get(str(r["subject"] or r["evidence_id"]), ()))]
+
+
+@indicator("naval_calls", "naval and government ships calling (AIS)", "ais", "sum", ["sea.port-visit"])
+def _naval_calls(rows: Sequence[Row], site: Site) -> Any:
+    """Naval and government vessels arriving at the port (auxiliaries, landing ships, chartered
+    cargo ships: what comes to load or unload equipment), one count per visit on the day it
+    began; a warship back from a sortie of the last two weeks is not a call."""
+    ids = {r["evidence_id"] for r in naval_calls(rows)}
+    return _events(rows, ["sea.port-visit"], lambda r: r["evidence_id"] in ids, "naval_calls")
+
+
+NEWCOMER_DAYS = 30  # a ship that had not sailed from the port in this many days is not on its schedule
+
+
+@indicator("passenger_newcomers", "passenger ships not on the port's schedule", "ais", "sum",
+           ["sea.vessel-departure"])
+def _passenger_newcomers(rows: Sequence[Row], site: Site) -> Any:
+    """Departures of passenger ships and ferries (AIS ship type 60–69) that had not sailed
+    from the port in the 30 days before: chartered ships rather than the ferry on its
+    schedule — an evacuation brings ships that do not usually call. A ship's first departure
+    in the data counts only once the data reaches 30 days before it."""
+    deps = sorted((r for r in rows if r["kind"] == "sea.vessel-departure"
+                   and (r["ref"].get("ship_type") or 0) in PASSENGER_SHIP_TYPES), key=lambda r: r["t_start"])
+    start = min((r["t_start"] for r in rows), default=None)
+    win = timedelta(days=NEWCOMER_DAYS)
+    last: dict[str, datetime] = {}
+    ids: set[str] = set()
+    for r in deps:
+        k = str(r["subject"] or r["evidence_id"])
+        prev = last.get(k)
+        if (prev is None and start is not None and r["t_start"] - start >= win) or (
+                prev is not None and r["t_start"] - prev >= win):
+            ids.add(r["evidence_id"])
+        last[k] = r["t_start"]
+    return _events(rows, ["sea.vessel-departure"], lambda r: r["evidence_id"] in ids, "passenger_newcomers")
+
+
+@indicator("other_departures", "vessel departures other than passenger and naval ships", "ais", "sum",
+           ["sea.vessel-departure"])
+def _other_departures(rows: Sequence[Row], site: Site) -> Any:
+    """Merchant and other traffic leaving the port: departures other than passenger ships
+    (``passenger_departures``) and naval or government vessels (warships leaving, ships that
+    called): a count disjoint from the ones those read, so no departure is counted twice."""
+    return _events(rows, ["sea.vessel-departure"],
+                   lambda r: (r["ref"].get("ship_type") or 0) not in PASSENGER_SHIP_TYPES and not is_naval(r["ref"]),
+                   "other_departures")
+
+
 @indicator("ais_gaps", "AIS gaps near the site", "ais", "sum", ["sea.ais-gap"])
 def _ais_gaps(rows: Sequence[Row], site: Site) -> Any:
     """AIS transmission gaps of vessels near the site."""

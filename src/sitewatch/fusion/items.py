@@ -45,7 +45,6 @@ MIN_DARK_CONFIDENCE = 0.5  # dark visits rated at least "likely" by the dark-vis
 MIN_FRESHNESS = 0.1
 # per sensor: (days fresh, half-life in days) for the freshness of an item
 AGING = {"adsb": (2.0, 3.0), "ais": (2.0, 3.0), "imagery": (7.0, 7.0), "analyst": (7.0, 7.0)}
-NAVY_SHIP_TYPES = (35,)  # AIS ship type 35: military operations
 
 
 @dataclass
@@ -306,9 +305,10 @@ _register_indicator("passenger_lift", "passenger_flights", "passenger and VIP ar
                     {"up": "more passenger flights than usual (people flown in or out)",
                      "usual": "passenger flights as usual", "down": "fewer passenger flights than usual"},
                     group="passenger")
-_register_indicator("passenger_sailings", "passenger_departures", "passenger ship departures (AIS)", "ais",
-                    SEA_KINDS, "AIS of passenger ships and ferries (ship type 60–69) leaving the port",
-                    {"up": "more passenger ships leaving than usual (people sailing)",
+_register_indicator("passenger_sailings", ("passenger_departures", "passenger_newcomers"),
+                    "passenger ship departures (AIS)", "ais", SEA_KINDS,
+                    "AIS of passenger ships and ferries (ship type 60–69) leaving the port",
+                    {"up": "more passenger ships leaving than usual, or ships not on the schedule (people sailing)",
                      "usual": "passenger sailings as usual", "down": "fewer passenger sailings than usual"},
                     group="port traffic")
 _register_indicator("aircraft_on_ground", "aircraft_on_ground", "aircraft on the ground (imagery)", "imagery",
@@ -321,10 +321,17 @@ _register_indicator("vehicles", "vehicles", "vehicles (imagery)", "imagery", ALL
 _register_indicator("ships_imaged", "ships_imaged", "ships on imagery", "imagery", SEA_KINDS,
                     "imagery of the quays", {"up": "more ships alongside than usual",
                                              "usual": "ships alongside as usual", "down": "fewer ships alongside"}, group="ships in port")
-_register_indicator("vessel_departures", "vessel_departures", "vessel departures (AIS)", "ais", SEA_KINDS,
+_register_indicator("vessel_departures", "other_departures",
+                    "vessel departures other than passenger and naval ships (AIS)", "ais", SEA_KINDS,
                     "AIS of the port's approaches",
                     {"up": "more ships leaving than usual", "usual": "departures as usual",
                      "down": "fewer departures than usual"}, group="port traffic")
+_register_indicator("sealift", "naval_calls", "naval and government ships calling (AIS)", "ais", SEA_KINDS,
+                    "AIS of the port's approaches (which naval auxiliaries, landing ships and chartered cargo ships "
+                    "call, and do they sail laden?)",
+                    {"up": "more naval and government ships calling than usual (coming to load or unload)",
+                     "usual": "naval and government ships calling as usual",
+                     "down": "fewer naval and government ships calling than usual"}, group="port traffic")
 _register_indicator("ships_in_port", "ships_at_quay", "ships in port (AIS)", "ais", SEA_KINDS,
                     "AIS of the port", {"up": "more ships in port than usual", "usual": "ships in port as usual",
                                         "down": "fewer ships in port than usual"}, group="ships in port")
@@ -460,8 +467,7 @@ def _aircraft_flow(ctx: ItemContext) -> Observation:
 
 
 def _is_navy(r: Row) -> bool:
-    ref = r["ref"] or {}
-    return bool(ref.get("government")) or ref.get("ship_type") in NAVY_SHIP_TYPES or bool(ref.get("military"))
+    return IND.is_naval(r["ref"])
 
 
 @item("navy_offshore", "warships leaving and holding offshore", "ais", ("holding", "left", "returned", "none"),
@@ -474,7 +480,14 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     d = ITEMS["navy_offshore"]
     t0, t1 = _recent(ctx, KEY_DAYS)
     h0 = t1 - timedelta(days=HOLDING_DAYS)
-    deps = [r for r in ctx.rows if r["kind"] == "sea.vessel-departure" and t0 <= r["t_start"] < t1 and _is_navy(r)]
+    # a ship that came in to load or unload and sails again (the sealift item reads it) is not
+    # a warship leaving the port
+    called: dict[str, datetime] = {}
+    for r in IND.naval_calls(ctx.rows):
+        k = str(r["subject"] or r["evidence_id"])
+        called[k] = min(called.get(k, r["t_start"]), r["t_start"])
+    deps = [r for r in ctx.rows if r["kind"] == "sea.vessel-departure" and t0 <= r["t_start"] < t1 and _is_navy(r)
+            and not r["t_start"] > called.get(str(r["subject"] or r["evidence_id"]), t1)]
     hold = [r for r in ctx.rows if r["kind"] == "sea.loitering" and _is_navy(r) and r["t_start"] < t1
             and (r["t_end"] or r["t_start"]) >= h0]
     dep_ships = sorted({str(r["subject"] or r["evidence_id"]) for r in deps})

@@ -121,7 +121,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
     """Multipliers and chances of the story's effects under the true hypothesis."""
     f: dict[str, float] = {"airlift": 1.0, "mil": 1.0, "dark": 0.0, "veh": 1.0, "veh_fall": 1.0, "acft": 0.0,
                            "navy_leave": 0.0, "navy_hold": 0.0, "navy_return": 0.0, "deps": 1.0, "ships": 1.0,
-                           "pax": 1.0, "pax_ships": 0.0, "burst_days": 0.0}
+                           "pax": 1.0, "pax_ships": 0.0, "sealift": 0.0, "burst_days": 0.0}
 
     def maybe(name: str, prob: float, key: str, value: float) -> None:
         if g.p(prob):
@@ -142,6 +142,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("combat aircraft leave", 0.5, "acft", -g.u(0.3, 0.7))
         maybe("warships leave", 0.9, "navy_leave", 1.0)
         maybe("warships hold offshore", 0.65, "navy_hold", 1.0)
+        maybe("ships come in to load", 0.85, "sealift", g.u(2, 5))
         maybe("more departures", 0.6, "deps", g.u(2, 4))
         maybe("fewer ships in port", 0.7, "ships", g.u(0.3, 0.6))
         maybe("personnel flown out too", 0.3, "pax", g.u(1.5, 3))
@@ -152,6 +153,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("vehicles arrive", 0.8, "veh", g.u(1.8, 3.5))
         maybe("more aircraft based", 0.75, "acft", g.u(0.5, 1.2))
         maybe("more ships in port", 0.95 if port else 0.75, "ships", g.u(1.5, 2.5))
+        maybe("ships bring equipment", 0.6, "sealift", g.u(2, 4))
         maybe("personnel flown in", 0.2, "pax", g.u(1.5, 3))
     elif truth == "evacuation":
         # people, not equipment: airliners and VIP airframes, passenger ships and ferries
@@ -164,6 +166,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("more departures", 0.5, "deps", g.u(1.5, 3))
         maybe("warships leave", 0.5, "navy_leave", 1.0)
         maybe("warships hold offshore", 0.2, "navy_hold", 1.0)
+        maybe("landing ships take people off", 0.2, "sealift", g.u(1, 2))
         maybe("fewer ships in port", 0.6, "ships", g.u(0.35, 0.7))
     elif truth == "repositioning":
         maybe("some more airlift", 0.3, "airlift", g.u(1.2, 2.0))
@@ -172,6 +175,7 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("aircraft pulled back", 0.4, "acft", g.u(0.3, 0.7))
         maybe("warships leave", 0.85, "navy_leave", 1.0)
         maybe("warships hold offshore", 0.85, "navy_hold", 1.0)
+        maybe("a supply ship calls", 0.1, "sealift", 1.0)
         maybe("more departures", 0.5, "deps", g.u(1.5, 2.5))
         maybe("fewer ships in port", 0.7, "ships", g.u(0.3, 0.6))
     elif truth == "exercise":
@@ -182,10 +186,11 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
         maybe("warships sail", 0.95 if port else 0.7, "navy_leave", 1.0)
         maybe("warships exercise offshore", 0.6, "navy_hold", 1.0)
         maybe("warships come back", 0.7, "navy_return", 1.0)
+        maybe("landing ships embark troops", 0.15, "sealift", g.u(1, 2))
         maybe("more departures", 0.6, "deps", g.u(2, 3.5))
     elif truth == "routine" and g.p(0.5):  # routine, with a decoy half the time
         decoy = str(g.rng.choice(["rotation airlift", "one-day exercise", "vehicle blip", "one warship sails",
-                                  "a VIP visit"]))
+                                  "a VIP visit", "two supply ships at once"]))
         effects.append(f"decoy: {decoy}")
         if decoy == "rotation airlift":
             f["airlift"], f["burst_days"] = 2.5, 2.0
@@ -193,6 +198,8 @@ def _effects(g: _Gen, truth: str, kind: str, effects: list[str]) -> dict[str, fl
             f["mil"], f["burst_days"] = 3.0, 1.0
         elif decoy == "a VIP visit":
             f["pax"], f["pax_ships"], f["burst_days"] = 3.0, 1.0, 1.0
+        elif decoy == "two supply ships at once":
+            f["sealift"], f["burst_days"] = 2.0, 1.0
         elif decoy == "vehicle blip":
             f["veh"], f["burst_days"] = 1.4, 1.0
         else:
@@ -276,8 +283,7 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
         t_leave = _t(leave_day, g.u(2, 20))
         if at_port:
             if out:
-                g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, {"government": True, "ship_type": 35}, t_leave,
-                      0.9, mmsi)
+                g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, _IN_PORT_AT_START, t_leave, 0.9, mmsi)
                 if _seen_out(seen, t_leave.date(), back_day - timedelta(days=1) if ret else days[-1]):
                     g.add("sea.vessel-departure", t_leave, "ais", 1.0, {"government": True, "ship_type": 35},
                           confidence=0.9, subject=mmsi)
@@ -285,14 +291,15 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
                     g.add("sea.port-visit", _t(back_day, 10), "ais", 1.0, {"government": True, "ship_type": 35},
                           _t(days[-1], 23.9), 0.9, mmsi)
             else:
-                g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, {"government": True, "ship_type": 35},
-                      _t(days[-1], 23.9), 0.9, mmsi)
+                g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, _IN_PORT_AT_START, _t(days[-1], 23.9), 0.9,
+                      mmsi)
         if out and fx["navy_hold"] >= 1.0 and (leaving == 1 or g.p(0.85)):
             end = _t(back_day, 8) if ret else _t(days[-1], 23.9)
             g.add("sea.loitering", t_leave + timedelta(hours=3), "ais", 1.0, {"government": True, "ship_type": 35},
                   end, 0.8, mmsi)
     if not at_port:
         return
+    _calls(g, days, s0, seen, fx)
     ferry = g.u(3, 10) if g.p(0.5) else 0.0  # a ferry calling every few days, or none
     t_f = _t(days[0], g.u(0, 72)) if ferry else None
     n_pax = 0
@@ -339,6 +346,31 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
         for k in range(round(civil * max(0.0, stay_scale - 1.0))):  # ships arriving and staying (a build-up)
             g.add("sea.port-visit", _t(s0, g.u(0, 48)), "ais", 1.0, {"ship_type": 70}, _t(days[-1], 23.9),
                   0.9, f"6000{c:02d}{k:03d}")
+
+
+_IN_PORT_AT_START = {"government": True, "ship_type": 35, "arrival_observed": False}
+
+
+def _calls(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[str, float]) -> None:
+    """Naval auxiliaries and chartered cargo ships calling: a routine supply run every week
+    or few (or none), and in the story the extra ships that come to load or unload."""
+    rate = g.u(0.0, 0.15)  # calls a day, routine
+    times: list[datetime] = []
+    t = _t(days[0], g.u(0, 24 * 14)) if rate > 0 else None
+    while t is not None and t.date() <= days[-1]:
+        times.append(t)
+        t += timedelta(days=float(g.rng.exponential(1.0 / rate)))
+    span_h = 24.0 * max(1.0, min(fx.get("burst_days") or 99.0, (days[-1] - s0).days + 0.9))
+    times += [_t(s0, g.u(0, span_h)) for _ in range(round(fx["sealift"]))]
+    for k, t_in in enumerate(sorted(times)):
+        mmsi = f"27320{k:04d}"
+        t_out = t_in + timedelta(hours=g.u(12, 72))
+        ref = {"government": True, "ship_type": 70}
+        if not _seen_out(seen, t_in.date(), min(t_out.date(), days[-1])):
+            continue  # AIS was down for the whole call
+        g.add("sea.port-visit", t_in, "ais", 1.0, ref, min(t_out, _t(days[-1], 23.9)), 0.9, mmsi)
+        if t_out.date() <= days[-1] and _seen_out(seen, t_out.date(), days[-1]):
+            g.add("sea.vessel-departure", t_out, "ais", 1.0, ref, confidence=0.9, subject=mmsi)
 
 
 def _seen_out(seen: set[date], left: date, until: date) -> bool:

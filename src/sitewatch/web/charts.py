@@ -24,6 +24,9 @@ KEY_EVENT_SERIES: dict[str, tuple[str, ...]] = {
     "navy_offshore": ("vessel_departures", "loitering"),
     "navy_nearby": ("loitering",),
     "staging": ("vehicles", "heavy_arrivals"),
+    "passenger_sailings": ("passenger_departures", "passenger_newcomers"),
+    "sealift": ("naval_calls",),
+    "vessel_departures": ("other_departures", "vessel_departures"),
 }
 WORDS = {"CC": "strongly consistent with", "C": "consistent with", "N": "neutral to",
          "I": "inconsistent with", "II": "strongly inconsistent with"}
