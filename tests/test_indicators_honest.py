@@ -203,6 +203,31 @@ def test_sustained_rise_reads_on_the_seven_day_total_and_a_burst_that_is_over_do
     assert I.check_series(trickle, rows) == [] and I.check_series(burst, rows_b) == []
 
 
+def test_military_flying_counts_airframes_a_day_not_the_two_movements_of_a_sortie() -> None:
+    """A fighter's sortie is a departure and an arrival: one airframe flying, not two events
+    (counted twice, the series is always even and twice as spread as any count model says)."""
+    d0 = date(2024, 11, 20)
+    store = Store()
+    sc = Scenario()
+    for i in range(24):
+        sc.cover(d0 + timedelta(days=i))
+    for i in range(0, 24, 2):  # a sortie every other day, out and back
+        sc.event("departure", d0 + timedelta(days=i), "151f01", hour=9, typecode="SU27", military=True)
+        sc.event("arrival", d0 + timedelta(days=i), "151f01", hour=11, typecode="SU27", military=True)
+    day = d0 + timedelta(days=20)  # that day two more airframes fly, one of them twice
+    for icao, hours in (("151f02", (8, 10, 14, 16)), ("151f03", (12, 13))):
+        for k, h in enumerate(hours):
+            sc.event("departure" if k % 2 == 0 else "arrival", day, icao, hour=h, typecode="SU30", military=True)
+    sc.write(store)
+    series, rows = _series(store, datetime.combine(d0 + timedelta(days=24), datetime.min.time(), UTC))
+    mil = series["military_other"]
+    by_day = {x.day: x.value for x in mil.days}
+    assert by_day[d0] == 1 and by_day[d0 + timedelta(days=1)] == 0 and by_day[day] == 3
+    cited = [rows[e] for x in mil.days if x.day == day for e in x.evidence]
+    assert sorted(str(r["subject"]) for r in cited) == ["151f01", "151f02", "151f03"]  # each one's first movement
+    assert I.check_series(mil, rows) == []
+
+
 # -- loitering: ongoing episodes count on every day they span ------------------------------
 
 def test_loitering_counts_ongoing_episodes_on_every_day() -> None:

@@ -284,12 +284,23 @@ def _military(rows: Sequence[Row], site: Site) -> Any:
     return _events(rows, MOVEMENT_KINDS, lambda r: bool(r["ref"].get("military")), "military_movements")
 
 
-@indicator("military_other", "military movements other than heavy transports", "adsb", "sum", MOVEMENT_KINDS)
+@indicator("military_other", "military aircraft flying, heavy transports aside (airframes a day)", "adsb",
+           "sum", MOVEMENT_KINDS)
 def _military_other(rows: Sequence[Row], site: Site) -> Any:
-    """Military movements without the heavy airlifters (fighters, helicopters, patrol and
-    liaison aircraft): flying that the heavy-airlift indicators do not already count."""
-    return _events(rows, MOVEMENT_KINDS, lambda r: bool(r["ref"].get("military")) and not r["ref"].get("heavy")
-                   and not r["ref"].get("passenger"), "military_other")
+    """Military aircraft other than the heavy airlifters (fighters, helicopters, patrol and
+    liaison aircraft) that moved at the site each day — flying the heavy-airlift indicators do
+    not already count —, one count per airframe a day, cited to its first movement that day.
+    A sortie is a departure and an arrival of one airframe: counting movements would count
+    it twice and give the series a spread (always even, twice the variance) that no count
+    model fits, so quiet days read as falls and busy ones as surges far more often than the
+    score says."""
+    first: dict[tuple[date, str], Row] = {}
+    for r in sorted(rows, key=lambda r: (r["t_start"], r["evidence_id"])):
+        if r["kind"] in MOVEMENT_KINDS and bool(r["ref"].get("military")) and not r["ref"].get("heavy") \
+                and not r["ref"].get("passenger"):
+            first.setdefault((_day(r["t_start"]), str(r["subject"] or r["evidence_id"])), r)
+    ids = {r["evidence_id"] for r in first.values()}
+    return _events(rows, MOVEMENT_KINDS, lambda r: r["evidence_id"] in ids, "military_other")
 
 
 @indicator("passenger_flights", "passenger and VIP arrivals", "adsb", "sum", ["air.arrival"])

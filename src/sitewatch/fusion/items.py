@@ -296,7 +296,7 @@ def _register_indicator(name: str, series: str | tuple[str, ...], label: str, se
 _register_indicator("airlift", ("heavy_departures", "heavy_arrivals"), "heavy airlift", "adsb", AIR_KINDS,
                     "ADS-B/Mode S of the base's approaches and departures (An-124, Il-76, C-17 …)",
                     {"up": "an airlift surge", "usual": "airlift at its usual rate", "down": "less airlift than usual"}, group="air traffic")
-_register_indicator("military_flying", "military_other", "military movements other than heavy transports", "adsb",
+_register_indicator("military_flying", "military_other", "military aircraft flying other than heavy transports", "adsb",
                     AIR_KINDS, "ADS-B/Mode S of military movements at the base (fighters, helicopters, patrols)",
                     {"up": "more military flying than usual", "usual": "military flying as usual",
                      "down": "less military flying than usual"}, group="air traffic")
