@@ -6,8 +6,9 @@ imagery counts, analyst counts, coverage) — from a generative model of each hy
 written from the story, not from the hypothesis files: rates, multipliers and the chance of
 each effect are drawn per run, timing varies (the story starts 3–12 days before the as-of
 time), coverage has outages, imagery and analysts come irregularly, and routine histories
-carry decoys (a rotation's airlift burst, a one-day exercise surge, one warship sailing and
-coming back). :func:`calibrate` draws the truth of each run at the rate the hypotheses'
+carry decoys (a rotation's airlift burst, a one-day exercise surge, a VIP visit, a vehicle
+blip, one warship sailing and coming back, two supply ships calling at once); every port has
+its routine supply runs. :func:`calibrate` draws the truth of each run at the rate the hypotheses'
 priors give (a stated 70 % can only come true 70 % of the time in a world with those base
 rates) and assesses ``runs`` such histories with the given hypotheses
 through the real indicator, item and Bayes code and scores the result: top-1 accuracy,
