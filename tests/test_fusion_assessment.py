@@ -439,12 +439,17 @@ def test_an_old_workspace_rule_is_named_with_the_way_to_update_it(tmp_path: Path
 def test_ships_calling_to_load_read_as_sealift_not_as_warships_leaving() -> None:
     """Three government ships come in on 11–12 Dec and sail a day later (a sealift); one
     warship sails on 1 Dec and is back on 5 Dec (a sortie, not a call); one has been in port
-    since AIS first saw it (no arrival). Only the three are calls, and their departures are
-    not warships leaving the port."""
+    since AIS first saw it (no arrival). Of the last two weeks' calls only the three count, and
+    their departures are not warships leaving the port."""
     store = Store()
     sc = _ais_from(date(2024, 10, 20))
     sc.event("port-visit", date(2024, 10, 20), "273100001", "vessel", hour=0,
              t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True, arrival_observed=False)
+    # a warship back from a long deployment on 25 Oct (a call: it had not left in the data) and
+    # in port since: its departure on 10 Dec is a warship leaving, not a sealift ship sailing
+    sc.event("port-visit", date(2024, 10, 25), "273100003", "vessel", hour=8,
+             t_end=datetime(2024, 12, 10, 6, tzinfo=UTC), government=True)
+    sc.event("vessel-departure", date(2024, 12, 10), "273100003", "vessel", hour=6, government=True)
     sc.event("vessel-departure", date(2024, 12, 1), "273100002", "vessel", hour=6, government=True)
     sc.event("port-visit", date(2024, 12, 5), "273100002", "vessel", hour=9,
              t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
@@ -462,7 +467,7 @@ def test_ships_calling_to_load_read_as_sealift_not_as_warships_leaving() -> None
     by_id = {r["evidence_id"]: r for r in rows}
     total = {s.name: sum(x.value or 0.0 for x in s.days) for s in series}
     # every departure here is a naval one: the merchant-traffic count the departures item reads has none
-    assert total["vessel_departures"] == 4 and total["other_departures"] == 0
+    assert total["vessel_departures"] == 5 and total["other_departures"] == 0
     lift = next(o for o in obs if o.item == "sealift")
     assert lift.state == "up", lift.text
     assert "3 from 2024-12-11" in lift.text, lift.text
@@ -470,10 +475,14 @@ def test_ships_calling_to_load_read_as_sealift_not_as_warships_leaving() -> None
     assert sorted(str(r["subject"]) for r in cited) == ["273200000", "273200001", "273200002"]
     from sitewatch.fusion import indicators as IND
 
-    assert sorted(str(r["subject"]) for r in IND.naval_calls(rows)) == ["273200000", "273200001", "273200002"]
+    assert sorted(str(r["subject"]) for r in IND.naval_calls(rows)) == [
+        "273100003", "273200000", "273200001", "273200002"]
     assert F.check_sentence(lift.text, lift.evidence, [c.as_json() for c in lift.claims], by_id) == []
     navy = next(o for o in obs if o.item == "navy_offshore")
-    assert navy.state == "none", navy.text  # one warship sailed (and came back); the callers are not warships leaving
+    # two warships left (one came back); the three callers sailing again are not warships leaving
+    assert navy.state == "returned", navy.text
+    assert sorted({str(by_id[e]["subject"]) for e in navy.evidence if by_id[e]["kind"] == "sea.vessel-departure"}) \
+        == ["273100002", "273100003"]
     withdrawal, reposition = R.load_all()["withdrawal"], R.load_all()["repositioning"]
     assert withdrawal.likelihood("sealift", "up") > 3 * reposition.likelihood("sealift", "up")
 

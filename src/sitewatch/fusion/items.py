@@ -480,14 +480,19 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     d = ITEMS["navy_offshore"]
     t0, t1 = _recent(ctx, KEY_DAYS)
     h0 = t1 - timedelta(days=HOLDING_DAYS)
-    # a ship that came in to load or unload and sails again (the sealift item reads it) is not
-    # a warship leaving the port
-    called: dict[str, datetime] = {}
+    # a ship that called less than two weeks before it sails again came in to load or unload
+    # (the sealift item reads it): not a warship leaving the port. A warship back from a long
+    # deployment and in port for weeks since is one.
+    calls: dict[str, list[datetime]] = {}
     for r in IND.naval_calls(ctx.rows):
-        k = str(r["subject"] or r["evidence_id"])
-        called[k] = min(called.get(k, r["t_start"]), r["t_start"])
+        calls.setdefault(str(r["subject"] or r["evidence_id"]), []).append(r["t_start"])
+
+    def visiting(r: Row) -> bool:
+        came = [t for t in calls.get(str(r["subject"] or r["evidence_id"]), ()) if t < r["t_start"]]
+        return bool(came) and r["t_start"] - max(came) < timedelta(days=KEY_DAYS)
+
     deps = [r for r in ctx.rows if r["kind"] == "sea.vessel-departure" and t0 <= r["t_start"] < t1 and _is_navy(r)
-            and not r["t_start"] > called.get(str(r["subject"] or r["evidence_id"]), t1)]
+            and not visiting(r)]
     hold = [r for r in ctx.rows if r["kind"] == "sea.loitering" and _is_navy(r) and r["t_start"] < t1
             and (r["t_end"] or r["t_start"]) >= h0]
     dep_ships = sorted({str(r["subject"] or r["evidence_id"]) for r in deps})
