@@ -241,6 +241,11 @@ def indicator(name: str, label: str, sensor: str, aggregate: str, kinds: Sequenc
     return deco
 
 
+def subject_key(r: Row) -> str:
+    """Who an evidence row is about (aircraft, vessel), or the row itself when it names no one."""
+    return str(r["subject"] or r["evidence_id"])
+
+
 def _day(t: datetime) -> date:
     return t.astimezone(UTC).date()
 
@@ -298,7 +303,7 @@ def _military_other(rows: Sequence[Row], site: Site) -> Any:
     for r in sorted(rows, key=lambda r: (r["t_start"], r["evidence_id"])):
         if r["kind"] in MOVEMENT_KINDS and bool(r["ref"].get("military")) and not r["ref"].get("heavy") \
                 and not r["ref"].get("passenger"):
-            first.setdefault((_day(r["t_start"]), str(r["subject"] or r["evidence_id"])), r)
+            first.setdefault((_day(r["t_start"]), subject_key(r)), r)
     ids = {r["evidence_id"] for r in first.values()}
     return _events(rows, MOVEMENT_KINDS, lambda r: r["evidence_id"] in ids, "military_other")
 
@@ -353,11 +358,11 @@ def naval_calls(rows: Sequence[Row]) -> list[Row]:
     left: dict[str, list[datetime]] = defaultdict(list)
     for r in rows:
         if r["kind"] == "sea.vessel-departure" and is_naval(r["ref"]):
-            left[str(r["subject"] or r["evidence_id"])].append(r["t_start"])
+            left[subject_key(r)].append(r["t_start"])
     win = timedelta(days=SORTIE_RETURN_DAYS)
     return [r for r in rows if r["kind"] == "sea.port-visit" and is_naval(r["ref"])
             and (r["ref"] or {}).get("arrival_observed", True)
-            and not any(r["t_start"] - win <= t < r["t_start"] for t in left.get(str(r["subject"] or r["evidence_id"]), ()))]
+            and not any(r["t_start"] - win <= t < r["t_start"] for t in left.get(subject_key(r), ()))]
 
 
 @indicator("naval_calls", "naval and government ships calling (AIS)", "ais", "sum", ["sea.port-visit"])
@@ -386,7 +391,7 @@ def _passenger_newcomers(rows: Sequence[Row], site: Site) -> Any:
     last: dict[str, datetime] = {}
     ids: set[str] = set()
     for r in deps:
-        k = str(r["subject"] or r["evidence_id"])
+        k = subject_key(r)
         prev = last.get(k)
         if (prev is None and start is not None and r["t_start"] - start >= win) or (
                 prev is not None and r["t_start"] - prev >= win):
@@ -424,7 +429,7 @@ def _episodes(rows: Sequence[Row], kind: str, name: str) -> Extracted:
         d1 = _day(r["t_end"]) if r["t_end"] is not None else max(last or d0, d0)
         d = d0
         while d <= d1:
-            per_day[d][str(r["subject"] or r["evidence_id"])] = r["evidence_id"]
+            per_day[d][subject_key(r)] = r["evidence_id"]
             d += timedelta(days=1)
     return {name: {d: (float(len(v)), sorted(set(v.values()))) for d, v in per_day.items()}}
 
@@ -1077,7 +1082,7 @@ def _per_day(s: Series, rows: Sequence[Row], a: date, b: date) -> dict[date, flo
             out.setdefault(d, 0.0)
             if r["kind"] in s.kinds:
                 if episode:
-                    subjects[d].add(str(r["subject"] or r["evidence_id"]))
+                    subjects[d].add(subject_key(r))
                 elif s.aggregate == "sum":
                     out[d] += 1.0
                 else:

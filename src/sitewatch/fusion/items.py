@@ -431,7 +431,7 @@ def _aircraft_flow(ctx: ItemContext) -> Observation:
           and not (r["ref"] or {}).get("passenger")]
     per: dict[str, int] = {}
     for r in mv:
-        k = str(r["subject"] or r["evidence_id"])
+        k = IND.subject_key(r)
         per[k] = per.get(k, 0) + (1 if r["kind"] == "air.arrival" else -1)
     came = sorted(k for k, v in per.items() if v > 0)
     went = sorted(k for k, v in per.items() if v < 0)
@@ -448,8 +448,8 @@ def _aircraft_flow(ctx: ItemContext) -> Observation:
     else:
         state = "balanced"
     cs, ws = set(came), set(went)
-    arr = [r for r in mv if r["kind"] == "air.arrival" and str(r["subject"] or r["evidence_id"]) in cs]
-    dep = [r for r in mv if r["kind"] == "air.departure" and str(r["subject"] or r["evidence_id"]) in ws]
+    arr = [r for r in mv if r["kind"] == "air.arrival" and IND.subject_key(r) in cs]
+    dep = [r for r in mv if r["kind"] == "air.departure" and IND.subject_key(r) in ws]
     ids = [r["evidence_id"] for r in sorted(arr + dep, key=lambda r: r["t_start"])]
     claims = [Claim(float(len(came)), "distinct", ["air.arrival"], t0, t1, "military aircraft that arrived and stayed"),
               Claim(float(len(went)), "distinct", ["air.departure"], t0, t1, "military aircraft that left for good")]
@@ -485,18 +485,18 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     # deployment and in port for weeks since is one.
     calls: dict[str, list[datetime]] = {}
     for r in IND.naval_calls(ctx.rows):
-        calls.setdefault(str(r["subject"] or r["evidence_id"]), []).append(r["t_start"])
+        calls.setdefault(IND.subject_key(r), []).append(r["t_start"])
 
     def visiting(r: Row) -> bool:
-        came = [t for t in calls.get(str(r["subject"] or r["evidence_id"]), ()) if t < r["t_start"]]
+        came = [t for t in calls.get(IND.subject_key(r), ()) if t < r["t_start"]]
         return bool(came) and r["t_start"] - max(came) < timedelta(days=KEY_DAYS)
 
     deps = [r for r in ctx.rows if r["kind"] == "sea.vessel-departure" and t0 <= r["t_start"] < t1 and _is_navy(r)
             and not visiting(r)]
     hold = [r for r in ctx.rows if r["kind"] == "sea.loitering" and _is_navy(r) and r["t_start"] < t1
             and (r["t_end"] or r["t_start"]) >= h0]
-    dep_ships = sorted({str(r["subject"] or r["evidence_id"]) for r in deps})
-    hold_ships = sorted({str(r["subject"] or r["evidence_id"]) for r in hold})
+    dep_ships = sorted({IND.subject_key(r) for r in deps})
+    hold_ships = sorted({IND.subject_key(r) for r in hold})
     covered = _covered(ctx, "ais", t0, t1)
     span = f"{_day(t0)} to {_day(t1 - timedelta(days=1))}"
     hspan = f"{_day(h0)} to {_day(t1 - timedelta(days=1))}"
@@ -517,7 +517,7 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     # its departure, within the window (what leaves and comes back vs what leaves and stays away)
     left_at: dict[str, datetime] = {}
     for r in deps:
-        k = str(r["subject"] or r["evidence_id"])
+        k = IND.subject_key(r)
         left_at[k] = min(left_at.get(k, r["t_start"]), r["t_start"])
     back = [r for r in ctx.rows if r["kind"] == "sea.port-visit" and str(r["subject"]) in left_at
             and left_at[str(r["subject"])] < r["t_start"] < t1]
@@ -575,7 +575,7 @@ def _navy_nearby(ctx: ItemContext) -> Observation:
     covered = _covered(ctx, "ais", h0, t1)
     hspan = f"{_day(h0)} to {_day(t1 - timedelta(days=1))}"
     if hold:
-        ships = sorted({str(r["subject"] or r["evidence_id"]) for r in hold})
+        ships = sorted({IND.subject_key(r) for r in hold})
         ids = [r["evidence_id"] for r in sorted(hold, key=lambda r: r["t_start"])]
         text = (f"{d.label}: {len(ships)} warships/government vessels loitering offshore from {hspan} (episodes "
                 f"still under way) → {d.state_words['holding']}")
