@@ -11,6 +11,7 @@ groups (nothing for the checkpoint to rewrite).
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,4 +154,97 @@ def test_appends_leave_full_row_groups(tmp_path: Path) -> None:
                                   "GROUP BY row_group_id ORDER BY row_group_id")]
     assert counts[:-1] == [size] * (len(counts) - 1) and sum(counts) == 3 * n
     assert s.scalar("SELECT current_setting('threads')") == threads  # the serial append gave it back
+    s.close()
+
+
+def _row_groups(s: Store) -> list[int]:
+    return [int(r[0]) for r in s.sql("SELECT max(count) FROM pragma_storage_info('positions') "
+                                      "GROUP BY row_group_id ORDER BY row_group_id")]
+
+
+def test_split_fills_the_last_row_group_then_whole_row_groups() -> None:
+    rg = _dedupe.ROW_GROUP_ROWS
+    assert _dedupe.split(0, 5 * rg + 7) == (0, 5 * rg)  # aligned table: no head; 7 rows of tail
+    assert _dedupe.split(rg + 100, 4 * rg) == (rg - 100, 3 * rg)  # the head fills the partial row group
+    assert _dedupe.split(100, 2 * rg) == (2 * rg, 0)  # one whole row group after the head: all serial
+    assert _dedupe.split(100, rg - 200) == (rg - 200, 0)
+
+
+def test_a_large_append_runs_in_parallel_in_whole_row_groups(tmp_path: Path) -> None:
+    """Head (serial) fills the partial row group, body (parallel) whole row groups, tail (serial);
+    nothing is lost or doubled, the spans still describe the table and the setting comes back."""
+    rg = _dedupe.ROW_GROUP_ROWS
+    s = Store(tmp_path / "w.duckdb")
+    s.sql("SET threads = 2")
+    first = positions([(0, t, 0.0) for t in range(50_000)])
+    big = positions([(1 + t // 100_000, t, 1.5) for t in range(rg - 50_000 + 2 * rg + 1_234)])
+    big = pa.Table.from_batches(big.to_batches(max_chunksize=40_000))  # several chunks, as readers give
+    assert _dedupe.split(50_000, big.num_rows) == (rg - 50_000, 2 * rg)  # the parallel path is taken
+    with s.transaction():  # (rows of one transaction: DuckDB never fills a committed row group)
+        assert s.insert("positions", first) == 50_000
+        assert s.insert("positions", big) == big.num_rows
+    assert s.scalar("SELECT current_setting('threads')") == 2
+    groups = _row_groups(s)
+    assert groups == [rg, rg, rg, 1_234]  # whole row groups; only the tail is partial
+    key = _dedupe.Key.of(schema.POSITIONS)
+    assert _dedupe._spans_valid(s.con, key, rebuild=False)
+    assert s.insert("positions", big) == 0  # every row found again
+    stored = s.sql("SELECT id, count(*), count(DISTINCT t_utc), min(alt_ft), max(alt_ft) FROM positions "
+                   "GROUP BY id ORDER BY id")
+    assert stored[0] == ("000000", 50_000, 50_000, 0.0, 49_999.0)
+    assert sum(r[1] for r in stored) == 50_000 + big.num_rows
+    assert all(r[1] == r[2] for r in stored)  # no row twice
+    s.close()
+
+
+def test_the_file_writer_hands_the_store_whole_row_groups_and_counts_every_row(tmp_path: Path) -> None:
+    from sitewatch.sources.base import Batch
+    from sitewatch.store.writer import GATHER_ROWS, BatchWriter
+
+    rg = _dedupe.ROW_GROUP_ROWS
+    s = Store(tmp_path / "w.duckdb")
+    s.sql("SET threads = 2")
+    s.insert("positions", positions([(0, t, 0.0) for t in range(7_000)]))  # a partial row group to fill
+    n, size = 5 * rg + 3_333, 60_000
+    rows = positions([(1 + t // 50_000, t, 2.5) for t in range(n)])
+    with s.transaction():
+        w = BatchWriter(s, 42, "x")
+        stored = 0
+        for i in range(0, n, size):
+            stored += w.add(Batch("positions", rows.slice(i, size)))[0]
+            assert sum(p.num_rows for p in w._waiting.get("positions", [])) < GATHER_ROWS + size
+        stored += w.add(Batch("positions", rows.slice(0, 10)))[0]  # ten duplicates, still waiting
+        assert stored < n  # some rows wait for the next batch...
+        w.log("adsb", "test", "sha", "{}", datetime.now(UTC), datetime.now(UTC))  # ...until the log counts
+    assert w.counts.accepted == n and w.counts.duplicates == 10
+    assert not w._waiting.get("positions")
+    assert s.scalar("SELECT accepted FROM ingest_log WHERE file_id = 42") == n
+    assert s.scalar("SELECT count(*) FROM positions WHERE file_id = 42") == n
+    groups = _row_groups(s)  # the committed partial row group stays as it was (DuckDB does not fill it)
+    assert groups[0] == 7_000 and groups[1:-1] == [rg] * (len(groups) - 2) and sum(groups) == 7_000 + n
+    s.close()
+
+
+def test_a_large_append_outside_a_transaction_is_still_all_or_nothing(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    rg = _dedupe.ROW_GROUP_ROWS
+    s = Store(tmp_path / "w.duckdb")
+    s.sql("SET threads = 2")
+    rows = positions([(t // 90_000, t, 0.5) for t in range(2 * rg + 500)])
+    real = _dedupe._insert
+    calls: list[int] = []
+
+    def failing(con: Any, table: str, data: pa.Table, threads: int) -> None:
+        calls.append(data.num_rows)
+        if len(calls) == 2:  # the tail, after the parallel body went in
+            raise RuntimeError("disk full")
+        real(con, table, data, threads)
+
+    monkeypatch.setattr(_dedupe, "_insert", failing)
+    with pytest.raises(RuntimeError):
+        s.insert("positions", rows)
+    assert calls == [2 * rg, 500] and s.count("positions") == 0  # the body was rolled back with the tail
+    monkeypatch.setattr(_dedupe, "_insert", real)
+    assert s.insert("positions", rows) == rows.num_rows
+    assert _row_groups(s) == [rg, rg, 500]
     s.close()

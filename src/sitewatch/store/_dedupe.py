@@ -24,10 +24,23 @@ spans are trusted only while their count equals the table's: rows removed (a ``D
 written by anything but ``Store.insert`` make the next de-duplicating insert rebuild them from
 the table (one ``GROUP BY``) first. (A rollback takes the rows and their spans back together.)
 
-Appends run DuckDB's serial insert (``threads = 1`` for the statement): a parallel insert
-leaves each batch's last, partial row group in the middle of the table, and the next
-checkpoint rewrites them all (a fresh day of 4.6 M positions: +1.6 s CPU at close); the serial
-one fills the partial row group of the batch before.
+Appends keep the table in whole row groups (:data:`ROW_GROUP_ROWS`), which is what makes a
+large one quick. DuckDB's parallel insert writes one row group per thread and leaves each
+thread's last one partial, in the middle of the table (the next checkpoint rewrites them: a
+fresh day of 4.6 M positions in 250,000-row batches, +1.6 s CPU at close); its serial insert
+fills the table's last, partial row group first. So a batch of :data:`PARALLEL_MIN_ROWS` or more
+(once the part that fills that row group is set aside) goes in as three statements:
+
+* **head** (serial): the rows that fill the last row group the transaction's earlier appends
+  began (DuckDB keeps a transaction's rows apart: they never fill a committed row group);
+* **body** (parallel, one contiguous Arrow chunk): the whole row groups that follow;
+* **tail** (serial): the rest, the start of a new, partial row group, which the next batch's
+  head fills.
+
+Smaller batches, and every batch on one thread, run the serial insert alone (``threads = 1``
+for the statement). How many rows of a batch end the table on a row-group boundary:
+:func:`aligned_rows` (the file writer hands over that many and keeps the rest for the next
+batch, so that in a large ingest the head and tail are empty).
 """
 
 from __future__ import annotations
@@ -42,7 +55,9 @@ import pyarrow.compute as pc
 from sitewatch import schema as S
 
 SPANS = "_sw_spans"
-SERIAL_ROWS = 10_000  # appends of this many rows or more run DuckDB's serial insert
+SERIAL_ROWS = 10_000  # appends of this many rows or more run DuckDB's serial insert (or the aligned one)
+ROW_GROUP_ROWS = 122_880  # DuckDB's row group (the default; workspaces are created with it)
+PARALLEL_MIN_ROWS = 2 * ROW_GROUP_ROWS  # a parallel insert of fewer whole row groups keeps one thread busy
 
 
 @dataclass(frozen=True)
@@ -124,21 +139,85 @@ def append(con: duckdb.DuckDBPyConnection, key: Key | None, table: str, data: pa
     if keep_spans and spans_valid is None:
         assert key is not None
         spans_valid = _spans_valid(con, key, rebuild=False)
-    threads = None
-    if data.num_rows >= SERIAL_ROWS:
-        threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-        if threads > 1:
-            con.execute("SET threads = 1")
-    con.register("_sw_batch", data)
+    n = data.num_rows
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]) if n >= SERIAL_ROWS else 0
+    local = _LOCAL.get(id(con))  # None: not in a Store transaction
+    head, body = split(local.get(table, 0) if local else 0, n) if threads > 1 else (n, 0)
+    own = body > 0 and local is None  # three statements: one transaction of their own
+    if own:
+        con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f'INSERT INTO "{table}" SELECT * FROM _sw_batch')
-        if keep_spans and spans_valid:
-            assert key is not None
-            _add_spans(con, key, "_sw_batch")
+        if head:
+            _insert(con, table, data.slice(0, head), 1 if threads > 1 else 0)
+        if body:
+            _insert(con, table, data.slice(head, body).combine_chunks(), threads)
+        if head + body < n:
+            _insert(con, table, data.slice(head + body), 1)
+    except BaseException:
+        if own:
+            con.execute("ROLLBACK")
+        raise
+    else:
+        if own:
+            con.execute("COMMIT")
     finally:
-        con.unregister("_sw_batch")
-        if threads is not None and threads > 1:
+        if threads > 1:
             con.execute(f"SET threads = {threads}")
+    if local is not None:
+        local[table] = local.get(table, 0) + n
+    if keep_spans and spans_valid:
+        assert key is not None
+        con.register("_sw_batch", data)
+        try:
+            _add_spans(con, key, "_sw_batch")
+        finally:
+            con.unregister("_sw_batch")
+
+
+def split(have: int, n: int) -> tuple[int, int]:
+    """``(head, body)`` of ``n`` rows appended after ``have`` rows of the same transaction (see
+    the module docstring): ``head`` rows fill the last row group those began, then ``body``
+    rows are whole row groups; ``(n, 0)`` when the body would be under
+    :data:`PARALLEL_MIN_ROWS` (all serial)."""
+    head = min(n, -have % ROW_GROUP_ROWS)
+    body = (n - head) // ROW_GROUP_ROWS * ROW_GROUP_ROWS
+    return (head, body) if body >= PARALLEL_MIN_ROWS else (n, 0)
+
+
+def aligned_rows(con: duckdb.DuckDBPyConnection, table: str, n: int) -> int:
+    """How many of ``n`` new rows to append now so that the transaction's rows of ``table``
+    end on a row-group boundary after a parallel body (0: wait for more rows)."""
+    local = _LOCAL.get(id(con))
+    head, body = split(local.get(table, 0) if local else 0, n)
+    return head + body if body else 0
+
+
+# -- the rows a transaction appended -----------------------------------------------------------
+# DuckDB keeps a transaction's appends apart from the table's committed rows (a committed
+# partial row group is not filled by them), so row groups align to the rows appended in the
+# transaction: counted here per connection between begin() and end() (Store.transaction).
+_LOCAL: dict[int, dict[str, int]] = {}
+
+
+def begin(con: duckdb.DuckDBPyConnection) -> None:
+    """A transaction starts on ``con``: no rows appended yet."""
+    _LOCAL[id(con)] = {}
+
+
+def end(con: duckdb.DuckDBPyConnection) -> None:
+    """The transaction on ``con`` committed or rolled back."""
+    _LOCAL.pop(id(con), None)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, threads: int) -> None:
+    """``INSERT`` on ``threads`` threads (0: as the connection is set)."""
+    if threads:
+        con.execute(f"SET threads = {threads}")
+    con.register("_sw_part", data)
+    try:
+        con.execute(f'INSERT INTO "{table}" SELECT * FROM _sw_part')
+    finally:
+        con.unregister("_sw_part")
 
 
 # -- the spans -------------------------------------------------------------------------------------

@@ -167,20 +167,25 @@ class Store:
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """BEGIN … COMMIT, or ROLLBACK when the block raises (or the process dies)."""
         with self._lock:
-            self.con.execute("BEGIN TRANSACTION")
+            con = self.con
+            con.execute("BEGIN TRANSACTION")
+            _dedupe.begin(con)
             try:
-                yield self.con
+                yield con
             except BaseException:
-                self.con.execute("ROLLBACK")
+                con.execute("ROLLBACK")
                 raise
             else:
-                self.con.execute("COMMIT")
+                con.execute("COMMIT")
+            finally:
+                _dedupe.end(con)
 
     def commit_and_continue(self) -> None:
         """Inside :meth:`transaction`: commit what is done and go on in a new transaction."""
         with self._lock:
             self.con.execute("COMMIT")
             self.con.execute("BEGIN TRANSACTION")
+            _dedupe.begin(self.con)
 
     # -- writes ------------------------------------------------------------------------
     def insert(self, table: str, data: pa.Table, dedupe: bool = True) -> int:
@@ -207,6 +212,14 @@ class Store:
             if data.num_rows:
                 _dedupe.append(self.con, key, table, data, spans_valid)
             return data.num_rows
+
+    def aligned_rows(self, table: str, n: int) -> int:
+        """How many of ``n`` rows about to be inserted to hand over now, so that ``table`` ends
+        on a row-group boundary after a parallel append (0: gather more first). A writer that
+        keeps the rest for its next batch makes large ingests append in whole row groups
+        (:mod:`sitewatch.store._dedupe`)."""
+        with self._lock:
+            return _dedupe.aligned_rows(self.con, table, n)
 
     def duplicate_rows(self, table: str, data: pa.Table) -> np.ndarray:
         """Row numbers of ``data`` (conformed) whose key is already in ``table`` or earlier in ``data``."""

@@ -15,6 +15,14 @@ So a live feed and a file of the same records give the same rows, quarantine and
 The writer opens no transaction: its caller does (one per file for file ingest, one per
 batch for a live session), so what is stored and what is counted commit together.
 
+A file's writer (``gather=True``, the default) hands a table's rows to the store in runs of
+whole row groups (:meth:`Store.aligned_rows <sitewatch.store.db.Store.aligned_rows>`): batches
+are gathered until :data:`GATHER_ROWS` and the rows past the last whole row group wait for the
+next batch (at most :data:`GATHER_ROWS` plus one batch per table are held), so a large ingest
+appends in parallel, in whole row groups. :meth:`BatchWriter.flush` stores what waits; it runs
+before :meth:`BatchWriter.log` and :meth:`BatchWriter.save_counters` count anything, so the
+counts never miss a row. A live session's writer stores each batch as it comes.
+
 A live session is one ``ingest_log`` row (``path`` = the feed, ``format`` = ``<fmt>-stream``)
 whose ``file_id`` its rows carry. :meth:`SessionWriter.write` stores one batch **and adds
 its totals to the session's row in the same transaction**: a session killed at any point
@@ -38,6 +46,7 @@ from sitewatch.sources.base import Batch
 from sitewatch.store.db import Store
 
 MAX_RAW_CHARS = 2000  # quarantine keeps at most this much of a bad record
+GATHER_ROWS = 4 * 122_880  # a table's rows gathered before they go to the store (whole row groups)
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -56,12 +65,15 @@ class BatchWriter:
     """Stores the batches of one input (``file_id``; ``path`` names it in quarantine rows)
     and counts them in :attr:`counts` (see the module docstring)."""
 
-    def __init__(self, store: Store, file_id: int, path: str) -> None:
+    def __init__(self, store: Store, file_id: int, path: str, gather: bool = True) -> None:
         self.store, self.file_id, self.path = store, file_id, path
+        self.gather = gather
         self.counts = Counts()
+        self._waiting: dict[str, list[pa.Table]] = {}
 
     def add(self, batch: Batch) -> tuple[int, int]:
-        """Store one batch; ``(rows stored, duplicates left out)``."""
+        """Store one batch; ``(rows stored, duplicates left out)`` by this call (with
+        ``gather``, rows of earlier batches may be among them, and rows of this one may wait)."""
         c = self.counts
         stored = dups = 0
         rows = batch.rows
@@ -69,15 +81,47 @@ class BatchWriter:
             n = rows.num_rows
             if "file_id" in declared(batch.table).names and "file_id" not in rows.column_names:
                 rows = rows.append_column("file_id", pa.repeat(pa.scalar(self.file_id, pa.int64()), n))
-            stored = self.store.insert(batch.table, rows)
-            dups = n - stored
-            c.accepted += stored
-            c.duplicates += dups
+            if self.gather:
+                stored, dups = self._gather(batch.table, rows)
+            else:
+                stored, dups = self._store(batch.table, rows)
         if batch.rejects:
             self._quarantine(batch)
         for k, v in batch.counters.items():
             c.counters[k] = c.counters.get(k, 0) + int(v)
         return stored, dups
+
+    def flush(self) -> tuple[int, int]:
+        """Store every row still waiting; ``(rows stored, duplicates left out)``."""
+        stored = dups = 0
+        for table in list(self._waiting):
+            parts = self._waiting.pop(table)
+            s, d = self._store(table, parts[0] if len(parts) == 1 else pa.concat_tables(parts))
+            stored, dups = stored + s, dups + d
+        return stored, dups
+
+    def _gather(self, table: str, rows: pa.Table) -> tuple[int, int]:
+        stored = dups = 0
+        parts = self._waiting.setdefault(table, [])
+        if parts and parts[0].schema != rows.schema:  # (a reader's batches may differ in columns)
+            stored, dups = self._store(table, pa.concat_tables(parts))
+            parts.clear()
+        parts.append(rows)
+        held = sum(p.num_rows for p in parts)
+        if held < GATHER_ROWS:
+            return stored, dups
+        rows = pa.concat_tables(parts)
+        k = self.store.aligned_rows(table, held) or held
+        self._waiting[table] = [rows.slice(k)] if k < held else []
+        s, d = self._store(table, rows.slice(0, k))
+        return stored + s, dups + d
+
+    def _store(self, table: str, rows: pa.Table) -> tuple[int, int]:
+        n = rows.num_rows
+        stored = self.store.insert(table, rows)
+        self.counts.accepted += stored
+        self.counts.duplicates += n - stored
+        return stored, n - stored
 
     def _quarantine(self, batch: Batch) -> None:
         rejects = batch.rejects
@@ -98,6 +142,7 @@ class BatchWriter:
             t_end: datetime | None, size_bytes: int | None = None) -> None:
         """Write the input's ``ingest_log`` row with the counts so far (``t_end`` None: an
         input still being read; ``options``: its read options as JSON text)."""
+        self.flush()
         c = self.counts
         self.store.insert("ingest_log", pa.table({
             "file_id": pa.array([self.file_id], pa.int64()), "path": [self.path], "sha256": [sha256],
@@ -110,6 +155,7 @@ class BatchWriter:
 
     def save_counters(self) -> None:
         """Add the counters so far to ``ingest_stats``."""
+        self.flush()
         counters = self.counts.counters
         if counters:
             self.store.insert("ingest_stats", pa.table({
@@ -158,7 +204,7 @@ class SessionWriter:
         """Store ``batches`` and count them in the session's row, in one transaction."""
         if self.file_id is None:
             raise RuntimeError("SessionWriter.open() first")
-        w = BatchWriter(self.store, self.file_id, self.source)
+        w = BatchWriter(self.store, self.file_id, self.source, gather=False)
         accepted = duplicates = 0
         by_table: dict[str, int] = {}
         with self.store.transaction():
