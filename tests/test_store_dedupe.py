@@ -248,3 +248,15 @@ def test_a_large_append_outside_a_transaction_is_still_all_or_nothing(tmp_path: 
     assert s.insert("positions", rows) == rows.num_rows
     assert _row_groups(s) == [rg, rg, 500]
     s.close()
+
+
+def test_a_large_append_inside_a_transaction_begun_behind_the_store_joins_it(tmp_path: Path) -> None:
+    rg = _dedupe.ROW_GROUP_ROWS
+    s = Store(tmp_path / "w.duckdb")
+    s.sql("SET threads = 2")
+    rows = positions([(t // 90_000, t, 0.5) for t in range(2 * rg + 10)])
+    s.con.execute("BEGIN TRANSACTION")
+    assert s.insert("positions", rows) == rows.num_rows
+    s.con.execute("ROLLBACK")  # the caller's transaction decides: nothing stays
+    assert s.count("positions") == 0
+    s.close()

@@ -143,7 +143,7 @@ def append(con: duckdb.DuckDBPyConnection, key: Key | None, table: str, data: pa
     threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]) if n >= SERIAL_ROWS else 0
     local = _LOCAL.get(id(con))  # None: not in a Store transaction
     head, body = split(local.get(table, 0) if local else 0, n) if threads > 1 else (n, 0)
-    own = body > 0 and local is None  # three statements: one transaction of their own
+    own = body > 0 and local is None and not _in_transaction(con)  # three statements: one transaction
     if own:
         con.execute("BEGIN TRANSACTION")
     try:
@@ -207,6 +207,13 @@ def begin(con: duckdb.DuckDBPyConnection) -> None:
 def end(con: duckdb.DuckDBPyConnection) -> None:
     """The transaction on ``con`` committed or rolled back."""
     _LOCAL.pop(id(con), None)
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """Is a transaction open on ``con`` (one begun behind the Store, too)? Outside one, every
+    statement is its own transaction and gets a new id."""
+    q = "SELECT txid_current()"
+    return bool(con.execute(q).fetchall()[0][0] == con.execute(q).fetchall()[0][0])
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, threads: int) -> None:
