@@ -143,7 +143,7 @@ def append(con: duckdb.DuckDBPyConnection, key: Key | None, table: str, data: pa
     threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]) if n >= SERIAL_ROWS else 0
     local = _LOCAL.get(id(con))  # None: not in a Store transaction
     head, body = split(local.get(table, 0) if local else 0, n) if threads > 1 else (n, 0)
-    own = body > 0 and local is None and not _in_transaction(con)  # three statements: one transaction
+    own = body > 0 and local is None and not _in_transaction(con)  # several statements: one transaction
     if own:
         con.execute("BEGIN TRANSACTION")
     try:
@@ -153,6 +153,15 @@ def append(con: duckdb.DuckDBPyConnection, key: Key | None, table: str, data: pa
             _insert(con, table, data.slice(head, body).combine_chunks(), threads)
         if head + body < n:
             _insert(con, table, data.slice(head + body), 1)
+        if threads > 1:
+            con.execute(f"SET threads = {threads}")
+        if keep_spans and spans_valid:
+            assert key is not None
+            con.register("_sw_batch", data)
+            try:
+                _add_spans(con, key, "_sw_batch")
+            finally:
+                con.unregister("_sw_batch")
     except BaseException:
         if own:
             con.execute("ROLLBACK")
@@ -165,13 +174,6 @@ def append(con: duckdb.DuckDBPyConnection, key: Key | None, table: str, data: pa
             con.execute(f"SET threads = {threads}")
     if local is not None:
         local[table] = local.get(table, 0) + n
-    if keep_spans and spans_valid:
-        assert key is not None
-        con.register("_sw_batch", data)
-        try:
-            _add_spans(con, key, "_sw_batch")
-        finally:
-            con.unregister("_sw_batch")
 
 
 def split(have: int, n: int) -> tuple[int, int]:
