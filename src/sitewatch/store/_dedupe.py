@@ -28,8 +28,9 @@ Appends keep the table in whole row groups (:data:`ROW_GROUP_ROWS`), which is wh
 large one quick. DuckDB's parallel insert writes one row group per thread and leaves each
 thread's last one partial, in the middle of the table (the next checkpoint rewrites them: a
 fresh day of 4.6 M positions in 250,000-row batches, +1.6 s CPU at close); its serial insert
-fills the table's last, partial row group first. So a batch of :data:`PARALLEL_MIN_ROWS` or more
-(once the part that fills that row group is set aside) goes in as three statements:
+fills the table's last, partial row group first. So a batch with :data:`PARALLEL_MIN_ROWS` or more
+of whole row groups (once the part that fills that row group is set aside) goes in as three
+statements, in one transaction (the caller's, or one of its own):
 
 * **head** (serial): the rows that fill the last row group the transaction's earlier appends
   began (DuckDB keeps a transaction's rows apart: they never fill a committed row group);
