@@ -12,8 +12,9 @@ concatenated, see :class:`ConcatReader`; nothing is unpacked to disk) and yields
 * the archive is sniffed once, on its first trace member (the ``readsb-trace`` sniffer);
 * traces are read in chunks of about :data:`CHUNK_BYTES` of JSON by
   :func:`~sitewatch.sources.adsb._trace_docs.read_docs` (vectorised, exact), in ``workers``
-  processes when asked; results come back in archive order, at most ``workers + 1`` chunks in
-  flight (memory stays bounded whatever the archive's size);
+  threads when asked; results come back in archive order, at most ``workers + 1 +``
+  :data:`AHEAD_CHUNKS` chunks in flight, so the threads keep reading while the store appends
+  (memory stays bounded whatever the archive's size);
 * a member that is not a readable trace (broken JSON, cut gzip, not JSON) is a reject of
   that member (quarantined with its reason, path ``archive!member``); the others are kept.
 
@@ -44,6 +45,7 @@ from sitewatch.sources.base import Batch, Reject
 
 CHUNK_BYTES = 8 << 20  # JSON text per chunk (about 45,000 trace points: big enough for threads, small for caches)
 BATCH_ROWS = 250_000  # rows per batch handed to the store
+AHEAD_CHUNKS = 4  # chunks read ahead beyond one per thread and the next (measured: 0.55 → 0.59–0.62 M points/s, +40 MB)
 FORMAT = "readsb-trace"
 EARTH_RADIUS_KM = 6371.0088
 _TRACE_PREFIXES = ("trace_full_", "trace_recent_")
@@ -233,7 +235,7 @@ def read_archive(stream: IO[bytes] | io.RawIOBase, name: str, rule: KeepRule | N
                 yield from acc.add(_work(chunk, rule, name))
                 continue
             pending.append(pool.submit(_work, chunk, rule, name))
-            while len(pending) > workers:
+            while len(pending) > workers + AHEAD_CHUNKS:
                 yield from acc.add(pending.popleft().result())
         while pending:
             yield from acc.add(pending.popleft().result())
