@@ -234,11 +234,11 @@ def test_a_large_append_outside_a_transaction_is_still_all_or_nothing(tmp_path: 
     real = _dedupe._insert
     calls: list[int] = []
 
-    def failing(con: Any, table: str, data: pa.Table, threads: int) -> None:
+    def failing(con: Any, table: str, data: pa.Table, threads: int, setting: int) -> None:
         calls.append(data.num_rows)
         if len(calls) == 2:  # the tail, after the parallel body went in
             raise RuntimeError("disk full")
-        real(con, table, data, threads)
+        real(con, table, data, threads, setting)
 
     monkeypatch.setattr(_dedupe, "_insert", failing)
     with pytest.raises(RuntimeError):

@@ -147,15 +147,14 @@ def append(con: duckdb.DuckDBPyConnection, key: Key | None, table: str, data: pa
     own = body > 0 and local is None and not _in_transaction(con)  # several statements: one transaction
     if own:
         con.execute("BEGIN TRANSACTION")
+    serial = 1 if threads > 1 else 0
     try:
         if head:
-            _insert(con, table, data.slice(0, head), 1 if threads > 1 else 0)
+            _insert(con, table, data.slice(0, head), serial, threads)
         if body:
-            _insert(con, table, data.slice(head, body).combine_chunks(), threads)
+            _insert(con, table, data.slice(head, body).combine_chunks(), 0, threads)
         if head + body < n:
-            _insert(con, table, data.slice(head + body), 1)
-        if threads > 1:
-            con.execute(f"SET threads = {threads}")
+            _insert(con, table, data.slice(head + body), serial, threads)
         if keep_spans and spans_valid:
             assert key is not None
             con.register("_sw_batch", data)
@@ -170,9 +169,6 @@ def append(con: duckdb.DuckDBPyConnection, key: Key | None, table: str, data: pa
     else:
         if own:
             con.execute("COMMIT")
-    finally:
-        if threads > 1:
-            con.execute(f"SET threads = {threads}")
     if local is not None:
         local[table] = local.get(table, 0) + n
 
@@ -219,8 +215,9 @@ def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute(q).fetchall()[0][0] == con.execute(q).fetchall()[0][0])
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, threads: int) -> None:
-    """``INSERT`` on ``threads`` threads (0: as the connection is set)."""
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, threads: int, setting: int) -> None:
+    """``INSERT`` on ``threads`` threads (0: as the connection is set, ``setting``), then the
+    connection's setting again."""
     if threads:
         con.execute(f"SET threads = {threads}")
     con.register("_sw_part", data)
@@ -228,6 +225,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, threads:
         con.execute(f'INSERT INTO "{table}" SELECT * FROM _sw_part')
     finally:
         con.unregister("_sw_part")
+        if threads:
+            con.execute(f"SET threads = {setting}")
 
 
 # -- the spans -------------------------------------------------------------------------------------
