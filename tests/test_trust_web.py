@@ -85,8 +85,11 @@ def test_every_route_refuses_requests_without_a_valid_token(server: tuple[_Serve
     ops = _operations(spec)
     assert len(ops) >= 10, "the spec lost its routes"
     refused = 0
-    forged = ["swt_deadbeef_" + "A" * 32, "swt_" + tok["read"][4:-1], "swt__", "swt_" + "x" * 300,
-              tok["read"].upper(), tok["read"][:-1] + "x", f"Basic {tok['read']}"]
+    real = tok["read"]
+    last = "y" if real[-1] == "x" else "x"  # a forged token must differ from the real one (it once ended in "x")
+    forged = ["swt_deadbeef_" + "A" * 32, "swt_" + real[4:-1], "swt__", "swt_" + "x" * 300,
+              real.swapcase(), real[:-1] + last, f"Basic {real}"]
+    assert real not in forged
     targets = [(m, _sample_path(p)) for m, p, _ in ops] + [
         ("GET", "/"), ("GET", "/openapi.json"), ("GET", "/static/index.html"), ("GET", "/docs"), ("GET", "/redoc")]
     for method, path in targets:
