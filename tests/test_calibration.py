@@ -55,3 +55,17 @@ def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code = main(["rules", "calibrate", "--runs", "12", "--seed", "5"])
     text = capsys.readouterr().out
     assert code == 0 and "SIMULATED scenarios" in text and "Brier score" in text
+
+
+def test_draws_are_the_runs_calibrate_assesses() -> None:
+    rules = R.shipped()
+    # the fit's draws: every truth at every kind of site, equally often and in turn
+    fit = list(C.balanced_draws(24, 3))
+    assert [(d.truth, d.kind) for d in fit[:12]] == [(t, k) for k in C.KINDS for t in C.TRUTHS]
+    assert {(d.truth, d.kind) for d in fit[12:]} == {(t, k) for t in C.TRUTHS for k in C.KINDS}
+    # the calibration's draws: kinds alternate, truths at the priors' rates, one seed one history
+    a, b = list(C.draws(rules, 6, 4)), list(C.draws(rules, 6, 4))
+    assert [d.kind for d in a] == [C.KINDS[i % 2] for i in range(6)]
+    assert [(d.truth, len(d.rows), d.story_days) for d in a] == [(d.truth, len(d.rows), d.story_days) for d in b]
+    runs = C.calibrate(rules, 6, 4)["confusion"]
+    assert sorted(t for t, row in runs.items() for _ in range(sum(row.values()))) == sorted(d.truth for d in a)

@@ -51,27 +51,20 @@ def _features(kind: str, obs: Sequence[IT.Observation], scores: bool) -> Feature
 def _runs(job: tuple[str, int, int]) -> list[dict[str, Any]]:
     """The runs of one seed: truth, kind, both feature sets and the shipped Bayes probabilities."""
     mode, seed, runs = job
-    rng = np.random.default_rng(seed)
     rules = R.shipped()
     rule_list = list(rules.values())
-    kinds_prior = {k: [rules[t].prior_for(k) for t in C.TRUTHS] for k in C.KINDS}
+    # the fit's runs as calibration.empirical draws them; the checks' exactly as calibrate does
+    drawn = C.balanced_draws(runs, seed) if mode == "fit" else C.draws(rules, runs, seed)
     out = []
-    for i in range(runs):
-        if mode == "fit":  # as calibration.empirical draws them: every truth and kind equally
-            truth, kind = C.TRUTHS[i % len(C.TRUTHS)], C.KINDS[(i // len(C.TRUTHS)) % len(C.KINDS)]
-        else:  # exactly as calibration.calibrate draws them
-            kind = C.KINDS[i % len(C.KINDS)]
-            w = np.asarray(kinds_prior[kind], dtype=float)
-            truth = str(rng.choice(C.TRUTHS, p=w / w.sum()))
-        site, rows, coverage, _story, _effects = C.scenario(rng, truth, kind)
-        series = IND.compute_from_rows(rows, coverage, site, C.AS_OF)
-        obs = IT.observe(site, series, rows, coverage, C.AS_OF)
+    for dr in drawn:
+        series = IND.compute_from_rows(dr.rows, dr.coverage, dr.site, C.AS_OF)
+        obs = IT.observe(dr.site, series, dr.rows, dr.coverage, C.AS_OF)
         bayes: dict[str, float] = {}
         if mode != "fit":
-            judged = A.judge_set(rule_list, site, obs, C.AS_OF, {r["evidence_id"]: r for r in rows})
+            judged = A.judge_set(rule_list, dr.site, obs, C.AS_OF, {r["evidence_id"]: r for r in dr.rows})
             bayes = {a.hypothesis: a.probability for a in judged}
-        out.append({"truth": truth, "kind": kind, "bayes": bayes, "states": _features(kind, obs, False),
-                    "states+scores": _features(kind, obs, True)})
+        out.append({"truth": dr.truth, "kind": dr.kind, "bayes": bayes,
+                    "states": _features(dr.kind, obs, False), "states+scores": _features(dr.kind, obs, True)})
     return out
 
 

@@ -22,7 +22,7 @@ files) so that hundreds of runs take seconds; the demo exercises the raw-file pa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -422,11 +422,23 @@ def _imagery(g: _Gen, days: Sequence[date], s0: date, fx: Mapping[str, float], k
                   {"class": "large-vehicle"}, confidence=0.6, subject="large-vehicle")
 
 
-def calibrate(rules: Mapping[str, Rule], runs: int, seed: int, progress: Any = None) -> dict[str, Any]:
-    """Assess ``runs`` random scenarios with ``rules``; accuracy, Brier score, reliability."""
+@dataclass
+class Draw:
+    """One drawn history: its truth, its kind of site and what :func:`scenario` returned."""
+
+    truth: str
+    kind: str
+    site: Site
+    rows: list[dict[str, Any]]
+    coverage: list[dict[str, Any]]
+    story_days: int
+    effects: list[str]
+
+
+def draws(rules: Mapping[str, Rule], runs: int, seed: int) -> Iterator[Draw]:
+    """The histories :func:`calibrate` assesses, in its order (``tools/calibration_ceiling.py``
+    scores other judges on the very same runs)."""
     rng = np.random.default_rng(seed)
-    rule_list = list(rules.values())
-    results: list[Run] = []
     # the truth is drawn at the rate the hypotheses' priors say (the remainder excluded): a
     # stated probability can only come true as often as it says in a world with those base rates
     kinds_prior = {k: [rules[t].prior_for(k) if t in rules else 0.0 for t in TRUTHS] for k in KINDS}
@@ -434,12 +446,28 @@ def calibrate(rules: Mapping[str, Rule], runs: int, seed: int, progress: Any = N
         kind = KINDS[i % len(KINDS)]
         w = np.asarray(kinds_prior[kind], dtype=float)
         truth = str(rng.choice(TRUTHS, p=w / w.sum())) if w.sum() > 0 else TRUTHS[i % len(TRUTHS)]
-        site, rows, coverage, story, effects = scenario(rng, truth, kind)
-        series = IND.compute_from_rows(rows, coverage, site, AS_OF)
-        obs = IT.observe(site, series, rows, coverage, AS_OF)
-        out = A.judge_set(rule_list, site, obs, AS_OF, {r["evidence_id"]: r for r in rows})
+        yield Draw(truth, kind, *scenario(rng, truth, kind))
+
+
+def balanced_draws(runs: int, seed: int) -> Iterator[Draw]:
+    """Histories with every truth and kind of site equally often, in turn (what a fit counts)."""
+    rng = np.random.default_rng(seed)
+    for i in range(runs):
+        truth = TRUTHS[i % len(TRUTHS)]
+        kind = KINDS[(i // len(TRUTHS)) % len(KINDS)]
+        yield Draw(truth, kind, *scenario(rng, truth, kind))
+
+
+def calibrate(rules: Mapping[str, Rule], runs: int, seed: int, progress: Any = None) -> dict[str, Any]:
+    """Assess ``runs`` random scenarios with ``rules``; accuracy, Brier score, reliability."""
+    rule_list = list(rules.values())
+    results: list[Run] = []
+    for i, dr in enumerate(draws(rules, runs, seed)):
+        series = IND.compute_from_rows(dr.rows, dr.coverage, dr.site, AS_OF)
+        obs = IT.observe(dr.site, series, dr.rows, dr.coverage, AS_OF)
+        out = A.judge_set(rule_list, dr.site, obs, AS_OF, {r["evidence_id"]: r for r in dr.rows})
         probs = {a.hypothesis: a.probability for a in out}
-        results.append(Run(truth, kind, probs, out[0].hypothesis, out[0].status, story, effects))
+        results.append(Run(dr.truth, dr.kind, probs, out[0].hypothesis, out[0].status, dr.story_days, dr.effects))
         if progress is not None:
             progress(i + 1)
     return score(results)
@@ -485,16 +513,12 @@ def empirical(runs: int, seed: int) -> dict[str, dict[str, dict[str, Any]]]:
     """How often each state of each item is observed under each true hypothesis in the
     simulator (item → truth → {"n", "states": {state: frequency}}): what a hypothesis file
     would state if the simulator's world were the real one (``tools/fit_rules.py``)."""
-    rng = np.random.default_rng(seed)
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for i in range(runs):
-        truth = TRUTHS[i % len(TRUTHS)]
-        kind = KINDS[(i // len(TRUTHS)) % len(KINDS)]
-        site, rows, coverage, _story, _effects = scenario(rng, truth, kind)
-        series = IND.compute_from_rows(rows, coverage, site, AS_OF)
-        for o in IT.observe(site, series, rows, coverage, AS_OF):
+    for dr in balanced_draws(runs, seed):
+        series = IND.compute_from_rows(dr.rows, dr.coverage, dr.site, AS_OF)
+        for o in IT.observe(dr.site, series, dr.rows, dr.coverage, AS_OF):
             if o.state is not None:
-                c = counts.setdefault((o.item, truth), {})
+                c = counts.setdefault((o.item, dr.truth), {})
                 c[o.state] = c.get(o.state, 0) + 1
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for (it, truth), c in counts.items():
