@@ -197,10 +197,17 @@ class Store:
         inserts atomic. How duplicates are found, at a cost that follows the batch rather
         than the table: :mod:`sitewatch.store._dedupe`.
         """
+        n = data.num_rows
+        return n - int(self.insert_marked(table, data, dedupe).sum())
+
+    def insert_marked(self, table: str, data: pa.Table, dedupe: bool = True) -> np.ndarray:
+        """:meth:`insert`, returning per row of ``data`` whether it was left out as a duplicate
+        (so that rows of several inputs stored at once are counted to each)."""
         decl = S.table(table)
         data = S.conform(table, data)
+        dup = np.zeros(data.num_rows, bool)
         if data.num_rows == 0:
-            return 0
+            return dup
         key = _dedupe.Key.of(decl) if decl.key else None
         with self._lock:
             spans_valid = None
@@ -211,7 +218,7 @@ class Store:
                     data = data.filter(pa.array(~dup))
             if data.num_rows:
                 _dedupe.append(self.con, key, table, data, spans_valid)
-            return data.num_rows
+            return dup
 
     def aligned_rows(self, table: str, n: int) -> int:
         """How many of ``n`` rows about to be inserted to hand over now, so that ``table`` ends
@@ -255,6 +262,12 @@ class Store:
 
     def next_file_id(self) -> int:
         return int(self.scalar("SELECT nextval('file_id_seq')"))
+
+    def next_file_ids(self, n: int) -> list[int]:
+        """``n`` new file ids, ascending (one statement)."""
+        if n <= 0:
+            return []
+        return sorted(int(r[0]) for r in self.sql("SELECT nextval('file_id_seq') FROM range(?)", [n]))
 
     def meta_get(self, key: str) -> str | None:
         v = self.scalar("SELECT value FROM meta WHERE key=?", [key])

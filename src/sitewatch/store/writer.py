@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -142,26 +142,69 @@ class BatchWriter:
             t_end: datetime | None, size_bytes: int | None = None) -> None:
         """Write the input's ``ingest_log`` row with the counts so far (``t_end`` None: an
         input still being read; ``options``: its read options as JSON text)."""
+        self.store.insert("ingest_log", self.log_row(kind, fmt, sha256, options, t_start, t_end, size_bytes),
+                          dedupe=False)
+
+    def log_row(self, kind: str, fmt: str, sha256: str, options: str, t_start: datetime,
+                t_end: datetime | None, size_bytes: int | None = None) -> pa.Table:
+        """The ``ingest_log`` row :meth:`log` writes (what waits is stored first, to be counted)."""
         self.flush()
         c = self.counts
-        self.store.insert("ingest_log", pa.table({
+        return pa.table({
             "file_id": pa.array([self.file_id], pa.int64()), "path": [self.path], "sha256": [sha256],
             "kind": [kind], "format": [fmt], "size_bytes": pa.array([size_bytes], pa.int64()),
             "accepted": pa.array([c.accepted], pa.int64()), "rejected": pa.array([c.rejected], pa.int64()),
             "duplicates": pa.array([c.duplicates], pa.int64()),
             "t_start_utc": pa.array([t_start], _TS), "t_end_utc": pa.array([t_end], _TS),
             "options": [options],
-        }), dedupe=False)
+        })
 
     def save_counters(self) -> None:
         """Add the counters so far to ``ingest_stats``."""
+        rows = self.counter_rows()
+        if rows.num_rows:
+            self.store.insert("ingest_stats", rows, dedupe=False)
+
+    def counter_rows(self) -> pa.Table:
+        """The ``ingest_stats`` rows :meth:`save_counters` adds (what waits is stored first)."""
         self.flush()
         counters = self.counts.counters
-        if counters:
-            self.store.insert("ingest_stats", pa.table({
-                "file_id": pa.array([self.file_id] * len(counters), pa.int64()),
-                "name": list(counters), "value": pa.array(list(counters.values()), pa.int64()),
-            }), dedupe=False)
+        return pa.table({
+            "file_id": pa.array([self.file_id] * len(counters), pa.int64()),
+            "name": pa.array(list(counters), pa.string()), "value": pa.array(list(counters.values()), pa.int64()),
+        })
+
+
+def store_together(writers: Sequence[BatchWriter]) -> None:
+    """Store the rows ``writers`` hold (file writers whose inputs are small: nothing stored yet)
+    with one insert per table, in the writers' order, and count each writer's stored rows and
+    duplicates as its own :meth:`~BatchWriter.flush` would have: a row is a duplicate of a
+    stored one or of an earlier writer's, exactly as when the writers store one after another.
+    Many small inputs (an archive's members) then cost a few statements, not a few each."""
+    if not writers:
+        return
+    store = writers[0].store
+    for table in dict.fromkeys(t for w in writers for t in w._waiting):
+        run: list[tuple[BatchWriter, pa.Table]] = []
+        for w in writers:
+            for part in w._waiting.pop(table, []):
+                if run and run[0][1].schema != part.schema:  # (readers' batches may differ in columns)
+                    _store_run(store, table, run)
+                    run = []
+                run.append((w, part))
+        _store_run(store, table, run)
+
+
+def _store_run(store: Store, table: str, run: Sequence[tuple[BatchWriter, pa.Table]]) -> None:
+    if not run:
+        return
+    dup = store.insert_marked(table, pa.concat_tables([p for _, p in run]) if len(run) > 1 else run[0][1])
+    k = 0
+    for w, part in run:
+        d = int(dup[k:k + part.num_rows].sum())
+        k += part.num_rows
+        w.counts.accepted += part.num_rows - d
+        w.counts.duplicates += d
 
 
 @dataclass
