@@ -186,9 +186,10 @@ def ingest_paths(
             if isinstance(item, _Read):
                 seen.add(item.digest)
                 held += rows
-            fmt_name = item.reader.name if isinstance(item, _Read) else item.format
-            if fmt_name and (isinstance(item, _Read) or item.error is None):
-                hints[archive] = readers(kind)[fmt_name]
+            if isinstance(item, _Read):
+                hints[archive] = item.reader
+            elif item.format and item.error is None:  # skipped: its reader still read the archive
+                hints[archive] = readers(kind)[item.format]
             if held >= GROUP_ROWS or len(group) >= GROUP_FILES:
                 flush()
     finally:
