@@ -165,7 +165,7 @@ def ingest_paths(
             if group and (alone or archive != group_of):  # in order: the group first
                 flush()
             hint = hints.get(archive) if archive else None
-            if alone:
+            if archive is None or alone:
                 try:
                     result = ingest_file(store, kind, src, fmt, opts, progress, hint=hint)
                 except SitewatchError as exc:
