@@ -147,3 +147,34 @@ def test_a_member_that_cannot_be_stored_fails_alone(tar: Path, alone: dict[str, 
     keep = [r for r in alone["results"] if not r[0].endswith("trace_full_7e7e7e.json")]
     assert [r for r in state["results"] if not r[0].endswith("trace_full_7e7e7e.json")] == keep
     assert state["rows_by_file"] == [r for r in alone["rows_by_file"] if not r["path"].endswith("trace_full_7e7e7e.json")]
+
+
+def test_a_folder_of_small_files_is_stored_as_its_files_one_by_one(tmp_path: Path, tar: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "snapshots"
+    with tarfile.open(tar) as t:
+        for m in t.getmembers():
+            data = t.extractfile(m).read()  # type: ignore[union-attr]
+            if data[:2] == b"\x1f\x8b" and not m.name.endswith("cut.json"):
+                data = gzip.decompress(data)  # plain files, as a receiver writes them ...
+            out = folder / m.name.replace("/", "_")
+            out.parent.mkdir(exist_ok=True)
+            out.write_bytes(data)
+    (folder / "zz_compressed.json.gz").write_bytes(gzip.compress((folder / "traces_7e_trace_full_7e7e7e.json")
+                                                                 .read_bytes().replace(b"7e7e7e", b"7e7e7f")))
+
+    def run() -> dict[str, Any]:
+        store = Store(":memory:")
+        s = ING.ingest_paths(store, "adsb", [folder])
+        return _state(store, s.results)
+
+    with monkeypatch.context() as m:
+        m.setattr(ING, "GROUP_FILES", 1)
+        alone = run()
+    calls: list[int] = []
+    real = WR.store_together
+    monkeypatch.setattr(ING, "store_together", lambda ws: (calls.append(len(ws)), real(ws)))
+    together = run()
+    assert together == alone
+    assert calls and max(calls) >= 20  # the folder's small files went in groups
+    assert any(r[0].endswith("zz_compressed.json.gz") and r[2] > 0 for r in together["results"])  # ... and alone

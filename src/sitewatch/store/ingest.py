@@ -7,8 +7,8 @@ For each logical input file:
 2. the reader's batches are inserted in **one transaction** together with the file's
    quarantine rows, decoder counters and its ``ingest_log`` row; an exception (or a
    killed process) rolls the whole file back, so a crash leaves nothing of it. An
-   archive's small members share their group's transaction (:func:`ingest_paths`): each
-   still ends whole or absent, with its own ``ingest_log`` row;
+   archive's small members, and a folder's small files, share their group's transaction
+   (:func:`ingest_paths`): each still ends whole or absent, with its own ``ingest_log`` row;
 3. records already in the store (same natural key, e.g. an overlapping trace) are
    counted as ``duplicates`` and not inserted twice;
 4. a file that is not in the format at all, or that cannot be read to its end (a
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -101,7 +102,7 @@ ProgressHook = Callable[[int], None]
 # instead of 41, a file 139 MB instead of 94 MB after the checkpoint, +300 MB peak while it runs)
 GROUP_ROWS = 100_000
 GROUP_FILES = 1_000  # ... or this many members
-GROUP_MEMBER_BYTES = 8 << 20  # members up to this size (decompressed, as read) are grouped; larger ones go alone
+GROUP_MEMBER_BYTES = 8 << 20  # members (decompressed, as read) and plain files up to this size are grouped
 
 
 @dataclass
@@ -126,8 +127,9 @@ def ingest_paths(
 ) -> IngestSummary:
     """Ingest every input under ``paths`` as ``kind`` data (see the module docstring).
 
-    An archive's small members (a globe_history day holds thousands of one-aircraft traces)
-    are read a group at a time and stored in one transaction with one insert per table
+    An archive's small members (a globe_history day holds thousands of one-aircraft traces),
+    and a folder's small uncompressed files (a receiver's ``aircraft.json`` snapshots), are
+    read a group at a time and stored in one transaction with one insert per table
     (:func:`~sitewatch.store.writer.store_together`); each keeps its own ``ingest_log`` row,
     counts and quarantine, as if stored alone. If storing a group fails, its members are
     stored one by one, so a member that cannot be stored fails alone."""
@@ -161,11 +163,15 @@ def ingest_paths(
     try:
         for src in iter_inputs(paths):
             archive = src.name.rsplit("!", 1)[0] if "!" in src.name else None
-            alone = archive is None or (src.size_bytes or 0) > GROUP_MEMBER_BYTES
-            if group and (alone or archive != group_of):  # in order: the group first
+            # grouped: an archive's members, or the files of one folder; alone: a file whose size
+            # is not known before reading it (compressed) or above the limit
+            where = archive if archive is not None else os.path.dirname(src.name)
+            size = src.size_bytes if archive is None else (src.size_bytes or 0)
+            alone = size is None or size > GROUP_MEMBER_BYTES
+            if group and (alone or where != group_of):  # in order: the group first
                 flush()
             hint = hints.get(archive) if archive else None
-            if archive is None or alone:
+            if alone:
                 try:
                     result = ingest_file(store, kind, src, fmt, opts, progress, hint=hint)
                 except SitewatchError as exc:
@@ -182,14 +188,15 @@ def ingest_paths(
             if group and held + rows > GROUP_ROWS:  # stored before it would pass the limit
                 flush()
             group.append(item)
-            group_of = archive
+            group_of = where
             if isinstance(item, _Read):
                 seen.add(item.digest)
                 held += rows
-            if isinstance(item, _Read):
-                hints[archive] = item.reader
-            elif item.format and item.error is None:  # skipped: its reader still read the archive
-                hints[archive] = readers(kind)[item.format]
+            if archive is not None:  # (a folder's files are sniffed each: they need not share a format)
+                if isinstance(item, _Read):
+                    hints[archive] = item.reader
+                elif item.format and item.error is None:  # skipped: its reader still read the archive
+                    hints[archive] = readers(kind)[item.format]
             if held >= GROUP_ROWS or len(group) >= GROUP_FILES:
                 flush()
     finally:
