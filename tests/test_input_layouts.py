@@ -9,6 +9,7 @@ import io
 import json
 import lzma
 import tarfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitewatch.cli import main
+from sitewatch.sources import base
 from sitewatch.workspace import Workspace
 
 T1 = "!AIVDM,1,1,,B,15NBj>PP1gG>1PVKTDTUJOv00<0M,0*09"  # type 1, MMSI 367309370
@@ -303,3 +305,59 @@ def test_sniffer_never_raises_and_answers_in_range(rows: list[list[str]]) -> Non
     out = _hexlayout.sniff(head)
     assert out is None or isinstance(out, _hexlayout.Layout | _hexlayout.Ambiguous)
     assert 0.0 <= HexReader().sniff(head, "x.csv") <= 1.0
+
+
+# -- zip archives (DMA and MarineCadastre publish their days as zips) -------------------------------
+
+def _zip(path: Path, members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> None:
+    with zipfile.ZipFile(path, "w", method) as z:
+        for name, data in members:
+            z.writestr(name, data)
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_zip_members_are_ingested_like_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch, in_memory: bool) -> None:
+    if not in_memory:  # members above the in-memory limit are opened again when read
+        monkeypatch.setattr(base, "MEMBER_IN_MEMORY_BYTES", 100)
+    w = _ws(tmp_path, capsys)
+    parts = [_nmea(1500, t0=1733637600 + 10_000 * k) for k in range(3)]
+    arch = tmp_path / "aisdk-2024-12-08.zip"
+    _zip(arch, [("day/", b""), ("day/part0.nmea", parts[0]), ("day/.hidden", b"x"),
+                ("day/part1.nmea.gz", gzip.compress(parts[1])), ("day/part2.nmea", parts[2])])
+    code, out, err = _cli(capsys, "-w", w, "ingest", "ais", str(arch))
+    s = json.loads(out)
+    assert code == 0 and s["files"] == 3 and s["accepted"] == 4500 and not err.strip()
+    with Workspace.open(w) as ws:
+        paths = [r["path"] for r in ws.store.rows("SELECT path FROM ingest_log ORDER BY file_id")]
+    assert paths == [f"{arch}!day/part0.nmea", f"{arch}!day/part1.nmea.gz", f"{arch}!day/part2.nmea"]
+    code, out, _ = _cli(capsys, "-w", w, "ingest", "ais", str(arch))
+    assert json.loads(out)["skipped_files"] == 3  # idempotent
+
+
+def test_truncated_zip_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    w = _ws(tmp_path, capsys)
+    arch = tmp_path / "aisdk-2024-12-08.zip"
+    _zip(arch, [(f"part{k}.nmea", _nmea(2000, t0=1733637600 + 10_000 * k)) for k in range(2)])
+    data = arch.read_bytes()
+    arch.write_bytes(data[: len(data) * 3 // 4])  # the directory at its end is gone
+    code, out, err = _cli(capsys, "-w", w, "ingest", "ais", str(arch))
+    assert code == 1 and json.loads(out)["failed_files"] == 1 and json.loads(out)["accepted"] == 0
+    assert len(err.strip().splitlines()) == 1
+    assert str(arch) in err and "not a readable zip archive" in err and "download or copy it again" in err
+
+
+def test_a_corrupt_zip_member_fails_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    w = _ws(tmp_path, capsys)
+    arch = tmp_path / "day.zip"
+    bodies = [_nmea(1000, t0=1733637600 + 10_000 * k) for k in range(3)]
+    _zip(arch, [(f"part{k}.nmea", b) for k, b in enumerate(bodies)], zipfile.ZIP_STORED)
+    data = bytearray(arch.read_bytes())
+    at = data.index(f"{1733637600 + 10_000 + 300},".encode())  # a line only the second member has
+    assert data.count(f"{1733637600 + 10_000 + 300},".encode()) == 1  # (its CRC will no longer match)
+    data[at] ^= 0x01
+    arch.write_bytes(bytes(data))
+    code, out, err = _cli(capsys, "-w", w, "ingest", "ais", str(arch))
+    s = json.loads(out)
+    assert code == 1 and s["files"] == 2 and s["failed_files"] == 1 and s["accepted"] == 2000
+    assert f"{arch}!part1.nmea" in err and "zip data are corrupt" in err and len(err.strip().splitlines()) == 1

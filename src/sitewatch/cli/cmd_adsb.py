@@ -40,7 +40,9 @@ def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, r
     Formats: hex (CSV ``ts,hex`` or JSON lines ``{"timestamp":…,"frame":…}``), beast,
     sbs (BaseStation), readsb-trace (``trace_full_*.json``), readsb-aircraft (``aircraft.json``
     snapshots), opensky (state vectors CSV/Parquet), fr24 (per-flight CSV), traffic (the
-    traffic library's JSON/Parquet). ``.gz``, ``.zst``, ``.tar`` archives are read in place.
+    traffic library's JSON/Parquet). ``.gz``, ``.zst``, ``.bz2``, ``.xz`` files, ``.tar`` and ``.zip``
+    archives are read in place; a folder or archive of small files (a globe_history day's
+    traces, a receiver's snapshots) is stored a group at a time, each file still logged on its own.
 
     \b
     Example:

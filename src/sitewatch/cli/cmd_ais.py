@@ -30,11 +30,14 @@ def ingest_ais(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, ke
 
     Positions go to the positions table (source 'ais', id = MMSI); static and voyage
     reports update the vessels table (name, call sign, IMO, type, size, flag, markers).
-    Compressed files (.gz .zst .bz2 .xz) and tar archives are read in place.
+    Compressed files (.gz .zst .bz2 .xz), tar and zip archives (a DMA or MarineCadastre
+    day as published) are read in place; a folder or archive of small files is stored a
+    group at a time, each file still logged on its own.
 
     \b
     Example:
       sitewatch ingest ais AIS_2020_06_30.csv.zip.csv
+      sitewatch ingest ais aisdk-2024-12-10.zip
       sitewatch ingest ais NYHarbor_2020_12_first_week.traj --format traj
       sitewatch ingest ais feed-2024-12-08.nmea.gz --start 2024-12-08T00:00Z
     """

@@ -25,6 +25,7 @@ import hashlib
 import io
 import os
 import tarfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -213,6 +214,10 @@ def _is_tar(stream_head: bytes) -> bool:
     return len(stream_head) >= 262 and stream_head[257:262] == b"ustar"
 
 
+def _is_zip(head: bytes) -> bool:
+    return head[:4] in (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
+
+
 def iter_inputs(paths: Iterable[str | Path], recursive: bool = True) -> Iterator[InputFile]:
     """Expand user paths into logical input files (folders walked, archives opened)."""
     for p in paths:
@@ -239,6 +244,9 @@ def _open_file(path: Path) -> Iterator[InputFile]:
         raw = open(path, "rb")
         return open_decompressed(raw, codec, name, file_size) if codec else raw
 
+    if codec is None and _is_zip(head):
+        yield from _zip_members(name, path)
+        return
     inner_head = head
     if codec is not None:
         try:
@@ -273,7 +281,7 @@ def _tar_members(name: str, opener: Callable[[], IO[bytes]], size: int) -> Itera
                 if not member.isfile() or member.name.rsplit("/", 1)[-1].startswith("."):
                     continue
                 at = mname = f"{name}!{member.name}"
-                if member.size <= 64 * 1024 * 1024:
+                if member.size <= MEMBER_IN_MEMORY_BYTES:
                     yield _small_member(mname, tar, member, size)
                 else:
                     yield InputFile(mname, _member_opener(name, opener, member.name), member.size)
@@ -301,6 +309,59 @@ def _small_member(mname: str, tar: tarfile.TarFile, member: tarfile.TarInfo, siz
         except SitewatchError as exc:  # this member is cut or corrupt; the next ones may be fine
             return broken_input(mname, exc)
     return InputFile(mname, _bytes_opener(data), len(data))
+
+
+MEMBER_IN_MEMORY_BYTES = 64 * 1024 * 1024  # archive members up to this size are read into memory once
+
+
+def _zip_members(name: str, path: Path) -> Iterator[InputFile]:
+    """The members of a zip archive, in its directory's order: small ones read into memory
+    (decompressed when themselves compressed), larger ones opened again when read. A zip cut
+    short has lost its directory (at its end): it is one input that fails, naming why."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        yield broken_input(name, InputError(
+            f"not a readable zip archive ({exc}; a zip cut short, e.g. by an interrupted download, has lost "
+            "the list of its members at its end); nothing of it was ingested: download or copy it again",
+            path=name))
+        return
+    with zf:
+        for info in zf.infolist():
+            base = info.filename.rsplit("/", 1)[-1]
+            if info.is_dir() or not base or base.startswith("."):
+                continue
+            mname = f"{name}!{info.filename}"
+            opener = partial(_zip_member, path, info, mname)
+            if info.file_size > MEMBER_IN_MEMORY_BYTES:
+                yield InputFile(mname, opener, None)
+                continue
+            try:
+                with opener() as f:
+                    data = f.read()
+            except SitewatchError as exc:  # this member is corrupt, encrypted …; the next ones may be fine
+                yield broken_input(mname, exc)
+                continue
+            yield InputFile(mname, _bytes_opener(data), len(data))
+
+
+def _zip_member(path: Path, info: zipfile.ZipInfo, mname: str) -> IO[bytes]:
+    """One zip member's content (decompressed when itself compressed), its data errors named."""
+
+    def raw() -> IO[bytes]:
+        try:
+            return cast(IO[bytes], Guarded(zipfile.ZipFile(path).open(info), mname, "zip", info.compress_size))
+        except (RuntimeError, NotImplementedError) as exc:  # encrypted; a compression Python lacks
+            raise InputError(f"this zip member cannot be read ({exc}); extract it with another tool and "
+                             "ingest the file", path=mname) from None
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise InputError(f"the zip data are corrupt ({exc}); nothing of this file was ingested: download or "
+                             "copy it again", path=mname) from None
+
+    with raw() as f:
+        codec = codec_of(f.read(8))
+    stream = raw()
+    return open_decompressed(stream, codec, mname, info.file_size) if codec else stream
 
 
 def _bytes_opener(data: bytes) -> Callable[[], IO[bytes]]:

@@ -23,6 +23,7 @@ import gzip
 import io
 import lzma
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Callable
 from typing import IO, Any
@@ -93,7 +94,7 @@ class ZstdReader(io.RawIOBase):
 
 
 def _codec_errors() -> tuple[type[BaseException], ...]:
-    errs: list[type[BaseException]] = [EOFError, zlib.error, lzma.LZMAError, tarfile.ReadError]
+    errs: list[type[BaseException]] = [EOFError, zlib.error, lzma.LZMAError, tarfile.ReadError, zipfile.BadZipFile]
     try:
         import zstandard
 
