@@ -333,6 +333,16 @@ def test_zip_members_are_ingested_like_the_files(tmp_path: Path, capsys: pytest.
     assert paths == [f"{arch}!day/part0.nmea", f"{arch}!day/part1.nmea.gz", f"{arch}!day/part2.nmea"]
     code, out, _ = _cli(capsys, "-w", w, "ingest", "ais", str(arch))
     assert json.loads(out)["skipped_files"] == 3  # idempotent
+    if in_memory:  # small members are read through the archive opened once, not reopened each
+        opened: list[object] = []
+        real = zipfile.ZipFile
+
+        def counting(*a: object, **k: object) -> zipfile.ZipFile:
+            opened.append(a[0])
+            return real(*a, **k)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(zipfile, "ZipFile", counting)
+        assert len(list(base.iter_inputs([arch]))) == 3 and len(opened) == 1
 
 
 def test_truncated_zip_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -316,8 +316,9 @@ MEMBER_IN_MEMORY_BYTES = 64 * 1024 * 1024  # archive members up to this size are
 
 def _zip_members(name: str, path: Path) -> Iterator[InputFile]:
     """The members of a zip archive, in its directory's order: small ones read into memory
-    (decompressed when themselves compressed), larger ones opened again when read. A zip cut
-    short has lost its directory (at its end): it is one input that fails, naming why."""
+    through the open archive (decompressed when themselves compressed), larger ones opened
+    again when read. A zip cut short has lost its directory (at its end): it is one input
+    that fails, naming why."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -332,35 +333,42 @@ def _zip_members(name: str, path: Path) -> Iterator[InputFile]:
             if info.is_dir() or not base or base.startswith("."):
                 continue
             mname = f"{name}!{info.filename}"
-            opener = partial(_zip_member, path, info, mname)
             if info.file_size > MEMBER_IN_MEMORY_BYTES:
-                yield InputFile(mname, opener, None)
+                yield InputFile(mname, partial(_zip_member_reopened, path, info, mname), None)
                 continue
             try:
-                with opener() as f:
+                with _zip_stream(zf, info, mname) as f:
                     data = f.read()
+                codec = codec_of(data[:8])
+                if codec is not None:
+                    data = open_decompressed(io.BytesIO(data), codec, mname, len(data)).read()
             except SitewatchError as exc:  # this member is corrupt, encrypted …; the next ones may be fine
                 yield broken_input(mname, exc)
                 continue
             yield InputFile(mname, _bytes_opener(data), len(data))
 
 
-def _zip_member(path: Path, info: zipfile.ZipInfo, mname: str) -> IO[bytes]:
-    """One zip member's content (decompressed when itself compressed), its data errors named."""
+def _zip_stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, mname: str) -> IO[bytes]:
+    """One zip member's stored content (still compressed when itself compressed), its data errors named."""
+    try:
+        return cast(IO[bytes], Guarded(zf.open(info), mname, "zip", info.compress_size))
+    except (RuntimeError, NotImplementedError) as exc:  # encrypted; a compression Python lacks
+        raise InputError(f"this zip member cannot be read ({exc}); extract it with another tool and "
+                         "ingest the file", path=mname) from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"the zip data are corrupt ({exc}); nothing of this file was ingested: download or "
+                         "copy it again", path=mname) from None
 
-    def raw() -> IO[bytes]:
-        try:
-            return cast(IO[bytes], Guarded(zipfile.ZipFile(path).open(info), mname, "zip", info.compress_size))
-        except (RuntimeError, NotImplementedError) as exc:  # encrypted; a compression Python lacks
-            raise InputError(f"this zip member cannot be read ({exc}); extract it with another tool and "
-                             "ingest the file", path=mname) from None
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise InputError(f"the zip data are corrupt ({exc}); nothing of this file was ingested: download or "
-                             "copy it again", path=mname) from None
 
-    with raw() as f:
+def _zip_member_reopened(path: Path, info: zipfile.ZipInfo, mname: str) -> IO[bytes]:
+    """A large member's content, the archive opened again (decompressed when itself compressed)."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"the zip archive can no longer be read ({exc})", path=mname) from None
+    with _zip_stream(zf, info, mname) as f:
         codec = codec_of(f.read(8))
-    stream = raw()
+    stream = _zip_stream(zf, info, mname)
     return open_decompressed(stream, codec, mname, info.file_size) if codec else stream
 
 
