@@ -288,14 +288,15 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
                 if _seen_out(seen, t_leave.date(), back_day - timedelta(days=1) if ret else days[-1]):
                     g.add("sea.vessel-departure", t_leave, "ais", 1.0, {"government": True, "ship_type": 35},
                           confidence=0.9, subject=mmsi)
-                if ret:
+                if ret and back_day <= days[-1]:  # a return after the as-of time is not seen yet
                     g.add("sea.port-visit", _t(back_day, 10), "ais", 1.0, {"government": True, "ship_type": 35},
                           _t(days[-1], 23.9), 0.9, mmsi)
             else:
                 g.add("sea.port-visit", _t(days[0], 0), "ais", 1.0, _IN_PORT_AT_START, _t(days[-1], 23.9), 0.9,
                       mmsi)
         if out and fx["navy_hold"] >= 1.0 and (leaving == 1 or g.p(0.85)):
-            end = _t(back_day, 8) if ret else _t(days[-1], 23.9)
+            # an episode still under way at the as-of time ends, as far as AIS can tell, at the last day
+            end = min(_t(back_day, 8), _t(days[-1], 23.9)) if ret else _t(days[-1], 23.9)
             g.add("sea.loitering", t_leave + timedelta(hours=3), "ais", 1.0, {"government": True, "ship_type": 35},
                   end, 0.8, mmsi)
     if not at_port:
@@ -306,7 +307,8 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
     n_pax = 0
     while t_f is not None and t_f.date() <= days[-1]:
         n_pax += 1
-        g.add("sea.port-visit", t_f, "ais", 1.0, {"ship_type": 60}, t_f + timedelta(hours=8), 0.9, "2731500F1")
+        g.add("sea.port-visit", t_f, "ais", 1.0, {"ship_type": 60}, min(t_f + timedelta(hours=8), _t(days[-1], 23.9)),
+              0.9, "2731500F1")
         if _seen_out(seen, (t_f + timedelta(hours=8)).date(), days[-1]):
             g.add("sea.vessel-departure", t_f + timedelta(hours=8), "ais", 1.0, {"ship_type": 60}, confidence=0.9,
                   subject="2731500F1")
@@ -335,7 +337,7 @@ def _sea(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping[s
             if last_call:
                 assert t_gone is not None
                 end = max(t + timedelta(hours=6.0), t_gone)
-            g.add("sea.port-visit", t, "ais", 1.0, {"ship_type": 70}, min(end, _t(days[-1], 23.9)), 0.9, mmsi)
+            g.add("sea.port-visit", t, "ais", 1.0, {"ship_type": 70}, max(t, min(end, _t(days[-1], 23.9))), 0.9, mmsi)
             nxt = end + timedelta(hours=float(g.rng.exponential(48.0)))
             if end.date() <= days[-1] and _seen_out(seen, end.date(),
                                                     days[-1] if last_call else min(nxt.date(), days[-1])):
@@ -369,7 +371,7 @@ def _calls(g: _Gen, days: Sequence[date], s0: date, seen: set[date], fx: Mapping
         ref = {"government": True, "ship_type": 70}
         if not _seen_out(seen, t_in.date(), min(t_out.date(), days[-1])):
             continue  # AIS was down for the whole call
-        g.add("sea.port-visit", t_in, "ais", 1.0, ref, min(t_out, _t(days[-1], 23.9)), 0.9, mmsi)
+        g.add("sea.port-visit", t_in, "ais", 1.0, ref, max(t_in, min(t_out, _t(days[-1], 23.9))), 0.9, mmsi)
         if t_out.date() <= days[-1] and _seen_out(seen, t_out.date(), days[-1]):
             g.add("sea.vessel-departure", t_out, "ais", 1.0, ref, confidence=0.9, subject=mmsi)
 
