@@ -256,3 +256,37 @@ def test_insert_dedupes_like_the_anti_join(batch: list[tuple[int, int, float]],
         first.setdefault((r[0], r[1], r[2] + 0.0), i)
     kept = {int(v) for (v,) in new.sql("SELECT alt_ft FROM positions WHERE alt_ft IS NOT NULL AND file_id IS NULL")}
     assert kept <= set(first.values()) | set(range(len(existing)))
+
+
+def test_inflate_takes_and_refuses_what_zlib_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gzip members are inflated with ISA-L where python-isal is installed, zlib elsewhere: the same
+    # JSON text out of every whole member, and the same refusal (with the same message) of every
+    # cut, corrupt or oversized one, whichever is used
+    import random
+    import zlib
+
+    from sitewatch.sources.adsb import globe
+
+    text = trace_bytes(next(iter(specs(1, 3000, seed=3))), 3)
+    whole = compress(text, "gzip")
+    rng = random.Random(7)
+    cases = [whole, whole[:-4], whole[:len(whole) // 2], whole[:10]]
+    for _ in range(60):
+        b = bytearray(whole)
+        i = rng.randrange(10, len(b))
+        b[i] ^= 1 << rng.randrange(8)
+        cases.append(bytes(b))
+
+    def outcome(data: bytes, limit: int) -> tuple[str, bytes | str]:
+        try:
+            return "ok", globe.decompress(data, "m", limit)
+        except ValueError as exc:
+            return "refused", str(exc).split(" (")[0]  # zlib's and ISA-L's own wording differ in brackets
+
+    got = [outcome(c, 1 << 22) for c in cases] + [outcome(whole, 1000)]
+    assert globe._inflate is not zlib, "python-isal is a dependency: it should be installed here"
+    monkeypatch.setattr(globe, "_inflate", zlib)
+    monkeypatch.setattr(globe, "_INFLATE_ERRORS", (zlib.error,))
+    assert [outcome(c, 1 << 22) for c in cases] + [outcome(whole, 1000)] == got
+    assert got[0] == ("ok", text)
+    assert all(k == "refused" for k, _ in got[1:])  # a flipped bit past the header fails the CRC if nothing else

@@ -33,7 +33,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from types import ModuleType
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -42,6 +43,15 @@ from sitewatch.errors import FormatError, InputError
 from sitewatch.sources.adsb._trace_cols import HasPoints
 from sitewatch.sources.adsb._trace_docs import DocInfo, read_docs
 from sitewatch.sources.base import Batch, Reject
+
+_inflate: ModuleType = zlib
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
+try:  # ISA-L's inflate (python-isal): the same bytes and the same refusals as zlib's, ≈ 2.5× faster
+    from isal import isal_zlib
+
+    _inflate, _INFLATE_ERRORS = isal_zlib, (zlib.error, cast(type[Exception], isal_zlib.error))
+except ImportError:  # a platform without its wheel: zlib
+    pass
 
 CHUNK_BYTES = 8 << 20  # JSON text per chunk (about 45,000 trace points: big enough for threads, small for caches)
 BATCH_ROWS = 250_000  # rows per batch handed to the store
@@ -156,10 +166,10 @@ def is_trace_member(name: str) -> bool:
 def decompress(data: bytes, name: str, limit: int) -> bytes:
     """A member's JSON text: gzip or zstd by magic bytes (else as is); ``ValueError`` when cut/corrupt."""
     if data[:2] == b"\x1f\x8b":
-        d = zlib.decompressobj(wbits=31)
+        d = _inflate.decompressobj(wbits=31)
         try:
             out = d.decompress(data, limit + 1)
-        except zlib.error as exc:
+        except _INFLATE_ERRORS as exc:
             raise ValueError(f"corrupt gzip data ({exc})") from None
         if len(out) > limit:
             raise ValueError(f"more than {limit >> 20} MiB of JSON: not a trace")
