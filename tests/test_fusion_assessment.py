@@ -534,3 +534,29 @@ def test_passenger_ships_not_on_the_schedule_read_as_people_sailing() -> None:
             by_id = {r["evidence_id"]: r for r in rows}
             assert sorted(str(by_id[e]["subject"]) for e in obs.evidence) == ["271600000", "271600001"]
             assert F.check_sentence(obs.text, obs.evidence, [c.as_json() for c in obs.claims], by_id) == []
+
+
+def test_a_usual_reading_far_from_its_baseline_says_why_it_is_not_a_change() -> None:
+    """0 ships on the latest scene against 5, 4 and 3 before is within the spread of so few
+    scenes: the item reads "as usual", and its sentence says why (without a number that no
+    claim states: the footnote checker still passes)."""
+    from sitewatch.fusion import indicators as IND
+
+    site = circle_site("p", "port", 35.0, 36.0)
+    for latest, qualified in ((0.0, True), (4.0, False)):
+        rows: list[dict[str, Any]] = []
+        for k, (day, n) in enumerate(((1, 5.0), (4, 4.0), (7, 3.0), (12, latest))):
+            t = datetime(2024, 12, day, 8, tzinfo=UTC)
+            rows.append({"evidence_id": f"e{k}", "site": "p", "t_start": t, "t_end": t, "kind": "imagery.count",
+                         "value": n, "text": f"{n:g} ships", "sensor": "imagery", "provider": "test",
+                         "file_sha256": None, "ref": {"class": "ship", "zone": None, "scene_id": f"s{k}",
+                                                      "resolvable": True},
+                         "confidence": 0.9, "simulated": True, "subject": f"s{k}", "lat": 0.0, "lon": 0.0})
+        series = IND.compute_from_rows(rows, [], site, AS_OF)
+        obs = next(o for o in IT.observe(site, series, rows, [], AS_OF) if o.item == "ships_imaged")
+        assert obs.state == "usual", obs.text
+        assert ("within the spread of the earlier observed days" in obs.text) == qualified, obs.text
+        if qualified:
+            assert "the fall from the baseline" in obs.text
+        by_id = {r["evidence_id"]: r for r in rows}
+        assert F.check_sentence(obs.text, obs.evidence, [c.as_json() for c in obs.claims], by_id) == []

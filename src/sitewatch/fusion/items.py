@@ -265,6 +265,10 @@ def indicator_observation(d: ItemDef, ctx: ItemContext, name: str) -> Observatio
     if pick in ("peak", "trough"):
         text += f"; within the last {IND.RECENT_DAYS} days"
     text += f" → {d.state_words[state]}"
+    if state == "usual" and pick == "current" and med is not None and abs(float(value) - med) >= max(2.0, med / 2):
+        # "0 against a usual 4 → as usual" reads as a contradiction: say why it is not a change
+        text += (f" (the {'rise' if float(value) > med else 'fall'} from the baseline is within the spread of the "
+                 "earlier observed days)")
     # freshness is about the sensor still watching: its last observed day, not the reading's
     seen = [x.day for x in s.days if x.value is not None]
     rel, f = _reliability(ctx, ev, d.sensor, max(seen) if seen else d1)
