@@ -323,6 +323,14 @@ def _claims(o: IT.Observation, stated: bool = True) -> list[dict[str, Any]]:
     return out
 
 
+def _reason(o: IT.Observation, label: str) -> str:
+    """What a reading says, in its state's words (a reason in a list: no qualifying clause)."""
+    words = IT.ITEMS[o.item].state_words.get(o.state or "")
+    if words:
+        return words
+    return o.text.split(" → ")[-1] if " → " in o.text else label
+
+
 def _sentence_of(o: IT.Observation) -> Sentence:
     # every row a stated number is computed from is cited (no cap: a count must be recountable)
     return Sentence(o.text, list(dict.fromkeys(o.evidence)), _claims(o))
@@ -407,8 +415,7 @@ def _one(r: Rule, site: Site, as_of: datetime, post: Mapping[str, float], prior:
         for c in sup:
             if c.indicator in ("dark_transport", "navy_offshore", "staging") and c not in why:
                 why.append(c)
-        reasons = "; ".join(obs_by_item[c.indicator].text.split(" → ")[-1] if " → " in obs_by_item[c.indicator].text
-                            else c.label for c in why)
+        reasons = "; ".join(_reason(obs_by_item[c.indicator], c.label) for c in why)
         lead_words = "the leading hypothesis" if h == lead else f"ranked {rank} of {len(post)}"
         verb = "there is" if word.endswith("chance") else "it is"
         jtext = f"{r.title} ({lead_words}): {verb} {word} (about {round(p * 100)}%) that {statement}"
