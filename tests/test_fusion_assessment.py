@@ -560,3 +560,31 @@ def test_a_usual_reading_far_from_its_baseline_says_why_it_is_not_a_change() -> 
             assert "the fall from the baseline" in obs.text
         by_id = {r["evidence_id"]: r for r in rows}
         assert F.check_sentence(obs.text, obs.evidence, [c.as_json() for c in obs.claims], by_id) == []
+
+
+def test_the_separating_observation_says_what_it_already_reads_and_what_to_seek_next() -> None:
+    """The item that best separates the top two may already be observed: the sentence says what
+    it reads and which of the two that favours (by the files' likelihoods), rather than ask for
+    it as if unseen, and names the most separating item not observed yet."""
+    up_a = {"up": 0.8, "burst": 0.05, "usual": 0.1, "down": 0.05}
+    usual_b = {"up": 0.05, "burst": 0.05, "usual": 0.85, "down": 0.05}
+    rules = [R.Rule(n, n, "{site}", 0.5, {"airlift": e, "vehicles": v}, (), "<test>", n, False)
+             for n, e, v in (("a", up_a, {"up": 0.35, "burst": 0.1, "usual": 0.45, "down": 0.1}),
+                             ("b", usual_b, {"up": 0.2, "burst": 0.1, "usual": 0.6, "down": 0.1}))]
+    veh = IT.Observation("vehicles", IT.ITEMS["vehicles"].label, "imagery", None, "not observed", 0.0, "t", [], [])
+    sep = A._separator(rules, "a", "b", [_obs("up", 1.0), veh])
+    assert sep["item"] == "airlift" and sep["observed"] and sep["observed_favours"] == "a"
+    assert "It is already observed: an airlift surge, which favours a." in sep["text"]
+    assert sep["next"]["item"] == "vehicles" and not sep["next"]["observed"]
+    assert sep["text"].endswith(sep["next"]["text"]) and "Still to observe" in sep["next"]["text"]
+    # read "as usual", the same item favours the other hypothesis; nothing unseen: no "next"
+    sep = A._separator(rules, "a", "b", [_obs("usual", 1.0)])
+    assert sep["observed_favours"] == "b" and sep["text"].endswith("airlift at its usual rate, which favours b.")
+    assert "next" not in sep
+    # a state both predict alike favours neither
+    sep = A._separator(rules, "a", "b", [_obs("burst", 1.0)])
+    assert sep["observed_favours"] is None and "which favours neither a nor b" in sep["text"]
+    # not observed at all: asked for, as before
+    air = IT.Observation("airlift", IT.ITEMS["airlift"].label, "adsb", None, "not observed", 0.0, "t", [], [])
+    sep = A._separator(rules, "a", "b", [air])
+    assert not sep["observed"] and "already observed" not in sep["text"] and "next" not in sep

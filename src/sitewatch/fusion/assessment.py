@@ -285,33 +285,74 @@ def _ach(rules: Sequence[Rule], kind: str, scored: Sequence[_Scored], post: Mapp
 
 def _separator(rules: Sequence[Rule], a: str, b: str, observations: Sequence[IT.Observation]) -> dict[str, Any]:
     """The item whose states the two hypotheses predict most differently, preferring items
-    not observed (fresh) yet: that is the observation to seek next."""
+    not observed (fresh) yet: that is the observation to seek next. When the item chosen is
+    already observed, its text says what it reads and which of the two that favours, and
+    ``next`` names the most separating item not observed yet (if any separates them)."""
     ra = next(r for r in rules if r.name == a)
     rb = next(r for r in rules if r.name == b)
     best: dict[str, Any] = {}
+    unseen: dict[str, Any] = {}
     for o in observations:
-        d = IT.ITEMS[o.item]
         pa, pb = ra.distribution(o.item), rb.distribution(o.item)
         dist = IT.hellinger(pa, pb)
         # an item already observed fresh still separates, but seeking it again adds less
         gain = dist * (1.0 - 0.5 * o.reliability) if o.state is not None else dist
         if not best or gain > best["gain"]:
-            ia = max(range(len(pa)), key=lambda i: pa[i] - pb[i])
-            ib = max(range(len(pb)), key=lambda i: pb[i] - pa[i])
-            best = {"item": o.item, "label": d.label, "ask": d.ask, "hellinger": round(dist, 3),
-                    "gain": gain, "observed": o.state is not None, "observed_state": o.state,
-                    "between": [a, b],
-                    "a_expects": {"state": d.states[ia], "words": d.state_words[d.states[ia]],
-                                  "p_a": round(pa[ia], 2), "p_b": round(pb[ia], 2)},
-                    "b_expects": {"state": d.states[ib], "words": d.state_words[d.states[ib]],
-                                  "p_a": round(pa[ib], 2), "p_b": round(pb[ib], 2)}}
-    if best:
-        best["gain"] = round(float(best["gain"]), 3)
-        x, y = best["a_expects"], best["b_expects"]
-        best["text"] = (f"The observation that would best separate {a} from {b}: {best['ask']} — {a} expects "
-                        f"{x['words']} ({round(x['p_a'] * 100)}% vs {round(x['p_b'] * 100)}%), {b} expects "
-                        f"{y['words']} ({round(y['p_b'] * 100)}% vs {round(y['p_a'] * 100)}%).")
-    return best
+            best = _separating(o, a, b, pa, pb, dist, gain)
+        if o.state is None and dist > 0.0 and (not unseen or dist > unseen["hellinger"]):
+            unseen = _separating(o, a, b, pa, pb, dist, dist)
+    if not best:
+        return best
+    best["text"] = f"The observation that would best separate {a} from {b}: {_expects(best, a, b)}"
+    if best["observed"]:
+        best["text"] += f" It is already observed: {best['observed_words']}{_favours(best, a, b)}."
+        if unseen and unseen["item"] != best["item"]:
+            unseen["text"] = f"Still to observe, the one to seek next: {_expects(unseen, a, b)}"
+            best["next"] = _rounded(unseen)
+            best["text"] += " " + unseen["text"]
+    return _rounded(best)
+
+
+def _separating(o: IT.Observation, a: str, b: str, pa: Sequence[float], pb: Sequence[float], dist: float,
+                gain: float) -> dict[str, Any]:
+    """The separator's entry for item ``o`` (see :func:`_separator`)."""
+    d = IT.ITEMS[o.item]
+    ia = max(range(len(pa)), key=lambda i: pa[i] - pb[i])
+    ib = max(range(len(pb)), key=lambda i: pb[i] - pa[i])
+    out: dict[str, Any] = {
+        "item": o.item, "label": d.label, "ask": d.ask, "hellinger": dist, "gain": gain,
+        "observed": o.state is not None, "observed_state": o.state, "between": [a, b],
+        "a_expects": {"state": d.states[ia], "words": d.state_words[d.states[ia]],
+                      "p_a": round(pa[ia], 2), "p_b": round(pb[ia], 2)},
+        "b_expects": {"state": d.states[ib], "words": d.state_words[d.states[ib]],
+                      "p_a": round(pa[ib], 2), "p_b": round(pb[ib], 2)}}
+    if o.state is not None and o.state in d.states:
+        k = d.states.index(o.state)
+        out["observed_words"] = d.state_words.get(o.state, o.state)
+        out["observed_p"] = {a: round(pa[k], 2), b: round(pb[k], 2)}
+        # which of the two the state observed favours: a ratio of at least NON_DIAGNOSTIC_RATIO
+        out["observed_favours"] = (a if pa[k] >= NON_DIAGNOSTIC_RATIO * pb[k] else
+                                   b if pb[k] >= NON_DIAGNOSTIC_RATIO * pa[k] else None)
+    return out
+
+
+def _expects(sep: dict[str, Any], a: str, b: str) -> str:
+    x, y = sep["a_expects"], sep["b_expects"]
+    return (f"{sep['ask']} — {a} expects {x['words']} ({round(x['p_a'] * 100)}% vs {round(x['p_b'] * 100)}%), "
+            f"{b} expects {y['words']} ({round(y['p_b'] * 100)}% vs {round(y['p_a'] * 100)}%).")
+
+
+def _favours(sep: dict[str, Any], a: str, b: str) -> str:
+    if "observed_favours" not in sep:
+        return ""
+    fav = sep["observed_favours"]
+    return f", which favours {fav}" if fav else f", which favours neither {a} nor {b}"
+
+
+def _rounded(sep: dict[str, Any]) -> dict[str, Any]:
+    sep["hellinger"] = round(float(sep["hellinger"]), 3)
+    sep["gain"] = round(float(sep["gain"]), 3)
+    return sep
 
 
 def _claims(o: IT.Observation, stated: bool = True) -> list[dict[str, Any]]:
