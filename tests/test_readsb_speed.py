@@ -115,8 +115,8 @@ _VALUES = st.one_of(
 
 
 @st.composite
-def mutated_doc(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
-    spec = TraceSpec("4b1a2c", 1733443200.0, HMEIMIM[0], HMEIMIM[1], 45.0, draw(st.integers(1, 40)), 3)
+def mutated_doc(draw: st.DrawFn, at: tuple[float, float] = HMEIMIM) -> tuple[dict[str, Any], bool]:
+    spec = TraceSpec("4b1a2c", 1733443200.0, at[0], at[1], 45.0, draw(st.integers(1, 40)), 3)
     doc = json.loads(trace_bytes(spec))
     trace = doc["trace"]
     for _ in range(draw(st.integers(0, 6))):
@@ -147,6 +147,49 @@ def test_mutated_documents_read_identically(case: tuple[dict[str, Any], bool]) -
     assert_same([good, ("m.json", readsb_layout(doc, ensure_ascii=ascii_only)), good])
 
 
+FAR = (50.0, 8.0)  # 2,900 km from Hmeimim: the filter's first look drops what it can judge here
+HMEIMIM_300 = KeepRule((WatchedArea("hmeimim", *HMEIMIM, 6.0),), margin_km=300.0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_doc(at=FAR), mutated_doc(), st.booleans())
+def test_mutated_documents_filtered_read_identically(far: tuple[dict[str, Any], bool],
+                                                      near: tuple[dict[str, Any], bool], military: bool) -> None:
+    """With a filter, a document is first judged on its positions alone: what it drops, and every
+    count, must be what the reference reader and its filter give, whatever the document holds."""
+    rule = KeepRule((WatchedArea("hmeimim", *HMEIMIM, 6.0),), margin_km=300.0, military_only=military)
+    good = ("ok.json", trace_bytes(TraceSpec("3c4d5e", 1733443200.0, *FAR, 10.0, 30, 0)))
+    assert_same([good, ("f.json", readsb_layout(far[0], ensure_ascii=far[1])),
+                 ("n.json", readsb_layout(near[0], ensure_ascii=near[1])), good], rule)
+
+
+def test_the_first_look_judges_only_plain_points() -> None:
+    """Far aircraft in readsb's layout are dropped on their positions alone; a document whose
+    first three fields are not all numbers or null, or with two points on a line, is left to the
+    full reading (which then drops it, or hands it to the reference reader)."""
+    from sitewatch.sources.adsb import _trace_fast as fast
+    from sitewatch.sources.adsb._trace_docs import _info
+
+    def first_look(*texts: bytes) -> list[bool]:
+        docs = [fast.split(t) for t in texts]
+        assert all(d is not None for d in docs)
+        info = _info([d.header for d in docs])  # type: ignore[union-attr]
+        early, lines = fast._not_kept(docs, lambda p: HMEIMIM_300(p, info))  # type: ignore[arg-type]
+        assert lines.tolist() == [t.count(b"\n    [") for t in texts]
+        return early.tolist()
+
+    far = trace_bytes(TraceSpec("3c4d5e", 1733443200.0, *FAR, 10.0, 30, 0))
+    near = trace_bytes(TraceSpec("4b1a2c", 1733443200.0, *HMEIMIM, 45.0, 30, 3))
+    assert first_look(far, near) == [True, False]
+    doc = json.loads(far)
+    doc["trace"][4][0] = ",35.40,35.95,"  # a string holding commas where the time belongs
+    assert first_look(readsb_layout(doc), far) == [False, True]
+    assert first_look(far.replace(b"],\n    [", b"],[", 1)) == [False]  # two points on one line
+    doc = json.loads(far)
+    doc["trace"][7][2] = None  # no longitude: judged on the other points
+    assert first_look(readsb_layout(doc)) == [True]
+
+
 @pytest.mark.parametrize("edit", [
     lambda t: t.replace(b"],\n    [", b"],[", 1),  # two points on one line
     lambda t: t.replace(b"\n", b"\r\n"),  # CRLF
@@ -157,8 +200,9 @@ def test_mutated_documents_read_identically(case: tuple[dict[str, Any], bool]) -
     lambda t: t[: len(t) // 2],  # cut short
     lambda t: t.replace(b'"flight":"', b'"flight" : "', 1),  # (the one leniency: read as "no flight")
 ])
-def test_layouts_readsb_does_not_write(edit: Any) -> None:
-    text = edit(trace_bytes(TraceSpec("4b1a2d", 1733443200.0, 35.0, 36.0, 0.0, 50, 3)))
+@pytest.mark.parametrize("at", [(35.0, 36.0), FAR])
+def test_layouts_readsb_does_not_write(edit: Any, at: tuple[float, float]) -> None:
+    text = edit(trace_bytes(TraceSpec("4b1a2d", 1733443200.0, *at, 0.0, 50, 3)))
     items = [("x.json", text)]
     if b'"flight" : "' in text:  # documented leniency: readsb never writes it; the count still agrees
         fast = read_docs(items, "readsb-trace")
@@ -166,6 +210,7 @@ def test_layouts_readsb_does_not_write(edit: Any) -> None:
         assert fast.positions.rows.num_rows == ref.positions.rows.num_rows
         return
     assert_same(items)
+    assert_same(items, HMEIMIM_300)
 
 
 # -- the archive path ------------------------------------------------------------------------------

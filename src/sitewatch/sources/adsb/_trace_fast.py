@@ -16,7 +16,8 @@ result never depends on which path read it.
 Left to the reference reader's JSON parser, i.e. *not* re-checked here (readsb never writes
 them): invalid JSON inside a ``details`` object or after a point's source field, numbers like
 ``1.e5``, and a key repeated inside one ``details`` object (JSON leaves its meaning open; this
-reader takes the first, Python's :mod:`json` the last).
+reader takes the first, Python's :mod:`json` the last). With a filter, a document whose
+aircraft it drops on positions alone is not read past each point's longitude (:func:`_not_kept`).
 
 How: the documents' point texts are joined in one buffer; newline and comma positions
 (``flatnonzero``) give each point's first eight fields, ``{``/``}`` positions its ``details``
@@ -45,6 +46,8 @@ _DIGITS = np.zeros(256, bool)
 _DIGITS[48:58] = True
 _NUM_FIRST = _DIGITS.copy()
 _NUM_FIRST[ord("-")] = True
+_ELEMENT_BEFORE = np.zeros(256, bool)  # what may come right before an array that is an array's element
+_ELEMENT_BEFORE[list(b", \t\r\n")] = True
 I8 = np.int64
 
 
@@ -150,9 +153,97 @@ def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
     """Columns of the points of ``docs``, and per document: read?, dropped by ``keep``?, points dropped.
 
     The columns hold only the points of documents read (and kept); ``member`` indexes ``docs``.
-    ``keep(points)`` — per document, keep its aircraft? — is asked right after latitudes and
-    longitudes are read, so that the rest of the work is done for the aircraft kept only.
+    ``keep(points)`` — per document, keep its aircraft? — is asked first on the positions alone
+    (:func:`_not_kept`: the documents it drops are read no further), then, for the others, right
+    after their latitudes and longitudes are read, so that the rest of the work is done for the
+    aircraft kept only.
     """
+    if keep is None or not docs:
+        return _parse(docs, keep)
+    early, lines = _not_kept(docs, keep)
+    if not early.any():
+        return _parse(docs, keep)
+    rest = np.flatnonzero(~early)
+    nd = len(docs)
+
+    def keep_rest(p: Points) -> np.ndarray:
+        return np.asarray(keep(Points(p.lat, p.lon, rest[p.member])), bool)[rest]
+
+    cols, ok_r, dropped_r, dpts_r = _parse([docs[i] for i in rest], keep_rest)
+    cols.member = rest[cols.member]
+    ok, dropped, dpts = np.ones(nd, bool), early.copy(), np.zeros(nd, I8)
+    ok[rest], dropped[rest], dpts[rest] = ok_r, dropped_r, dpts_r
+    dpts[early] = lines[early]  # one point per line
+    return cols, ok, dropped, dpts
+
+
+def _not_kept(docs: list[Doc], keep: Callable[[Points], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: dropped by ``keep`` on its positions alone — read no further —, and its lines.
+
+    Only a document whose every line is one point (the line's first byte ``[``, its last ``]``, no
+    other array on the line but the values of keys in its ``details``) whose first three fields are JSON numbers or ``null`` (a string there could hold
+    the commas that delimit them) is judged here, on all its points' latitudes and longitudes,
+    exactly as the reference reader's filter judges them; any other document is left to
+    :func:`_parse`. What lies after a dropped point's longitude is not read, so invalid JSON
+    there is not found (the reference reader would quarantine the member): the filter drops that
+    aircraft either way."""
+    nd = len(docs)
+    early = np.zeros(nd, bool)
+    lens = np.fromiter((len(d.body) for d in docs), I8, nd)
+    bstart = _PAD + np.r_[0, np.cumsum(lens)][:-1].astype(I8)
+    pad = b"\0" * _PAD
+    data = b"".join([pad, *(d.body for d in docs), pad])
+    buf = np.frombuffer(data, np.uint8)
+    size = len(buf) - _PAD
+    nl = np.flatnonzero(buf == _NL)
+    n = len(nl)
+    if n == 0:
+        return early, np.zeros(nd, I8)
+    member = np.searchsorted(bstart, nl, side="right") - 1
+    lines = np.bincount(member, minlength=nd)
+    last = np.r_[member[1:] != member[:-1], True]
+    line_e = np.r_[nl[1:], size].astype(I8)
+    first = data[nl[0] + 1:line_e[0]]
+    indent = len(first) - len(first.lstrip(b" "))
+    if indent > 32:
+        return early, lines
+    ps = nl + 1 + indent
+    pe = line_e - 1 - (~last).astype(I8)
+    ok = ((pe - ps) >= 2) & (buf[ps] == _LSQ) & (buf[pe] == _RSQ) & (last | (buf[line_e - 1] == _COMMA))
+    win = sliding_window_view(buf, _W)[ps]
+    cpos = _low_bits(_bits(win == _COMMA), 3)
+    ok &= (cpos[:, 2] >= 0) & (cpos[:, 2] < pe - ps)
+    ts = np.column_stack([np.ones(n, I8), cpos[:, :2] + 1])
+    te = np.where(cpos < 0, ts, cpos)
+    fb = np.take_along_axis(win, np.minimum(ts, _W - 1), 1)
+    num = _NUM_FIRST[fb] & (te > ts)
+    null = (fb == ord("n")) & (te - ts == 4)
+    for m, ch in enumerate(b"ull", start=1):
+        null &= np.take_along_axis(win, np.minimum(ts + m, _W - 1), 1) == ch
+    ok &= (num | null).all(axis=1)
+    doc_ok = (lines > 0) & ~(np.bincount(member[~ok], minlength=nd) > 0)
+    lsq = np.flatnonzero(buf == _LSQ)
+    if len(lsq) != n:  # arrays in details objects (nav_modes), or a second point on a line?
+        # an array that is an element of an array follows a ',' or whitespace; one that is the
+        # value of a key follows its ':'. One such per line: the point.
+        elem = lsq[_ELEMENT_BEFORE[buf[lsq - 1]]]
+        doc_ok &= (np.searchsorted(elem, bstart + lens) - np.searchsorted(elem, bstart)) == lines
+    rows = np.flatnonzero(doc_ok[member])
+    if not len(rows):
+        return early, lines
+    ab = (ps[rows, None] + ts[rows, 1:]).ravel()
+    ae = (ps[rows, None] + te[rows, 1:]).ravel()
+    off = np.int32 if len(data) < 2**31 else I8
+    ll = _cast_numbers(pa.py_buffer(data), ab.astype(off), ae.astype(off), num[rows, 1:].ravel(), member[rows],
+                       doc_ok, 2).reshape(len(rows), 2)
+    sel = np.flatnonzero(doc_ok[member[rows]])  # a document whose numbers Arrow cannot read is not judged
+    kept = np.asarray(keep(Points(ll[sel, 0], ll[sel, 1], member[rows[sel]])), bool)
+    return doc_ok & ~kept, lines
+
+
+def _parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
+           ) -> tuple[TraceCols, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`parse`, reading every document (``keep`` asked after latitudes and longitudes)."""
     nd = len(docs)
     lens = np.fromiter((len(d.body) for d in docs), I8, nd)
     bstart = _PAD + np.r_[0, np.cumsum(lens)][:-1].astype(I8)
@@ -237,7 +328,7 @@ def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
     bad |= has_src & ~(src_str | src_null | src_num)
     # every '{' of a body opens one details object (none nested, none in strings)
     ok_doc = np.ones(nd, bool)
-    if data.count(b"{") != len(dr):  # somewhere not: find the documents
+    if int(np.count_nonzero(buf == _LBR)) != len(dr):  # somewhere not: find the documents
         lbr = np.flatnonzero(buf == _LBR)
         n_l = np.searchsorted(lbr, bstart + lens) - np.searchsorted(lbr, bstart)
         ok_doc &= n_l == np.bincount(member[ddict], minlength=nd)
