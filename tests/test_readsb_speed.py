@@ -174,7 +174,7 @@ def test_the_first_look_judges_only_plain_points() -> None:
         docs = [fast.split(t) for t in texts]
         assert all(d is not None for d in docs)
         info = _info([d.header for d in docs])  # type: ignore[union-attr]
-        early, lines = fast._not_kept(docs, lambda p: HMEIMIM_300(p, info))  # type: ignore[arg-type]
+        early, lines = fast._not_kept(fast._Joined.of(docs), lambda p: HMEIMIM_300(p, info))  # type: ignore[arg-type]
         assert lines.tolist() == [t.count(b"\n    [") for t in texts]
         return early.tolist()
 
@@ -188,6 +188,21 @@ def test_the_first_look_judges_only_plain_points() -> None:
     doc = json.loads(far)
     doc["trace"][7][2] = None  # no longitude: judged on the other points
     assert first_look(readsb_layout(doc)) == [True]
+
+
+@pytest.mark.parametrize("point", [
+    "[0.0,35.4011]",  # fewer than eight fields
+    '[0.0,35.4011,35.9486,"ground",8.7,44.2,0,null,null,null,null,null,null,null]',  # no source type
+    '[0.0,35.4011,35.9486,"ground",8.7,44.2,0,null,null,5,null,null,null,null]',  # a number there
+])
+def test_a_lone_odd_point_is_read_not_refused_by_arrow(point: str) -> None:
+    """A document (or what the filter leaves of a chunk) whose only point is odd: its text spans
+    for Arrow once ended before they began, and the whole read failed."""
+    text = ('{"icao":"4b1a2c",\n  "timestamp":1733443200.0,\n  "trace":[\n    ' + point + " ]\n}\n").encode()
+    far = ("far.json", trace_bytes(TraceSpec("3c4d5e", 1733443200.0, *FAR, 10.0, 30, 0)))
+    for items in ([("x.json", text)], [far, ("x.json", text), far]):
+        assert_same(items)
+        assert_same(items, HMEIMIM_300)
 
 
 @pytest.mark.parametrize("edit", [

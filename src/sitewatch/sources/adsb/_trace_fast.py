@@ -103,10 +103,16 @@ def _str_array(buf: pa.Buffer, offsets: np.ndarray, valid: np.ndarray | None = N
     return pa.Array.from_buffers(typ, n, [bits, pa.py_buffer(offsets), buf], null_count=nulls)
 
 
-def _spans(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _spans(starts: np.ndarray, ends: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Offsets making entry ``2i`` = ``[starts[i], ends[i])``; odd entries are the gaps between.
 
-    ``starts``/``ends`` must interleave in order (``ends[i] <= starts[i+1]``)."""
+    The ``valid`` spans must interleave in order (``ends[i] <= starts[j]`` for valid ``i < j``);
+    the others (null entries, whatever their bounds) become empty spans at the end of the valid
+    span before them, so that the offsets never decrease (a lone line whose point has no source
+    string once made its span end before it began, and Arrow refused the whole chunk)."""
+    if valid is not None and not valid.all():
+        before = np.r_[0, np.maximum.accumulate(np.where(valid, ends, 0))[:-1]].astype(ends.dtype)
+        starts, ends = np.where(valid, starts, before), np.where(valid, ends, before)
     out = np.empty(2 * len(starts) + 1, starts.dtype if starts.dtype == np.int32 else I8)
     out[0:-1:2] = starts
     out[1::2] = ends
@@ -121,7 +127,7 @@ def _encoded(pbuf: pa.Buffer, starts: np.ndarray, ends: np.ndarray, valid: np.nd
     n = len(starts)
     v = np.zeros(2 * n, bool)
     v[0::2] = valid
-    idx = _str_array(pbuf, _spans(starts, ends), v).dictionary_encode()
+    idx = _str_array(pbuf, _spans(starts, ends, valid), v).dictionary_encode()
     ind = idx.indices
     raw = np.frombuffer(ind.buffers()[1], np.int32, len(ind) + ind.offset)[ind.offset::2]
     return idx.dictionary.to_pylist(), np.where(valid, raw, -1).astype(I8)
@@ -148,6 +154,52 @@ _PAD = 256  # zero bytes around the joined bodies: every window and gather stays
 _W = 64  # prefix window: the eight scalar fields of a readsb point fit in it
 
 
+@dataclass
+class _Joined:
+    """The points text of documents joined in one zero-padded buffer, and its lines: one per
+    newline (``nl``), of document ``member``, its point from ``ps`` (the ``[`` after the first
+    line's ``indent``) to ``pe`` (its ``]``: the line ends with ``,`` but for a document's
+    ``last``)."""
+
+    pbuf: pa.Buffer
+    buf: np.ndarray  # the same bytes
+    size: int  # bytes before the trailing padding
+    bstart: np.ndarray  # each document's first byte
+    lens: np.ndarray
+    nl: np.ndarray
+    member: np.ndarray
+    last: np.ndarray
+    line_e: np.ndarray
+    indent: int
+    ps: np.ndarray
+    pe: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.nl)
+
+    @classmethod
+    def of(cls, docs: list[Doc]) -> _Joined:
+        nd = len(docs)
+        lens = np.fromiter((len(d.body) for d in docs), I8, nd)
+        bstart = _PAD + np.r_[0, np.cumsum(lens)][:-1].astype(I8)
+        pad = b"\0" * _PAD
+        data = b"".join([pad, *(d.body for d in docs), pad])
+        buf = np.frombuffer(data, np.uint8)
+        size = len(buf) - _PAD
+        nl = np.flatnonzero(buf == _NL)
+        member = np.searchsorted(bstart, nl, side="right") - 1
+        last = np.r_[member[1:] != member[:-1], True] if len(nl) else np.zeros(0, bool)
+        line_e = np.r_[nl[1:], size].astype(I8) if len(nl) else np.zeros(0, I8)
+        indent = 0
+        if len(nl):
+            first = data[nl[0] + 1:line_e[0]]
+            indent = len(first) - len(first.lstrip(b" "))
+        ps = nl + 1 + indent
+        pe = line_e - 1 - (~last).astype(I8)
+        return cls(pa.py_buffer(data), buf, size, bstart, lens, nl, member, last, line_e, indent, ps, pe)
+
+
 def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
           ) -> tuple[TraceCols, np.ndarray, np.ndarray, np.ndarray]:
     """Columns of the points of ``docs``, and per document: read?, dropped by ``keep``?, points dropped.
@@ -160,9 +212,10 @@ def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
     """
     if keep is None or not docs:
         return _parse(docs, keep)
-    early, lines = _not_kept(docs, keep)
+    joined = _Joined.of(docs)
+    early, lines = _not_kept(joined, keep)
     if not early.any():
-        return _parse(docs, keep)
+        return _parse(docs, keep, joined)
     rest = np.flatnonzero(~early)
     nd = len(docs)
 
@@ -177,39 +230,22 @@ def parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
     return cols, ok, dropped, dpts
 
 
-def _not_kept(docs: list[Doc], keep: Callable[[Points], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _not_kept(j: _Joined, keep: Callable[[Points], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per document: dropped by ``keep`` on its positions alone — read no further —, and its lines.
 
-    Only a document whose every line is one point (the line's first byte ``[``, its last ``]``, no
-    other array on the line but the values of keys in its ``details``) whose first three fields are JSON numbers or ``null`` (a string there could hold
-    the commas that delimit them) is judged here, on all its points' latitudes and longitudes,
-    exactly as the reference reader's filter judges them; any other document is left to
-    :func:`_parse`. What lies after a dropped point's longitude is not read, so invalid JSON
-    there is not found (the reference reader would quarantine the member): the filter drops that
-    aircraft either way."""
-    nd = len(docs)
+    Only a document whose every line is one point (the line's first byte ``[``, its last ``]``,
+    no other array on the line but the values of keys in its ``details``) and whose points'
+    first three fields are JSON numbers or ``null`` (a string there could hold the commas that
+    delimit them) is judged here, on all its points' latitudes and longitudes, exactly as the
+    reference reader's filter judges them; any other document is left to :func:`_parse`. What
+    lies after a dropped point's longitude is not read, so invalid JSON there is not found (the
+    reference reader would quarantine the member): the filter drops that aircraft either way."""
+    nd, n, buf, member, ps, pe = len(j.lens), j.n, j.buf, j.member, j.ps, j.pe
     early = np.zeros(nd, bool)
-    lens = np.fromiter((len(d.body) for d in docs), I8, nd)
-    bstart = _PAD + np.r_[0, np.cumsum(lens)][:-1].astype(I8)
-    pad = b"\0" * _PAD
-    data = b"".join([pad, *(d.body for d in docs), pad])
-    buf = np.frombuffer(data, np.uint8)
-    size = len(buf) - _PAD
-    nl = np.flatnonzero(buf == _NL)
-    n = len(nl)
-    if n == 0:
-        return early, np.zeros(nd, I8)
-    member = np.searchsorted(bstart, nl, side="right") - 1
     lines = np.bincount(member, minlength=nd)
-    last = np.r_[member[1:] != member[:-1], True]
-    line_e = np.r_[nl[1:], size].astype(I8)
-    first = data[nl[0] + 1:line_e[0]]
-    indent = len(first) - len(first.lstrip(b" "))
-    if indent > 32:
+    if n == 0 or j.indent > 32:
         return early, lines
-    ps = nl + 1 + indent
-    pe = line_e - 1 - (~last).astype(I8)
-    ok = ((pe - ps) >= 2) & (buf[ps] == _LSQ) & (buf[pe] == _RSQ) & (last | (buf[line_e - 1] == _COMMA))
+    ok = ((pe - ps) >= 2) & (buf[ps] == _LSQ) & (buf[pe] == _RSQ) & (j.last | (buf[j.line_e - 1] == _COMMA))
     win = sliding_window_view(buf, _W)[ps]
     cpos = _low_bits(_bits(win == _COMMA), 3)
     ok &= (cpos[:, 2] >= 0) & (cpos[:, 2] < pe - ps)
@@ -227,46 +263,32 @@ def _not_kept(docs: list[Doc], keep: Callable[[Points], np.ndarray]) -> tuple[np
         # an array that is an element of an array follows a ',' or whitespace; one that is the
         # value of a key follows its ':'. One such per line: the point.
         elem = lsq[_ELEMENT_BEFORE[buf[lsq - 1]]]
-        doc_ok &= (np.searchsorted(elem, bstart + lens) - np.searchsorted(elem, bstart)) == lines
+        doc_ok &= (np.searchsorted(elem, j.bstart + j.lens) - np.searchsorted(elem, j.bstart)) == lines
     rows = np.flatnonzero(doc_ok[member])
     if not len(rows):
         return early, lines
     ab = (ps[rows, None] + ts[rows, 1:]).ravel()
     ae = (ps[rows, None] + te[rows, 1:]).ravel()
-    off = np.int32 if len(data) < 2**31 else I8
-    ll = _cast_numbers(pa.py_buffer(data), ab.astype(off), ae.astype(off), num[rows, 1:].ravel(), member[rows],
+    off = np.int32 if len(buf) < 2**31 else I8
+    ll = _cast_numbers(j.pbuf, ab.astype(off), ae.astype(off), num[rows, 1:].ravel(), member[rows],
                        doc_ok, 2).reshape(len(rows), 2)
     sel = np.flatnonzero(doc_ok[member[rows]])  # a document whose numbers Arrow cannot read is not judged
     kept = np.asarray(keep(Points(ll[sel, 0], ll[sel, 1], member[rows[sel]])), bool)
     return doc_ok & ~kept, lines
 
 
-def _parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None
+def _parse(docs: list[Doc], keep: Callable[[Points], np.ndarray] | None = None, joined: _Joined | None = None
            ) -> tuple[TraceCols, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`parse`, reading every document (``keep`` asked after latitudes and longitudes)."""
-    nd = len(docs)
-    lens = np.fromiter((len(d.body) for d in docs), I8, nd)
-    bstart = _PAD + np.r_[0, np.cumsum(lens)][:-1].astype(I8)
-    pad = b"\0" * _PAD
-    data = b"".join([pad, *(d.body for d in docs), pad])
-    pbuf = pa.py_buffer(data)
-    buf = np.frombuffer(data, np.uint8)
-    size = len(buf) - _PAD
-    nl = np.flatnonzero(buf == _NL)
-    n = len(nl)
+    """:func:`parse`, reading every document (``keep`` asked after latitudes and longitudes);
+    ``joined``: the documents' lines when already found."""
+    j = joined or _Joined.of(docs)
+    nd, n, pbuf, buf, size, bstart, lens = len(docs), j.n, j.pbuf, j.buf, j.size, j.bstart, j.lens
     no_drop = np.zeros(nd, bool), np.zeros(nd, I8)
     if n == 0:
         return _empty(), np.ones(nd, bool), *no_drop
-    member = np.searchsorted(bstart, nl, side="right") - 1
-    last = np.r_[member[1:] != member[:-1], True]
-    line_s = nl + 1
-    line_e = np.r_[nl[1:], size].astype(I8)
-    first = data[line_s[0]:line_e[0]]
-    indent = len(first) - len(first.lstrip(b" "))
-    if indent > 32:
+    if j.indent > 32:
         return _empty(), np.zeros(nd, bool), *no_drop
-    ps = line_s + indent
-    pe = line_e - 1 - (~last).astype(I8)
+    member, last, line_s, line_e, indent, ps, pe = j.member, j.last, j.nl + 1, j.line_e, j.indent, j.ps, j.pe
     bad = (pe - ps) < 2
     if indent:
         bad |= (buf[line_s] != _SPACE) | (buf[ps - 1] != _SPACE)
@@ -402,7 +424,7 @@ def _cast_numbers(pbuf: pa.Buffer, ts: np.ndarray, te: np.ndarray, valid: np.nda
     document with a token Arrow cannot read as a number is refused."""
     v2 = np.zeros(2 * len(ts), bool)
     v2[0::2] = valid
-    arr = _str_array(pbuf, _spans(ts, te), v2)
+    arr = _str_array(pbuf, _spans(ts, te, valid), v2)
     try:
         out = pc.cast(arr, pa.float64())
     except pa.ArrowInvalid:  # find the documents at fault (rare: never in readsb's output)
