@@ -163,6 +163,14 @@ def test_mutated_documents_filtered_read_identically(far: tuple[dict[str, Any], 
                  ("n.json", readsb_layout(near[0], ensure_ascii=near[1])), good], rule)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_doc(), st.booleans(), st.booleans())
+def test_a_mutated_document_read_alone(case: tuple[dict[str, Any], bool], ascii_only: bool, filtered: bool) -> None:
+    """The document is all the chunk holds (a one-member tar, or what the filter's first look
+    leaves): nothing around it keeps the reader's arrays well-formed."""
+    assert_same([("m.json", readsb_layout(case[0], ensure_ascii=ascii_only))], HMEIMIM_300 if filtered else None)
+
+
 def test_the_first_look_judges_only_plain_points() -> None:
     """Far aircraft in readsb's layout are dropped on their positions alone; a document whose
     first three fields are not all numbers or null, or with two points on a line, is left to the
