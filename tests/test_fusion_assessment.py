@@ -588,3 +588,19 @@ def test_the_separating_observation_says_what_it_already_reads_and_what_to_seek_
     air = IT.Observation("airlift", IT.ITEMS["airlift"].label, "adsb", None, "not observed", 0.0, "t", [], [])
     sep = A._separator(rules, "a", "b", [air])
     assert not sep["observed"] and "already observed" not in sep["text"] and "next" not in sep
+
+
+@pytest.mark.parametrize("pattern", ["withdrawal", "mixed"])
+def test_for_and_against_follow_the_ach_matrix(pattern: str) -> None:
+    """An item listed for a hypothesis is one the ACH matrix calls consistent with it (C/CC),
+    against it inconsistent (I/II), neither neutral (N): the lists and the matrix never disagree."""
+    store = Store()
+    site = build(store, pattern)
+    items = A.assess(store, site, R.load_all(), AS_OF)
+    for a in items:
+        col = a.ach["column"]
+        item_of = {c.sentence: c.indicator for c in a.contributions}
+        for listed, grades in ((a.supporting, {"C", "CC"}), (a.against, {"I", "II"}), (a.neutral, {"N"})):
+            for s in listed:
+                assert col[item_of[s.text]]["consistency"] in grades, (a.hypothesis, s.text)
+        assert len(a.supporting) + len(a.against) + len(a.neutral) == len(a.contributions)

@@ -433,9 +433,12 @@ def _one(r: Rule, site: Site, as_of: datetime, post: Mapping[str, float], prior:
                              round(x.weight * x.obs.reliability, 3), x.obs.score, x.llr[h], x.obs.text,
                              list(x.obs.evidence), "scored" if x.diagnostic else "non-diagnostic", x.lik[h])
                 for x in scored]
-    sup = sorted((c for c in contribs if c.log_odds >= 0.05), key=lambda c: -c.log_odds)
-    opp = sorted((c for c in contribs if c.log_odds <= -0.05), key=lambda c: c.log_odds)
-    neu = [c for c in contribs if -0.05 < c.log_odds < 0.05]
+    # for, against or neither as the ACH matrix grades the item's cell (consistent C/CC,
+    # inconsistent I/II, neutral N), so that the lists and the matrix never disagree
+    grade = {x.obs.item: _consistency(x.lik[h], sum(x.lik.values()) / len(x.lik)) for x in scored}
+    sup = sorted((c for c in contribs if grade[c.indicator] in ("C", "CC")), key=lambda c: -c.log_odds)
+    opp = sorted((c for c in contribs if grade[c.indicator] in ("I", "II")), key=lambda c: c.log_odds)
+    neu = [c for c in contribs if grade[c.indicator] == "N"]
     by_sensor: dict[str, float] = {}
     for c in contribs:
         by_sensor[c.sensor] = by_sensor.get(c.sensor, 0.0) + c.log_odds
