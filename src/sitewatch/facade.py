@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from sitewatch import kinds as K
-from sitewatch.errors import InputError
+from sitewatch.errors import InputError, SitewatchError
 from sitewatch.ingest_options import Warn, prepare, resolve_watch_types
 from sitewatch.params import parse_time as _time
 from sitewatch.params import window as _window
@@ -132,16 +132,31 @@ class Facade:
         """Ingest files (or folders, archives) as ``kind`` data: ``adsb``, ``ais``, ``imagery``,
         ``observations``, ``positions`` or ``events``. ``options`` are the kind's (e.g. ``start``,
         ``airport``, ``watch_types`` for adsb; ``site``, ``provider`` for imagery). Idempotent:
-        a file already ingested is skipped. Returns the summary the CLI prints."""
-        from sitewatch.store.ingest import ingest_paths, require_paths
+        a file already ingested is skipped. Returns the summary the CLI prints.
+
+        A globe_history day among adsb ``paths`` (a ``.tar``, or its ``.tar.aa``, ``.tar.ab`` …
+        parts) is read as one stream, as ``fetch adsb`` reads it, and logged as one input;
+        ``per_member=True`` reads its members as files instead, each logged on its own."""
+        from sitewatch.store.ingest import IngestSummary, ingest_paths, require_paths
 
         plist = [str(paths)] if isinstance(paths, str | Path) else [str(p) for p in paths]
         require_paths(plist)
+        per_member = bool(options.pop("per_member", False))
         warn = on_warning or (lambda m: log.warning("%s", m))
         with self._writing():
             prepared = prepare(self, kind, options)
+            days: list[Any] = []
+            if kind == "adsb" and format in ("auto", "readsb-trace") and not per_member:
+                from sitewatch.sources.adsb.globe_parts import split_days
+
+                days, plist = split_days(plist)
             summary = ingest_paths(self.store, kind, plist, format, prepared.options, progress=progress,
-                                   on_file=on_file)
+                                   on_file=on_file) if plist else IngestSummary()
+            for day in days:
+                r = _ingest_day(self.store, day, prepared.options, progress)
+                summary.add(r)
+                if on_file:
+                    on_file(r)
             if prepared.after is not None:
                 prepared.after(self, summary, warn)
         return summary
@@ -291,3 +306,16 @@ class Facade:
             E.refresh(self.store, [s], f.near_km)
         return list(I.compute(self.store, s, _time(at, "--at"), _time(t_from, "--from"), f.window_days,
                               near_km=f.near_km))
+
+
+def _ingest_day(store: Any, day: Any, opts: Any, progress: Progress | None) -> FileResult:
+    """One globe_history day read as a stream; a day that cannot be read fails alone."""
+    import os
+
+    from sitewatch.acquire.adsblol import ingest_day_files
+    from sitewatch.store.ingest import FileResult
+
+    try:
+        return ingest_day_files(store, day, opts, min(2, os.cpu_count() or 1), progress=progress)
+    except SitewatchError as exc:
+        return FileResult(day.name, None, error=str(exc))

@@ -26,6 +26,7 @@ Licence: ODbL 1.0 (the database; feeders' data CC0); attribute "adsb.lol".
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -48,7 +49,10 @@ from sitewatch.acquire.http import (
     safe_url,
 )
 from sitewatch.errors import InputError
+from sitewatch.sources.adsb import globe_parts
+from sitewatch.sources.adsb._common import only_watched
 from sitewatch.sources.adsb.globe import ConcatReader, KeepRule, read_archive
+from sitewatch.sources.adsb.globe_parts import DayFiles
 from sitewatch.sources.base import ReadOptions
 from sitewatch.store.db import Store
 from sitewatch.store.ingest import FileResult, ingest_stream
@@ -273,6 +277,38 @@ class AdsbLol:
             return ingest_stream(store, "adsb", name, digest, "readsb-trace",
                                  read_archive(stream, name, rule, workers), opts,
                                  size_bytes=sum(f.size_bytes for f in files), progress=progress)
+
+
+def ingest_day_files(store: Store, day: DayFiles, opts: ReadOptions | None = None, workers: int = 2,
+                     progress: Callable[[int], None] | None = None) -> FileResult:
+    """A globe_history day downloaded by hand (one tar, or its split parts: :mod:`~sitewatch.sources.adsb.globe_parts`)
+    streamed through the readsb trace reader into ``store`` as ``fetch`` streams it: one logical input (one
+    ``ingest_log`` row, its content's SHA-256), every aircraft kept but those ``opts.extra["only_ids"]``
+    leaves out (``ingest adsb --watch-types``), heatmaps, README and licences counted as
+    ``members_skipped``. A day named as an adsb.lol release (``v2024.12.10-planes-readsb-prod-0.tar…``)
+    carries adsb.lol's provenance (licence, attribution), marked as identified by its file name."""
+    opts = opts or ReadOptions()
+    digest = globe_parts.sha256(day)
+    extra = {k: v for k, v in opts.extra.items() if k != "only_ids"}
+    rule = KeepRule(keep_all=True)
+    m = _TAG.search(day.parts[0].name)
+    if m is not None:
+        extra["provenance"] = {**INFO.as_json(), "release": m[0], "date": f"{m[1]}-{m[2]}-{m[3]}",
+                               "identified_by": "file name (an adsb.lol release tag); downloaded by hand",
+                               "files": [{"name": p.name, "size_bytes": p.stat().st_size} for p in day.parts],
+                               "sha256": digest, "keep": rule.as_json()}
+    read_opts = dataclasses.replace(opts, extra=extra)
+    name = day.name
+    try:
+        with ConcatReader(list(day.parts)) as stream:
+            batches = only_watched(read_archive(stream, name, rule, workers), opts.extra.get("only_ids"))
+            return ingest_stream(store, "adsb", name, digest, "readsb-trace", batches, read_opts,
+                                 size_bytes=day.size_bytes, progress=progress)
+    except InputError as exc:
+        if len(day.parts) > 1 and "end early" in str(exc):
+            raise InputError(f"{exc.args[0]}; or a part is missing: is {day.parts[-1].name} the day's last part?",
+                             path=name) from None
+        raise
 
 
 def _split_suffixes() -> Iterator[str]:

@@ -32,30 +32,40 @@ __all__ = ["parse_ref"]
 @click.option("--watch-types", default=None, metavar="CODES",
               help="Keep only aircraft of these ICAO types ('default' = airlifters, tankers, ISR); "
                    "needs the aircraft database in the workspace (sitewatch aircraft load-db).")
+@click.option("--per-member", is_flag=True,
+              help="Read a globe_history day's members as files, each logged on its own (slower; the "
+                   "default reads the day as one stream, as `fetch adsb` does).")
 @pass_ctx
 def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, ref: str | None,
-                airport: str | None, icao24: str | None, watch_types: str | None) -> None:
+                airport: str | None, icao24: str | None, watch_types: str | None, per_member: bool) -> None:
     """Ingest ADS-B / Mode S files: raw frames, receiver outputs, archives, trajectories.
 
     Formats: hex (CSV ``ts,hex`` or JSON lines ``{"timestamp":…,"frame":…}``), beast,
     sbs (BaseStation), readsb-trace (``trace_full_*.json``), readsb-aircraft (``aircraft.json``
     snapshots), opensky (state vectors CSV/Parquet), fr24 (per-flight CSV), traffic (the
     traffic library's JSON/Parquet). ``.gz``, ``.zst``, ``.bz2``, ``.xz`` files, ``.tar`` and ``.zip``
-    archives are read in place; a folder or archive of small files (a globe_history day's
-    traces, a receiver's snapshots) is stored a group at a time, each file still logged on its own.
+    archives are read in place; a folder or archive of small files (a receiver's snapshots) is
+    stored a group at a time, each file still logged on its own.
+
+    A globe_history day downloaded by hand — adsb.lol's ``.tar``, or its split parts
+    ``.tar.aa``, ``.tar.ab`` … given together — is read as one stream without unpacking, as
+    ``fetch adsb`` reads it: every aircraft kept (or those of ``--watch-types``), heatmaps and
+    README counted as skipped members, one ``ingest_log`` row with the day's SHA-256; a missing
+    or short part is refused before anything is read.
 
     \b
     Example:
       sitewatch ingest adsb flights.jsonl.gz
       sitewatch ingest adsb capture.bin --format beast --start 2024-12-13T06:00Z --airport OSLK
       sitewatch ingest adsb globe_history_2024_12_13.tar
+      sitewatch ingest adsb v2024.12.10-planes-readsb-prod-0.tar.aa v2024.12.10-planes-readsb-prod-0.tar.ab
       sitewatch ingest adsb 2ce4f83f.csv --format fr24 --icao24 3b7777
       sitewatch ingest adsb globe_history_2024_12_13.tar --watch-types A124,IL76,C17
     """
     if icao24 is not None and not (len(icao24) == 6 and all(c in "0123456789abcdefABCDEF" for c in icao24)):
         raise InputError(f"--icao24 {icao24!r} is not a 24-bit hex address (e.g. 3b7777)")
     run_ingest(ctx, "adsb", paths, fmt, start=start, ref=ref, airport=airport, icao24=icao24,
-               watch_types=watch_types)
+               watch_types=watch_types, per_member=per_member or None)
 
 
 @click.group("aircraft")

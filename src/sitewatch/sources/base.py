@@ -199,13 +199,24 @@ def detect(kind: str, src: InputFile, fmt: str = "auto") -> Reader:
     head = src.head()
     scored = sorted(((r.sniff(head, src.basename), n) for n, r in regs.items()), reverse=True)
     if not scored or scored[0][0] <= 0.0:
-        preview = head[:60].decode("utf-8", "replace").replace("\n", "\\n")
         raise FormatError(
-            f"not a {kind} file in any known format (starts with {preview!r}); "
+            f"not {'an' if kind[:1] in 'aeio' else 'a'} {kind} file in any known format ({preview(head)}); "
             f"pass --format with one of: {', '.join(sorted(regs))}",
             path=src.name,
         )
     return regs[scored[0][1]]
+
+
+def preview(head: bytes, n: int = 60) -> str:
+    """How a file starts, for an error message: text quoted, binary data as its first bytes in
+    hex (not sixty escaped control characters)."""
+    if not head:
+        return "the file is empty"
+    text = head[:n].decode("utf-8", "replace")
+    odd = sum(1 for c in text if c == "\ufffd" or (ord(c) < 32 and c not in "\t\r\n"))
+    if odd > len(text) // 10:
+        return f"starts with binary data {head[:16].hex(' ')}{' …' if len(head) > 16 else ''}"
+    return f"starts with {text!r}"
 
 
 # -- opening inputs --------------------------------------------------------------------

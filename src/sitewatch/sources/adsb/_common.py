@@ -17,9 +17,10 @@ loading the whole document, keeping memory bounded on large files.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -117,19 +118,24 @@ def watch_filtered(read: ReadFn) -> ReadFn:
 
     @functools.wraps(read)
     def wrapper(self: Any, src: Any, opts: Any) -> Iterator[Batch]:
-        ids = opts.extra.get("only_ids")
-        for b in read(self, src, opts):
-            if ids is not None and b.rows.num_rows and b.table in ("positions", "aircraft"):
-                col = "id" if b.table == "positions" else "icao24"
-                keep = pc.is_in(b.rows.column(col), value_set=pa.array(sorted(ids), pa.string()))
-                kept = b.rows.filter(keep)
-                counters = dict(b.counters)
-                if b.table == "positions":
-                    counters["not_watched"] = counters.get("not_watched", 0) + b.rows.num_rows - kept.num_rows
-                b = Batch(b.table, kept, b.rejects, counters)
-            yield b
+        yield from only_watched(read(self, src, opts), opts.extra.get("only_ids"))
 
     return wrapper
+
+
+def only_watched(batches: Iterable[Batch], ids: frozenset[str] | None) -> Iterator[Batch]:
+    """``batches`` with only the aircraft in ``ids`` (all when None); the positions of the
+    others counted as ``not_watched``. A batch keeps its type (an archive's names its rejects)."""
+    value_set = pa.array(sorted(ids), pa.string()) if ids is not None else None
+    for b in batches:
+        if value_set is not None and b.rows.num_rows and b.table in ("positions", "aircraft"):
+            col = "id" if b.table == "positions" else "icao24"
+            kept = b.rows.filter(pc.is_in(b.rows.column(col), value_set=value_set))
+            counters = dict(b.counters)
+            if b.table == "positions":
+                counters["not_watched"] = counters.get("not_watched", 0) + b.rows.num_rows - kept.num_rows
+            b = dataclasses.replace(b, rows=kept, counters=counters)
+        yield b
 
 
 def _empty() -> pa.Table:
