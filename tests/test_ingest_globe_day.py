@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from tests.conftest import shared
 
 from sitewatch.acquire.adsblol import ingest_day_files
 from sitewatch.cli import main
@@ -119,6 +120,15 @@ def test_a_missing_or_short_part_is_refused_before_anything_is_read(tmp_path: Pa
     ws = _ws(tmp_path, "w")
     with pytest.raises(InputError, match=r"lacks part .*\.tar\.ab"):
         ws.ingest("adsb", [parts[0], parts[2], parts[3]])
+    with pytest.raises(InputError, match=r"lacks part .*\.tar\.aa"):
+        ws.ingest("adsb", parts[1:])
+    moved = tmp_path / "elsewhere"  # parts uploaded one by one, each in a folder of its own: still one day
+    moved.mkdir()
+    (moved / parts[3].name).write_bytes(parts[3].read_bytes())
+    (day,), rest = GP.split_days([*parts[:3], moved / parts[3].name])
+    assert rest == [] and day.parts == (*parts[:3], moved / parts[3].name)
+    with pytest.raises(InputError, match="given twice"):
+        GP.split_days([*parts, moved / parts[3].name])
     parts[1].write_bytes(parts[1].read_bytes()[:-1000])  # cut short
     with pytest.raises(InputError, match=r"one size but for a smaller last one.*\.tar\.ab is cut short"):
         ws.ingest("adsb", parts)
@@ -182,3 +192,29 @@ def test_the_cli_ingests_the_parts_of_a_day(tmp_path: Path, capsys: pytest.Captu
     assert main(["-q", "-w", ws, "ingest", "adsb", str(parts[0]), str(parts[2])]) != 0
     err = capsys.readouterr().err
     assert "lacks part" in err and f"{TAG}.tar.ab" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_real_trace_inside_a_split_day_reads_as_the_file_alone(tmp_path: Path) -> None:
+    """Real data: the recorded readsb trace (N899DN, 2,500 points) gzipped inside a day whose
+    README is adsb.lol's own template, split in two: the same rows as the trace file ingested
+    alone by the readsb-trace reader."""
+    real = shared("data/api-samples/adsb-readsb/trace_full_ac671b.json")
+    readme = shared("data/api-samples/adsblol-globe-history/globe_history_2024_README.txt.template")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in (("README.txt", readme.read_bytes()), ("heatmap/00.bin.ttf", compress(bytes(512), "gzip")),
+                           ("traces/1b/trace_full_ac671b.json", compress(real.read_bytes(), "gzip"))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    day = tmp_path / f"{TAG}.tar"
+    day.write_bytes(buf.getvalue())
+    parts = _split(day, tmp_path / "parts", 2)
+    a = _ws(tmp_path, "a")
+    s = a.ingest("adsb", parts)
+    assert (s.files, s.failed_files, s.rejected) == (1, 0, 0)
+    b = _ws(tmp_path, "b")
+    b.ingest("adsb", [real], "readsb-trace")
+    rows = _rows(a.store)
+    assert len(rows) > 2000 and rows == _rows(b.store)
+    assert {r["id"] for r in rows} == {"ac671b"}

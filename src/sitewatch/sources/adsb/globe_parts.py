@@ -9,7 +9,8 @@ rather than as thousands of small files.
   ``split`` parts ``X.tar.aa``, ``X.tar.ab`` …; either is a day when one of its first
   :data:`LOOK_MEMBERS` members (tar headers only, the data is skipped) is a trace in readsb's
   layout (``trace_full_<hex>.json`` / ``trace_recent_<hex>.json``).
-* A day's parts are grouped by their stem (``X.tar``), in suffix order whatever the order given;
+* A day's parts are grouped by their stem's name (``X.tar``; wherever each lies), in suffix
+  order whatever the order given;
   they must start at ``aa``, run without a gap and be of one size but for a smaller last one
   (as ``split -b`` writes them). Otherwise :class:`~sitewatch.errors.InputError` names the
   missing or short part — before anything is read, so a day never goes in half.
@@ -82,12 +83,16 @@ def split_days(paths: Iterable[str | Path]) -> tuple[list[DayFiles], list[str]]:
     for p in _expanded(paths):
         path = Path(p)
         m = _PART.match(path.name) if path.is_file() else None
-        if m is not None:
-            stem = path.with_name(m["stem"])
+        if m is not None:  # grouped by the stem's name: parts uploaded one by one land in folders of their own
+            stem = Path(m["stem"])
             if stem not in parts:
                 parts[stem] = {}
                 order.append(("split", stem))
-            parts[stem][suffix_index(m["suffix"])] = path
+            k = suffix_index(m["suffix"])
+            if k in parts[stem] and parts[stem][k].resolve() != path.resolve():
+                raise InputError(f"{path.name} is given twice ({parts[stem][k]} and {path}): give one day's parts once",
+                                 path=str(path))
+            parts[stem][k] = path
         elif path.is_file() and path.suffix == ".tar" and is_day(path):
             days.append(DayFiles((path,)))
         else:
@@ -99,10 +104,10 @@ def split_days(paths: Iterable[str | Path]) -> tuple[list[DayFiles], list[str]]:
         assert isinstance(x, Path)
         found = parts[x]
         first = found.get(0)
-        if first is None or not is_day(first):
+        if first is not None and not is_day(first):
             rest.extend(str(found[k]) for k in sorted(found))  # not a day's parts: read as ever
-            continue
-        days.append(DayFiles(_checked(x, found)))
+            continue  # (without its first part, _checked names it missing)
+        days.append(DayFiles(_checked(found[min(found)].with_name(x.name), found)))
     return days, rest
 
 
