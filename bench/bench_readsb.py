@@ -173,7 +173,8 @@ t0, c0 = time.perf_counter(), time.process_time()
 st = Store(sys.argv[2])
 s = ingest_paths(st, "adsb", [sys.argv[1]])
 st.close()
-done(points=s.accepted + s.rejected, stored=s.accepted, files=s.files)
+stale = sum(r.counters.get("stale_points", 0) for r in s.results)  # read, and left out as readsb's own duplicates
+done(points=s.accepted + s.rejected + stale, stored=s.accepted, files=s.files)
 """
 
 
