@@ -25,6 +25,7 @@ from sitewatch.simulate.readsb_trace import compress, specs, trace_bytes
 from sitewatch.sources.adsb import globe_parts as GP
 from sitewatch.sources.base import ReadOptions
 from sitewatch.store.db import Store
+from sitewatch.store.ingest_log import sources
 from sitewatch.workspace import Workspace
 
 TAG = "v2024.12.10-planes-readsb-prod-0"
@@ -63,6 +64,10 @@ def _split(tar: Path, folder: Path, parts: int = 3) -> list[Path]:
 
 def _ws(tmp_path: Path, name: str) -> Workspace:
     return Workspace.init(tmp_path / name)
+
+
+def row_count(ws: Workspace) -> int:
+    return int(ws.store.scalar("SELECT accepted FROM ingest_log"))
 
 
 def _rows(store: Store) -> list[dict[str, object]]:
@@ -111,6 +116,8 @@ def test_split_parts_in_any_order_read_as_the_whole_tar(tmp_path: Path) -> None:
     prov = json.loads(row["options"])["provenance"]  # named as an adsb.lol release: its licence and attribution
     assert prov["licence"] == "ODbL-1.0" and prov["release"] == TAG and "file name" in prov["identified_by"]
     assert [f["name"] for f in prov["files"]] == [p.name for p in parts]
+    (src,) = sources(split.store)  # what the report's sources section lists
+    assert src["source"] == "adsblol" and "adsb.lol" in src["attribution"] and src["rows"] == row_count(split)
     assert split.ingest("adsb", [tmp_path / "parts"]).skipped_files == 1  # the folder: the same day again
 
 
