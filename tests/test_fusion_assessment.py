@@ -604,3 +604,10 @@ def test_for_and_against_follow_the_ach_matrix(pattern: str) -> None:
             for s in listed:
                 assert col[item_of[s.text]]["consistency"] in grades, (a.hypothesis, s.text)
         assert len(a.supporting) + len(a.against) + len(a.neutral) == len(a.contributions)
+
+
+def test_the_text_matrix_shortens_a_label_but_never_its_state() -> None:
+    row = A._cell_label("warships leaving and holding offshore", "holding", 46)
+    assert len(row) == 46 and row.endswith("… (holding)")
+    assert A._cell_label("heavy airlift", "up", 46) == "heavy airlift (up)"
+    assert len(A._cell_label("x" * 60, "y" * 45, 46)) == 46  # a state too long to keep: cut, marked

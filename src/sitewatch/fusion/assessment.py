@@ -675,7 +675,7 @@ def ach_text(ach: Mapping[str, Any]) -> list[str]:
              "diag. = max/min effective likelihood):",
              "  " + f"{'evidence (state)':<46}" + " ".join(f"{x:>4}" for x in heads) + "  diag."]
     for row in ach["rows"]:
-        label = f"{row['label']} ({row['state']})"[:46]
+        label = _cell_label(str(row["label"]), str(row["state"]), 46)
         cells = " ".join(f"{row['cells'][h]['consistency']:>4}" for h in order)
         d = f"{row['diagnosticity']:.1f}" + ("" if row["diagnostic"] else " non-diagnostic")
         lines.append(f"  {label:<46}{cells}  {d}")
@@ -683,6 +683,18 @@ def ach_text(ach: Mapping[str, Any]) -> list[str]:
                  + " ".join(f"{ach['inconsistency'][h]:>4.1f}" for h in order))
     lines.append("  " + ", ".join(f"{_ABBR.get(h, h)} = {h}" for h in order))
     return lines
+
+
+def _cell_label(label: str, state: str, width: int) -> str:
+    """``label (state)`` in ``width`` characters: a long label is shortened, never the state
+    (the state is what the row reads)."""
+    text = f"{label} ({state})"
+    if len(text) <= width:
+        return text
+    room = width - len(state) - 4  # " (", ")", "…"
+    if room < 8:
+        return text[:width - 1] + "…"
+    return f"{label[:room].rstrip()}… ({state})"
 
 
 def marks(nums: Sequence[int]) -> str:
