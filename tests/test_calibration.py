@@ -31,6 +31,35 @@ def test_scoring_by_hand() -> None:
     assert b[(0.3, 0.4)]["observed"] == 0.0 and b[(0.4, 0.5)]["observed"] == 1.0
 
 
+def test_what_chance_alone_does_to_the_scores() -> None:
+    """A forecaster whose probabilities are true by construction: its top-1 is about the mean
+    stated probability of its leader, and its bins stay within their sampling error — but the
+    issue's fixed ±0.10 bin target is often missed by chance alone at a few hundred runs."""
+    rng = np.random.default_rng(11)
+    hyps = ["a", "b", "c"]
+    runs = []
+    for _ in range(600):
+        p = rng.dirichlet([0.6, 0.6, 0.6])
+        truth = hyps[int(rng.choice(3, p=p))]
+        runs.append(C.Run(truth, "airbase", dict(zip(hyps, map(float, p), strict=True)), hyps[int(p.argmax())],
+                          "assessed", 5))
+    s = C.score(runs)
+    sm = s["sampling"]
+    lead = np.mean([max(r.probabilities.values()) for r in runs])
+    assert sm["top1_expected_if_calibrated"] == pytest.approx(lead, abs=1e-4)
+    assert abs(s["top1_accuracy"] - lead) <= 3 * sm["top1_sd_if_calibrated"]
+    big = [b for b in s["reliability"] if b["n"] >= 20]
+    assert sum(b["within_sampling_error"] for b in big) >= len(big) - 1  # (1.96 sd: one in twenty may fall out)
+    few = C.score(runs[:120])["sampling"]["bins_target_pass_chance_if_calibrated"]
+    assert 0.0 < few < 0.9 and few < sm["bins_target_pass_chance_if_calibrated"]  # fewer runs: more left to luck
+    b = big[len(big) // 2]  # a bin's own error, by hand
+    cases = [r.probabilities[h] for r in runs for h in hyps if b["bin"][0] <= r.probabilities[h] < b["bin"][1]]
+    assert b["sd_if_calibrated"] == pytest.approx(math.sqrt(sum(p * (1 - p) for p in cases)) / len(cases), abs=1e-4)
+    # a forecaster that states certainty and is always right: nothing left to chance
+    sure = C.score([C.Run("a", "port", {"a": 1.0, "b": 0.0}, "a", "assessed", 5)] * 40)["sampling"]
+    assert sure["bins_target_pass_chance_if_calibrated"] == 1.0 and sure["top1_sd_if_calibrated"] == 0.0
+
+
 def test_scenarios_carry_their_story() -> None:
     rng = np.random.default_rng(3)
     site, rows, coverage, story, effects = C.scenario(rng, "withdrawal", "port")

@@ -315,10 +315,21 @@ def rules_calibrate(ctx: Ctx, runs: int, seed: int, fmt: str) -> None:
     for b in res["reliability"]:
         if b["n"]:
             flag = "" if b["n"] < 20 or b["gap"] <= 0.10 else "  <- off by more than 0.10"
+            if flag and b.get("within_sampling_error"):
+                flag += " (within its sampling error)"
             lines.append(f"    {b['bin'][0]:.1f}-{b['bin'][1]:.1f}: n={b['n']:5}  stated {b['mean_p']:.3f}  "
-                         f"true {b['observed']:.3f}{flag}")
+                         f"true {b['observed']:.3f}  ± {1.96 * b['sd_if_calibrated']:.3f}{flag}")
     lines.append("  per true hypothesis: " + ", ".join(f"{t} {v['top1_accuracy']:.2f}"
                                                        for t, v in res["per_truth"].items()))
+    sm = res.get("sampling") or {}
+    if sm:
+        lines += [
+            "  what chance alone does at this many runs (were every stated probability true):",
+            f"    top-1 would be {sm['top1_expected_if_calibrated']:.3f} ± {sm['top1_sd_if_calibrated']:.3f} "
+            f"(the mean stated probability of the leader; measured {res['top1_accuracy']:.3f})",
+            f"    the bin target (±0.10) would be met in {100 * sm['bins_target_pass_chance_if_calibrated']:.0f}% "
+            f"of such samples; every bin with >= 20 cases within 1.96 standard errors: "
+            f"{'yes' if sm['bins_n>=20_within_sampling_error'] else 'no'}"]
     click.echo("\n".join(lines))
 
 

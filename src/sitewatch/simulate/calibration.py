@@ -40,6 +40,7 @@ KINDS = ("airbase", "port")
 DAYS = 75
 AS_OF = datetime(2024, 12, 21, tzinfo=UTC)
 BINS = 10
+SAMPLING_DRAWS = 2000  # outcome draws behind `sampling`'s pass chance (its own error ≈ ±0.01)
 
 
 @dataclass
@@ -491,8 +492,10 @@ def score(results: Sequence[Run]) -> dict[str, Any]:
             continue
         mp = sum(p for p, _ in cases) / len(cases)
         obs = sum(1 for _, y in cases if y) / len(cases)
+        sd = math.sqrt(sum(p * (1.0 - p) for p, _ in cases)) / len(cases)  # of `observed`, were `p` true
         bins.append({"bin": [lo, hi], "n": len(cases), "mean_p": round(mp, 4), "observed": round(obs, 4),
-                     "gap": round(abs(mp - obs), 4)})
+                     "gap": round(abs(mp - obs), 4), "sd_if_calibrated": round(sd, 4),
+                     "within_sampling_error": abs(mp - obs) <= 1.96 * sd})
     per_truth = {}
     for t in sorted({r.truth for r in results}):
         rs = [r for r in results if r.truth == t]
@@ -506,9 +509,51 @@ def score(results: Sequence[Run]) -> dict[str, Any]:
     return {"runs": n, "top1_accuracy": round(top1, 4), "brier": round(brier, 4), "reliability": bins,
             "targets": {"top1_accuracy>=0.90": top1 >= 0.90, "brier<=0.20": brier <= 0.20,
                         "bins_n>=20_within_0.10": all(b["gap"] <= 0.10 for b in big)},
+            "sampling": sampling(results, hyps, big),
             "insufficient": sum(r.status != "assessed" for r in results),
             "per_truth": per_truth, "confusion": confusion,
             "log_loss": round(-sum(math.log(max(r.probabilities[r.truth], 1e-12)) for r in results) / max(n, 1), 4)}
+
+
+def sampling(results: Sequence[Run], hyps: Sequence[str], big: Sequence[Mapping[str, Any]],
+             draws: int = SAMPLING_DRAWS) -> dict[str, Any]:
+    """What chance alone does to these scores at this many runs: the figures a forecaster
+    whose stated probabilities were exactly right would show (each run's truth drawn from the
+    probabilities it stated, ``draws`` times, seeded: the same results give the same answer).
+
+    * ``top1_expected_if_calibrated`` (± ``top1_sd_if_calibrated``): the mean stated probability
+      of the leader — how often the leader would be right if every probability were true;
+    * ``bins_target_pass_chance_if_calibrated``: how often such a forecaster meets "every bin
+      with ≥ 20 cases within 0.10" (a 20-case bin at p = 0.5 has a standard error of 0.11);
+    * ``bins_n>=20_within_sampling_error``: every such bin's gap within 1.96 of its own
+      standard error."""
+    n = len(results)
+    if not n or not hyps:
+        return {}
+    p = np.array([[r.probabilities[h] for h in hyps] for r in results], float)
+    p = np.clip(p, 0.0, None)
+    p /= np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    lead = p.max(axis=1)
+    cum = np.cumsum(p, axis=1)
+    b = np.minimum((p * BINS).astype(int), BINS - 1).ravel()
+    flat = p.ravel()
+    counts = np.bincount(b, minlength=BINS)
+    sums = np.bincount(b, weights=flat, minlength=BINS)
+    big_bins = counts >= 20
+    rng = np.random.default_rng(20241208)
+    passed = 0
+    for _ in range(draws):
+        truth = np.minimum((rng.random((n, 1)) > cum).sum(axis=1), len(hyps) - 1)
+        y = np.zeros_like(p)
+        y[np.arange(n), truth] = 1.0
+        hits = np.bincount(b, weights=y.ravel(), minlength=BINS)
+        gaps = np.abs(sums[big_bins] - hits[big_bins]) / counts[big_bins]
+        passed += bool((gaps <= 0.10).all())
+    return {"draws": draws,
+            "top1_expected_if_calibrated": round(float(lead.mean()), 4),
+            "top1_sd_if_calibrated": round(float(np.sqrt((lead * (1 - lead)).sum()) / n), 4),
+            "bins_target_pass_chance_if_calibrated": round(passed / draws, 3),
+            "bins_n>=20_within_sampling_error": all(bool(x["within_sampling_error"]) for x in big)}
 
 
 def empirical(runs: int, seed: int) -> dict[str, dict[str, dict[str, Any]]]:
