@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from sitewatch.fusion.assessment import Assessment
     from sitewatch.report.build import ReportResult
     from sitewatch.sites import Site
+    from sitewatch.sources.adsb.globe_parts import DayFiles
+    from sitewatch.sources.base import ReadOptions
     from sitewatch.store.db import Store
     from sitewatch.store.ingest import FileResult, IngestSummary
 
@@ -145,7 +147,7 @@ class Facade:
         warn = on_warning or (lambda m: log.warning("%s", m))
         with self._writing():
             prepared = prepare(self, kind, options)
-            days: list[Any] = []
+            days: list[DayFiles] = []
             if kind == "adsb" and format in ("auto", "readsb-trace") and not per_member:
                 from sitewatch.sources.adsb.globe_parts import split_days
 
@@ -308,7 +310,7 @@ class Facade:
                               near_km=f.near_km))
 
 
-def _ingest_day(store: Any, day: Any, opts: Any, progress: Progress | None) -> FileResult:
+def _ingest_day(store: Store, day: DayFiles, opts: ReadOptions, progress: Progress | None) -> FileResult:
     """One globe_history day read as a stream; a day that cannot be read fails alone."""
     import os
 

@@ -298,14 +298,15 @@ def ingest_day_files(store: Store, day: DayFiles, opts: ReadOptions | None = Non
                                "files": [{"name": p.name, "size_bytes": p.stat().st_size} for p in day.parts],
                                "sha256": digest, "keep": rule.as_json()}
     read_opts = dataclasses.replace(opts, extra=extra)
-    name = day.name
+    name, size = day.name, day.size_bytes
+    stream = ConcatReader(list(day.parts))
     try:
-        with ConcatReader(list(day.parts)) as stream:
+        with stream:
             batches = only_watched(read_archive(stream, name, rule, workers), opts.extra.get("only_ids"))
             return ingest_stream(store, "adsb", name, digest, "readsb-trace", batches, read_opts,
-                                 size_bytes=day.size_bytes, progress=progress)
+                                 size_bytes=size, progress=progress)
     except InputError as exc:
-        if len(day.parts) > 1 and "end early" in str(exc):
+        if len(day.parts) > 1 and stream.bytes_read >= size:  # every part read, and the tar still unfinished
             raise InputError(f"{exc.args[0]}; or a part is missing: is {day.parts[-1].name} the day's last part?",
                              path=name) from None
         raise
