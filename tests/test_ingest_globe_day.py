@@ -225,3 +225,9 @@ def test_the_real_trace_inside_a_split_day_reads_as_the_file_alone(tmp_path: Pat
     rows = _rows(a.store)
     assert len(rows) > 2000 and rows == _rows(b.store)
     assert {r["id"] for r in rows} == {"ac671b"}
+
+
+def test_the_shape_of_split_parts() -> None:
+    """``split -b``: parts of one size but for a smaller last one (fetch checks its downloads so too)."""
+    assert [GP.uneven_part(s) for s in ([5], [5, 5], [5, 3], [5, 5, 5])] == [None] * 4
+    assert [GP.uneven_part(s) for s in ([5, 6], [5, 4, 3], [5, 5, 6], [5, 4, 5, 2])] == [1, 1, 2, 1]

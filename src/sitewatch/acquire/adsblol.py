@@ -256,7 +256,7 @@ class AdsbLol:
                     progress(a.name, n, a.size_bytes)
             out.append(download(a.url, folder / rel.tag / a.name, a.size_bytes, a.sha256, self.http,
                                 progress=tell))
-        if len(out) > 1 and (len({f.size_bytes for f in out[:-1]}) > 1 or out[-1].size_bytes > out[0].size_bytes):
+        if globe_parts.uneven_part([f.size_bytes for f in out]) is not None:
             sizes = ", ".join(f"{f.path.name} {f.size_bytes:,}" for f in out)
             raise FetchError(f"{rel.tag}: the parts of a split tar are equal but for a shorter last one "
                              f"({sizes}); a part is truncated: delete it and fetch again")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tarfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,13 +138,22 @@ def _checked(stem: Path, found: dict[int, Path]) -> tuple[Path, ...]:
                          f"{name(0)} to {name(last)} (e.g. {stem.name}.*)", path=str(stem))
     ordered = tuple(found[k] for k in range(last + 1))
     sizes = [p.stat().st_size for p in ordered]
-    short = [p.name for p, s in zip(ordered[:-1], sizes[:-1], strict=True) if s != sizes[0]]
-    if short or sizes[-1] > sizes[0]:
+    bad = uneven_part(sizes)
+    if bad is not None:
         listing = ", ".join(f"{p.name} {s:,} bytes" for p, s in zip(ordered, sizes, strict=True))
         raise InputError(f"the parts of {stem.name} are of one size but for a smaller last one ({listing}); "
-                         f"{(short or [ordered[-1].name])[0]} is cut short or not of this day: download it again",
+                         f"{ordered[bad].name} is cut short or not of this day: download it again",
                          path=str(stem))
     return ordered  # (a last part missing altogether shows as a tar that ends early)
+
+
+def uneven_part(sizes: Sequence[int]) -> int | None:
+    """The first part that breaks ``split -b``'s shape — parts of one size but for a smaller
+    last one — or None (``fetch`` checks its downloads with it too)."""
+    for k, n in enumerate(sizes[1:-1], start=1):
+        if n != sizes[0]:
+            return k
+    return len(sizes) - 1 if len(sizes) > 1 and sizes[-1] > sizes[0] else None
 
 
 def sha256(day: DayFiles, progress: Callable[[int], None] | None = None) -> str:
