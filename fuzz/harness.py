@@ -135,6 +135,13 @@ TRACE = ('{"icao":"ac671b","r":"N899DN","t":"B739","dbFlags":1,"timestamp":17340
 AIRCRAFT = ('{"now":1734069600.1,"messages":10,"aircraft":[{"hex":"4ca2d6","flight":"RYR1AB ","alt_baro":37000,'
             '"gs":450,"track":270,"baro_rate":-64,"squawk":"7700","lat":51.5,"lon":-0.1,"seen_pos":1.2,'
             '"type":"adsb_icao","category":"A3","r":"EI-ABC","t":"B738"},{"hex":"~4ca2d7","alt_baro":"ground"}]}')
+API_V2 = ('{"ac":[{"hex":"4ca2d6","type":"adsb_icao","flight":"RYR1AB  ","alt_baro":37000,"gs":450.1,'
+          '"track":270.2,"baro_rate":-64,"squawk":"7700","lat":51.5,"lon":-0.1,"seen_pos":1.2,"nav_modes":["lnav"],'
+          '"category":"A3","r":"EI-ABC","t":"B738"},{"hex":"~4ca2d7","alt_baro":"ground","seen":3.0}],'
+          '"msg":"No error","now":1734069600123,"total":2,"ctime":1734069600123,"ptime":2}')
+OPENSKY_API = ('{"time":1734069600,"states":[["4ca2d6","RYR1AB  ","Ireland",1734069599,1734069600,-0.1,51.5,'
+               '3048.0,false,231.5,270.2,-0.33,null,3100.0,"7700",false,0,4],["4ca2d7",null,"Ireland",null,'
+               '1734069590,null,null,null,true,0.0,0.0,null,null,null,null,false,0]]}')
 OBS_CSV = [
     "t_utc,site,text,count,class,source,url,confidence",
     "2024-12-13,hmeimim,2 × A124 on apron,2,A124,Maxar,https://example.org/post,0.8",
@@ -251,6 +258,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     _reader_target("readsb-trace", "adsb", "readsb-trace", lambda: [TRACE.encode()]),
     _reader_target("readsb-aircraft", "adsb", "readsb-aircraft", lambda: [AIRCRAFT.encode()]),
     _reader_target("opensky", "adsb", "opensky", lambda: [_lines(OPENSKY)]),
+    _reader_target("readsb-api", "adsb", "readsb-api", lambda: [API_V2.encode()]),
+    _reader_target("opensky-api", "adsb", "opensky-api", lambda: [OPENSKY_API.encode()]),
     _reader_target("fr24", "adsb", "fr24", lambda: [_lines(FR24)],
                    opts=ReadOptions(extra={"icao24": "4ca2d6"})),
     _reader_target("nmea", "ais", "nmea", lambda: [_lines(NMEA)], opts=ReadOptions(start=START)),

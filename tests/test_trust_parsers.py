@@ -131,7 +131,7 @@ def inputs(target: H.Target) -> st.SearchStrategy[bytes]:
     seeds = target.seeds()
     seed = st.sampled_from(seeds)
     binary = target.name in ("beast", "geotiff")
-    structured = target.name in ("readsb-trace", "readsb-aircraft", "stac")
+    structured = target.name in ("readsb-trace", "readsb-aircraft", "readsb-api", "opensky-api", "stac")
     options: list[st.SearchStrategy[bytes]] = [seed.flatmap(mutated_bytes), st.binary(max_size=512)]
     if not binary:
         options.append(seed.flatmap(mutated_text))

@@ -35,9 +35,6 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
 from sitewatch.acquire import SourceInfo, register
 from sitewatch.acquire._keys import Secret, secret
 from sitewatch.acquire._polled import PolledClient
@@ -48,16 +45,12 @@ from sitewatch.live._net import Document
 from sitewatch.live._outages import BBox
 from sitewatch.live._poll import PollOptions, Request
 from sitewatch.live.api import Taken
-from sitewatch.sources.adsb._common import epoch_to_ts, positions_batch
-from sitewatch.sources.base import Batch, Reject
+from sitewatch.sources.adsb.api_answers import parse_states
 
 log = logging.getLogger(__name__)
 
 API = "https://opensky-network.org/api"
 TOKEN_URL = "https://auth.opensky-network.org/auth/realms/opensky-network/protocol/openid-connect/token"
-FT_M = 3.28084
-KT_MS = 1.943844
-FPM_MS = 196.850394
 CREDITS_PER_DAY = {"anonymous": 400, "account": 4000}
 MIN_INTERVAL_S = {"anonymous": 10.0, "account": 5.0}  # the resolution of the states served
 
@@ -202,58 +195,3 @@ class OpenSkyClient(PolledClient):
         self._records += n
         self._pending.append(batch)
         return Taken(True, "", n)
-
-
-def parse_states(data: bytes, base: int = 0, fmt: str = "opensky-api") -> tuple[Batch, int]:
-    """The positions batch of a ``/states/all`` answer and its number of states."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"not JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
-    if not isinstance(doc, dict) or "states" not in doc:
-        raise ValueError("no 'states' in the answer: not an OpenSky /states/all response")
-    states = doc["states"] or []
-    if not isinstance(states, list):
-        raise ValueError("'states' is not a list")
-    rejects: list[Reject] = []
-    rows: list[list[Any]] = []
-    offs: list[int] = []
-    counters: dict[str, int] = {}
-    for i, s in enumerate(states):
-        if not isinstance(s, list) or len(s) < 17:
-            n = len(s) if isinstance(s, list) else 0
-            rejects.append(Reject(base + i + 1, json.dumps(s)[:2000], f"state vector with {n} fields, expected 17 or 18",
-                                  "record"))
-            continue
-        rows.append(s)
-        offs.append(base + i + 1)
-
-    def num(k: int) -> np.ndarray:
-        return np.array([_num(s[k]) for s in rows], np.float64)
-
-    t_pos, t_contact = num(3), num(4)
-    from_contact = np.isnan(t_pos) & ~np.isnan(t_contact) & ~np.isnan(num(6))
-    counters["time_from_last_contact"] = int(from_contact.sum())
-    t = np.where(np.isnan(t_pos), t_contact, t_pos)
-    canon = pa.table({
-        "t_utc": epoch_to_ts(t, "s"),
-        "id": pa.array([s[0] if isinstance(s[0], str) else "" for s in rows], pa.string()),
-        "lat": pa.array(num(6), pa.float64(), from_pandas=True),
-        "lon": pa.array(num(5), pa.float64(), from_pandas=True),
-        "alt_ft": pa.array(num(7) * FT_M, pa.float64(), from_pandas=True),
-        "speed_kt": pa.array(num(9) * KT_MS, pa.float64(), from_pandas=True),
-        "track_deg": pa.array(num(10), pa.float64(), from_pandas=True),
-        "vrate_fpm": pa.array(num(11) * FPM_MS, pa.float64(), from_pandas=True),
-        "onground": pa.array([s[8] if isinstance(s[8], bool) else None for s in rows], pa.bool_()),
-        "callsign": pa.array([s[1] if isinstance(s[1], str) else None for s in rows], pa.string()),
-        "squawk": pa.array([s[14] if isinstance(s[14], str) else None for s in rows], pa.string()),
-    })
-    b = positions_batch(canon, offs, fmt, lambda i: json.dumps(rows[i])[:2000], "record", counters)
-    b.rejects.extend(rejects)
-    return b, len(states)
-
-
-def _num(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return float("nan")
-    return float(v)

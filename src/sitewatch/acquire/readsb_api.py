@@ -24,15 +24,11 @@ An answer that is not JSON or not that envelope is quarantined whole and makes i
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-
-import pyarrow as pa
 
 from sitewatch.acquire import SourceInfo, register
 from sitewatch.acquire._keys import Secret, secret
@@ -42,13 +38,11 @@ from sitewatch.errors import InputError
 from sitewatch.live._net import Document
 from sitewatch.live._outages import BBox
 from sitewatch.live._poll import PollOptions, Request
-from sitewatch.live.api import Taken, reject_batch
-from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject
+from sitewatch.live.api import Taken
+from sitewatch.sources.adsb.api_answers import parse_envelope, read_aircraft
 
 LAYOUTS = ("point", "lat-lon-dist", "aircraft-json")
-_IDENTITY = frozenset({"r", "t", "desc", "ownOp", "category", "dbFlags", "year"})
 NM_KM = 1.852
-MAX_RECORDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -171,78 +165,6 @@ class ReadsbClient(PolledClient):
         self._records += len(recs)
         self._pending.extend(read_aircraft(now_s, recs, base, self.fmt, counters, self._seen_aircraft))
         return Taken(True, "", len(recs))
-
-
-def parse_envelope(data: bytes, t_recv_s: float) -> tuple[float, list[Any], dict[str, int]]:
-    """(``now`` in seconds, aircraft records, counters) of a v2 API answer or an ``aircraft.json``."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"not JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
-    if not isinstance(doc, dict):
-        raise ValueError("not a JSON object")
-    if "ac" in doc:
-        recs = doc["ac"] if doc["ac"] is not None else []  # some servers send null for none
-    else:
-        recs = doc.get("aircraft")
-    if not isinstance(recs, list):
-        raise ValueError("no 'ac' (v2 API) or 'aircraft' (aircraft.json) list: not a readsb answer")
-    if len(recs) > MAX_RECORDS:
-        raise ValueError(f"{len(recs):,} aircraft in one answer: not a point query")
-    counters: dict[str, int] = {}
-    now = doc.get("now")
-    if isinstance(now, int | float) and not isinstance(now, bool) and math.isfinite(now) and now > 0:
-        if now > 1e11:  # v2 APIs: milliseconds; aircraft.json: seconds
-            now = now / 1000.0
-            counters["now_in_ms"] = 1
-        now_s = float(now)
-    else:
-        now_s = t_recv_s
-        counters["now_missing"] = 1
-    return now_s, recs, counters
-
-
-def read_aircraft(now_s: float, recs: list[Any], base: int, fmt: str, counters: dict[str, int],
-                  seen: set[str]) -> list[Batch]:
-    """Positions (and new aircraft identities) of one answer, through the ``readsb-aircraft`` reader."""
-    from sitewatch.sources.adsb.readsb import ReadsbAircraftReader
-
-    rejects = [Reject(base + i + 1, json.dumps(r)[:2000] if r is not None else "null", "aircraft record is not an object",
-                      "record") for i, r in enumerate(recs) if not isinstance(r, dict)]
-    # an aircraft's identity (registration, type, …) is read once a session: the reader builds
-    # one row per aircraft that carries it, the slow part of an answer
-    objs = [r if str(r.get("hex", "")).lower() not in seen else {k: v for k, v in r.items() if k not in _IDENTITY}
-            for r in recs if isinstance(r, dict)]
-    keep_offsets = [base + i + 1 for i, r in enumerate(recs) if isinstance(r, dict)]
-    data = json.dumps({"now": now_s, "aircraft": objs}).encode()
-    src = InputFile(f"{fmt}", lambda: io.BytesIO(data), len(data))
-    out: list[Batch] = []
-    for b in ReadsbAircraftReader().read(src, ReadOptions()):
-        if b.table == "positions":
-            rows = b.rows
-            if rows.num_rows:
-                offs = pa.array([keep_offsets[int(o) - 1] for o in rows.column("rec_offset").to_pylist()], pa.int64())
-                rows = rows.set_column(rows.column_names.index("rec_offset"), "rec_offset", offs)
-                rows = rows.set_column(rows.column_names.index("format"), "format",
-                                       pa.repeat(pa.scalar(fmt), rows.num_rows))
-            rj = [Reject(keep_offsets[r.offset - 1], r.raw, r.reason, "record") for r in b.rejects]
-            merged = dict(b.counters)
-            for k, v in counters.items():
-                merged[k] = merged.get(k, 0) + v
-            out.append(Batch("positions", rows, rj + rejects, merged))
-            rejects, counters = [], {}
-        elif b.table == "aircraft" and b.rows.num_rows:
-            ids = b.rows.column("icao24").to_pylist()
-            new = [i not in seen for i in ids]
-            seen.update(ids)
-            if any(new):
-                rows = b.rows.filter(pa.array(new))
-                rows = rows.set_column(rows.column_names.index("db_source"), "db_source",
-                                       pa.repeat(pa.scalar(f"feed:{fmt}"), rows.num_rows))
-                out.append(Batch("aircraft", rows))
-    if rejects or counters:
-        out.append(reject_batch(rejects, counters))
-    return out
 
 
 def circle_box(lat: float, lon: float, radius_nm: float) -> BBox:

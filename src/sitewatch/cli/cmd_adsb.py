@@ -43,7 +43,9 @@ def ingest_adsb(ctx: Ctx, paths: tuple[str, ...], fmt: str, start: str | None, r
     Formats: hex (CSV ``ts,hex`` or JSON lines ``{"timestamp":…,"frame":…}``), beast,
     sbs (BaseStation), readsb-trace (``trace_full_*.json``), readsb-aircraft (``aircraft.json``
     snapshots), opensky (state vectors CSV/Parquet), fr24 (per-flight CSV), traffic (the
-    traffic library's JSON/Parquet). ``.gz``, ``.zst``, ``.bz2``, ``.xz`` files, ``.tar`` and ``.zip``
+    traffic library's JSON/Parquet), readsb-api and opensky-api (answers of the live APIs saved to
+    a file: ``curl https://api.adsb.lol/v2/point/35.4/35.9/50 > point.json``; the rows ``stream
+    adsb`` would store). ``.gz``, ``.zst``, ``.bz2``, ``.xz`` files, ``.tar`` and ``.zip``
     archives are read in place; a folder or archive of small files (a receiver's snapshots) is
     stored a group at a time, each file still logged on its own.
 

@@ -1,0 +1,6 @@
+"""atheris target: the opensky-api parser (see fuzz/_target.py)."""
+
+from _target import main
+
+if __name__ == "__main__":
+    main("opensky-api")
