@@ -211,6 +211,21 @@ def test_opensky_csv_and_parquet_units(ws: Workspace, tmp_path: Path) -> None:
     assert s.rejected == 0 and s.duplicates == len(recs)
 
 
+def test_opensky_csv_lines_end_as_the_csv_parser_ends_them(ws: Workspace, tmp_path: Path) -> None:
+    """The header line is cut where pyarrow's CSV parser cuts it (\\r, \\n or \\r\\n): a lone carriage
+    return inside it once left the header we judged and the columns pyarrow read apart (KeyError,
+    found by fuzzing); a file of old Mac line endings reads whole."""
+    lines = ["time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,baroaltitude",
+             "1733990400,4b1805,35.40,35.95,120.0,90.0,0.0,RFF7801,False,3000.0",
+             "1733990410,4b1805,35.41,35.96,120.0,90.0,0.0,RFF7801,False,3010.0"]
+    (tmp_path / "cr.csv").write_bytes("\r".join(lines).encode() + b"\r")
+    s = ws.ingest("adsb", [tmp_path / "cr.csv"], "opensky")
+    assert s.results[0].error is None and s.accepted == 2
+    (tmp_path / "broken.csv").write_bytes(b"time\r,icao24,lat,lon\n1733990400,4b1805,35.4,35.9\n")
+    s = ws.ingest("adsb", [tmp_path / "broken.csv"], "opensky")
+    assert s.accepted == 0 and "columns ['time'] fit no known layout" in str(s.results[0].error)
+
+
 def test_fr24_csv_needs_icao24(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recs = [r for r in _track() if r["latitude"] is not None][:500]
     lines = ["Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction"]

@@ -104,6 +104,11 @@ def test_faults_in_saved_answers(tmp_path: Path) -> None:
     assert parse_envelope(huge, 1700000000.0) == (1700000000.0, [], {"now_missing": 1})
     with pytest.raises(FormatError, match="no usable 'now'"):
         _read(ReadsbApiReader(), huge)
+    big = "1" + "0" * 400  # beyond any float: the field is empty, the state kept
+    vec = f'["4b1805", "RFF7801 ", "Russia", 1700000000, 1700000000, 35.9, 35.4, {big}, false, {big}, 90.0, ' \
+          f'Infinity, null, null, "1234", false, 0]'
+    (row,) = _read(OpenSkyApiReader(), f'{{"time": 1700000000, "states": [{vec}]}}'.encode())[0].to_pylist()
+    assert row["alt_ft"] is None and row["speed_kt"] is None and row["vrate_fpm"] is None and row["lat"] == 35.4
     with pytest.raises(FormatError, match="not an OpenSky /states/all answer"):
         _read(OpenSkyApiReader(), b'{"time": 1700000000, "error": "rate limited"}')
     # through the workspace: a bad record quarantined with its record number, the rest kept

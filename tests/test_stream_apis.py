@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import struct
@@ -44,6 +45,7 @@ from sitewatch.analytics.air._airfields import Airfields
 from sitewatch.analytics.air._params import AirParams
 from sitewatch.cli import main
 from sitewatch.live import api_feed
+from sitewatch.live._net import Document
 from sitewatch.live._outages import OutageBook
 from sitewatch.live._poll import PollOptions
 from sitewatch.live._ws import WsOptions, accept_key, decode_frame, encode_frame
@@ -510,6 +512,49 @@ def _static(mmsi: int) -> str:
 
 
 TARTUS = S.circle_site("tartus", "port", 34.9, 35.87, 5.0)
+
+
+_HOSTILE = (float("inf"), float("-inf"), float("nan"), 10 ** 400, -(10 ** 400), 1e300, 2 ** 63, True, "12", None,
+            [1], {"x": 1})
+
+
+def test_aisstream_hostile_numbers_are_quarantined_or_dropped_never_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON admits Infinity, NaN and integers beyond any float: each numeric field of a position
+    report and a static report, given each such value, once stopped the stream (OverflowError)."""
+    monkeypatch.setenv("AISSTREAM_API_KEY", SECRET)
+    client = AisStream().configured(None, {}).client([TARTUS], 20.0, WsOptions())
+    pos_fields = ("UserID", "Latitude", "Longitude", "Sog", "Cog", "TrueHeading", "NavigationalStatus")
+    static_fields = ("ImoNumber", "Type", "MaximumStaticDraught")
+    n = 0
+    for v in _HOSTILE:
+        for f in pos_fields:
+            doc = json.loads(_position(273456780, 34.91, 35.86))
+            doc["Message"]["PositionReport"][f] = v
+            client.take(Document(json.dumps(doc).encode(), "tartus", 1733637600.0))
+            n += 1
+        for f in static_fields:
+            doc = json.loads(_static(273456780))
+            doc["Message"]["ShipStaticData"][f] = v
+            client.take(Document(json.dumps(doc).encode(), "tartus", 1733637600.0))
+            n += 1
+        doc = json.loads(_static(273456780))
+        doc["Message"]["ShipStaticData"]["Dimension"] = {"A": v, "B": 1, "C": v, "D": 2}
+        client.take(Document(json.dumps(doc).encode(), "tartus", 1733637600.0))
+        n += 1
+    out = client.drain(True)
+    pos = [b for b in out if b.table == "positions" and b.rows.num_rows]
+    rejects = [r for b in out for r in b.rejects]
+    stored = sum(b.rows.num_rows for b in pos)
+    reports = sum(b.rows.num_rows for b in out if b.table == "vessel_reports")
+    # each position message is stored or quarantined with a reason; each static one makes a report
+    assert stored + len(rejects) == len(_HOSTILE) * len(pos_fields)
+    assert reports == n - len(_HOSTILE) * len(pos_fields)
+    assert {r.reason for r in rejects} <= {"PositionReport without a usable UserID (MMSI)",
+                                           "PositionReport without Latitude/Longitude",
+                                           "latitude/longitude out of range (91/181: not available)"}
+    rows = pa.concat_tables([b.rows for b in pos]).to_pylist()
+    assert all(r["status"] is None or isinstance(r["status"], str) for r in rows)
+    assert all(r["speed_kt"] is None or math.isfinite(r["speed_kt"]) for r in rows)
 
 
 def test_go_time_layout() -> None:

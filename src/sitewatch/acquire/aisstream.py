@@ -30,6 +30,7 @@ published); attribute "aisstream.io".
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -217,8 +218,8 @@ class AisStreamClient:
             self._pos.append({"t": t_us, "mmsi": mmsi, "lat": _f(lat), "lon": _f(lon),
                               "sog": _f(body.get("Sog")), "cog": _f(body.get("Cog")),
                               "heading": _f(body.get("TrueHeading")),
-                              "status": int(body["NavigationalStatus"]) if _isnum(body.get("NavigationalStatus"))
-                              else -1, "name": name, "inferred": inferred, "n": n})
+                              "status": _nav_status(body.get("NavigationalStatus")), "name": name,
+                              "inferred": inferred, "n": n})
         if mtype in STATIC_TYPES:
             rep = _static(mtype, body)
             if rep is not None:
@@ -266,7 +267,7 @@ def _static(mtype: str, body: dict[str, Any]) -> dict[str, Any] | None:
         if mtype == "ShipStaticData":
             imo = body.get("ImoNumber")
             rep.update(callsign=_text(body.get("CallSign")), destination=_text(body.get("Destination")),
-                       imo=int(imo) if isinstance(imo, int | float) and _isnum(imo) and int(imo) > 0 else None,
+                       imo=_imo(imo),
                        draught_m=_pos(body.get("MaximumStaticDraught")))
     if isinstance(dim, dict):
         a_, b_, c_, d_ = (_f(dim.get(k)) for k in "ABCD")
@@ -276,20 +277,47 @@ def _static(mtype: str, body: dict[str, Any]) -> dict[str, Any] | None:
     return rep if any(rep.get(k) is not None for k in fields) else None
 
 
+def _num(v: Any) -> float | None:
+    """A JSON number as a finite float; ``None`` for anything else — a boolean, a string, NaN, ±inf
+    (``Infinity``, ``1e400``) and an integer too large for a float: a message carrying one is
+    quarantined or the field left empty, never a crash of the stream."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _isnum(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == v
+    return _num(v) is not None
 
 
 def _f(v: Any) -> float:
-    return float(v) if _isnum(v) else float("nan")
+    f = _num(v)
+    return float("nan") if f is None else f
 
 
 def _pos(v: Any) -> float | None:
-    return float(v) if _isnum(v) and 0 < float(v) < 1e6 else None
+    f = _num(v)
+    return f if f is not None and 0 < f < 1e6 else None
 
 
 def _int_pos(v: Any) -> int | None:
-    return int(v) if _isnum(v) and 0 < int(v) < 256 else None
+    f = _num(v)
+    return int(f) if f is not None and 0 < f < 256 else None
+
+
+def _imo(v: Any) -> int | None:
+    f = _num(v)
+    return int(f) if f is not None and 0 < f < 1e10 else None  # IMO numbers have 7 digits
+
+
+def _nav_status(v: Any) -> int:
+    """The navigation status code (0–15), -1 when absent or out of range."""
+    f = _num(v)
+    return int(f) if f is not None and 0 <= f <= 15 else -1
 
 
 def _text(v: Any) -> str | None:

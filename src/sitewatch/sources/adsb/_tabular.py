@@ -14,6 +14,7 @@ listing the columns expected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -227,11 +228,12 @@ def read_parquet(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterato
 
 
 def read_csv(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterator[Batch]:
+    head = re.split(rb"\r\n|\r|\n", src.head(), maxsplit=1)[0]  # lines end as the CSV parser ends them
     try:
-        src.head().split(b"\n", 1)[0].decode("utf-8")
+        head.decode("utf-8")
     except UnicodeDecodeError:
         raise FormatError("the header line is not UTF-8 text", path=src.name, offset=1) from None
-    first = src.head().split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
+    first = head.decode("utf-8", "replace")
     names = [h.strip().strip('"') for h in first.split(",")]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -258,6 +260,11 @@ def read_csv(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterator[Ba
             )
         except pa.ArrowInvalid as exc:
             raise FormatError(f"CSV cannot be parsed: {exc}", path=src.name) from None
+        if [n.strip().strip('"') for n in reader.schema.names] != names:  # e.g. a carriage return inside it
+            shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in ", ".join(names)[:200])
+            raise FormatError(f"the header line does not read as the columns it names ({shown}): "
+                              "a stray carriage return or quote in it? fix the header line", path=src.name,
+                              offset=1)
         line0 = 2
         for rb in _iter_reader(reader, src):
             t = pa.Table.from_batches([rb])

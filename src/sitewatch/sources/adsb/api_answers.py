@@ -233,9 +233,10 @@ def parse_states(data: bytes, base: int = 0, fmt: str = "opensky-api") -> tuple[
 
 
 def _num(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return float("nan")
-    return float(v)
+    """A JSON number as a finite float, NaN for anything else (a string, a boolean, an integer too
+    large for a float)."""
+    f = _finite(v)
+    return float("nan") if f is None else f
 
 
 @register
