@@ -94,7 +94,7 @@ def parse_rule(d: Any, where: str = "watch.yaml") -> Rule:
     known = set(Rule.__dataclass_fields__)
     unknown = set(d) - known
     if unknown:
-        raise ConfigError(f"{where}: rule {name!r}: unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
+        raise ConfigError(f"{where}: rule {name!r}: unknown keys {sorted(map(str, unknown))}; allowed: {sorted(known)}")
     kw = dict(d)
     try:
         if "types" in kw:
