@@ -264,7 +264,8 @@ def _ais_from(d: date) -> Scenario:
 
 def _navy_state(then: str) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
     """Three warships leave on 2 Dec (AIS from 20 Nov), then hold offshore until the as-of
-    (``holding``), are back in port four days later and still there (``back``), or are gone."""
+    (``holding``), are back in port four days later and still there (``back``), hold offshore and
+    are back two days before the as-of (``sortie``), or are gone."""
     store = Store()
     sc = _ais_from(date(2024, 11, 20))
     for k in range(3):
@@ -274,6 +275,11 @@ def _navy_state(then: str) -> tuple[IT.Observation, dict[str, dict[str, object]]
                      t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
         elif then == "back":
             sc.event("port-visit", date(2024, 12, 6), f"27311{k}", "vessel", hour=9 + k,
+                     t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
+        elif then == "sortie":  # held offshore ten days, back in port two days before the as-of
+            sc.event("loitering", date(2024, 12, 2), f"27311{k}", "vessel", hour=9,
+                     t_end=datetime(2024, 12, 12, 8, tzinfo=UTC), government=True)
+            sc.event("port-visit", date(2024, 12, 12), f"27311{k}", "vessel", hour=10 + k,
                      t_end=datetime(2024, 12, 13, 23, tzinfo=UTC), government=True)
     sc.write(store)
     site = build(Store(), "none")
@@ -289,6 +295,12 @@ def test_warships_that_sail_and_come_back_are_told_from_warships_that_left() -> 
     assert back.state == "returned", back.text  # sailed together and came back: an exercise's signature
     assert "3 of them came back" in back.text
     assert F.check_sentence(back.text, back.evidence, [c.as_json() for c in back.claims], rows) == []
+    # held offshore, then back in port within the last days: a sortie, not a hold (it once read
+    # "holding offshore ... still under way" about ships moored in the port)
+    sortie, rows = _navy_state("sortie")
+    assert sortie.state == "returned", sortie.text
+    assert "holding offshore from" not in sortie.text and "3 of them came back" in sortie.text
+    assert F.check_sentence(sortie.text, sortie.evidence, [c.as_json() for c in sortie.claims], rows) == []
     gone, rows = _navy_state("gone")
     assert gone.state == "left", gone.text
     assert F.check_sentence(gone.text, gone.evidence, [c.as_json() for c in gone.claims], rows) == []

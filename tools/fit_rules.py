@@ -1,6 +1,6 @@
 """Blend the simulator's state frequencies into the shipped hypothesis files' `expects`.
 
-Usage: python tools/fit_rules.py --runs 600 --seed 11 [--weight 0.7] [--write]
+Usage: python tools/fit_rules.py --runs 600 --seed 11 [--weight 0.7] [--items A,B] [--write]
 
 For each item and hypothesis: expects = weight × (simulated frequency, add-one smoothed) +
 (1 − weight) × the file's current judgement, floored at 0.02 and rounded to 2 decimals.
@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=600)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--weight", type=float, default=0.7)
+    ap.add_argument("--items", default="", help="only these items (comma-separated; default: every item)")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
     emp = C.empirical(a.runs, a.seed)
@@ -36,7 +37,10 @@ def main() -> None:
             continue
         path = folder / f"{name}.yaml"
         text = path.read_text(encoding="utf-8")
+        only = {x.strip() for x in a.items.split(",") if x.strip()}
         for it, d in IT.ITEMS.items():
+            if only and it not in only:
+                continue
             e = emp.get(it, {}).get(name)
             if e is None:
                 continue

@@ -497,8 +497,15 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
 
     deps = [r for r in ctx.rows if r["kind"] == "sea.vessel-departure" and t0 <= r["t_start"] < t1 and _is_navy(r)
             and not visiting(r)]
+    # holding: loitering in the last days by a warship not back in port since (one that held
+    # offshore and came back in is a sortie's signature — an exercise's, a patrol's — not a hold)
+    in_port: dict[str, list[datetime]] = {}
+    for r in ctx.rows:
+        if r["kind"] == "sea.port-visit" and r["t_start"] < t1:
+            in_port.setdefault(str(r["subject"]), []).append(r["t_start"])
     hold = [r for r in ctx.rows if r["kind"] == "sea.loitering" and _is_navy(r) and r["t_start"] < t1
-            and (r["t_end"] or r["t_start"]) >= h0]
+            and (r["t_end"] or r["t_start"]) >= h0
+            and not any(t > r["t_start"] for t in in_port.get(str(r["subject"]), ()))]
     dep_ships = sorted({IND.subject_key(r) for r in deps})
     hold_ships = sorted({IND.subject_key(r) for r in hold})
     covered = _covered(ctx, "ais", t0, t1)
@@ -513,7 +520,8 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
         claims.append(Claim(float(len(dep_ships)), "distinct", ["sea.vessel-departure"], t0, t1, "warships leaving"))
         ids += [r["evidence_id"] for r in sorted(deps, key=lambda r: r["t_start"])]
     if hold:
-        parts.append(f"{len(hold_ships)} holding offshore from {hspan} (loitering episodes still under way)")
+        parts.append(f"{len(hold_ships)} holding offshore from {hspan} (loitering offshore then, and not back in port "
+                     "since)")
         claims.append(Claim(float(len(hold_ships)), "distinct", ["sea.loitering"], h0, t1, "warships holding offshore",
                             overlap=True))
         ids += [r["evidence_id"] for r in sorted(hold, key=lambda r: r["t_start"])]
