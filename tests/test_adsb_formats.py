@@ -221,6 +221,9 @@ def test_opensky_csv_lines_end_as_the_csv_parser_ends_them(ws: Workspace, tmp_pa
     (tmp_path / "cr.csv").write_bytes("\r".join(lines).encode() + b"\r")
     s = ws.ingest("adsb", [tmp_path / "cr.csv"], "opensky")
     assert s.results[0].error is None and s.accepted == 2
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")  # Excel's UTF-8
+    s = ws.ingest("adsb", [tmp_path / "bom.csv"], "opensky")
+    assert s.results[0].error is None and s.duplicates == 2
     (tmp_path / "broken.csv").write_bytes(b"time\r,icao24,lat,lon\n1733990400,4b1805,35.4,35.9\n")
     s = ws.ingest("adsb", [tmp_path / "broken.csv"], "opensky")
     assert s.accepted == 0 and "columns ['time'] fit no known layout" in str(s.results[0].error)

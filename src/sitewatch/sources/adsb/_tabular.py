@@ -233,7 +233,7 @@ def read_csv(src: InputFile, maps: Sequence[ColumnMap], fmt: str) -> Iterator[Ba
         head.decode("utf-8")
     except UnicodeDecodeError:
         raise FormatError("the header line is not UTF-8 text", path=src.name, offset=1) from None
-    first = head.decode("utf-8", "replace")
+    first = head.decode("utf-8-sig", "replace")  # a byte-order mark is not part of the first name (pyarrow drops it too)
     names = [h.strip().strip('"') for h in first.split(",")]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
