@@ -30,7 +30,6 @@ published); attribute "aisstream.io".
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,7 +48,7 @@ from sitewatch.live._outages import BBox
 from sitewatch.live._ws import HandshakeRefused, WsOptions, messages
 from sitewatch.live.api import Taken, reject_batch
 from sitewatch.sources.ais._common import coord_ok, positions_table, reports_table, valid_mmsi
-from sitewatch.sources.base import Batch, Reject
+from sitewatch.sources.base import Batch, Reject, finite_number
 
 URL = "wss://stream.aisstream.io/v0/stream"
 ORIGIN = "aisstream"
@@ -277,46 +276,33 @@ def _static(mtype: str, body: dict[str, Any]) -> dict[str, Any] | None:
     return rep if any(rep.get(k) is not None for k in fields) else None
 
 
-def _num(v: Any) -> float | None:
-    """A JSON number as a finite float; ``None`` for anything else — a boolean, a string, NaN, ±inf
-    (``Infinity``, ``1e400``) and an integer too large for a float: a message carrying one is
-    quarantined or the field left empty, never a crash of the stream."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _isnum(v: Any) -> bool:
-    return _num(v) is not None
+    return finite_number(v) is not None
 
 
 def _f(v: Any) -> float:
-    f = _num(v)
+    f = finite_number(v)
     return float("nan") if f is None else f
 
 
 def _pos(v: Any) -> float | None:
-    f = _num(v)
+    f = finite_number(v)
     return f if f is not None and 0 < f < 1e6 else None
 
 
 def _int_pos(v: Any) -> int | None:
-    f = _num(v)
+    f = finite_number(v)
     return int(f) if f is not None and 0 < f < 256 else None
 
 
 def _imo(v: Any) -> int | None:
-    f = _num(v)
+    f = finite_number(v)
     return int(f) if f is not None and 0 < f < 1e10 else None  # IMO numbers have 7 digits
 
 
 def _nav_status(v: Any) -> int:
     """The navigation status code (0–15), -1 when absent or out of range."""
-    f = _num(v)
+    f = finite_number(v)
     return int(f) if f is not None and 0 <= f <= 15 else -1
 
 

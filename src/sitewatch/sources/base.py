@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import tarfile
 import zipfile
@@ -205,6 +206,20 @@ def detect(kind: str, src: InputFile, fmt: str = "auto") -> Reader:
             path=src.name,
         )
     return regs[scored[0][1]]
+
+
+def finite_number(v: Any) -> float | None:
+    """A JSON number as a finite float; ``None`` for anything else — a boolean, a string, NaN,
+    ±inf (JSON's ``Infinity``, ``1e400``) and an integer too large for a float (``float()`` of it
+    raises ``OverflowError``): what a reader of third-party JSON checks a number with, so that a
+    hostile value empties a field or quarantines a record, never stops the reader."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
 
 
 def preview(head: bytes, n: int = 60) -> str:

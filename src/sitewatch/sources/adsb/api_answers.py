@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,7 +40,7 @@ import pyarrow as pa
 
 from sitewatch.errors import FormatError
 from sitewatch.sources.adsb._common import _empty, epoch_to_ts, positions_batch, watch_filtered
-from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, register
+from sitewatch.sources.base import Batch, InputFile, ReadOptions, Reject, finite_number, register
 
 MAX_JSON_BYTES = 512 << 20
 MAX_RECORDS = 100_000  # aircraft in one readsb answer (a point query's; more is not an answer)
@@ -87,7 +86,7 @@ def parse_envelope(data: bytes, t_recv_s: float | None) -> tuple[float, list[Any
     if len(recs) > MAX_RECORDS:
         raise ValueError(f"{len(recs):,} aircraft in one answer: not a point query")
     counters: dict[str, int] = {}
-    now = _finite(doc.get("now"))
+    now = finite_number(doc.get("now"))
     if now is not None and 0 < now < MAX_NOW:
         if now > 1e11:  # v2 APIs: milliseconds; aircraft.json: seconds
             now = now / 1000.0
@@ -100,17 +99,6 @@ def parse_envelope(data: bytes, t_recv_s: float | None) -> tuple[float, list[Any
         raise ValueError("the answer has no usable 'now' (its time): the positions' times are unknown; "
                          "save the API's whole answer")
     return now_s, recs, counters
-
-
-def _finite(v: Any) -> float | None:
-    """``v`` as a finite float, else ``None`` (a JSON integer too large for a float included)."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
 
 
 def read_aircraft(now_s: float, recs: list[Any], base: int, fmt: str, counters: dict[str, int],
@@ -235,7 +223,7 @@ def parse_states(data: bytes, base: int = 0, fmt: str = "opensky-api") -> tuple[
 def _num(v: Any) -> float:
     """A JSON number as a finite float, NaN for anything else (a string, a boolean, an integer too
     large for a float)."""
-    f = _finite(v)
+    f = finite_number(v)
     return float("nan") if f is None else f
 
 
