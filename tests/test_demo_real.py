@@ -74,7 +74,12 @@ def test_real_mode_runs_on_public_samples(tmp_path: Path) -> None:
     from sitewatch.store import evidence as EVD
     from sitewatch.workspace import Workspace
 
-    for site in ("lfpg", "ns-norfolk", "knzy", "lfmi"):
+    # and a week of New York harbour's real AIS: at Newark the warships' item reads (no
+    # government vessel left: a control that tests something, not priors alone); at New York
+    # City four government craft on their daily beat once read "sailed together and came back",
+    # exercise 0.65 — with no history to tell regulars from warships, that item is not read
+    statuses = {}
+    for site in ("lfpg", "ns-norfolk", "knzy", "lfmi", "newark", "new-york"):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             code = main(["-w", str(out / "workspace"), "assess", site, "--format", "json"])
@@ -84,9 +89,11 @@ def test_real_mode_runs_on_public_samples(tmp_path: Path) -> None:
         high = {a["hypothesis"]: round(a["probability"], 3) for a in items
                 if a["hypothesis"] != "routine" and a["probability"] > 0.5}
         assert not high, (site, high, items[0]["judgement"]["text"])
+        statuses[site] = items[0]["status"]
         with Workspace.open(out / "workspace", read_only=True) as w:
             rows = {r["evidence_id"]: r for r in EVD.list_evidence(w.store, site)}
             assert F.check(items, rows, [w.site(site).label]) == [], site
+    assert statuses["newark"] == "assessed", statuses
 
 
 def test_summary_flags_failed_and_missing_steps(tmp_path: Path) -> None:

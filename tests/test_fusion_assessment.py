@@ -4,7 +4,7 @@ hand; ACH; footnote integrity; what-ifs and revisions."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -262,13 +262,22 @@ def _ais_from(d: date) -> Scenario:
     return sc
 
 
-def _navy_state(then: str) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
+def _navy_state(then: str, ais_from: date = date(2024, 11, 20), harbour_craft: int = 0,
+                warships: int = 3) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
     """Three warships leave on 2 Dec (AIS from 20 Nov), then hold offshore until the as-of
     (``holding``), are back in port four days later and still there (``back``), hold offshore and
-    are back two days before the as-of (``sortie``), or are gone."""
+    are back two days before the as-of (``sortie``), or are gone. ``harbour_craft`` government
+    boats leave every morning and are back by noon, from the first AIS day on."""
     store = Store()
-    sc = _ais_from(date(2024, 11, 20))
-    for k in range(3):
+    sc = _ais_from(ais_from)
+    d = ais_from
+    while d < AS_OF.date():
+        for b in range(harbour_craft):
+            sc.event("vessel-departure", d, f"36699940{b}", "vessel", hour=7 + b, government=True)
+            sc.event("port-visit", d, f"36699940{b}", "vessel", hour=11 + b,
+                     t_end=datetime.combine(d, time(23), UTC), government=True)
+        d += timedelta(days=1)
+    for k in range(warships):
         sc.event("vessel-departure", date(2024, 12, 2), f"27311{k}", "vessel", hour=5 + k, government=True)
         if then == "holding":
             sc.event("loitering", date(2024, 12, 2), f"27311{k}", "vessel", hour=9,
@@ -306,6 +315,27 @@ def test_warships_that_sail_and_come_back_are_told_from_warships_that_left() -> 
     assert F.check_sentence(gone.text, gone.evidence, [c.as_json() for c in gone.claims], rows) == []
     exercise, withdrawal = R.load_all()["exercise"], R.load_all()["withdrawal"]
     assert exercise.likelihood("navy_offshore", "returned") > 3 * withdrawal.likelihood("navy_offshore", "returned")
+
+
+def test_a_busy_harbour_s_own_government_craft_are_not_warships_sailing() -> None:
+    """Real New York harbour AIS (1–7 Dec 2020) once read "4 warships sailed together and came
+    back", exercise 0.65: harbour craft on their daily beat. A vessel that left on at least one
+    in seven of the observed days before the window is one of the port's regulars."""
+    craft, rows = _navy_state("back", harbour_craft=2, warships=0)
+    assert craft.state == "none", craft.text
+    assert "not counted: the port's regular government craft (baseline: 2 that left" in craft.text
+    assert "0 warships other than its regular craft left the port" in craft.text
+    assert F.check_sentence(craft.text, craft.evidence, [c.as_json() for c in craft.claims], rows) == []
+    # a squadron sailing from the same busy port is still read, the craft beside it not counted
+    both, rows = _navy_state("back", harbour_craft=2)
+    assert both.state == "returned", both.text
+    assert "3 warships/government vessels left the port" in both.text and "MMSI 366999400" not in both.text
+    assert F.check_sentence(both.text, both.evidence, [c.as_json() for c in both.claims], rows) == []
+    # with no history before the window, who is a regular is unknown: not read, said why
+    young, _ = _navy_state("back", ais_from=date(2024, 12, 1), harbour_craft=2)
+    assert young.state is None and "not known yet (baseline: none yet, 0 earlier observed days" in young.text
+    # one sailing a week or less is no regular: a squadron back from patrols still counts
+    assert IT.REGULAR_MIN_DAYS == 3 and abs(IT.REGULAR_SHARE - 1 / 7) < 1e-12
 
 
 def _flow(moves: list[tuple[str, str, date, int]]) -> tuple[IT.Observation, dict[str, dict[str, object]]]:

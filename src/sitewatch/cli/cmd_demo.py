@@ -263,6 +263,8 @@ REAL_FILES = (
      "US coastal AIS, 30 June 2020 — tracktable-data 1.7.3.1 (BSD-2), MarineCadastre (US public domain)"),
     ("tracktable", "python_example_data/VirginiaBeach_2020_06_04_to_06_filtered.traj", "ais",
      "Virginia Beach / Norfolk AIS, 4–6 June 2020 — tracktable-data 1.7.3.1 (BSD-2), MarineCadastre"),
+    ("tracktable", "python_example_data/NYHarbor_2020_12_first_week.traj", "ais",
+     "New York harbour AIS, 1–7 December 2020 — tracktable-data 1.7.3.1 (BSD-2), MarineCadastre"),
 )
 REAL_SITES = (
     ("knzy", ["--airport", "KNZY", "--radius-km", "8"]),
@@ -271,6 +273,10 @@ REAL_SITES = (
     ("kngu", ["--airport", "KNGU", "--radius-km", "4"]),
     # Naval Station Norfolk's piers (the World Port Index point for Norfolk is downtown, 11 km away)
     ("ns-norfolk", ["--point", "36.9480,-76.3270", "--kind", "port", "--radius-km", "3"]),
+    # a week of a busy commercial port: the one real control whose AIS covers enough days for
+    # the key-event items to read (the series' baselines need 7 earlier observed days; it has 4)
+    ("newark", ["--port", "Newark"]),
+    ("new-york", ["--port", "New York City"]),
 )
 
 

@@ -476,13 +476,18 @@ def _one(r: Rule, site: Site, as_of: datetime, post: Mapping[str, float], prior:
                  "too old, missing or says the same under every hypothesis)")
     else:
         ctext = (f"Confidence in the set is {level}: the leader ({lead}) is {ratio:.1f} times as probable as the "
-                 f"runner-up ({second}); {len(favour)} independent source{'s' if len(favour) != 1 else ''} "
-                 f"({src}) favour{'s' if len(favour) == 1 else ''} it")
+                 f"runner-up ({second}); ")
+        if favour:
+            ctext += (f"{len(favour)} independent source{'s' if len(favour) != 1 else ''} ({src}) "
+                      f"favour{'s' if len(favour) == 1 else ''} it over the runner-up")
+        else:  # items may still be consistent with the leader ("+" lines), but none tells it from the runner-up
+            ctext += "no source favours it over the runner-up"
         if oppose:
             names = [SENSOR_NAMES.get(a, a) for a in oppose]
             one = len(names) == 1 and not names[0].endswith("reports")  # "analyst reports point to"
             ctext += f"; {', '.join(names)} point{'s' if one else ''} to {second}"
-        ctext += f"; mean reliability of the favouring evidence {mean_rel:.2f}"
+        if favour:
+            ctext += f"; mean reliability of the favouring evidence {mean_rel:.2f}"
         if ach.get("linchpins"):
             ctext += "; the lead rests on " + ", ".join(x["label"] for x in ach["linchpins"])
     if sim:

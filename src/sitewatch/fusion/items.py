@@ -510,6 +510,22 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     hold_ships = sorted({IND.subject_key(r) for r in hold})
     covered = _covered(ctx, "ais", t0, t1)
     span = f"{_day(t0)} to {_day(t1 - timedelta(days=1))}"
+    # what is usual for this port: in a busy harbour, government craft (coast guard, police,
+    # survey and pilot boats) leave and come back every day — on a real week of New York
+    # harbour's AIS four of them read as "warships sailed together and came back", exercise
+    # 0.65 —; at a naval base whose squadron stays alongside, warships leaving is the story.
+    # The port's own history before the window tells them apart: a vessel that left on many
+    # of its observed days is one of the port's regulars, and its departures now are its beat.
+    regulars, n_hist = _navy_regulars(ctx, t0, visiting)
+    beat = [r for r in deps if regulars and IND.subject_key(r) in regulars]
+    if beat:
+        deps = [r for r in deps if IND.subject_key(r) not in (regulars or set())]
+        dep_ships = sorted({IND.subject_key(r) for r in deps})
+    if regulars is None and len(dep_ships) >= 2 and not hold:
+        return _unobserved(d, "not observed", f"{d.label}: {len(dep_ships)} warships/government vessels left "
+                           f"the port from {span}; whether they are the port's own craft on their daily beat is "
+                           f"not known yet (baseline: none yet, {n_hist} earlier observed days of the "
+                           f"{IND.MIN_BASELINE['ais']} needed)", covered[-1] if covered else None)
     hspan = f"{_day(h0)} to {_day(t1 - timedelta(days=1))}"
     claims: list[Claim] = []
     parts: list[str] = []
@@ -555,11 +571,17 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     if not parts:
         cov = _coverage_cites(ctx, "ais", covered)
         ids = cov
-        parts.append(f"0 warships left the port or held offshore from {span} (AIS saw the area on "
+        other = " other than its regular craft" if beat else ""
+        parts.append(f"0 warships{other} left the port or held offshore from {span} (AIS saw the area on "
                      f"{len(covered)} of those days)")
         claims.append(Claim(0.0, "count", ["sea.vessel-departure", "sea.loitering"], t0, t1, d.label,
                             zero_basis=["sea.coverage"]))
         claims.append(_coverage_claim("ais", len(covered), t0, t1))
+    if beat:  # said, not cited: their departures are not evidence of anything here
+        n_beat = len({IND.subject_key(r) for r in beat})
+        parts.append(f"not counted: the port's regular government craft (baseline: {n_beat} that left in the window "
+                     f"also left on at least 1 in 7 of the {n_hist} observed days before {_day(t0)}, and on "
+                     f"{REGULAR_MIN_DAYS} or more)")
     last_rows = [_day(r["t_end"] or r["t_start"]) for r in deps + hold + back]
     last = min(max(last_rows), _day(t1 - timedelta(days=1))) if last_rows else (covered[-1] if covered else None)
     if hold:
@@ -569,6 +591,29 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     text = f"{d.label}: " + "; ".join(parts) + f" → {d.state_words[state]}"
     obs = Observation(d.name, d.label, d.sensor, state, "observed", rel, text, ids, claims, None, "", last, f)
     return _finish(d, ctx, obs)
+
+
+REGULAR_MIN_DAYS = 3  # a vessel that left on at least this many of the observed days before the window ...
+REGULAR_SHARE = 1 / 7  # ... and on at least this share of them (once a week) is one of the port's regulars
+
+
+def _navy_regulars(ctx: ItemContext, t0: datetime, visiting: Callable[[Row], bool]) -> tuple[set[str] | None, int]:
+    """The port's regular government craft: vessels that left it on at least
+    :data:`REGULAR_MIN_DAYS` and :data:`REGULAR_SHARE` of the AIS-observed days before ``t0`` (up
+    to ``IND.WINDOW_DAYS``), and how many days were observed. ``None`` when fewer than
+    ``IND.MIN_BASELINE['ais']`` of those days were observed: then who is a regular is not known.
+    A warship that sails on patrol a few times a season is not one."""
+    h0 = t0 - timedelta(days=IND.WINDOW_DAYS)
+    hist_days = _covered(ctx, "ais", h0, t0)
+    if len(hist_days) < IND.MIN_BASELINE["ais"]:
+        return None, len(hist_days)
+    days_out: dict[str, set[date]] = {}
+    for r in ctx.rows:
+        if (r["kind"] == "sea.vessel-departure" and h0 <= r["t_start"] < t0 and _is_navy(r)
+                and not visiting(r)):
+            days_out.setdefault(IND.subject_key(r), set()).add(_day(r["t_start"]))
+    need = max(REGULAR_MIN_DAYS, math.ceil(REGULAR_SHARE * len(hist_days)))
+    return {k for k, v in days_out.items() if len(v) >= need}, len(hist_days)
 
 
 @item("navy_nearby", "warships holding offshore near the site", "ais", ("holding", "none"), ("airbase", "depot"),
