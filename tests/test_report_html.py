@@ -131,6 +131,15 @@ def test_shares_names_and_marks() -> None:
     assert short_type("IL76", "Ilyushin Il-76MD") == "Il-76MD"
     assert short_type("B748", None) == "Boeing 747-8" and short_type("ZZZZ") == "ZZZZ"
     assert ship_type_words(35) == "military vessel" and ship_type_words(71) == "cargo ship"
+    # a ship with no name: its event text already says "MMSI …" — not "MMSI vessel MMSI … (MMSI …)"
+    from sitewatch.report.names import Names
+
+    ref = {"subject": "366999413", "subject_kind": "vessel"}
+    unnamed = {"ref": ref, "text": "MMSI 366999413 (government) left Brooklyn"}
+    assert Names().text(unnamed) == "MMSI 366999413 (government) left Brooklyn"
+    named = Names(vessels={"366999413": {"name": "HUDSON"}})
+    assert named.text(unnamed) == "HUDSON (MMSI 366999413) (government) left Brooklyn"
+    assert named.text({"ref": ref, "text": "366999413 moored"}) == "HUDSON (MMSI 366999413) moored"
     cite = Citer({f"e{i}": {"text": f"row {i}"} for i in range(10)}, "a.html")
     pair = str(cite(["e5", "e6"]))  # numbered in order of first citation; two in a row stay two marks
     marks = str(cite(["e0", "e1", "e2", "e5", "nope"]))  # a run of three or more collapses

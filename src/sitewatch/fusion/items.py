@@ -479,7 +479,7 @@ def _is_navy(r: Row) -> bool:
       "AIS of the waters offshore (are the warships coming back, going home, or holding?)",
       {"holding": "warships left and are holding offshore", "left": "warships left the port",
        "returned": "warships sailed together and came back (as in an exercise or a patrol)",
-       "none": "no warships left or are holding offshore"}, "navy")
+       "none": "no warships left together or are holding offshore"}, "navy")
 def _navy_offshore(ctx: ItemContext) -> Observation:
     d = ITEMS["navy_offshore"]
     t0, t1 = _recent(ctx, KEY_DAYS)
@@ -532,7 +532,8 @@ def _navy_offshore(ctx: ItemContext) -> Observation:
     ids: list[str] = []
     if deps:
         names = ", ".join(sorted({str((r["ref"] or {}).get("vessel_name") or f"MMSI {r['subject']}") for r in deps}))
-        parts.append(f"{len(dep_ships)} warships/government vessels left the port from {span} ({names})")
+        ships = "warship/government vessel" if len(dep_ships) == 1 else "warships/government vessels"
+        parts.append(f"{len(dep_ships)} {ships} left the port from {span} ({names})")
         claims.append(Claim(float(len(dep_ships)), "distinct", ["sea.vessel-departure"], t0, t1, "warships leaving"))
         ids += [r["evidence_id"] for r in sorted(deps, key=lambda r: r["t_start"])]
     if hold:

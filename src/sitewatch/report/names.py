@@ -183,7 +183,15 @@ class Names:
         elif ref.get("subject_kind") == "vessel" and subj:
             name = self.vessel_name(str(subj), row)
             if name not in text:
-                text = re.sub(rf"\b{re.escape(str(subj))}\b", f"{name} (MMSI {subj})", text, count=1)
+                # a text that says "MMSI 273…" (the ship had no name when the event was written): the
+                # name goes in its place, or nothing when there is still none
+                tag = re.compile(rf"\bMMSI {re.escape(str(subj))}\b")
+                if name == f"vessel MMSI {subj}" and tag.search(text):
+                    pass
+                elif tag.search(text):
+                    text = tag.sub(f"{name} (MMSI {subj})", text, count=1)
+                else:
+                    text = re.sub(rf"\b{re.escape(str(subj))}\b", f"{name} (MMSI {subj})", text, count=1)
         return text
 
     def measured(self, det_ids: Iterable[str]) -> list[float]:
