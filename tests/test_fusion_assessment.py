@@ -263,13 +263,17 @@ def _ais_from(d: date) -> Scenario:
 
 
 def _navy_state(then: str, ais_from: date = date(2024, 11, 20), harbour_craft: int = 0,
-                warships: int = 3) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
+                warships: int = 3, patrols: int = 0) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
     """Three warships leave on 2 Dec (AIS from 20 Nov), then hold offshore until the as-of
     (``holding``), are back in port four days later and still there (``back``), hold offshore and
     are back two days before the as-of (``sortie``), or are gone. ``harbour_craft`` government
-    boats leave every morning and are back by noon, from the first AIS day on."""
+    boats leave every morning and are back by noon, from the first AIS day on; the first warship
+    also sailed on ``patrols`` days before the window (from 21 Nov, every other day)."""
     store = Store()
     sc = _ais_from(ais_from)
+    for j in range(patrols):
+        sc.event("vessel-departure", date(2024, 11, 21) + timedelta(days=2 * j), "273110", "vessel", hour=6,
+                 government=True)
     d = ais_from
     while d < AS_OF.date():
         for b in range(harbour_craft):
@@ -334,8 +338,15 @@ def test_a_busy_harbour_s_own_government_craft_are_not_warships_sailing() -> Non
     # with no history before the window, who is a regular is unknown: not read, said why
     young, _ = _navy_state("back", ais_from=date(2024, 12, 1), harbour_craft=2)
     assert young.state is None and "not known yet (baseline: none yet, 0 earlier observed days" in young.text
-    # one sailing a week or less is no regular: a squadron back from patrols still counts
-    assert IT.REGULAR_MIN_DAYS == 3 and abs(IT.REGULAR_SHARE - 1 / 7) < 1e-12
+    # a warship that sailed on patrol on 2 of the 10 observed days before the window is no regular:
+    # the squadron still counts it; on 3 of them it is one of the port's craft, and the 2 left
+    # are still a squadron that sailed and came back
+    patrol, rows = _navy_state("back", patrols=2)
+    assert patrol.state == "returned" and "3 warships/government vessels left" in patrol.text, patrol.text
+    regular, rows = _navy_state("back", patrols=3)
+    assert regular.state == "returned" and "2 warships/government vessels left" in regular.text, regular.text
+    assert "(baseline: 1 that left in the window" in regular.text
+    assert F.check_sentence(regular.text, regular.evidence, [c.as_json() for c in regular.claims], rows) == []
 
 
 def _flow(moves: list[tuple[str, str, date, int]]) -> tuple[IT.Observation, dict[str, dict[str, object]]]:
